@@ -1,0 +1,44 @@
+/** One field that failed validation, named by its path in the request body or query (`chat_model_config.model`). */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** Errors the services throw. Each has a stable code; ProblemDetailsFilter maps the code to an HTTP status. */
+export abstract class DomainError extends Error {
+  abstract readonly code: DomainErrorCode;
+}
+
+export type DomainErrorCode =
+  | 'missing-user-id'
+  | 'schedule-not-found'
+  | 'schedule-disabled'
+  | 'validation-failed';
+
+export class MissingUserId extends DomainError {
+  readonly code = 'missing-user-id';
+  constructor() {
+    super('The x-user-id header is required and must not be empty.');
+  }
+}
+
+export class ScheduleNotFound extends DomainError {
+  readonly code = 'schedule-not-found';
+  constructor(scheduleId: string) {
+    super(`Schedule ${scheduleId} not found.`);
+  }
+}
+
+export class ScheduleDisabled extends DomainError {
+  readonly code = 'schedule-disabled';
+  constructor(scheduleId: string) {
+    super(`Schedule ${scheduleId} is disabled; enable it before running it.`);
+  }
+}
+
+export class ValidationFailed extends DomainError {
+  readonly code = 'validation-failed';
+  constructor(readonly errors: FieldError[]) {
+    super(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
+  }
+}

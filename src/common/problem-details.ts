@@ -1,0 +1,70 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { STATUS_CODES } from 'node:http';
+import { DomainError, DomainErrorCode, FieldError, ValidationFailed } from './domain-errors';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export class FieldErrorResponse implements FieldError {
+  @ApiProperty({ description: 'Path of the bad field, e.g. `chat_model_config.model`.' }) readonly field: string;
+  @ApiProperty() readonly message: string;
+}
+
+/** RFC 9457 problem details; `detail` keeps clients that read FastAPI's error body working. */
+export class ProblemDetails {
+  @ApiProperty({ description: 'URI identifying the problem type; `about:blank` for plain HTTP errors.' })
+  readonly type: string;
+  @ApiProperty() readonly title: string;
+  @ApiProperty({ type: 'integer' }) readonly status: number;
+  @ApiProperty() readonly detail: string;
+  @ApiPropertyOptional({ description: 'The request path.' }) readonly instance?: string;
+  @ApiPropertyOptional({ type: [FieldErrorResponse], description: 'On validation errors: each bad field.' })
+  readonly errors?: FieldErrorResponse[];
+}
+
+const DOMAIN_ERRORS: Record<DomainErrorCode, { status: number; title: string }> = {
+  'missing-user-id': { status: HttpStatus.UNAUTHORIZED, title: 'Missing user identity' },
+  'schedule-not-found': { status: HttpStatus.NOT_FOUND, title: 'Schedule not found' },
+  'schedule-disabled': { status: HttpStatus.CONFLICT, title: 'Schedule is disabled' },
+  'validation-failed': { status: HttpStatus.UNPROCESSABLE_ENTITY, title: 'Validation failed' },
+};
+
+/** Maps any thrown value to a problem; null for an unexpected error (a 500 the caller must log). */
+export function toProblem(error: unknown, instance: string): ProblemDetails | null {
+  if (error instanceof DomainError) {
+    const { status, title } = DOMAIN_ERRORS[error.code];
+    return {
+      type: `urn:schedule-service:problem:${error.code}`,
+      title,
+      status,
+      detail: error.message,
+      instance,
+      ...(error instanceof ValidationFailed ? { errors: error.errors } : {}),
+    };
+  }
+  if (error instanceof HttpException) {
+    return plainHttpProblem(error.getStatus(), httpExceptionDetail(error), instance);
+  }
+  // Errors Fastify raises before a route runs (bad JSON, body too large, unsupported media type).
+  const statusCode = (error as { statusCode?: unknown } | null)?.statusCode;
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    return plainHttpProblem(statusCode, (error as Error).message, instance);
+  }
+  return null;
+}
+
+export function internalErrorProblem(instance: string): ProblemDetails {
+  return plainHttpProblem(HttpStatus.INTERNAL_SERVER_ERROR, 'An unexpected error occurred.', instance);
+}
+
+function plainHttpProblem(status: number, detail: string, instance: string): ProblemDetails {
+  return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, instance };
+}
+
+function httpExceptionDetail(error: HttpException): string {
+  const body = error.getResponse();
+  if (typeof body === 'string') return body;
+  const message = (body as { message?: unknown }).message;
+  if (Array.isArray(message)) return message.join('; ');
+  return typeof message === 'string' ? message : error.message;
+}

@@ -1,0 +1,87 @@
+import { plainToInstance, Type } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  Min,
+  MinLength,
+  ValidateIf,
+  validateSync,
+} from 'class-validator';
+
+export const STORAGE_DRIVERS = ['memory', 'sqlite', 'postgres'] as const;
+export type StorageDriver = (typeof STORAGE_DRIVERS)[number];
+
+export interface StorageConfig {
+  driver: StorageDriver;
+  /** SQLite database file (sqlite driver). */
+  sqlitePath: string;
+  /** PostgreSQL connection string (postgres driver). */
+  databaseUrl?: string;
+}
+
+export interface AppConfig {
+  host: string;
+  port: number;
+  storage: StorageConfig;
+}
+
+/** The environment the service reads, validated once at start-up. */
+class EnvironmentVariables {
+  @IsOptional()
+  @IsIn(STORAGE_DRIVERS)
+  STORAGE_DRIVER?: StorageDriver;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  SQLITE_PATH?: string;
+
+  @ValidateIf((env: EnvironmentVariables) => env.STORAGE_DRIVER === 'postgres' || env.DATABASE_URL !== undefined)
+  @IsString({ message: 'DATABASE_URL is required when STORAGE_DRIVER=postgres' })
+  @MinLength(1, { message: 'DATABASE_URL is required when STORAGE_DRIVER=postgres' })
+  DATABASE_URL?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT?: number;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  HOST?: string;
+}
+
+export class InvalidConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'InvalidConfigError';
+  }
+}
+
+/** Validates the environment and returns the typed configuration; throws one error naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  // Empty variables count as unset, as in most shells' `VAR= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const vars = plainToInstance(EnvironmentVariables, present, { excludeExtraneousValues: false });
+  const errors = validateSync(vars, { whitelist: false });
+  if (errors.length > 0) {
+    throw new InvalidConfigError(
+      errors.map((e) => `${e.property}=${JSON.stringify(present[e.property] ?? '')}: ${Object.values(e.constraints ?? {}).join('; ')}`),
+    );
+  }
+  return {
+    host: vars.HOST ?? '0.0.0.0',
+    port: vars.PORT ?? 3000,
+    storage: {
+      driver: vars.STORAGE_DRIVER ?? 'sqlite',
+      sqlitePath: vars.SQLITE_PATH ?? 'data/schedules.sqlite',
+      databaseUrl: vars.DATABASE_URL,
+    },
+  };
+}

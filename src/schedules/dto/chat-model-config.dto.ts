@@ -1,0 +1,29 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsObject, IsOptional, IsString, Length } from 'class-validator';
+
+export class ChatModelConfigDto {
+  @ApiProperty({ description: 'Model provider type, e.g. `openai`.', minLength: 1, maxLength: 256 })
+  @IsString()
+  @Length(1, 256)
+  readonly type: string;
+
+  @ApiProperty({ description: 'ID of the stored credential the runtime uses to call the model.', maxLength: 256 })
+  @IsString()
+  @Length(0, 256)
+  readonly credential_id: string;
+
+  @ApiProperty({ description: 'Model name, e.g. `gpt-4o`.', minLength: 1, maxLength: 256 })
+  @IsString()
+  @Length(1, 256)
+  readonly model: string;
+
+  @ApiPropertyOptional({
+    description: 'Provider-specific generation parameters, passed to the runtime as they are.',
+    type: 'object',
+    additionalProperties: true,
+    default: {},
+  })
+  @IsOptional()
+  @IsObject()
+  readonly parameters?: Record<string, unknown>;
+}

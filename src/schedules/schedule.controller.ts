@@ -1,0 +1,123 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import { CurrentUser, UserAuth } from '../auth/user-auth.decorator';
+import { ProblemDetails } from '../common/problem-details';
+import { ScheduleSessionsResponse, toSessionResponse } from '../sessions/dto/session.response';
+import { SessionsService } from '../sessions/sessions.service';
+import { CreateScheduleDto } from './dto/create-schedule.dto';
+import {
+  CreateScheduleResponse,
+  RunScheduleResponse,
+  ScheduleListResponse,
+  ScheduleResponse,
+  toScheduleResponse,
+} from './dto/schedule.response';
+import { UpdateScheduleDto } from './dto/update-schedule.dto';
+import { SchedulesService } from './schedules.service';
+
+const ScheduleIdParam = () => ApiParam({ name: 'schedule_id', description: 'ID of the schedule.' });
+const NotFound = () => ApiNotFoundResponse({ description: 'The caller has no schedule with this ID.', type: ProblemDetails });
+const Invalid = () =>
+  ApiUnprocessableEntityResponse({ description: 'A field is invalid; `errors[]` names each one.', type: ProblemDetails });
+
+@ApiTags('schedule')
+@UserAuth()
+@Controller('schedule')
+export class ScheduleController {
+  constructor(
+    private readonly schedules: SchedulesService,
+    private readonly sessions: SessionsService,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: "List the caller's schedules", description: 'Newest first.' })
+  @ApiOkResponse({ type: ScheduleListResponse })
+  async list(@CurrentUser() userId: string): Promise<ScheduleListResponse> {
+    const schedules = await this.schedules.list(userId);
+    return { schedules: schedules.map(toScheduleResponse), total: schedules.length };
+  }
+
+  @Post()
+  @ApiOperation({ summary: 'Create a schedule' })
+  @ApiCreatedResponse({ type: CreateScheduleResponse })
+  @Invalid()
+  async create(@CurrentUser() userId: string, @Body() dto: CreateScheduleDto): Promise<CreateScheduleResponse> {
+    const schedule = await this.schedules.create(userId, dto);
+    return { schedule_id: schedule.id };
+  }
+
+  @Get(':schedule_id')
+  @ApiOperation({ summary: 'Get a schedule' })
+  @ScheduleIdParam()
+  @ApiOkResponse({ type: ScheduleResponse })
+  @NotFound()
+  async get(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string): Promise<ScheduleResponse> {
+    return toScheduleResponse(await this.schedules.get(userId, scheduleId));
+  }
+
+  @Patch(':schedule_id')
+  @ApiOperation({ summary: 'Update a schedule', description: 'Partial update: omitted fields keep their value.' })
+  @ScheduleIdParam()
+  @ApiOkResponse({ type: ScheduleResponse })
+  @NotFound()
+  @Invalid()
+  async update(
+    @CurrentUser() userId: string,
+    @Param('schedule_id') scheduleId: string,
+    @Body() dto: UpdateScheduleDto,
+  ): Promise<ScheduleResponse> {
+    return toScheduleResponse(await this.schedules.update(userId, scheduleId, dto));
+  }
+
+  @Delete(':schedule_id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Delete a schedule', description: 'Deletes the schedule and every session it triggered.' })
+  @ScheduleIdParam()
+  @ApiNoContentResponse({ description: 'Deleted.' })
+  @NotFound()
+  async delete(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string): Promise<void> {
+    await this.schedules.delete(userId, scheduleId);
+  }
+
+  @Get(':schedule_id/sessions')
+  @ApiOperation({
+    summary: 'List execution sessions for a schedule',
+    description: 'Return all sessions triggered by a given schedule, ordered by creation time (newest first).',
+  })
+  @ScheduleIdParam()
+  @ApiOkResponse({ type: ScheduleSessionsResponse })
+  @ApiNotFoundResponse({ description: 'The schedule does not exist.', type: ProblemDetails })
+  async listSessions(
+    @CurrentUser() userId: string,
+    @Param('schedule_id') scheduleId: string,
+  ): Promise<ScheduleSessionsResponse> {
+    const { sessions, total } = await this.sessions.listBySchedule(userId, scheduleId);
+    return { sessions: sessions.map(toSessionResponse), total };
+  }
+
+  @Post(':schedule_id/run')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({
+    summary: 'Fire a schedule once now',
+    description: 'Creates the execution session (or appends to the stateful one) whatever the cron says.',
+  })
+  @ScheduleIdParam()
+  @ApiAcceptedResponse({ type: RunScheduleResponse })
+  @NotFound()
+  @ApiConflictResponse({ description: 'The schedule is disabled.', type: ProblemDetails })
+  async run(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string): Promise<RunScheduleResponse> {
+    const session = await this.schedules.runNow(userId, scheduleId);
+    return { session_id: session.id };
+  }
+}

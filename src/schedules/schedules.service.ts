@@ -1,0 +1,101 @@
+import { Injectable } from '@nestjs/common';
+import { v7 as uuidv7 } from 'uuid';
+import { Clock } from '../common/clock';
+import { ScheduleDisabled, ScheduleNotFound, ValidationFailed } from '../common/domain-errors';
+import { SessionsService } from '../sessions/sessions.service';
+import type { Session } from '../sessions/session.model';
+import { StorageBase } from '../storage/storage.base';
+import type { CreateScheduleDto } from './dto/create-schedule.dto';
+import type { UpdateScheduleDto } from './dto/update-schedule.dto';
+import type { Schedule } from './schedule.model';
+
+@Injectable()
+export class SchedulesService {
+  constructor(
+    private readonly storage: StorageBase,
+    private readonly sessions: SessionsService,
+    private readonly clock: Clock,
+  ) {}
+
+  list(userId: string): Promise<Schedule[]> {
+    return this.storage.listSchedules(userId);
+  }
+
+  async get(userId: string, scheduleId: string): Promise<Schedule> {
+    const schedule = await this.storage.getSchedule(userId, scheduleId);
+    if (!schedule) throw new ScheduleNotFound(scheduleId);
+    return schedule;
+  }
+
+  async create(userId: string, dto: CreateScheduleDto): Promise<Schedule> {
+    const now = this.clock.now();
+    const schedule: Schedule = {
+      id: uuidv7(),
+      userId,
+      agentId: dto.agent_id,
+      name: dto.name,
+      description: dto.description ?? '',
+      enabled: dto.enabled ?? true,
+      timezone: dto.timezone ?? 'UTC',
+      cronExpression: dto.cron_expression,
+      startedAt: toInstant(dto.started_at),
+      endedAt: toInstant(dto.ended_at),
+      chatModelConfig: { ...dto.chat_model_config, parameters: dto.chat_model_config.parameters ?? {} },
+      stateful: dto.stateful ?? false,
+      permissionMode: dto.permission_mode ?? 'dont_ask',
+      source: 'USER',
+      sourceSessionId: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    assertValidWindow(schedule);
+    await this.storage.createSchedule(schedule);
+    return schedule;
+  }
+
+  /** Applies the fields present in `dto`; the merged record is validated before anything is written. */
+  async update(userId: string, scheduleId: string, dto: UpdateScheduleDto): Promise<Schedule> {
+    const current = await this.get(userId, scheduleId);
+    const next: Schedule = {
+      ...current,
+      agentId: dto.agent_id ?? current.agentId,
+      name: dto.name ?? current.name,
+      description: dto.description ?? current.description,
+      enabled: dto.enabled ?? current.enabled,
+      timezone: dto.timezone ?? current.timezone,
+      cronExpression: dto.cron_expression ?? current.cronExpression,
+      startedAt: dto.started_at === undefined ? current.startedAt : toInstant(dto.started_at),
+      endedAt: dto.ended_at === undefined ? current.endedAt : toInstant(dto.ended_at),
+      chatModelConfig: dto.chat_model_config
+        ? { ...dto.chat_model_config, parameters: dto.chat_model_config.parameters ?? {} }
+        : current.chatModelConfig,
+      stateful: dto.stateful ?? current.stateful,
+      permissionMode: dto.permission_mode ?? current.permissionMode,
+      updatedAt: this.clock.now(),
+    };
+    assertValidWindow(next);
+    if (!(await this.storage.updateSchedule(next))) throw new ScheduleNotFound(scheduleId);
+    return next;
+  }
+
+  async delete(userId: string, scheduleId: string): Promise<void> {
+    if (!(await this.storage.deleteSchedule(userId, scheduleId))) throw new ScheduleNotFound(scheduleId);
+  }
+
+  /** Fires the schedule once now, whatever its cron says. */
+  async runNow(userId: string, scheduleId: string): Promise<Session> {
+    const schedule = await this.get(userId, scheduleId);
+    if (!schedule.enabled) throw new ScheduleDisabled(scheduleId);
+    return this.sessions.fire(schedule, this.clock.now());
+  }
+}
+
+function toInstant(value: string | null | undefined): Date | null {
+  return value == null ? null : new Date(value);
+}
+
+function assertValidWindow(schedule: Schedule): void {
+  if (schedule.startedAt && schedule.endedAt && schedule.endedAt <= schedule.startedAt) {
+    throw new ValidationFailed([{ field: 'ended_at', message: 'ended_at must be after started_at' }]);
+  }
+}

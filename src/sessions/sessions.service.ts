@@ -1,0 +1,25 @@
+import { Injectable } from '@nestjs/common';
+import { ScheduleNotFound } from '../common/domain-errors';
+import type { Schedule } from '../schedules/schedule.model';
+import { StorageBase } from '../storage/storage.base';
+import { fireWrite } from './schedule-session.factory';
+import type { Session } from './session.model';
+
+@Injectable()
+export class SessionsService {
+  constructor(private readonly storage: StorageBase) {}
+
+  /** The sessions the user's schedule triggered, newest first; ScheduleNotFound when it is not theirs. */
+  async listBySchedule(userId: string, scheduleId: string): Promise<{ sessions: Session[]; total: number }> {
+    if (!(await this.storage.getSchedule(userId, scheduleId))) throw new ScheduleNotFound(scheduleId);
+    const sessions = await this.storage.listSessionsBySchedule(userId, scheduleId);
+    return { sessions, total: sessions.length };
+  }
+
+  /** Creates (or, for a stateful schedule, appends to) the execution session of one fire. */
+  async fire(schedule: Schedule, firedAt: Date): Promise<Session> {
+    const session = await this.storage.recordFire(fireWrite(schedule, firedAt));
+    if (!session) throw new ScheduleNotFound(schedule.id);
+    return session;
+  }
+}

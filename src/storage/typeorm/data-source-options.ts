@@ -1,0 +1,45 @@
+import type { DataSourceOptions } from 'typeorm';
+import type { StorageConfig } from '../../config/app-config';
+import type { SqlDialect } from './dialect';
+import { scheduleEntity } from './entities/schedule.entity';
+import { sessionEntity } from './entities/session.entity';
+import { InitialSchemaPostgres1764300000000 } from './migrations/postgres/1764300000000-initial-schema';
+import { InitialSchemaSqlite1764300000000 } from './migrations/sqlite/1764300000000-initial-schema';
+
+// Migrations are listed, not globbed, so the same list works from ts-node and from dist/.
+const MIGRATIONS = {
+  postgres: [InitialSchemaPostgres1764300000000],
+  sqlite: [InitialSchemaSqlite1764300000000],
+};
+
+export function entitiesFor(dialect: SqlDialect) {
+  return [scheduleEntity(dialect), sessionEntity(dialect)];
+}
+
+/** The DataSource options for a SQL storage config: schema by migrations, run on start, never synchronize. */
+export function dataSourceOptions(config: StorageConfig): DataSourceOptions {
+  const common = { migrationsRun: true, synchronize: false, logging: ['error', 'warn'] as ('error' | 'warn')[] };
+  switch (config.driver) {
+    case 'postgres':
+      return {
+        ...common,
+        type: 'postgres',
+        url: config.databaseUrl,
+        entities: entitiesFor('postgres'),
+        migrations: MIGRATIONS.postgres,
+      };
+    case 'sqlite':
+      return {
+        ...common,
+        type: 'sqlite',
+        database: config.sqlitePath,
+        // WAL keeps readers off the writer's back; the busy timeout rides out another process's write.
+        enableWAL: config.sqlitePath !== ':memory:',
+        busyTimeout: 5000,
+        entities: entitiesFor('sqlite'),
+        migrations: MIGRATIONS.sqlite,
+      };
+    default:
+      throw new Error(`Storage driver "${config.driver}" is not a SQL driver`);
+  }
+}

@@ -1,0 +1,80 @@
+import type { PermissionMode, Schedule, ScheduleSource } from '../../../schedules/schedule.model';
+import type { Session, SessionSource } from '../../../sessions/session.model';
+import type { ScheduleRow } from './schedule.entity';
+import type { SessionRow } from './session.entity';
+
+// Rows never leave src/storage/typeorm: these turn them into the plain models and back.
+
+export function toScheduleRow(s: Schedule): ScheduleRow {
+  return {
+    id: s.id,
+    user_id: s.userId,
+    agent_id: s.agentId,
+    name: s.name,
+    description: s.description,
+    enabled: s.enabled,
+    timezone: s.timezone,
+    cron_expression: s.cronExpression,
+    started_at: s.startedAt,
+    ended_at: s.endedAt,
+    chat_model_config: s.chatModelConfig,
+    stateful: s.stateful,
+    permission_mode: s.permissionMode,
+    source: s.source,
+    source_session_id: s.sourceSessionId,
+    created_at: s.createdAt,
+    updated_at: s.updatedAt,
+  };
+}
+
+export function toSchedule(r: ScheduleRow): Schedule {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    agentId: r.agent_id,
+    name: r.name,
+    description: r.description,
+    enabled: Boolean(r.enabled),
+    timezone: r.timezone,
+    cronExpression: r.cron_expression,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    chatModelConfig: r.chat_model_config,
+    stateful: Boolean(r.stateful),
+    permissionMode: r.permission_mode as PermissionMode,
+    source: r.source as ScheduleSource,
+    sourceSessionId: r.source_session_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function toSessionRow(s: Session): SessionRow {
+  return {
+    id: s.id,
+    user_id: s.userId,
+    agent_id: s.agentId,
+    source: s.source,
+    source_schedule_id: s.sourceScheduleId,
+    team_id: s.teamId,
+    config: s.config,
+    state: s.state,
+    created_at: s.createdAt,
+    updated_at: s.updatedAt,
+  };
+}
+
+export function toSession(r: SessionRow): Session {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    agentId: r.agent_id,
+    config: r.config,
+    source: r.source as SessionSource,
+    sourceScheduleId: r.source_schedule_id,
+    teamId: r.team_id,
+    state: r.state,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}

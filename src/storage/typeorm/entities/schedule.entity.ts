@@ -1,0 +1,54 @@
+import { EntitySchema } from 'typeorm';
+import type { ChatModelConfig } from '../../../schedules/schedule.model';
+import { columnTypes, SqlDialect } from '../dialect';
+
+/** A row of `schedules`; column names are the property names. */
+export interface ScheduleRow {
+  id: string;
+  user_id: string;
+  agent_id: string;
+  name: string;
+  description: string;
+  enabled: boolean;
+  timezone: string;
+  cron_expression: string;
+  started_at: Date | null;
+  ended_at: Date | null;
+  chat_model_config: ChatModelConfig;
+  stateful: boolean;
+  permission_mode: string;
+  source: string;
+  source_session_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function scheduleEntity(dialect: SqlDialect): EntitySchema<ScheduleRow> {
+  const t = columnTypes(dialect);
+  // Ids order byte-wise on every backend ("C" collation on PostgreSQL), like the memory backend.
+  const idCollation = dialect === 'postgres' ? 'C' : undefined;
+  return new EntitySchema<ScheduleRow>({
+    name: 'ScheduleRow',
+    tableName: 'schedules',
+    columns: {
+      id: { type: 'varchar', length: 64, primary: true, collation: idCollation },
+      user_id: { type: 'varchar', length: 256 },
+      agent_id: { type: 'varchar', length: 256 },
+      name: { type: 'varchar', length: 256 },
+      description: { type: 'text' },
+      enabled: { type: 'boolean' },
+      timezone: { type: 'varchar', length: 64 },
+      cron_expression: { type: 'varchar', length: 256 },
+      started_at: { type: t.timestamp, nullable: true },
+      ended_at: { type: t.timestamp, nullable: true },
+      chat_model_config: { type: t.json },
+      stateful: { type: 'boolean' },
+      permission_mode: { type: 'varchar', length: 32 },
+      source: { type: 'varchar', length: 16 },
+      source_session_id: { type: 'varchar', length: 256, nullable: true },
+      created_at: { type: t.timestamp },
+      updated_at: { type: t.timestamp },
+    },
+    indices: [{ name: 'schedules_user_created_idx', columns: ['user_id', 'created_at', 'id'] }],
+  });
+}

@@ -1,0 +1,42 @@
+import { EntitySchema } from 'typeorm';
+import type { SessionConfig, SessionState } from '../../../sessions/session.model';
+import { columnTypes, SqlDialect } from '../dialect';
+
+/** A row of `sessions`; column names are the property names. */
+export interface SessionRow {
+  id: string;
+  user_id: string;
+  agent_id: string;
+  source: string;
+  source_schedule_id: string | null;
+  team_id: string | null;
+  config: SessionConfig;
+  state: SessionState;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function sessionEntity(dialect: SqlDialect): EntitySchema<SessionRow> {
+  const t = columnTypes(dialect);
+  const idCollation = dialect === 'postgres' ? 'C' : undefined;
+  return new EntitySchema<SessionRow>({
+    name: 'SessionRow',
+    tableName: 'sessions',
+    columns: {
+      id: { type: 'varchar', length: 128, primary: true, collation: idCollation },
+      user_id: { type: 'varchar', length: 256 },
+      agent_id: { type: 'varchar', length: 256 },
+      source: { type: 'varchar', length: 16 },
+      source_schedule_id: { type: 'varchar', length: 64, nullable: true, collation: idCollation },
+      team_id: { type: 'varchar', length: 256, nullable: true },
+      config: { type: t.json },
+      state: { type: t.json },
+      created_at: { type: t.timestamp },
+      updated_at: { type: t.timestamp },
+    },
+    // Serves "this user's sessions of this schedule, newest first" and the cascade delete.
+    indices: [
+      { name: 'sessions_user_schedule_created_idx', columns: ['user_id', 'source_schedule_id', 'created_at', 'id'] },
+    ],
+  });
+}

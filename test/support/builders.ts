@@ -1,0 +1,40 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { Schedule } from '../../src/schedules/schedule.model';
+
+/** A valid schedule model with every field set; override what a test is about. */
+export function aSchedule(overrides: Partial<Schedule> = {}): Schedule {
+  const at = new Date('2026-03-01T08:00:00.123Z');
+  return {
+    id: uuidv7(),
+    userId: 'alice',
+    agentId: 'agent-1',
+    name: 'Daily digest',
+    description: 'Summarise yesterday',
+    enabled: true,
+    timezone: 'Europe/Berlin',
+    cronExpression: '0 9 * * 1-5',
+    startedAt: new Date('2026-01-01T00:00:00.000Z'),
+    endedAt: null,
+    chatModelConfig: { type: 'openai', credential_id: 'cred-1', model: 'gpt-4o', parameters: { temperature: 0.2 } },
+    stateful: false,
+    permissionMode: 'dont_ask',
+    source: 'USER',
+    sourceSessionId: null,
+    createdAt: at,
+    updatedAt: at,
+    ...overrides,
+  };
+}
+
+/** A request body that creates a valid schedule; override what a test is about. */
+export function aCreateBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: 'Daily digest',
+    description: 'Summarise yesterday',
+    cron_expression: '0 9 * * 1-5',
+    timezone: 'Asia/Shanghai',
+    agent_id: 'agent-1',
+    chat_model_config: { type: 'openai', credential_id: 'cred-1', model: 'gpt-4o', parameters: { temperature: 0.2 } },
+    ...overrides,
+  };
+}
