@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { createThrowawayDatabase } from '../../../test/support/postgres';
-import type { OpenedStorage } from '../storage.contract';
-import { dataSourceOptions } from './data-source-options';
-import { TypeOrmStorage } from './typeorm.storage';
+import { createThrowawayDatabase } from './postgres';
+import type { OpenedStorage } from '../../src/storage/storage.contract';
+import { dataSourceOptions } from '../../src/storage/typeorm/data-source-options';
+import { TypeOrmStorage } from '../../src/storage/typeorm/typeorm.storage';
 
 /** A TypeOrmStorage on a fresh SQLite file, schema from the real migrations. */
 export async function openSqliteTestStorage(): Promise<OpenedStorage> {

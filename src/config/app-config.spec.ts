@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { InvalidConfigError, loadConfig } from './app-config';
+
+describe('loadConfig', () => {
+  it('defaults to SQLite under ./data, port 3000 on all interfaces', () => {
+    assert.deepEqual(loadConfig({}), {
+      host: '0.0.0.0',
+      port: 3000,
+      storage: { driver: 'sqlite', sqlitePath: 'data/schedules.sqlite', databaseUrl: undefined },
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      STORAGE_DRIVER: 'postgres',
+      DATABASE_URL: 'postgres://u@h/db',
+      SQLITE_PATH: '/tmp/x.sqlite',
+      PORT: '8080',
+      HOST: '127.0.0.1',
+    });
+    assert.deepEqual(config, {
+      host: '127.0.0.1',
+      port: 8080,
+      storage: { driver: 'postgres', sqlitePath: '/tmp/x.sqlite', databaseUrl: 'postgres://u@h/db' },
+    });
+  });
+
+  it('names every bad variable in one error', () => {
+    assert.throws(
+      () => loadConfig({ STORAGE_DRIVER: 'mongo', PORT: 'eighty', HOST: '' }),
+      (error: unknown) => {
+        assert.ok(error instanceof InvalidConfigError);
+        assert.deepEqual(
+          error.problems.map((p) => p.split('=')[0]),
+          ['STORAGE_DRIVER', 'PORT'],
+        );
+        assert.match(error.message, /STORAGE_DRIVER="mongo"/);
+        assert.match(error.message, /PORT="eighty"/);
+        return true;
+      },
+    );
+  });
+
+  it('requires DATABASE_URL for PostgreSQL', () => {
+    assert.throws(() => loadConfig({ STORAGE_DRIVER: 'postgres' }), /DATABASE_URL is required when STORAGE_DRIVER=postgres/);
+  });
+
+  it('rejects a port out of range', () => {
+    assert.throws(() => loadConfig({ PORT: '70000' }), /PORT="70000"/);
+  });
+});

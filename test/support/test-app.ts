@@ -1,0 +1,56 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { AppModule } from '../../src/app.module';
+import { configureApp, createHttpAdapter } from '../../src/app.setup';
+import { Clock } from '../../src/common/clock';
+import type { AppConfig, StorageDriver } from '../../src/config/app-config';
+import { createThrowawayDatabase } from './postgres';
+import { ManualClock } from './manual-clock';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  clock: ManualClock;
+  close(): Promise<void>;
+}
+
+/**
+ * The real application, in process, on a fresh store of the given backend, with a manual clock.
+ * Returns a reason instead when the backend is not available here (PostgreSQL outside CI).
+ */
+export async function createTestApp(driver: StorageDriver): Promise<TestApp | string> {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const storage: AppConfig['storage'] = { driver, sqlitePath: ':memory:' };
+  if (driver === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'schedules-e2e-'));
+    storage.sqlitePath = join(dir, 'e2e.sqlite');
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  }
+  if (driver === 'postgres') {
+    const db = await createThrowawayDatabase();
+    if (typeof db === 'string') return db;
+    storage.databaseUrl = db.url;
+    cleanups.push(() => db.drop());
+  }
+  const clock = new ManualClock();
+  const moduleRef = await Test.createTestingModule({
+    imports: [AppModule.forRoot({ host: '127.0.0.1', port: 0, storage })],
+  })
+    .overrideProvider(Clock)
+    .useValue(clock)
+    .compile();
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(), { logger: false });
+  configureApp(app);
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return {
+    app,
+    clock,
+    async close() {
+      await app.close();
+      for (const cleanup of cleanups.reverse()) await cleanup();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import { createTestApp, TestApp } from './support/test-app';
+
+type Schema = { $ref?: string; type?: string; items?: Schema; properties?: Record<string, Schema>; allOf?: Schema[] };
+type Operation = {
+  parameters?: Array<{ name: string; in: string; description?: string; required?: boolean }>;
+  requestBody?: { content: Record<string, { schema: Schema }> };
+  responses: Record<string, { content?: Record<string, { schema: Schema }> }>;
+};
+
+describe('API documentation', () => {
+  let testApp: TestApp;
+  let doc: {
+    paths: Record<string, Record<string, Operation>>;
+    components: { schemas: Record<string, Schema> };
+  };
+
+  before(async () => {
+    testApp = (await createTestApp('memory')) as TestApp;
+    doc = (await request(testApp.app.getHttpServer()).get('/docs-json').expect(200)).body;
+  });
+  after(() => testApp.close());
+
+  const resolve = (schema: Schema): Schema => {
+    const ref = schema.$ref ?? schema.allOf?.[0]?.$ref;
+    return ref ? doc.components.schemas[ref.split('/').pop()!] : schema;
+  };
+
+  it('serves Swagger UI at /docs', async () => {
+    const res = await request(testApp.app.getHttpServer()).get('/docs').redirects(1).expect(200);
+    assert.match(res.text, /swagger/i);
+  });
+
+  it('documents the sessions route as the contract page does', () => {
+    const op = doc.paths['/schedule/{schedule_id}/sessions'].get;
+    const path = op.parameters!.find((p) => p.in === 'path')!;
+    assert.equal(path.name, 'schedule_id');
+    const header = op.parameters!.find((p) => p.in === 'header')!;
+    assert.equal(header.name, 'x-user-id');
+    assert.equal(header.required, true);
+    assert.equal(header.description, "Caller's user ID. Temporary header-based identity; will be replaced by JWT auth.");
+    assert.ok(op.responses['404'] && op.responses['401']);
+
+    const body = resolve(op.responses['200'].content!['application/json'].schema);
+    assert.deepEqual(Object.keys(body.properties!).sort(), ['sessions', 'total']);
+    const session = resolve(body.properties!.sessions.items!);
+    assert.deepEqual(
+      Object.keys(session.properties!).sort(),
+      ['agent_id', 'config', 'created_at', 'id', 'source', 'source_schedule_id', 'state', 'team_id', 'updated_at', 'user_id'],
+    );
+    const state = resolve(session.properties!.state);
+    const message = resolve(state.properties!.context.items!);
+    assert.ok(resolve(message.properties!.usage).properties!.input_tokens);
+    const task = resolve(resolve(state.properties!.tasks_context).properties!.tasks.items!);
+    assert.ok(task.properties!.blocked_by);
+    const config = resolve(session.properties!.config);
+    assert.ok(resolve(config.properties!.chat_model_config).properties!.credential_id);
+  });
+
+  it('gives every route a success schema, a 401, and error responses with problem schemas', () => {
+    const operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, op]) => ({ route: `${method.toUpperCase()} ${path}`, path, op })),
+    );
+    assert.equal(operations.length, 7);
+    for (const { route, path, op } of operations) {
+      const codes = Object.keys(op.responses);
+      const success = codes.find((c) => c.startsWith('2'))!;
+      assert.ok(success, `${route} has a success response`);
+      if (success !== '204') assert.ok(op.responses[success].content, `${route} documents its ${success} body`);
+      assert.ok(codes.includes('401'), `${route} documents 401`);
+      if (path.includes('{schedule_id}')) assert.ok(codes.includes('404'), `${route} documents 404`);
+      if (op.requestBody) assert.ok(codes.includes('422'), `${route} documents 422`);
+      for (const code of codes.filter((c) => c >= '400')) {
+        const schema = op.responses[code].content!['application/json'].schema;
+        assert.equal(schema.$ref, '#/components/schemas/ProblemDetails', `${route} ${code}`);
+      }
+    }
+  });
+});
