@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { CommonModule } from './common/common.module';
 import type { AppConfig } from './config/app-config';
+import { SchedulerModule } from './scheduler/scheduler.module';
 import { SchedulesModule } from './schedules/schedules.module';
 import { SessionsModule } from './sessions/sessions.module';
 import { StorageModule } from './storage/storage.module';
@@ -11,7 +12,13 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CommonModule, StorageModule.forRoot(config.storage), SessionsModule, SchedulesModule],
+      imports: [
+        CommonModule,
+        StorageModule.forRoot(config.storage),
+        SessionsModule,
+        SchedulesModule,
+        SchedulerModule.forRoot(config.scheduler),
+      ],
     };
   }
 }

@@ -101,7 +101,10 @@ for (const driver of ['memory', 'sqlite', 'postgres'] as StorageDriver[]) {
             permission_mode: 'dont_ask',
             source: 'USER',
             source_session_id: null,
+            catchup_window_seconds: 300,
           },
+          next_run_at: '2026-04-02T09:00:00.000Z',
+          last_run_at: null,
         });
       });
 
@@ -227,6 +230,8 @@ for (const driver of ['memory', 'sqlite', 'postgres'] as StorageDriver[]) {
             ended_at: '2026-03-01T00:00:00.000Z',
             permission_mode: 'explore',
           },
+          // The new window ended before now: the schedule will not fire again.
+          next_run_at: null,
         };
         assert.deepEqual(res.body, expected);
         assert.deepEqual((await http().get(`/schedule/${id}`).set('x-user-id', userId)).body, expected);

@@ -63,7 +63,7 @@ describe('API documentation', () => {
     const operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.entries(methods).map(([method, op]) => ({ route: `${method.toUpperCase()} ${path}`, path, op })),
     );
-    assert.equal(operations.length, 7);
+    assert.equal(operations.length, 9);
     for (const { route, path, op } of operations) {
       const codes = Object.keys(op.responses);
       const success = codes.find((c) => c.startsWith('2'))!;

@@ -8,6 +8,7 @@ describe('loadConfig', () => {
       host: '0.0.0.0',
       port: 3000,
       storage: { driver: 'sqlite', sqlitePath: 'data/schedules.sqlite', databaseUrl: undefined },
+      scheduler: { enabled: true, intervalMs: 1000, batchSize: 100 },
     });
   });
 
@@ -18,22 +19,26 @@ describe('loadConfig', () => {
       SQLITE_PATH: '/tmp/x.sqlite',
       PORT: '8080',
       HOST: '127.0.0.1',
+      SCHEDULER_ENABLED: 'false',
+      SCHEDULER_INTERVAL_MS: '250',
+      SCHEDULER_BATCH_SIZE: '500',
     });
     assert.deepEqual(config, {
       host: '127.0.0.1',
       port: 8080,
       storage: { driver: 'postgres', sqlitePath: '/tmp/x.sqlite', databaseUrl: 'postgres://u@h/db' },
+      scheduler: { enabled: false, intervalMs: 250, batchSize: 500 },
     });
   });
 
   it('names every bad variable in one error', () => {
     assert.throws(
-      () => loadConfig({ STORAGE_DRIVER: 'mongo', PORT: 'eighty', HOST: '' }),
+      () => loadConfig({ STORAGE_DRIVER: 'mongo', PORT: 'eighty', HOST: '', SCHEDULER_ENABLED: 'yes' }),
       (error: unknown) => {
         assert.ok(error instanceof InvalidConfigError);
         assert.deepEqual(
           error.problems.map((p) => p.split('=')[0]),
-          ['STORAGE_DRIVER', 'PORT'],
+          ['STORAGE_DRIVER', 'PORT', 'SCHEDULER_ENABLED'],
         );
         assert.match(error.message, /STORAGE_DRIVER="mongo"/);
         assert.match(error.message, /PORT="eighty"/);

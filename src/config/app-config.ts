@@ -23,10 +23,20 @@ export interface StorageConfig {
   databaseUrl?: string;
 }
 
+/** The ticker that fires due schedules; also the injection token for its settings. */
+export class SchedulerConfig {
+  /** false on API-only replicas: they serve requests and never fire. */
+  enabled: boolean;
+  intervalMs: number;
+  /** Schedules claimed per transaction. */
+  batchSize: number;
+}
+
 export interface AppConfig {
   host: string;
   port: number;
   storage: StorageConfig;
+  scheduler: SchedulerConfig;
 }
 
 /** The environment the service reads, validated once at start-up. */
@@ -56,6 +66,24 @@ class EnvironmentVariables {
   @IsString()
   @MinLength(1)
   HOST?: string;
+
+  @IsOptional()
+  @IsIn(['true', 'false', '1', '0'])
+  SCHEDULER_ENABLED?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(10)
+  @Max(3_600_000)
+  SCHEDULER_INTERVAL_MS?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  SCHEDULER_BATCH_SIZE?: number;
 }
 
 export class InvalidConfigError extends Error {
@@ -83,6 +111,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       driver: vars.STORAGE_DRIVER ?? 'sqlite',
       sqlitePath: vars.SQLITE_PATH ?? 'data/schedules.sqlite',
       databaseUrl: vars.DATABASE_URL,
+    },
+    scheduler: {
+      enabled: vars.SCHEDULER_ENABLED === undefined || ['true', '1'].includes(vars.SCHEDULER_ENABLED),
+      intervalMs: vars.SCHEDULER_INTERVAL_MS ?? 1000,
+      batchSize: vars.SCHEDULER_BATCH_SIZE ?? 100,
     },
   };
 }

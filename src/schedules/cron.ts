@@ -1,4 +1,7 @@
 import { Cron } from 'croner';
+import type { Schedule } from './schedule.model';
+
+type Timing = Pick<Schedule, 'cronExpression' | 'timezone' | 'enabled' | 'startedAt' | 'endedAt'>;
 
 /**
  * Why `expression` is not a cron expression this service accepts, or null when it is: five
@@ -10,12 +13,48 @@ export function cronExpressionProblem(expression: string, timezone = 'UTC'): str
   if (fields !== 5 && fields !== 6) {
     return `must have 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first; got ${fields}`;
   }
-  let cron: Cron;
   try {
-    cron = new Cron(expression, { timezone, paused: true });
+    if (cronFor(expression, timezone).nextRun() === null) return 'never fires';
   } catch (error) {
     return `is not a valid cron expression: ${(error as Error).message}`;
   }
-  if (cron.nextRun() === null) return 'never fires';
   return null;
+}
+
+/**
+ * The schedule's first fire time strictly after `after`, inside its activation window (both
+ * ends inclusive); null when disabled or when it never fires again. DST follows croner: a local
+ * time that does not exist that day fires once, shifted forward by the gap (02:30 → 03:30); one
+ * that occurs twice fires once.
+ */
+export function nextFireAfter(schedule: Timing, after: Date): Date | null {
+  if (!schedule.enabled) return null;
+  const from = schedule.startedAt && schedule.startedAt > after ? new Date(schedule.startedAt.getTime() - 1) : after;
+  const next = cronFor(schedule.cronExpression, schedule.timezone).nextRun(from);
+  if (!next || (schedule.endedAt && next > schedule.endedAt)) return null;
+  return next;
+}
+
+/** Up to `count` fire times strictly after `after`, in order. */
+export function upcomingFires(schedule: Timing, after: Date, count: number): Date[] {
+  const fires: Date[] = [];
+  for (let at = nextFireAfter(schedule, after); at && fires.length < count; at = nextFireAfter(schedule, at)) {
+    fires.push(at);
+  }
+  return fires;
+}
+
+// Parsing a pattern costs far more than stepping it; a tick asks for the same few patterns again and again.
+const patterns = new Map<string, Cron>();
+const MAX_CACHED_PATTERNS = 10_000;
+
+function cronFor(expression: string, timezone: string): Cron {
+  const key = `${timezone}\u0000${expression}`;
+  let cron = patterns.get(key);
+  if (!cron) {
+    cron = new Cron(expression, { timezone, paused: true });
+    if (patterns.size >= MAX_CACHED_PATTERNS) patterns.clear();
+    patterns.set(key, cron);
+  }
+  return cron;
 }

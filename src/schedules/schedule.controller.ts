@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiConflictResponse,
@@ -13,6 +13,8 @@ import {
 } from '@nestjs/swagger';
 import { CurrentUser, UserAuth } from '../auth/user-auth.decorator';
 import { ProblemDetails } from '../common/problem-details';
+import { toLocalIso } from '../common/time';
+import { RunListResponse, toRunResponse } from '../runs/dto/run.response';
 import { ScheduleSessionsResponse, toSessionResponse } from '../sessions/dto/session.response';
 import { SessionsService } from '../sessions/sessions.service';
 import { CreateScheduleDto } from './dto/create-schedule.dto';
@@ -23,6 +25,7 @@ import {
   ScheduleResponse,
   toScheduleResponse,
 } from './dto/schedule.response';
+import { NextRunsQuery, NextRunsResponse } from './dto/next-runs.dto';
 import { UpdateScheduleDto } from './dto/update-schedule.dto';
 import { SchedulesService } from './schedules.service';
 
@@ -119,5 +122,34 @@ export class ScheduleController {
   async run(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string): Promise<RunScheduleResponse> {
     const session = await this.schedules.runNow(userId, scheduleId);
     return { session_id: session.id };
+  }
+
+  @Get(':schedule_id/runs')
+  @ApiOperation({ summary: "List a schedule's runs", description: 'Every fire (cron, catch-up or manual) and every missed fire time, newest first.' })
+  @ScheduleIdParam()
+  @ApiOkResponse({ type: RunListResponse })
+  @NotFound()
+  async listRuns(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string): Promise<RunListResponse> {
+    const runs = await this.schedules.listRuns(userId, scheduleId);
+    return { runs: runs.map(toRunResponse), total: runs.length };
+  }
+
+  @Get(':schedule_id/next-runs')
+  @ApiOperation({ summary: 'Upcoming fire times', description: "In UTC and in the schedule's time zone." })
+  @ScheduleIdParam()
+  @ApiOkResponse({ type: NextRunsResponse })
+  @NotFound()
+  @Invalid()
+  async nextRuns(
+    @CurrentUser() userId: string,
+    @Param('schedule_id') scheduleId: string,
+    @Query() query: NextRunsQuery,
+  ): Promise<NextRunsResponse> {
+    const { schedule, fires } = await this.schedules.nextRuns(userId, scheduleId, query.count ?? 5);
+    return {
+      schedule_id: schedule.id,
+      timezone: schedule.timezone,
+      next_runs: fires.map((at) => ({ utc: at.toISOString(), local: toLocalIso(at, schedule.timezone) })),
+    };
   }
 }

@@ -30,6 +30,14 @@ export interface Schedule {
   permissionMode: PermissionMode;
   source: ScheduleSource;
   sourceSessionId: string | null;
+  /** Fires missed by at most this much (service down, busy) coalesce into one late fire; older ones are recorded as missed. */
+  catchupWindowSeconds: number;
+  /** The next due fire time (UTC); null when disabled, past ended_at, or never due again. Kept by the service. */
+  nextRunAt: Date | null;
+  /** When the schedule last fired (by cron or by hand). */
+  lastRunAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
+
+export const DEFAULT_CATCHUP_WINDOW_SECONDS = 300;

@@ -3,11 +3,13 @@ import { v7 as uuidv7 } from 'uuid';
 import { Clock } from '../common/clock';
 import { ScheduleDisabled, ScheduleNotFound, ValidationFailed } from '../common/domain-errors';
 import { SessionsService } from '../sessions/sessions.service';
+import type { Run } from '../runs/run.model';
 import type { Session } from '../sessions/session.model';
 import { StorageBase } from '../storage/storage.base';
+import { nextFireAfter, upcomingFires } from './cron';
 import type { CreateScheduleDto } from './dto/create-schedule.dto';
 import type { UpdateScheduleDto } from './dto/update-schedule.dto';
-import type { Schedule } from './schedule.model';
+import { DEFAULT_CATCHUP_WINDOW_SECONDS, Schedule } from './schedule.model';
 
 @Injectable()
 export class SchedulesService {
@@ -45,15 +47,22 @@ export class SchedulesService {
       permissionMode: dto.permission_mode ?? 'dont_ask',
       source: 'USER',
       sourceSessionId: null,
+      catchupWindowSeconds: dto.catchup_window_seconds ?? DEFAULT_CATCHUP_WINDOW_SECONDS,
+      nextRunAt: null,
+      lastRunAt: null,
       createdAt: now,
       updatedAt: now,
     };
     assertValidWindow(schedule);
+    schedule.nextRunAt = nextFireAfter(schedule, now);
     await this.storage.createSchedule(schedule);
     return schedule;
   }
 
-  /** Applies the fields present in `dto`; the merged record is validated before anything is written. */
+  /**
+   * Applies the fields present in `dto`; the merged record is validated before anything is
+   * written. A change to when it fires (cron, time zone, window, enabled) reschedules it from now.
+   */
   async update(userId: string, scheduleId: string, dto: UpdateScheduleDto): Promise<Schedule> {
     const current = await this.get(userId, scheduleId);
     const next: Schedule = {
@@ -71,11 +80,14 @@ export class SchedulesService {
         : current.chatModelConfig,
       stateful: dto.stateful ?? current.stateful,
       permissionMode: dto.permission_mode ?? current.permissionMode,
+      catchupWindowSeconds: dto.catchup_window_seconds ?? current.catchupWindowSeconds,
       updatedAt: this.clock.now(),
     };
     assertValidWindow(next);
-    if (!(await this.storage.updateSchedule(next))) throw new ScheduleNotFound(scheduleId);
-    return next;
+    const reschedule = firesDifferently(current, next);
+    if (reschedule) next.nextRunAt = nextFireAfter(next, next.updatedAt);
+    if (!(await this.storage.updateSchedule(next, reschedule))) throw new ScheduleNotFound(scheduleId);
+    return reschedule ? next : this.get(userId, scheduleId);
   }
 
   async delete(userId: string, scheduleId: string): Promise<void> {
@@ -88,6 +100,28 @@ export class SchedulesService {
     if (!schedule.enabled) throw new ScheduleDisabled(scheduleId);
     return this.sessions.fire(schedule, this.clock.now());
   }
+
+  /** The schedule's fire history, newest first. */
+  async listRuns(userId: string, scheduleId: string): Promise<Run[]> {
+    await this.get(userId, scheduleId);
+    return this.storage.listRunsBySchedule(userId, scheduleId);
+  }
+
+  /** The schedule's next `count` fire times from now. */
+  async nextRuns(userId: string, scheduleId: string, count: number): Promise<{ schedule: Schedule; fires: Date[] }> {
+    const schedule = await this.get(userId, scheduleId);
+    return { schedule, fires: upcomingFires(schedule, this.clock.now(), count) };
+  }
+}
+
+function firesDifferently(a: Schedule, b: Schedule): boolean {
+  return (
+    a.cronExpression !== b.cronExpression ||
+    a.timezone !== b.timezone ||
+    a.enabled !== b.enabled ||
+    a.startedAt?.getTime() !== b.startedAt?.getTime() ||
+    a.endedAt?.getTime() !== b.endedAt?.getTime()
+  );
 }
 
 function toInstant(value: string | null | undefined): Date | null {

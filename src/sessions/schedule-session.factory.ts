@@ -1,4 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
+import type { RunTrigger } from '../runs/run.model';
 import type { Schedule } from '../schedules/schedule.model';
 import type { FireWrite } from '../storage/storage.base';
 import type { Message, Session } from './session.model';
@@ -22,8 +23,16 @@ export function scheduledTaskMessage(schedule: Schedule, firedAt: Date): Message
   };
 }
 
-/** What one fire of `schedule` at `firedAt` writes: a fresh session, or the stateful one with the prompt appended. */
-export function fireWrite(schedule: Schedule, firedAt: Date): FireWrite {
+/**
+ * What one fire of `schedule` at `firedAt` writes: a fresh session, or the stateful one with the
+ * prompt appended, and its run record (for the cron time `scheduledFor`).
+ */
+export function fireWrite(
+  schedule: Schedule,
+  firedAt: Date,
+  trigger: RunTrigger = 'manual',
+  scheduledFor: Date = firedAt,
+): FireWrite {
   const message = scheduledTaskMessage(schedule, firedAt);
   const id = schedule.stateful ? statefulSessionId(schedule.id) : uuidv7();
   const session: Session = {
@@ -58,5 +67,16 @@ export function fireWrite(schedule: Schedule, firedAt: Date): FireWrite {
     createdAt: firedAt,
     updatedAt: firedAt,
   };
-  return { session, stateful: schedule.stateful, message, firedAt };
+  const run = {
+    id: uuidv7(),
+    scheduleId: schedule.id,
+    userId: schedule.userId,
+    sessionId: id,
+    trigger,
+    scheduledFor,
+    firedAt,
+    status: 'succeeded' as const,
+    error: null,
+  };
+  return { session, stateful: schedule.stateful, message, firedAt, run };
 }

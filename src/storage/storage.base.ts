@@ -1,7 +1,11 @@
+import type { Run } from '../runs/run.model';
 import type { Schedule } from '../schedules/schedule.model';
 import type { Message, Session } from '../sessions/session.model';
 
-/** What a fire writes: the session it creates, or, for a stateful schedule, the message it appends. */
+/**
+ * What a fire writes: the session it creates (or, for a stateful schedule, the message it
+ * appends), its run record, and the schedule's `lastRunAt`.
+ */
 export interface FireWrite {
   /** The session to insert when no session with `session.id` exists yet. */
   session: Session;
@@ -12,6 +16,26 @@ export interface FireWrite {
   stateful: boolean;
   message: Message;
   firedAt: Date;
+  run: Run;
+}
+
+/** What claiming a due schedule writes, decided by the scheduler from the schedule as claimed. */
+export interface DueFirePlan {
+  scheduleId: string;
+  /** The fire, or null when every pending fire time was missed. */
+  fire: FireWrite | null;
+  /** Runs recorded without a fire: missed fire times, or a fire that could not even be planned. */
+  unfired: Run[];
+  /** The schedule's next fire time after this claim. */
+  nextRunAt: Date | null;
+}
+
+/** What became of one claimed schedule. */
+export interface ClaimOutcome {
+  scheduleId: string;
+  /** `fired`: the plan was written; `failed`: its fire could not be written and a failed run was recorded instead. */
+  status: 'fired' | 'failed';
+  error?: string;
 }
 
 /** The stateful append, shared by every backend so they cannot drift apart. */
@@ -40,12 +64,13 @@ export abstract class StorageBase {
 
   /**
    * Replaces the stored fields of the schedule matched by `schedule.userId` and `schedule.id`
-   * with the given ones. Returns false, changing nothing, when the user has no such schedule.
+   * with the given ones, except the fields fires own: `lastRunAt` never, `nextRunAt` only when
+   * `reschedule` is true. Returns false, changing nothing, when the user has no such schedule.
    */
-  abstract updateSchedule(schedule: Schedule): Promise<boolean>;
+  abstract updateSchedule(schedule: Schedule, reschedule: boolean): Promise<boolean>;
 
   /**
-   * Deletes the user's schedule and, in the same transaction, every session it triggered.
+   * Deletes the user's schedule and, in the same transaction, every session and run it triggered.
    * Returns false, deleting nothing, when the user has no such schedule.
    */
   abstract deleteSchedule(userId: string, scheduleId: string): Promise<boolean>;
@@ -60,13 +85,43 @@ export abstract class StorageBase {
   abstract listSessionsBySchedule(userId: string, scheduleId: string): Promise<Session[]>;
 
   /**
-   * Writes the session of one fire atomically: inserts `fire.session`, or for a stateful fire
-   * whose session already exists appends `fire.message` to it. Fires of one schedule are
+   * Writes one fire atomically: inserts `fire.session`, or for a stateful fire whose session
+   * already exists appends `fire.message` to it; inserts `fire.run`; sets the schedule's
+   * `lastRunAt` to `fire.firedAt` (its `nextRunAt` is left alone). Fires of one schedule are
    * serialised, so concurrent stateful fires lose no message. Returns the stored session, or
    * null, writing nothing, when the schedule (`session.sourceScheduleId` of `session.userId`)
    * no longer exists.
    */
   abstract recordFire(fire: FireWrite): Promise<Session | null>;
+
+  /**
+   * Claims up to `limit` schedules whose `nextRunAt` is at or before `now` (earliest first) and,
+   * in the transaction that claims them, writes what `plan` decides for each: its fire
+   * (session, run record, `lastRunAt`), its unfired runs, and the advance of `nextRunAt`. A crash
+   * leaves a claim undone, never half done. Schedules another caller holds are skipped, not
+   * waited for, so any number of callers (replicas) share the work and each due fire time
+   * happens once. A plan whose fire cannot be written (the database refuses it) is recorded as
+   * a `failed` run instead; it still advances `nextRunAt`, and the other schedules are not
+   * affected. `plan` must not throw. Returns one outcome per claimed schedule.
+   */
+  abstract claimDueSchedules(
+    now: Date,
+    limit: number,
+    plan: (schedule: Schedule) => DueFirePlan,
+  ): Promise<ClaimOutcome[]>;
+
+  /**
+   * The user's runs of this schedule, newest first: scheduled_for descending, then id
+   * descending. The database refuses a second `cron` or `catchup` run (of any status) of one
+   * schedule for one `scheduledFor`; manual runs are not constrained.
+   */
+  abstract listRunsBySchedule(userId: string, scheduleId: string): Promise<Run[]>;
+
+  /**
+   * Up to `limit` enabled schedules without a `nextRunAt`, of any user: rows written before the
+   * scheduler kept it, or whose next run could not be computed, for the scheduler to reschedule.
+   */
+  abstract listEnabledSchedulesWithoutNextRun(limit: number): Promise<Schedule[]>;
 
   /** Releases connections; the storage is unusable afterwards. */
   abstract close(): Promise<void>;

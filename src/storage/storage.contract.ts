@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
 import { aSchedule } from '../../test/support/builders';
+import type { Run } from '../runs/run.model';
+import type { Schedule } from '../schedules/schedule.model';
 import { fireWrite, statefulSessionId } from '../sessions/schedule-session.factory';
-import { StorageBase } from './storage.base';
+import { DueFirePlan, StorageBase } from './storage.base';
 
 export interface OpenedStorage {
   storage: StorageBase;
@@ -85,15 +87,27 @@ export function runStorageContract(name: string, open: () => Promise<OpenedStora
           permissionMode: 'explore' as const,
           updatedAt: new Date('2026-06-01T00:00:00.000Z'),
         };
-        assert.equal(await storage.updateSchedule(changed), true);
+        assert.equal(await storage.updateSchedule(changed, false), true);
         assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), changed);
+      });
+
+      it('writes nextRunAt only when rescheduling, and lastRunAt never', async () => {
+        const nextRunAt = new Date('2026-07-01T09:00:00.000Z');
+        const lastRunAt = new Date('2026-06-30T09:00:00.000Z');
+        const schedule = aSchedule({ userId: newUser(), nextRunAt, lastRunAt });
+        await storage.createSchedule(schedule);
+        const moved = { ...schedule, name: 'b', nextRunAt: new Date('2027-01-01T00:00:00.000Z'), lastRunAt: null };
+        await storage.updateSchedule(moved, false);
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...moved, nextRunAt, lastRunAt });
+        await storage.updateSchedule(moved, true);
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...moved, lastRunAt });
       });
 
       it('refuses to update another user’s or a missing schedule, changing nothing', async () => {
         const schedule = aSchedule({ userId: newUser() });
         await storage.createSchedule(schedule);
-        assert.equal(await storage.updateSchedule({ ...schedule, userId: newUser(), name: 'stolen' }), false);
-        assert.equal(await storage.updateSchedule({ ...schedule, id: uuidv7() }), false);
+        assert.equal(await storage.updateSchedule({ ...schedule, userId: newUser(), name: 'stolen' }, true), false);
+        assert.equal(await storage.updateSchedule({ ...schedule, id: uuidv7() }, true), false);
         assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), schedule);
       });
 
@@ -201,6 +215,190 @@ export function runStorageContract(name: string, open: () => Promise<OpenedStora
       });
     });
 
+    describe('runs', () => {
+      it('records a fire’s run with the session and sets lastRunAt', async () => {
+        const schedule = aSchedule({ userId: newUser(), nextRunAt: new Date('2030-01-01T00:00:00.000Z') });
+        await storage.createSchedule(schedule);
+        const at = new Date('2026-05-06T09:00:00.000Z');
+        const write = fireWrite(schedule, at);
+        await storage.recordFire(write);
+        assert.deepEqual(await storage.listRunsBySchedule(schedule.userId, schedule.id), [write.run]);
+        const stored = (await storage.getSchedule(schedule.userId, schedule.id))!;
+        assert.deepEqual(stored, { ...schedule, lastRunAt: at });
+      });
+
+      it('lists runs newest first by scheduled time, ties by id, scoped to the user', async () => {
+        const schedule = aSchedule({ userId: newUser() });
+        await storage.createSchedule(schedule);
+        const t = new Date('2026-05-07T09:00:00.000Z');
+        const early = fireWrite(schedule, new Date(t.getTime() - 1000));
+        const tieA = fireWrite(schedule, t);
+        const tieB = fireWrite(schedule, t);
+        for (const w of [tieA, early, tieB]) await storage.recordFire(w);
+        const [later, earlier] = tieA.run.id > tieB.run.id ? [tieA, tieB] : [tieB, tieA];
+        assert.deepEqual(
+          (await storage.listRunsBySchedule(schedule.userId, schedule.id)).map((r) => r.id),
+          [later.run.id, earlier.run.id, early.run.id],
+        );
+        assert.deepEqual(await storage.listRunsBySchedule(newUser(), schedule.id), []);
+      });
+
+      it('refuses a second scheduled run for one schedule and fire time, writing nothing of it', async () => {
+        const schedule = aSchedule({ userId: newUser() });
+        await storage.createSchedule(schedule);
+        const slot = new Date('2026-05-08T09:00:00.000Z');
+        await storage.recordFire(fireWrite(schedule, slot, 'cron', slot));
+        const again = fireWrite(schedule, new Date(slot.getTime() + 5), 'catchup', slot);
+        await assert.rejects(storage.recordFire(again));
+        assert.equal(await storage.getSession(schedule.userId, again.session.id), null);
+        assert.equal((await storage.listRunsBySchedule(schedule.userId, schedule.id)).length, 1);
+        // Manual runs are not constrained.
+        await storage.recordFire(fireWrite(schedule, slot, 'manual', slot));
+        await storage.recordFire(fireWrite(schedule, slot, 'manual', slot));
+        assert.equal((await storage.listRunsBySchedule(schedule.userId, schedule.id)).length, 3);
+      });
+    });
+
+    describe('claims', () => {
+      // Claims see every user's schedules. Each test claims at its own instant, earlier than any
+      // other test's schedules (theirs are after 2000, and the previous claims tests' before its era).
+      let era = Date.UTC(1990, 0, 1);
+      const newEra = () => (era -= 86_400_000 * 30);
+      const due = (userId: string, nextRunAt: Date, overrides: Partial<Schedule> = {}) =>
+        aSchedule({ userId, nextRunAt, ...overrides });
+      const firePlan = (schedule: Schedule, now: Date, missed: Date[] = []): DueFirePlan => ({
+        scheduleId: schedule.id,
+        fire: fireWrite(schedule, now, 'cron', schedule.nextRunAt!),
+        unfired: missed.map((at) => missedRun(schedule, at)),
+        nextRunAt: new Date(now.getTime() + 3_600_000),
+      });
+
+      it('claims due schedules earliest first, at most `limit`, and writes each plan', async () => {
+        const now = new Date(newEra());
+        const userId = newUser();
+        const [a, b, c] = [3, 2, 1].map((minutes) => due(userId, new Date(now.getTime() - minutes * 60_000)));
+        const future = due(userId, new Date(now.getTime() + 1));
+        const parked = due(userId, null as unknown as Date);
+        for (const s of [c, future, a, parked, b]) await storage.createSchedule(s);
+        const missedAt = new Date(a.nextRunAt!.getTime() - 3_600_000);
+        const plans = new Map<string, DueFirePlan>();
+        const plan = (s: Schedule) => {
+          const p = firePlan(s, now, s.id === a.id ? [missedAt] : []);
+          plans.set(s.id, p);
+          return p;
+        };
+
+        const first = await storage.claimDueSchedules(now, 2, plan);
+        assert.deepEqual(first, [
+          { scheduleId: a.id, status: 'fired' },
+          { scheduleId: b.id, status: 'fired' },
+        ]);
+        const second = await storage.claimDueSchedules(now, 10, plan);
+        assert.deepEqual(second, [{ scheduleId: c.id, status: 'fired' }]);
+        assert.deepEqual(await storage.claimDueSchedules(now, 10, plan), []);
+
+        const storedA = (await storage.getSchedule(userId, a.id))!;
+        assert.deepEqual(storedA, { ...a, nextRunAt: plans.get(a.id)!.nextRunAt, lastRunAt: now });
+        const runsA = await storage.listRunsBySchedule(userId, a.id);
+        assert.deepEqual(runsA, [plans.get(a.id)!.fire!.run, plans.get(a.id)!.unfired[0]]);
+        const [sessionA] = await storage.listSessionsBySchedule(userId, a.id);
+        assert.deepEqual(sessionA, plans.get(a.id)!.fire!.session);
+        assert.deepEqual(await storage.getSchedule(userId, future.id), future);
+        assert.deepEqual(await storage.listRunsBySchedule(userId, future.id), []);
+      });
+
+      it('appends a claimed stateful fire to the stateful session', async () => {
+        const now = new Date(newEra());
+        const schedule = due(newUser(), new Date(now.getTime() - 1000), { stateful: true });
+        await storage.createSchedule(schedule);
+        await storage.recordFire(fireWrite(schedule, new Date(now.getTime() - 60_000)));
+        await storage.claimDueSchedules(now, 10, (s) => firePlan(s, now));
+        const session = (await storage.getSession(schedule.userId, statefulSessionId(schedule.id)))!;
+        assert.equal(session.state.context.length, 2);
+        assert.equal(session.updatedAt.getTime(), now.getTime());
+      });
+
+      it('records only missed runs when the plan has no fire', async () => {
+        const now = new Date(newEra());
+        const schedule = due(newUser(), new Date(now.getTime() - 86_400_000));
+        await storage.createSchedule(schedule);
+        const missed = missedRun(schedule, schedule.nextRunAt!);
+        const next = new Date(now.getTime() + 1000);
+        const outcomes = await storage.claimDueSchedules(now, 10, (s) => ({ scheduleId: s.id, fire: null, unfired: [missed], nextRunAt: next }));
+        assert.deepEqual(outcomes, [{ scheduleId: schedule.id, status: 'fired' }]);
+        assert.deepEqual(await storage.listRunsBySchedule(schedule.userId, schedule.id), [missed]);
+        assert.deepEqual(await storage.listSessionsBySchedule(schedule.userId, schedule.id), []);
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...schedule, nextRunAt: next });
+      });
+
+      it('records a fire the database refuses as a failed run, advances it, and fires the rest', async () => {
+        const now = new Date(newEra());
+        const userId = newUser();
+        const refused = due(userId, new Date(now.getTime() - 2000));
+        const fine = due(userId, new Date(now.getTime() - 1000));
+        await storage.createSchedule(refused);
+        await storage.createSchedule(fine);
+        // An earlier run for the same fire time: the unique constraint refuses the duplicate.
+        const earlier = fireWrite(refused, refused.nextRunAt!, 'cron', refused.nextRunAt!);
+        await storage.recordFire(earlier);
+        // A fresh-session fire whose session id is taken: the insert fails.
+        const clash = (await storage.recordFire(fireWrite(fine, new Date(now.getTime() - 9000))))!;
+        const plans = new Map<string, DueFirePlan>();
+        const outcomes = await storage.claimDueSchedules(now, 10, (s) => {
+          const p = firePlan(s, now);
+          if (s.id === fine.id) p.fire!.session.id = clash.id;
+          plans.set(s.id, p);
+          return p;
+        });
+        assert.deepEqual(outcomes.map((o) => [o.scheduleId, o.status]), [
+          [refused.id, 'failed'],
+          [fine.id, 'failed'],
+        ]);
+        // The refused duplicate leaves the original run alone; nothing else of it was written.
+        assert.deepEqual(await storage.listRunsBySchedule(userId, refused.id), [earlier.run]);
+        assert.equal((await storage.getSchedule(userId, refused.id))!.nextRunAt!.getTime(), plans.get(refused.id)!.nextRunAt!.getTime());
+        // The other failure is recorded as a failed run, without a session.
+        const [failedRun] = (await storage.listRunsBySchedule(userId, fine.id)).filter((r) => r.trigger === 'cron');
+        assert.equal(failedRun.status, 'failed');
+        assert.equal(failedRun.sessionId, null);
+        assert.ok(failedRun.error);
+        assert.equal((await storage.listSessionsBySchedule(userId, fine.id)).length, 1);
+        assert.equal((await storage.getSchedule(userId, fine.id))!.nextRunAt!.getTime(), plans.get(fine.id)!.nextRunAt!.getTime());
+      });
+
+      it('gives each due schedule to exactly one of several concurrent claimers', async () => {
+        const now = new Date(newEra());
+        const userId = newUser();
+        const schedules = Array.from({ length: 30 }, (_, i) => due(userId, new Date(now.getTime() - i * 1000)));
+        for (const s of schedules) await storage.createSchedule(s);
+        const claimer = async () => {
+          const mine: string[] = [];
+          for (;;) {
+            const outcomes = await storage.claimDueSchedules(now, 4, (s) => firePlan(s, now));
+            if (outcomes.length === 0) return mine;
+            mine.push(...outcomes.map((o) => o.scheduleId));
+          }
+        };
+        const claimed = (await Promise.all([claimer(), claimer(), claimer()])).flat();
+        assert.deepEqual([...claimed].sort(), schedules.map((s) => s.id).sort());
+        for (const s of schedules) {
+          assert.equal((await storage.listRunsBySchedule(userId, s.id)).length, 1);
+          assert.equal((await storage.listSessionsBySchedule(userId, s.id)).length, 1);
+        }
+      });
+
+      it('lists enabled schedules without a next run, of any user', async () => {
+        const userId = newUser();
+        const unplanned = aSchedule({ userId, nextRunAt: null });
+        const disabled = aSchedule({ userId, nextRunAt: null, enabled: false });
+        const planned = aSchedule({ userId, nextRunAt: new Date() });
+        for (const s of [unplanned, disabled, planned]) await storage.createSchedule(s);
+        const ids = (await storage.listEnabledSchedulesWithoutNextRun(100_000)).map((s) => s.id);
+        assert.ok(ids.includes(unplanned.id));
+        assert.ok(!ids.includes(disabled.id) && !ids.includes(planned.id));
+      });
+    });
+
     describe('delete', () => {
       it('deletes the schedule and the sessions it triggered, nothing else', async () => {
         const userId = newUser();
@@ -218,7 +416,9 @@ export function runStorageContract(name: string, open: () => Promise<OpenedStora
         assert.equal(await storage.getSession(userId, doomedSession.id), null);
         assert.equal(await storage.getSession(userId, statefulSessionId(doomed.id)), null);
         assert.deepEqual(await storage.getSession(userId, keptSession.id), keptSession);
-        assert.deepEqual(await storage.getSchedule(userId, kept.id), kept);
+        assert.deepEqual(await storage.listRunsBySchedule(userId, doomed.id), []);
+        assert.equal((await storage.listRunsBySchedule(userId, kept.id)).length, 1);
+        assert.deepEqual(await storage.getSchedule(userId, kept.id), { ...kept, lastRunAt: keptSession.createdAt });
         assert.equal(await storage.deleteSchedule(userId, doomed.id), false);
       });
 
@@ -227,9 +427,23 @@ export function runStorageContract(name: string, open: () => Promise<OpenedStora
         await storage.createSchedule(schedule);
         const session = (await storage.recordFire(fireWrite(schedule, new Date())))!;
         assert.equal(await storage.deleteSchedule(newUser(), schedule.id), false);
-        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), schedule);
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: session.createdAt });
         assert.deepEqual(await storage.getSession(schedule.userId, session.id), session);
       });
     });
   });
+}
+
+function missedRun(schedule: Schedule, scheduledFor: Date): Run {
+  return {
+    id: uuidv7(),
+    scheduleId: schedule.id,
+    userId: schedule.userId,
+    sessionId: null,
+    trigger: 'cron',
+    scheduledFor,
+    firedAt: null,
+    status: 'missed',
+    error: 'missed',
+  };
 }

@@ -6,7 +6,7 @@ import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module';
 import { configureApp, createHttpAdapter } from '../../src/app.setup';
 import { Clock } from '../../src/common/clock';
-import type { AppConfig, StorageDriver } from '../../src/config/app-config';
+import type { AppConfig, SchedulerConfig, StorageDriver } from '../../src/config/app-config';
 import { createThrowawayDatabase } from './postgres';
 import { ManualClock } from './manual-clock';
 
@@ -17,10 +17,14 @@ export interface TestApp {
 }
 
 /**
- * The real application, in process, on a fresh store of the given backend, with a manual clock.
+ * The real application, in process, on a fresh store of the given backend, with a manual clock
+ * and, unless asked for, no ticker (tests call SchedulerService.tick themselves).
  * Returns a reason instead when the backend is not available here (PostgreSQL outside CI).
  */
-export async function createTestApp(driver: StorageDriver): Promise<TestApp | string> {
+export async function createTestApp(
+  driver: StorageDriver,
+  scheduler: SchedulerConfig = { enabled: false, intervalMs: 1000, batchSize: 100 },
+): Promise<TestApp | string> {
   const cleanups: Array<() => Promise<void> | void> = [];
   const storage: AppConfig['storage'] = { driver, sqlitePath: ':memory:' };
   if (driver === 'sqlite') {
@@ -36,7 +40,7 @@ export async function createTestApp(driver: StorageDriver): Promise<TestApp | st
   }
   const clock = new ManualClock();
   const moduleRef = await Test.createTestingModule({
-    imports: [AppModule.forRoot({ host: '127.0.0.1', port: 0, storage })],
+    imports: [AppModule.forRoot({ host: '127.0.0.1', port: 0, storage, scheduler })],
   })
     .overrideProvider(Clock)
     .useValue(clock)

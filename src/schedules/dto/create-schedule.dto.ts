@@ -4,12 +4,15 @@ import {
   IsBoolean,
   IsDefined,
   IsIn,
+  IsInt,
   IsObject,
   IsOptional,
   IsString,
   IsTimeZone,
   Length,
+  Max,
   MaxLength,
+  Min,
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
@@ -89,6 +92,20 @@ export class CreateScheduleDto {
   @IsOptional()
   @IsIn(PERMISSION_MODES)
   readonly permission_mode?: PermissionMode;
+
+  @ApiPropertyOptional({
+    description:
+      'Fires missed by at most this many seconds (service down or busy) coalesce into one late fire; ' +
+      'older ones are recorded as missed runs and not fired.',
+    minimum: 1,
+    maximum: 86400,
+    default: 300,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(86400)
+  readonly catchup_window_seconds?: number;
 
   @ApiPropertyOptional({
     description: 'Start of the activation window: an instant (ISO 8601 with offset), stored and returned in UTC.',

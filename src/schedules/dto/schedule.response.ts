@@ -16,6 +16,7 @@ export class ScheduleDataResponse {
   @ApiProperty({ enum: SCHEDULE_SOURCES, description: 'Who created the schedule.' }) readonly source: ScheduleSource;
   @ApiProperty({ type: String, nullable: true, description: 'The session an agent created the schedule from.' })
   readonly source_session_id: string | null;
+  @ApiProperty({ description: 'Catch-up window for missed fires, in seconds.' }) readonly catchup_window_seconds: number;
 }
 
 export class ScheduleResponse {
@@ -25,6 +26,15 @@ export class ScheduleResponse {
   @ApiProperty({ format: 'date-time' }) readonly created_at: string;
   @ApiProperty({ format: 'date-time' }) readonly updated_at: string;
   @ApiProperty({ type: ScheduleDataResponse }) readonly data: ScheduleDataResponse;
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'Next fire time (UTC); null when disabled or past the activation window.',
+  })
+  readonly next_run_at: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When it last fired.' })
+  readonly last_run_at: string | null;
 }
 
 export class ScheduleListResponse {
@@ -62,6 +72,9 @@ export function toScheduleResponse(s: Schedule): ScheduleResponse {
       permission_mode: s.permissionMode,
       source: s.source,
       source_session_id: s.sourceSessionId,
+      catchup_window_seconds: s.catchupWindowSeconds,
     },
+    next_run_at: s.nextRunAt?.toISOString() ?? null,
+    last_run_at: s.lastRunAt?.toISOString() ?? null,
   };
 }

@@ -1,18 +1,30 @@
+import type { Run } from '../../runs/run.model';
 import type { Schedule } from '../../schedules/schedule.model';
 import type { Session } from '../../sessions/session.model';
-import { appendFireMessage, FireWrite, StorageBase } from '../storage.base';
+import { appendFireMessage, ClaimOutcome, DueFirePlan, FireWrite, StorageBase } from '../storage.base';
 
-/** Newest first: created_at descending, then id descending (byte order, as the SQL backends use). */
-function newestFirst(a: { createdAt: Date; id: string }, b: { createdAt: Date; id: string }): number {
-  const byTime = b.createdAt.getTime() - a.createdAt.getTime();
-  if (byTime !== 0) return byTime;
-  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+/** Newest first: `at` descending, then id descending (byte order, as the SQL backends use). */
+function newestFirst<T extends { id: string }>(at: (item: T) => Date) {
+  return (a: T, b: T): number => {
+    const byTime = at(b).getTime() - at(a).getTime();
+    if (byTime !== 0) return byTime;
+    return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+  };
 }
+const byCreatedAt = newestFirst<Schedule | Session>((x) => x.createdAt);
+const byScheduledFor = newestFirst<Run>((r) => r.scheduledFor);
 
-/** Keeps everything in process memory: for tests and throwaway runs. Lost on restart. */
+/**
+ * Keeps everything in process memory: for tests and throwaway runs; lost on restart. Each method
+ * checks everything before it changes anything, and JavaScript runs it to the end without
+ * interleaving, so each write is atomic.
+ */
 export class MemoryStorage extends StorageBase {
   private readonly schedules = new Map<string, Schedule>();
   private readonly sessions = new Map<string, Session>();
+  private readonly runs = new Map<string, Run>();
+  /** The unique constraint on scheduled runs: `${scheduleId} ${scheduledFor}`. */
+  private readonly scheduledRunSlots = new Set<string>();
 
   async createSchedule(schedule: Schedule): Promise<void> {
     if (this.schedules.has(schedule.id)) throw new Error(`Schedule ${schedule.id} already exists`);
@@ -27,13 +39,19 @@ export class MemoryStorage extends StorageBase {
   async listSchedules(userId: string): Promise<Schedule[]> {
     return [...this.schedules.values()]
       .filter((s) => s.userId === userId)
-      .sort(newestFirst)
+      .sort(byCreatedAt)
       .map((s) => structuredClone(s));
   }
 
-  async updateSchedule(schedule: Schedule): Promise<boolean> {
-    if (!this.ownSchedule(schedule.userId, schedule.id)) return false;
-    this.schedules.set(schedule.id, structuredClone(schedule));
+  async updateSchedule(schedule: Schedule, reschedule: boolean): Promise<boolean> {
+    const stored = this.ownSchedule(schedule.userId, schedule.id);
+    if (!stored) return false;
+    const { nextRunAt, lastRunAt } = stored;
+    this.schedules.set(schedule.id, {
+      ...structuredClone(schedule),
+      nextRunAt: reschedule ? schedule.nextRunAt : nextRunAt,
+      lastRunAt,
+    });
     return true;
   }
 
@@ -41,6 +59,9 @@ export class MemoryStorage extends StorageBase {
     if (!this.ownSchedule(userId, scheduleId)) return false;
     for (const session of this.sessions.values()) {
       if (session.userId === userId && session.sourceScheduleId === scheduleId) this.sessions.delete(session.id);
+    }
+    for (const run of this.runs.values()) {
+      if (run.scheduleId === scheduleId) this.deleteRun(run);
     }
     this.schedules.delete(scheduleId);
     return true;
@@ -54,18 +75,60 @@ export class MemoryStorage extends StorageBase {
   async listSessionsBySchedule(userId: string, scheduleId: string): Promise<Session[]> {
     return [...this.sessions.values()]
       .filter((s) => s.userId === userId && s.sourceScheduleId === scheduleId)
-      .sort(newestFirst)
+      .sort(byCreatedAt)
       .map((s) => structuredClone(s));
   }
 
   async recordFire(fire: FireWrite): Promise<Session | null> {
     const { userId, sourceScheduleId } = fire.session;
-    if (!sourceScheduleId || !this.ownSchedule(userId, sourceScheduleId)) return null;
-    const existing = this.sessions.get(fire.session.id);
-    if (existing && !fire.stateful) throw new Error(`Session ${fire.session.id} already exists`);
-    const stored = existing ? appendFireMessage(existing, fire) : structuredClone(fire.session);
-    this.sessions.set(stored.id, stored);
-    return structuredClone(stored);
+    const schedule = sourceScheduleId ? this.ownSchedule(userId, sourceScheduleId) : undefined;
+    if (!schedule) return null;
+    return structuredClone(this.writeFire(schedule, fire));
+  }
+
+  async claimDueSchedules(
+    now: Date,
+    limit: number,
+    plan: (schedule: Schedule) => DueFirePlan,
+  ): Promise<ClaimOutcome[]> {
+    const due = [...this.schedules.values()]
+      .filter((s) => s.nextRunAt && s.nextRunAt <= now)
+      .sort((a, b) => a.nextRunAt!.getTime() - b.nextRunAt!.getTime() || (a.id < b.id ? -1 : 1))
+      .slice(0, limit);
+    return due.map((schedule) => {
+      const decided = plan(structuredClone(schedule));
+      try {
+        this.checkRunsAllowed([...(decided.fire ? [decided.fire.run] : []), ...decided.unfired]);
+        if (decided.fire) this.writeFire(schedule, decided.fire);
+        this.finishClaim(schedule, decided);
+        return { scheduleId: schedule.id, status: 'fired' as const };
+      } catch (error) {
+        const message = (error as Error).message;
+        const failed = decided.fire ? [{ ...decided.fire.run, sessionId: null, status: 'failed' as const, error: message }] : [];
+        try {
+          this.checkRunsAllowed([...failed, ...decided.unfired]);
+          failed.forEach((run) => this.insertRun(run));
+          this.finishClaim(schedule, decided);
+        } catch {
+          schedule.nextRunAt = decided.nextRunAt;
+        }
+        return { scheduleId: schedule.id, status: 'failed' as const, error: message };
+      }
+    });
+  }
+
+  async listRunsBySchedule(userId: string, scheduleId: string): Promise<Run[]> {
+    return [...this.runs.values()]
+      .filter((r) => r.userId === userId && r.scheduleId === scheduleId)
+      .sort(byScheduledFor)
+      .map((r) => structuredClone(r));
+  }
+
+  async listEnabledSchedulesWithoutNextRun(limit: number): Promise<Schedule[]> {
+    return [...this.schedules.values()]
+      .filter((s) => s.enabled && !s.nextRunAt)
+      .slice(0, limit)
+      .map((s) => structuredClone(s));
   }
 
   async close(): Promise<void> {}
@@ -74,4 +137,42 @@ export class MemoryStorage extends StorageBase {
     const schedule = this.schedules.get(scheduleId);
     return schedule?.userId === userId ? schedule : undefined;
   }
+
+  /** Writes a fire whose run is known to be allowed; returns the stored session. */
+  private writeFire(schedule: Schedule, fire: FireWrite): Session {
+    const existing = this.sessions.get(fire.session.id);
+    if (existing && !fire.stateful) throw new Error(`Session ${fire.session.id} already exists`);
+    this.checkRunsAllowed([fire.run]);
+    const stored = existing ? appendFireMessage(existing, fire) : structuredClone(fire.session);
+    this.sessions.set(stored.id, stored);
+    this.insertRun(fire.run);
+    schedule.lastRunAt = fire.firedAt;
+    return stored;
+  }
+
+  private finishClaim(schedule: Schedule, decided: DueFirePlan): void {
+    decided.unfired.forEach((run) => this.insertRun(run));
+    schedule.nextRunAt = decided.nextRunAt;
+  }
+
+  private checkRunsAllowed(runs: Run[]): void {
+    const slots = runs.filter((r) => r.trigger !== 'manual').map(slotOf);
+    if (slots.some((slot, i) => this.scheduledRunSlots.has(slot) || slots.indexOf(slot) !== i)) {
+      throw new Error('a scheduled run for this schedule and time already exists');
+    }
+  }
+
+  private insertRun(run: Run): void {
+    this.runs.set(run.id, structuredClone(run));
+    if (run.trigger !== 'manual') this.scheduledRunSlots.add(slotOf(run));
+  }
+
+  private deleteRun(run: Run): void {
+    this.runs.delete(run.id);
+    if (run.trigger !== 'manual') this.scheduledRunSlots.delete(slotOf(run));
+  }
+}
+
+function slotOf(run: Run): string {
+  return `${run.scheduleId} ${run.scheduledFor.toISOString()}`;
 }

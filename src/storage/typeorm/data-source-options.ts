@@ -1,19 +1,22 @@
 import type { DataSourceOptions } from 'typeorm';
 import type { StorageConfig } from '../../config/app-config';
 import type { SqlDialect } from './dialect';
+import { runEntity } from './entities/run.entity';
 import { scheduleEntity } from './entities/schedule.entity';
 import { sessionEntity } from './entities/session.entity';
 import { InitialSchemaPostgres1764300000000 } from './migrations/postgres/1764300000000-initial-schema';
+import { SchedulerPostgres1764400000000 } from './migrations/postgres/1764400000000-scheduler';
 import { InitialSchemaSqlite1764300000000 } from './migrations/sqlite/1764300000000-initial-schema';
+import { SchedulerSqlite1764400000000 } from './migrations/sqlite/1764400000000-scheduler';
 
 // Migrations are listed, not globbed, so the same list works from ts-node and from dist/.
 const MIGRATIONS = {
-  postgres: [InitialSchemaPostgres1764300000000],
-  sqlite: [InitialSchemaSqlite1764300000000],
+  postgres: [InitialSchemaPostgres1764300000000, SchedulerPostgres1764400000000],
+  sqlite: [InitialSchemaSqlite1764300000000, SchedulerSqlite1764400000000],
 };
 
 export function entitiesFor(dialect: SqlDialect) {
-  return [scheduleEntity(dialect), sessionEntity(dialect)];
+  return [scheduleEntity(dialect), sessionEntity(dialect), runEntity(dialect)];
 }
 
 /** The DataSource options for a SQL storage config: schema by migrations, run on start, never synchronize. */

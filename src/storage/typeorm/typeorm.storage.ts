@@ -1,12 +1,14 @@
-import { DataSource, EntityManager, Repository } from 'typeorm';
+import { DataSource, EntityManager, IsNull, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import type { Run } from '../../runs/run.model';
 import type { Schedule } from '../../schedules/schedule.model';
 import type { Session } from '../../sessions/session.model';
-import { appendFireMessage, FireWrite, StorageBase } from '../storage.base';
+import { appendFireMessage, ClaimOutcome, DueFirePlan, FireWrite, StorageBase } from '../storage.base';
 import type { SqlDialect } from './dialect';
+import type { RunRow } from './entities/run.entity';
 import type { ScheduleRow } from './entities/schedule.entity';
 import type { SessionRow } from './entities/session.entity';
-import { toSchedule, toScheduleRow, toSession, toSessionRow } from './entities/row.mapper';
+import { toRun, toRunRow, toSchedule, toScheduleRow, toSession, toSessionRow } from './entities/row.mapper';
 
 const NEWEST_FIRST = { created_at: 'DESC', id: 'DESC' } as const;
 
@@ -34,8 +36,9 @@ export class TypeOrmStorage extends StorageBase {
     return rows.map(toSchedule);
   }
 
-  async updateSchedule(schedule: Schedule): Promise<boolean> {
-    const { id, user_id, ...fields } = toScheduleRow(schedule);
+  async updateSchedule(schedule: Schedule, reschedule: boolean): Promise<boolean> {
+    const { id, user_id, last_run_at, next_run_at, ...rest } = toScheduleRow(schedule);
+    const fields = reschedule ? { ...rest, next_run_at } : rest;
     const result = await this.transaction((em) => this.schedules(em).update({ id, user_id }, writable(fields)));
     return (result.affected ?? 0) > 0;
   }
@@ -45,6 +48,7 @@ export class TypeOrmStorage extends StorageBase {
       const deleted = await this.schedules(em).delete({ id: scheduleId, user_id: userId });
       if ((deleted.affected ?? 0) === 0) return false;
       await this.sessions(em).delete({ user_id: userId, source_schedule_id: scheduleId });
+      await this.runs(em).delete({ schedule_id: scheduleId });
       return true;
     });
   }
@@ -73,19 +77,97 @@ export class TypeOrmStorage extends StorageBase {
         .where('s.id = :id AND s.user_id = :userId', { id: sourceScheduleId, userId });
       const schedule = await (this.dialect === 'postgres' ? query.setLock('pessimistic_write') : query).getOne();
       if (!schedule) return null;
-      const existing = fire.stateful ? await this.sessions(em).findOneBy({ id: fire.session.id }) : null;
-      if (existing) {
-        const appended = appendFireMessage(toSession(existing), fire);
-        await this.sessions(em).update({ id: appended.id }, writable({ state: appended.state, updated_at: appended.updatedAt }));
-        return appended;
-      }
-      await this.sessions(em).insert(writable(toSessionRow(fire.session)));
-      return structuredClone(fire.session);
+      return this.writeFire(em, fire);
     });
+  }
+
+  async claimDueSchedules(
+    now: Date,
+    limit: number,
+    plan: (schedule: Schedule) => DueFirePlan,
+  ): Promise<ClaimOutcome[]> {
+    return this.transaction(async (em) => {
+      const query = this.schedules(em)
+        .createQueryBuilder('s')
+        .where('s.next_run_at <= :now', { now })
+        .orderBy('s.next_run_at', 'ASC')
+        .addOrderBy('s.id', 'ASC')
+        .limit(limit);
+      // SKIP LOCKED: replicas claiming at the same moment take disjoint schedules instead of queueing.
+      // (SQLite has one writer at a time and this process queues its own transactions.)
+      const claimed =
+        this.dialect === 'postgres'
+          ? await query.setLock('pessimistic_write').setOnLocked('skip_locked').getMany()
+          : await query.getMany();
+      const outcomes: ClaimOutcome[] = [];
+      for (const row of claimed) {
+        const decided = plan(toSchedule(row));
+        try {
+          // Nested transactions are savepoints: one schedule's failure rolls back only its own writes.
+          await em.transaction(async (sp) => {
+            if (decided.fire) await this.writeFire(sp, decided.fire);
+            await this.finishClaim(sp, decided);
+          });
+          outcomes.push({ scheduleId: row.id, status: 'fired' });
+        } catch (error) {
+          outcomes.push({ scheduleId: row.id, status: 'failed', error: (error as Error).message });
+          await this.recordFailedClaim(em, decided, (error as Error).message);
+        }
+      }
+      return outcomes;
+    });
+  }
+
+  async listRunsBySchedule(userId: string, scheduleId: string): Promise<Run[]> {
+    const rows = await this.runs().find({
+      where: { user_id: userId, schedule_id: scheduleId },
+      order: { scheduled_for: 'DESC', id: 'DESC' },
+    });
+    return rows.map(toRun);
+  }
+
+  async listEnabledSchedulesWithoutNextRun(limit: number): Promise<Schedule[]> {
+    const rows = await this.schedules().find({ where: { enabled: true, next_run_at: IsNull() }, take: limit });
+    return rows.map(toSchedule);
   }
 
   async close(): Promise<void> {
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+
+  /** Writes a fire into an open transaction that holds the schedule; returns the stored session. */
+  private async writeFire(em: EntityManager, fire: FireWrite): Promise<Session> {
+    const existing = fire.stateful ? await this.sessions(em).findOneBy({ id: fire.session.id }) : null;
+    let stored: Session;
+    if (existing) {
+      stored = appendFireMessage(toSession(existing), fire);
+      await this.sessions(em).update({ id: stored.id }, writable({ state: stored.state, updated_at: stored.updatedAt }));
+    } else {
+      await this.sessions(em).insert(writable(toSessionRow(fire.session)));
+      stored = structuredClone(fire.session);
+    }
+    await this.runs(em).insert(toRunRow(fire.run));
+    await this.schedules(em).update({ id: fire.run.scheduleId }, { last_run_at: fire.firedAt });
+    return stored;
+  }
+
+  private async finishClaim(em: EntityManager, decided: DueFirePlan): Promise<void> {
+    if (decided.unfired.length > 0) await this.runs(em).insert(decided.unfired.map(toRunRow));
+    await this.schedules(em).update({ id: decided.scheduleId }, { next_run_at: decided.nextRunAt });
+  }
+
+  /** A claim whose fire could not be written: record the failure and still move on to the next fire time. */
+  private async recordFailedClaim(em: EntityManager, decided: DueFirePlan, error: string): Promise<void> {
+    const failed: Run[] = decided.fire ? [{ ...decided.fire.run, sessionId: null, status: 'failed', error }] : [];
+    try {
+      await em.transaction(async (sp) => {
+        if (failed.length > 0) await this.runs(sp).insert(failed.map(toRunRow));
+        await this.finishClaim(sp, decided);
+      });
+    } catch {
+      // Even the failure cannot be recorded (say, the run already exists): at least do not retry it every tick.
+      await this.schedules(em).update({ id: decided.scheduleId }, { next_run_at: decided.nextRunAt });
+    }
   }
 
   private schedules(em: EntityManager = this.dataSource.manager): Repository<ScheduleRow> {
@@ -94,6 +176,10 @@ export class TypeOrmStorage extends StorageBase {
 
   private sessions(em: EntityManager = this.dataSource.manager): Repository<SessionRow> {
     return em.getRepository<SessionRow>('SessionRow');
+  }
+
+  private runs(em: EntityManager = this.dataSource.manager): Repository<RunRow> {
+    return em.getRepository<RunRow>('RunRow');
   }
 
   /**

@@ -1,5 +1,7 @@
 import type { PermissionMode, Schedule, ScheduleSource } from '../../../schedules/schedule.model';
 import type { Session, SessionSource } from '../../../sessions/session.model';
+import type { Run, RunStatus, RunTrigger } from '../../../runs/run.model';
+import type { RunRow } from './run.entity';
 import type { ScheduleRow } from './schedule.entity';
 import type { SessionRow } from './session.entity';
 
@@ -22,6 +24,9 @@ export function toScheduleRow(s: Schedule): ScheduleRow {
     permission_mode: s.permissionMode,
     source: s.source,
     source_session_id: s.sourceSessionId,
+    catchup_window_seconds: s.catchupWindowSeconds,
+    next_run_at: s.nextRunAt,
+    last_run_at: s.lastRunAt,
     created_at: s.createdAt,
     updated_at: s.updatedAt,
   };
@@ -44,6 +49,9 @@ export function toSchedule(r: ScheduleRow): Schedule {
     permissionMode: r.permission_mode as PermissionMode,
     source: r.source as ScheduleSource,
     sourceSessionId: r.source_session_id,
+    catchupWindowSeconds: r.catchup_window_seconds,
+    nextRunAt: r.next_run_at,
+    lastRunAt: r.last_run_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -76,5 +84,33 @@ export function toSession(r: SessionRow): Session {
     state: r.state,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+  };
+}
+
+export function toRunRow(r: Run): RunRow {
+  return {
+    id: r.id,
+    schedule_id: r.scheduleId,
+    user_id: r.userId,
+    session_id: r.sessionId,
+    trigger: r.trigger,
+    scheduled_for: r.scheduledFor,
+    fired_at: r.firedAt,
+    status: r.status,
+    error: r.error,
+  };
+}
+
+export function toRun(r: RunRow): Run {
+  return {
+    id: r.id,
+    scheduleId: r.schedule_id,
+    userId: r.user_id,
+    sessionId: r.session_id,
+    trigger: r.trigger as RunTrigger,
+    scheduledFor: r.scheduled_for,
+    firedAt: r.fired_at,
+    status: r.status as RunStatus,
+    error: r.error,
   };
 }

@@ -19,6 +19,9 @@ export interface ScheduleRow {
   permission_mode: string;
   source: string;
   source_session_id: string | null;
+  catchup_window_seconds: number;
+  next_run_at: Date | null;
+  last_run_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -46,9 +49,16 @@ export function scheduleEntity(dialect: SqlDialect): EntitySchema<ScheduleRow> {
       permission_mode: { type: 'varchar', length: 32 },
       source: { type: 'varchar', length: 16 },
       source_session_id: { type: 'varchar', length: 256, nullable: true },
+      catchup_window_seconds: { type: 'integer' },
+      next_run_at: { type: t.timestamp, nullable: true },
+      last_run_at: { type: t.timestamp, nullable: true },
       created_at: { type: t.timestamp },
       updated_at: { type: t.timestamp },
     },
-    indices: [{ name: 'schedules_user_created_idx', columns: ['user_id', 'created_at', 'id'] }],
+    indices: [
+      { name: 'schedules_user_created_idx', columns: ['user_id', 'created_at', 'id'] },
+      // The claim's "due first" scan; only schedules that will fire are in it.
+      { name: 'schedules_due_idx', columns: ['next_run_at', 'id'], where: 'next_run_at IS NOT NULL' },
+    ],
   });
 }

@@ -1,0 +1,55 @@
+import { v7 as uuidv7 } from 'uuid';
+import { nextFireAfter } from '../schedules/cron';
+import type { Schedule } from '../schedules/schedule.model';
+import { fireWrite } from '../sessions/schedule-session.factory';
+import type { DueFirePlan } from '../storage/storage.base';
+import type { Run } from '../runs/run.model';
+
+/** At most this many missed fire times are recorded one by one per claim; the rest are summarised. */
+export const MAX_MISSED_RUNS_RECORDED = 100;
+
+/**
+ * What a due schedule does at `now`. Its fire times from `nextRunAt` up to `now` are split by
+ * the catch-up window: those older than the window are recorded as missed; those inside it
+ * coalesce into one fire, for the latest of them (trigger `cron` when it is the only fire time
+ * pending, `catchup` when several were). Then `nextRunAt` moves to the first fire time after `now`.
+ */
+export function planDueFire(schedule: Schedule, now: Date): DueFirePlan {
+  const cutoff = new Date(now.getTime() - schedule.catchupWindowSeconds * 1000);
+  const missed: Run[] = [];
+  let pending = 0;
+  let at = schedule.nextRunAt;
+  while (at && at < cutoff && missed.length < MAX_MISSED_RUNS_RECORDED) {
+    missed.push(missedRun(schedule, at, now));
+    pending++;
+    at = nextFireAfter(schedule, at);
+  }
+  if (at && at < cutoff) {
+    // More missed times than are recorded one by one: say so on the last record, jump to the window.
+    missed[missed.length - 1].error += '; later missed fire times before the catch-up window are not listed';
+    pending++;
+    at = nextFireAfter(schedule, new Date(cutoff.getTime() - 1));
+  }
+  let fireFor: Date | null = null;
+  while (at && at <= now) {
+    fireFor = at;
+    pending++;
+    at = nextFireAfter(schedule, at);
+  }
+  const fire = fireFor ? fireWrite(schedule, now, pending > 1 ? 'catchup' : 'cron', fireFor) : null;
+  return { scheduleId: schedule.id, fire, unfired: missed, nextRunAt: at };
+}
+
+function missedRun(schedule: Schedule, scheduledFor: Date, now: Date): Run {
+  return {
+    id: uuidv7(),
+    scheduleId: schedule.id,
+    userId: schedule.userId,
+    sessionId: null,
+    trigger: 'cron',
+    scheduledFor,
+    firedAt: null,
+    status: 'missed',
+    error: `not fired: ${Math.round((now.getTime() - scheduledFor.getTime()) / 1000)} s late, beyond the catch-up window of ${schedule.catchupWindowSeconds} s`,
+  };
+}

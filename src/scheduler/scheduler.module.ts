@@ -1,0 +1,14 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { SchedulerConfig } from '../config/app-config';
+import { SchedulerService } from './scheduler.service';
+
+@Module({})
+export class SchedulerModule {
+  static forRoot(config: SchedulerConfig): DynamicModule {
+    return {
+      module: SchedulerModule,
+      providers: [{ provide: SchedulerConfig, useValue: config }, SchedulerService],
+      exports: [SchedulerService],
+    };
+  }
+}

@@ -1,0 +1,45 @@
+import { EntitySchema } from 'typeorm';
+import { columnTypes, SqlDialect } from '../dialect';
+
+/** A row of `runs`; column names are the property names. */
+export interface RunRow {
+  id: string;
+  schedule_id: string;
+  user_id: string;
+  session_id: string | null;
+  trigger: string;
+  scheduled_for: Date;
+  fired_at: Date | null;
+  status: string;
+  error: string | null;
+}
+
+export function runEntity(dialect: SqlDialect): EntitySchema<RunRow> {
+  const t = columnTypes(dialect);
+  const idCollation = dialect === 'postgres' ? 'C' : undefined;
+  return new EntitySchema<RunRow>({
+    name: 'RunRow',
+    tableName: 'runs',
+    columns: {
+      id: { type: 'varchar', length: 64, primary: true, collation: idCollation },
+      schedule_id: { type: 'varchar', length: 64, collation: idCollation },
+      user_id: { type: 'varchar', length: 256 },
+      session_id: { type: 'varchar', length: 128, nullable: true },
+      trigger: { type: 'varchar', length: 16 },
+      scheduled_for: { type: t.timestamp },
+      fired_at: { type: t.timestamp, nullable: true },
+      status: { type: 'varchar', length: 16 },
+      error: { type: 'text', nullable: true },
+    },
+    indices: [
+      // Exactly once, enforced by the database: one scheduled run per schedule and fire time.
+      {
+        name: 'runs_schedule_slot_uq',
+        columns: ['schedule_id', 'scheduled_for'],
+        unique: true,
+        where: "trigger <> 'manual'",
+      },
+      { name: 'runs_user_schedule_time_idx', columns: ['user_id', 'schedule_id', 'scheduled_for', 'id'] },
+    ],
+  });
+}
