@@ -21,7 +21,8 @@ export function entitiesFor(dialect: SqlDialect) {
 
 /** The DataSource options for a SQL storage config: schema by migrations, run on start, never synchronize. */
 export function dataSourceOptions(config: StorageConfig): DataSourceOptions {
-  const common = { migrationsRun: true, synchronize: false, logging: ['error', 'warn'] as ('error' | 'warn')[] };
+  // Failed queries are not logged here: their errors reach the caller, which logs what matters.
+  const common = { migrationsRun: true, synchronize: false, logging: ['warn', 'migration'] as ('warn' | 'migration')[] };
   switch (config.driver) {
     case 'postgres':
       return {
