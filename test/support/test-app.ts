@@ -16,18 +16,27 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+export interface TestAppOptions {
+  /** The ticker; off unless asked for (tests call SchedulerService.tick themselves). */
+  scheduler?: SchedulerConfig;
+  /** Reuse this SQLite file (kept afterwards), as a restarted service would. */
+  sqlitePath?: string;
+  /** The system clock instead of the manual one. */
+  realClock?: boolean;
+}
+
 /**
  * The real application, in process, on a fresh store of the given backend, with a manual clock
- * and, unless asked for, no ticker (tests call SchedulerService.tick themselves).
+ * and no ticker unless the options say otherwise.
  * Returns a reason instead when the backend is not available here (PostgreSQL outside CI).
  */
-export async function createTestApp(
-  driver: StorageDriver,
-  scheduler: SchedulerConfig = { enabled: false, intervalMs: 1000, batchSize: 100 },
-): Promise<TestApp | string> {
+export async function createTestApp(driver: StorageDriver, options: TestAppOptions = {}): Promise<TestApp | string> {
+  const scheduler = options.scheduler ?? { enabled: false, intervalMs: 1000, batchSize: 100 };
   const cleanups: Array<() => Promise<void> | void> = [];
   const storage: AppConfig['storage'] = { driver, sqlitePath: ':memory:' };
-  if (driver === 'sqlite') {
+  if (driver === 'sqlite' && options.sqlitePath) {
+    storage.sqlitePath = options.sqlitePath;
+  } else if (driver === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'schedules-e2e-'));
     storage.sqlitePath = join(dir, 'e2e.sqlite');
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,12 +48,10 @@ export async function createTestApp(
     cleanups.push(() => db.drop());
   }
   const clock = new ManualClock();
-  const moduleRef = await Test.createTestingModule({
+  const builder = Test.createTestingModule({
     imports: [AppModule.forRoot({ host: '127.0.0.1', port: 0, storage, scheduler })],
-  })
-    .overrideProvider(Clock)
-    .useValue(clock)
-    .compile();
+  });
+  const moduleRef = await (options.realClock ? builder : builder.overrideProvider(Clock).useValue(clock)).compile();
   const app = moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(), { logger: false });
   configureApp(app);
   await app.init();

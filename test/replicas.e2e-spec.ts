@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DataSource } from 'typeorm';
+import { v7 as uuidv7 } from 'uuid';
+import { StorageBase } from '../src/storage/storage.base';
+import { dataSourceOptions } from '../src/storage/typeorm/data-source-options';
+import { TypeOrmStorage } from '../src/storage/typeorm/typeorm.storage';
+import { aSchedule } from './support/builders';
+import { createThrowawayDatabase, ThrowawayDatabase } from './support/postgres';
+
+const ROOT = join(__dirname, '..');
+
+/** One service process, as deployed: its own ticker, sharing the database with the others. */
+class Replica {
+  readonly process: ChildProcess;
+  readonly output: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(databaseUrl: string) {
+    this.process = spawn(process.execPath, ['--require', 'ts-node/register/transpile-only', 'src/main.ts'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        NODE_OPTIONS: '',
+        STORAGE_DRIVER: 'postgres',
+        DATABASE_URL: databaseUrl,
+        HOST: '127.0.0.1',
+        PORT: '0',
+        SCHEDULER_INTERVAL_MS: '100',
+        SCHEDULER_BATCH_SIZE: '25',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.process.stdout!.on('data', (chunk) => this.output.push(String(chunk)));
+    this.process.stderr!.on('data', (chunk) => this.output.push(String(chunk)));
+    this.exited = new Promise((resolve) => this.process.on('exit', (code, signal) => resolve({ code, signal })));
+  }
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(value)})`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('several replicas on one PostgreSQL database', async () => {
+  const db = await createThrowawayDatabase();
+  if (typeof db === 'string') {
+    it(`skipped: ${db}`, { skip: db }, () => undefined);
+    return;
+  }
+  let dataSource: DataSource;
+  let storage: StorageBase;
+  const replicas: Replica[] = [];
+
+  before(async () => {
+    dataSource = await new DataSource(dataSourceOptions({ driver: 'postgres', sqlitePath: '', databaseUrl: db.url })).initialize();
+    storage = new TypeOrmStorage(dataSource);
+  });
+  after(async () => {
+    for (const r of replicas) if (r.process.exitCode === null && r.process.signalCode === null) r.process.kill('SIGKILL');
+    await storage.close();
+    await (db as ThrowawayDatabase).drop();
+  });
+
+  const count = async (sql: string, params: unknown[] = []) => Number((await dataSource.query(sql, params))[0].n);
+
+  /** `n` schedules of one user, all due now, each due once (yearly cron). */
+  async function seedDueBurst(userId: string, n: number): Promise<void> {
+    const now = new Date();
+    const schedules = Array.from({ length: n }, () =>
+      aSchedule({ userId, cronExpression: '0 0 1 1 *', timezone: 'UTC', startedAt: null, nextRunAt: now }),
+    );
+    for (let i = 0; i < n; i += 50) await Promise.all(schedules.slice(i, i + 50).map((s) => storage.createSchedule(s)));
+  }
+
+  /** Every schedule of the user fired exactly once: one succeeded run, one session, and nothing else. */
+  async function assertFiredExactlyOnce(userId: string, n: number): Promise<void> {
+    assert.equal(await count(`SELECT count(*) AS n FROM runs WHERE user_id = $1 AND status = 'succeeded'`, [userId]), n);
+    assert.equal(await count(`SELECT count(*) AS n FROM runs WHERE user_id = $1 AND status <> 'succeeded'`, [userId]), 0);
+    assert.equal(await count(`SELECT count(*) AS n FROM sessions WHERE user_id = $1`, [userId]), n);
+    const perSchedule = await dataSource.query(
+      `SELECT s.id, count(DISTINCT r.id) AS runs, count(DISTINCT x.id) AS sessions
+         FROM schedules s LEFT JOIN runs r ON r.schedule_id = s.id LEFT JOIN sessions x ON x.source_schedule_id = s.id
+        WHERE s.user_id = $1 GROUP BY s.id HAVING count(DISTINCT r.id) <> 1 OR count(DISTINCT x.id) <> 1`,
+      [userId],
+    );
+    assert.deepEqual(perSchedule, []);
+    assert.equal(
+      await count(`SELECT count(*) AS n FROM schedules WHERE user_id = $1 AND (next_run_at <= now() OR last_run_at IS NULL)`, [userId]),
+      0,
+    );
+  }
+
+  it('three replicas fire every due time exactly once, and stop cleanly on SIGTERM', async () => {
+    // (Each replica logs its start-up; an ERROR line would mean a failed fire or tick.)
+    const burstUser = `burst-${uuidv7()}`;
+    const steadyUser = `steady-${uuidv7()}`;
+    await seedDueBurst(burstUser, 300);
+    // Plus schedules firing every 2 seconds for as long as the replicas run.
+    for (let i = 0; i < 20; i++) {
+      await storage.createSchedule(
+        aSchedule({ userId: steadyUser, cronExpression: '*/2 * * * * *', timezone: 'UTC', startedAt: null, nextRunAt: new Date(Date.now() + 2000) }),
+      );
+    }
+    replicas.push(new Replica(db.url), new Replica(db.url), new Replica(db.url));
+    const started = replicas.slice(-3);
+    await waitFor('the burst to fire', () => count(`SELECT count(*) AS n FROM runs WHERE user_id = $1`, [burstUser]), (n) => n >= 300);
+    await waitFor('six steady fire times', () => count(`SELECT count(*) AS n FROM sessions WHERE user_id = $1`, [steadyUser]), (n) => n >= 20 * 6);
+
+    for (const r of started) r.process.kill('SIGTERM');
+    for (const r of started) {
+      const { code, signal } = await r.exited;
+      assert.ok(code === 0 || signal === 'SIGTERM', `replica exited with ${code ?? signal}: ${r.output.join('')}`);
+      assert.doesNotMatch(r.output.join(''), /ERROR/, 'a replica logged an error');
+    }
+    await assertFiredExactlyOnce(burstUser, 300);
+    // Steady schedules: each 2-second fire time once, none skipped, a session per run.
+    const rows: Array<{ schedule_id: string; slots: Date[]; sessions: string }> = await dataSource.query(
+      `SELECT r.schedule_id, array_agg(r.scheduled_for ORDER BY r.scheduled_for) AS slots,
+              (SELECT count(*) FROM sessions x WHERE x.source_schedule_id = r.schedule_id) AS sessions
+         FROM runs r WHERE r.user_id = $1 AND r.status = 'succeeded' GROUP BY r.schedule_id`,
+      [steadyUser],
+    );
+    assert.equal(rows.length, 20);
+    for (const row of rows) {
+      const times = row.slots.map((d) => new Date(d).getTime());
+      for (let i = 1; i < times.length; i++) assert.equal(times[i] - times[i - 1], 2000, `gap or double in ${row.schedule_id}`);
+      assert.equal(Number(row.sessions), times.length);
+    }
+    assert.equal(await count(`SELECT count(*) AS n FROM runs WHERE user_id = $1 AND status <> 'succeeded'`, [steadyUser]), 0);
+  });
+
+  it('still fires every due time exactly once when a replica is SIGKILLed mid-burst', async (t) => {
+    const user = `kill-${uuidv7()}`;
+    const n = 1000;
+    await seedDueBurst(user, n);
+    const [victim, ...survivors] = [new Replica(db.url), new Replica(db.url), new Replica(db.url)];
+    replicas.push(victim, ...survivors);
+    const progress = () => count(`SELECT count(*) AS n FROM runs WHERE user_id = $1`, [user]);
+    const atKill = await waitFor('the burst to start', progress, (fired) => fired > 0);
+    victim.process.kill('SIGKILL');
+    assert.equal((await victim.exited).signal, 'SIGKILL');
+    assert.ok(atKill < n, `the burst was over before the kill (${atKill} fired)`);
+    await waitFor('the survivors to finish the burst', progress, (fired) => fired >= n);
+    for (const r of survivors) r.process.kill('SIGTERM');
+    for (const r of survivors) await r.exited;
+    await assertFiredExactlyOnce(user, n);
+    t.diagnostic(`the victim was killed with ${atKill} of ${n} fires done`);
+    for (const r of survivors) assert.doesNotMatch(r.output.join(''), /ERROR/, 'a survivor logged an error');
+  });
+});
