@@ -12,6 +12,8 @@ import {
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import { CurrentUser, UserAuth } from '../auth/user-auth.decorator';
+import { encodeCursor } from '../common/cursor';
+import { PageQuery, pageRequestOf } from '../common/page-query.dto';
 import { ProblemDetails } from '../common/problem-details';
 import { toLocalIso } from '../common/time';
 import { RunListResponse, toRunResponse } from '../runs/dto/run.response';
@@ -96,17 +98,23 @@ export class ScheduleController {
   @Get(':schedule_id/sessions')
   @ApiOperation({
     summary: 'List execution sessions for a schedule',
-    description: 'Return all sessions triggered by a given schedule, ordered by creation time (newest first).',
+    description:
+      'Return all sessions triggered by a given schedule, ordered by creation time (newest first). ' +
+      'With `limit`, one page of them and a `next_cursor` for the next page.',
   })
   @ScheduleIdParam()
   @ApiOkResponse({ type: ScheduleSessionsResponse })
   @ApiNotFoundResponse({ description: 'The schedule does not exist.', type: ProblemDetails })
+  @ApiUnprocessableEntityResponse({ description: 'A bad `limit` or `cursor`.', type: ProblemDetails })
   async listSessions(
     @CurrentUser() userId: string,
     @Param('schedule_id') scheduleId: string,
+    @Query() query: PageQuery,
   ): Promise<ScheduleSessionsResponse> {
-    const { sessions, total } = await this.sessions.listBySchedule(userId, scheduleId);
-    return { sessions: sessions.map(toSessionResponse), total };
+    const page = pageRequestOf(query);
+    const { items, total, next } = await this.sessions.listBySchedule(userId, scheduleId, page);
+    const sessions = items.map(toSessionResponse);
+    return page ? { sessions, total, next_cursor: next && encodeCursor(next) } : { sessions, total };
   }
 
   @Post(':schedule_id/run')
@@ -129,9 +137,16 @@ export class ScheduleController {
   @ScheduleIdParam()
   @ApiOkResponse({ type: RunListResponse })
   @NotFound()
-  async listRuns(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string): Promise<RunListResponse> {
-    const runs = await this.schedules.listRuns(userId, scheduleId);
-    return { runs: runs.map(toRunResponse), total: runs.length };
+  @Invalid()
+  async listRuns(
+    @CurrentUser() userId: string,
+    @Param('schedule_id') scheduleId: string,
+    @Query() query: PageQuery,
+  ): Promise<RunListResponse> {
+    const page = pageRequestOf(query);
+    const { items, total, next } = await this.schedules.listRuns(userId, scheduleId, page);
+    const runs = items.map(toRunResponse);
+    return page ? { runs, total, next_cursor: next && encodeCursor(next) } : { runs, total };
   }
 
   @Get(':schedule_id/next-runs')

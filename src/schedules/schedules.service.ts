@@ -5,7 +5,7 @@ import { ScheduleDisabled, ScheduleNotFound, ValidationFailed } from '../common/
 import { SessionsService } from '../sessions/sessions.service';
 import type { Run } from '../runs/run.model';
 import type { Session } from '../sessions/session.model';
-import { StorageBase } from '../storage/storage.base';
+import { Page, PageRequest, StorageBase } from '../storage/storage.base';
 import { nextFireAfter, upcomingFires } from './cron';
 import type { CreateScheduleDto } from './dto/create-schedule.dto';
 import type { UpdateScheduleDto } from './dto/update-schedule.dto';
@@ -101,10 +101,12 @@ export class SchedulesService {
     return this.sessions.fire(schedule, this.clock.now());
   }
 
-  /** The schedule's fire history, newest first. */
-  async listRuns(userId: string, scheduleId: string): Promise<Run[]> {
+  /** The schedule's fire history, newest first: all of it, or one page. */
+  async listRuns(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<Run>> {
     await this.get(userId, scheduleId);
-    return this.storage.listRunsBySchedule(userId, scheduleId);
+    if (page) return this.storage.pageRunsBySchedule(userId, scheduleId, page);
+    const runs = await this.storage.listRunsBySchedule(userId, scheduleId);
+    return { items: runs, total: runs.length, next: null };
   }
 
   /** The schedule's next `count` fire times from now. */

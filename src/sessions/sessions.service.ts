@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ScheduleNotFound } from '../common/domain-errors';
 import type { Schedule } from '../schedules/schedule.model';
-import { StorageBase } from '../storage/storage.base';
+import { Page, PageRequest, StorageBase } from '../storage/storage.base';
 import { fireWrite } from './schedule-session.factory';
 import type { Session } from './session.model';
 
@@ -9,11 +9,15 @@ import type { Session } from './session.model';
 export class SessionsService {
   constructor(private readonly storage: StorageBase) {}
 
-  /** The sessions the user's schedule triggered, newest first; ScheduleNotFound when it is not theirs. */
-  async listBySchedule(userId: string, scheduleId: string): Promise<{ sessions: Session[]; total: number }> {
+  /**
+   * The sessions the user's schedule triggered, newest first: all of them, or one page;
+   * ScheduleNotFound when the schedule is not theirs.
+   */
+  async listBySchedule(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<Session>> {
     if (!(await this.storage.getSchedule(userId, scheduleId))) throw new ScheduleNotFound(scheduleId);
+    if (page) return this.storage.pageSessionsBySchedule(userId, scheduleId, page);
     const sessions = await this.storage.listSessionsBySchedule(userId, scheduleId);
-    return { sessions, total: sessions.length };
+    return { items: sessions, total: sessions.length, next: null };
   }
 
   /** Creates (or, for a stateful schedule, appends to) the execution session of one fire. */

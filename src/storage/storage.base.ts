@@ -1,3 +1,4 @@
+import type { KeysetPosition } from '../common/cursor';
 import type { Run } from '../runs/run.model';
 import type { Schedule } from '../schedules/schedule.model';
 import type { Message, Session } from '../sessions/session.model';
@@ -36,6 +37,20 @@ export interface ClaimOutcome {
   /** `fired`: the plan was written; `failed`: its fire could not be written and a failed run was recorded instead. */
   status: 'fired' | 'failed';
   error?: string;
+}
+
+/** A page of a newest-first list: `limit` items after `after` (from the start without it). */
+export interface PageRequest {
+  limit: number;
+  after?: KeysetPosition;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** How many items the whole list has. */
+  total: number;
+  /** Where the next page starts; null when this page is the last. */
+  next: KeysetPosition | null;
 }
 
 /** The stateful append, shared by every backend so they cannot drift apart. */
@@ -85,6 +100,12 @@ export abstract class StorageBase {
   abstract listSessionsBySchedule(userId: string, scheduleId: string): Promise<Session[]>;
 
   /**
+   * One page of listSessionsBySchedule's order, by keyset (created_at, id) rather than offset,
+   * so a page costs the same however deep it is; `next` is the last item's (createdAt, id).
+   */
+  abstract pageSessionsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Session>>;
+
+  /**
    * Writes one fire atomically: inserts `fire.session`, or for a stateful fire whose session
    * already exists appends `fire.message` to it; inserts `fire.run`; sets the schedule's
    * `lastRunAt` to `fire.firedAt` (its `nextRunAt` is left alone). Fires of one schedule are
@@ -116,6 +137,9 @@ export abstract class StorageBase {
    * schedule for one `scheduledFor`; manual runs are not constrained.
    */
   abstract listRunsBySchedule(userId: string, scheduleId: string): Promise<Run[]>;
+
+  /** One page of listRunsBySchedule's order, by keyset (scheduled_for, id); `next` is the last item's. */
+  abstract pageRunsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Run>>;
 
   /**
    * Up to `limit` enabled schedules without a `nextRunAt`, of any user: rows written before the

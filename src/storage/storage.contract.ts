@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
 import { aSchedule } from '../../test/support/builders';
+import type { KeysetPosition } from '../common/cursor';
 import type { Run } from '../runs/run.model';
 import type { Schedule } from '../schedules/schedule.model';
 import { fireWrite, statefulSessionId } from '../sessions/schedule-session.factory';
@@ -256,6 +257,53 @@ export function runStorageContract(name: string, open: () => Promise<OpenedStora
         await storage.recordFire(fireWrite(schedule, slot, 'manual', slot));
         await storage.recordFire(fireWrite(schedule, slot, 'manual', slot));
         assert.equal((await storage.listRunsBySchedule(schedule.userId, schedule.id)).length, 3);
+      });
+    });
+
+    describe('pages', () => {
+      async function scheduleWithHistory(count: number) {
+        const schedule = aSchedule({ userId: newUser() });
+        await storage.createSchedule(schedule);
+        const t = Date.parse('2026-08-01T09:00:00.000Z');
+        // Pairs of equal timestamps, so page boundaries fall between ties too.
+        for (let i = 0; i < count; i++) await storage.recordFire(fireWrite(schedule, new Date(t + Math.floor(i / 2) * 1000)));
+        return schedule;
+      }
+
+      for (const [count, limit] of [[7, 3], [6, 3], [2, 5], [0, 2]]) {
+        it(`walks ${count} sessions and their runs in pages of ${limit}, in list order`, async () => {
+          const schedule = await scheduleWithHistory(count);
+          const walk = async <T extends { id: string }>(
+            page: (after?: KeysetPosition) => Promise<{ items: T[]; total: number; next: KeysetPosition | null }>,
+          ) => {
+            const seen: string[] = [];
+            let after: KeysetPosition | undefined;
+            for (let pages = 0; ; pages++) {
+              const result = await page(after);
+              assert.equal(result.total, count);
+              assert.ok(result.items.length <= limit);
+              seen.push(...result.items.map((x) => x.id));
+              if (!result.next) break;
+              assert.equal(result.items.length, limit);
+              after = result.next;
+              assert.ok(pages < count, 'pages never end');
+            }
+            return seen;
+          };
+          const sessions = await walk((after) => storage.pageSessionsBySchedule(schedule.userId, schedule.id, { limit, after }));
+          assert.deepEqual(sessions, (await storage.listSessionsBySchedule(schedule.userId, schedule.id)).map((s) => s.id));
+          const runs = await walk((after) => storage.pageRunsBySchedule(schedule.userId, schedule.id, { limit, after }));
+          assert.deepEqual(runs, (await storage.listRunsBySchedule(schedule.userId, schedule.id)).map((r) => r.id));
+        });
+      }
+
+      it('returns whole records and scopes pages to the user', async () => {
+        const schedule = await scheduleWithHistory(3);
+        const page = await storage.pageSessionsBySchedule(schedule.userId, schedule.id, { limit: 2 });
+        assert.deepEqual(page.items, (await storage.listSessionsBySchedule(schedule.userId, schedule.id)).slice(0, 2));
+        assert.deepEqual(page.next, { at: page.items[1].createdAt, id: page.items[1].id });
+        assert.deepEqual(await storage.pageSessionsBySchedule(newUser(), schedule.id, { limit: 2 }), { items: [], total: 0, next: null });
+        assert.deepEqual(await storage.pageRunsBySchedule(newUser(), schedule.id, { limit: 2 }), { items: [], total: 0, next: null });
       });
     });
 

@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Run, RUN_STATUSES, RUN_TRIGGERS, RunStatus, RunTrigger } from '../run.model';
 
 export class RunResponse {
@@ -17,7 +17,13 @@ export class RunResponse {
 
 export class RunListResponse {
   @ApiProperty({ type: [RunResponse], description: 'Newest first (by scheduled_for).' }) readonly runs: RunResponse[];
-  @ApiProperty({ type: 'integer' }) readonly total: number;
+  @ApiProperty({ type: 'integer', description: 'Number of runs (all pages).' }) readonly total: number;
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    description: 'Only with `limit`: pass it as `cursor` for the next page; null on the last page.',
+  })
+  readonly next_cursor?: string | null;
 }
 
 export function toRunResponse(r: Run): RunResponse {

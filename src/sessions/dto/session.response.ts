@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ChatModelConfigDto } from '../../schedules/dto/chat-model-config.dto';
 import { PERMISSION_MODES, PermissionMode } from '../../schedules/schedule.model';
 import { Session, SESSION_SOURCES, SessionSource, TASK_STATES, TaskState } from '../session.model';
@@ -98,8 +98,14 @@ export class SessionResponse {
 export class ScheduleSessionsResponse {
   @ApiProperty({ type: [SessionResponse], description: 'Sessions triggered by the schedule, newest first.' })
   readonly sessions: SessionResponse[];
-  @ApiProperty({ type: 'integer', description: 'Number of sessions the schedule triggered.' })
+  @ApiProperty({ type: 'integer', description: 'Number of sessions the schedule triggered (all pages).' })
   readonly total: number;
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    description: 'Only with `limit`: pass it as `cursor` for the next page; null on the last page.',
+  })
+  readonly next_cursor?: string | null;
 }
 
 export function toSessionResponse(s: Session): SessionResponse {

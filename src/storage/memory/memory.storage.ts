@@ -1,7 +1,7 @@
 import type { Run } from '../../runs/run.model';
 import type { Schedule } from '../../schedules/schedule.model';
 import type { Session } from '../../sessions/session.model';
-import { appendFireMessage, ClaimOutcome, DueFirePlan, FireWrite, StorageBase } from '../storage.base';
+import { appendFireMessage, ClaimOutcome, DueFirePlan, FireWrite, Page, PageRequest, StorageBase } from '../storage.base';
 
 /** Newest first: `at` descending, then id descending (byte order, as the SQL backends use). */
 function newestFirst<T extends { id: string }>(at: (item: T) => Date) {
@@ -79,6 +79,13 @@ export class MemoryStorage extends StorageBase {
       .map((s) => structuredClone(s));
   }
 
+  async pageSessionsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Session>> {
+    const all = [...this.sessions.values()]
+      .filter((s) => s.userId === userId && s.sourceScheduleId === scheduleId)
+      .sort(byCreatedAt);
+    return pageOf(all, page, (s) => s.createdAt);
+  }
+
   async recordFire(fire: FireWrite): Promise<Session | null> {
     const { userId, sourceScheduleId } = fire.session;
     const schedule = sourceScheduleId ? this.ownSchedule(userId, sourceScheduleId) : undefined;
@@ -122,6 +129,11 @@ export class MemoryStorage extends StorageBase {
       .filter((r) => r.userId === userId && r.scheduleId === scheduleId)
       .sort(byScheduledFor)
       .map((r) => structuredClone(r));
+  }
+
+  async pageRunsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Run>> {
+    const all = [...this.runs.values()].filter((r) => r.userId === userId && r.scheduleId === scheduleId).sort(byScheduledFor);
+    return pageOf(all, page, (r) => r.scheduledFor);
   }
 
   async listEnabledSchedulesWithoutNextRun(limit: number): Promise<Schedule[]> {
@@ -171,6 +183,22 @@ export class MemoryStorage extends StorageBase {
     this.runs.delete(run.id);
     if (run.trigger !== 'manual') this.scheduledRunSlots.delete(slotOf(run));
   }
+}
+
+/** A page of a list sorted newest first by (at, id), starting after `page.after`. */
+function pageOf<T extends { id: string }>(sorted: T[], page: PageRequest, at: (item: T) => Date): Page<T> {
+  const { after } = page;
+  const start = after
+    ? sorted.findIndex((x) => at(x) < after.at || (at(x).getTime() === after.at.getTime() && x.id < after.id))
+    : 0;
+  const items = start < 0 ? [] : sorted.slice(start, start + page.limit);
+  const last = items[items.length - 1];
+  const more = start >= 0 && start + page.limit < sorted.length;
+  return {
+    items: items.map((x) => structuredClone(x)),
+    total: sorted.length,
+    next: more ? { at: at(last), id: last.id } : null,
+  };
 }
 
 function slotOf(run: Run): string {

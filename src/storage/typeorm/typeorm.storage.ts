@@ -1,9 +1,10 @@
-import { DataSource, EntityManager, IsNull, Repository } from 'typeorm';
+import { DataSource, EntityManager, IsNull, ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { Run } from '../../runs/run.model';
 import type { Schedule } from '../../schedules/schedule.model';
 import type { Session } from '../../sessions/session.model';
-import { appendFireMessage, ClaimOutcome, DueFirePlan, FireWrite, StorageBase } from '../storage.base';
+import type { KeysetPosition } from '../../common/cursor';
+import { appendFireMessage, ClaimOutcome, DueFirePlan, FireWrite, Page, PageRequest, StorageBase } from '../storage.base';
 import type { SqlDialect } from './dialect';
 import type { RunRow } from './entities/run.entity';
 import type { ScheduleRow } from './entities/schedule.entity';
@@ -66,6 +67,16 @@ export class TypeOrmStorage extends StorageBase {
     return rows.map(toSession);
   }
 
+  async pageSessionsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Session>> {
+    const where = { user_id: userId, source_schedule_id: scheduleId };
+    const query = this.sessions().createQueryBuilder('x').where(where);
+    const [rows, total] = await Promise.all([
+      keysetPage(query, 'x.created_at', 'x.id', page).getMany(),
+      this.sessions().countBy(where),
+    ]);
+    return pageFrom(rows.map(toSession), total, page.limit, (s) => s.createdAt);
+  }
+
   async recordFire(fire: FireWrite): Promise<Session | null> {
     const { userId, sourceScheduleId } = fire.session;
     if (!sourceScheduleId) return null;
@@ -124,6 +135,16 @@ export class TypeOrmStorage extends StorageBase {
       order: { scheduled_for: 'DESC', id: 'DESC' },
     });
     return rows.map(toRun);
+  }
+
+  async pageRunsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Run>> {
+    const where = { user_id: userId, schedule_id: scheduleId };
+    const query = this.runs().createQueryBuilder('r').where(where);
+    const [rows, total] = await Promise.all([
+      keysetPage(query, 'r.scheduled_for', 'r.id', page).getMany(),
+      this.runs().countBy(where),
+    ]);
+    return pageFrom(rows.map(toRun), total, page.limit, (r) => r.scheduledFor);
   }
 
   async listEnabledSchedulesWithoutNextRun(limit: number): Promise<Schedule[]> {
@@ -192,6 +213,19 @@ export class TypeOrmStorage extends StorageBase {
     this.writeQueue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** Newest first from after `page.after`, one row more than asked for: it tells whether there is a next page. */
+function keysetPage<Q extends SelectQueryBuilder<ObjectLiteral>>(query: Q, at: string, id: string, page: PageRequest): Q {
+  if (page.after) query.andWhere(`(${at}, ${id}) < (:afterAt, :afterId)`, { afterAt: page.after.at, afterId: page.after.id });
+  return query.orderBy(at, 'DESC').addOrderBy(id, 'DESC').limit(page.limit + 1);
+}
+
+function pageFrom<T extends { id: string }>(rows: T[], total: number, limit: number, at: (item: T) => Date): Page<T> {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  const next: KeysetPosition | null = rows.length > limit ? { at: at(last), id: last.id } : null;
+  return { items, total, next };
 }
 
 /** TypeORM's deep-partial type cannot see through free-form JSON columns; the rows are exact. */

@@ -1,0 +1,38 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import type { PageRequest } from '../storage/storage.base';
+import { decodeCursor } from './cursor';
+import { ValidationFailed } from './domain-errors';
+
+export const MAX_PAGE_SIZE = 500;
+
+/** Keyset pagination of a newest-first list. Without `limit`, the whole list. */
+export class PageQuery {
+  @ApiPropertyOptional({
+    description: `Page size (1–${MAX_PAGE_SIZE}). Without it the response holds every item and no \`next_cursor\`.`,
+    minimum: 1,
+    maximum: MAX_PAGE_SIZE,
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PAGE_SIZE)
+  readonly limit?: number;
+
+  @ApiPropertyOptional({ description: 'The `next_cursor` of the previous page; needs `limit`.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(512)
+  readonly cursor?: string;
+}
+
+/** The page the query asks for, or null for the whole list. */
+export function pageRequestOf(query: PageQuery): PageRequest | null {
+  if (query.limit === undefined) {
+    if (query.cursor !== undefined) throw new ValidationFailed([{ field: 'cursor', message: 'cursor needs limit' }]);
+    return null;
+  }
+  return { limit: query.limit, after: query.cursor === undefined ? undefined : decodeCursor(query.cursor) };
+}
