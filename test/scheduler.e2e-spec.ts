@@ -260,10 +260,12 @@ for (const driver of ['memory', 'sqlite', 'postgres'] as StorageDriver[]) {
     describe('daylight saving time', () => {
       const cases: Array<[string, string, string, string[]]> = [
         // zone, cron, day (UTC midnight before), expected fire instants that day
-        ['America/New_York', '30 2 * * *', '2027-03-14', ['2027-03-14T07:30:00.000Z']], // 02:30 does not exist: 03:30 EDT
-        ['America/New_York', '30 1 * * *', '2027-11-07', ['2027-11-07T05:30:00.000Z']], // 01:30 happens twice: once
-        ['Europe/Berlin', '30 2 * * *', '2027-03-28', ['2027-03-28T01:30:00.000Z']], // 02:30 does not exist: 03:30 CEST
-        ['Europe/Berlin', '30 2 * * *', '2027-10-31', ['2027-10-31T01:30:00.000Z']], // 02:30 happens twice: once
+        // 02:30 does not exist (02:00 → 03:00): once, at the next valid instant, 03:00 EDT
+        ['America/New_York', '30 2 * * *', '2027-03-14', ['2027-03-14T07:00:00.000Z']],
+        // 01:30 happens twice (EDT, then EST): once, at the first
+        ['America/New_York', '30 1 * * *', '2027-11-07', ['2027-11-07T05:30:00.000Z']],
+        ['Europe/Berlin', '30 2 * * *', '2027-03-28', ['2027-03-28T01:00:00.000Z']], // 03:00 CEST
+        ['Europe/Berlin', '30 2 * * *', '2027-10-31', ['2027-10-31T00:30:00.000Z']], // 02:30 CEST, not CET
       ];
       for (const [zone, cron, day, expected] of cases) {
         it(`${zone} ${cron} on ${day} fires once`, async () => {

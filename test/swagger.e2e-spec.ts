@@ -43,8 +43,10 @@ describe('API documentation', () => {
     assert.equal(header.description, "Caller's user ID. Temporary header-based identity; will be replaced by JWT auth.");
     assert.ok(op.responses['404'] && op.responses['401']);
 
-    const body = resolve(op.responses['200'].content!['application/json'].schema);
-    assert.deepEqual(Object.keys(body.properties!).sort(), ['sessions', 'total']);
+    const body = resolve(op.responses['200'].content!['application/json'].schema) as Schema & { required: string[] };
+    assert.deepEqual(body.required.sort(), ['sessions', 'total']);
+    assert.deepEqual(Object.keys(body.properties!).sort(), ['next_cursor', 'sessions', 'total']);
+    assert.deepEqual(op.parameters!.filter((p) => p.in === 'query').map((p) => p.name).sort(), ['cursor', 'limit']);
     const session = resolve(body.properties!.sessions.items!);
     assert.deepEqual(
       Object.keys(session.properties!).sort(),

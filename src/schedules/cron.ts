@@ -24,8 +24,8 @@ export function cronExpressionProblem(expression: string, timezone = 'UTC'): str
 /**
  * The schedule's first fire time strictly after `after`, inside its activation window (both
  * ends inclusive); null when disabled or when it never fires again. DST follows croner: a local
- * time that does not exist that day fires once, shifted forward by the gap (02:30 → 03:30); one
- * that occurs twice fires once.
+ * time that does not exist that day fires once, at the next valid instant (02:30 → 03:00); one
+ * that occurs twice fires once, at its first occurrence.
  */
 export function nextFireAfter(schedule: Timing, after: Date): Date | null {
   if (!schedule.enabled) return null;
@@ -47,12 +47,15 @@ export function upcomingFires(schedule: Timing, after: Date, count: number): Dat
 // Parsing a pattern costs far more than stepping it; a tick asks for the same few patterns again and again.
 const patterns = new Map<string, Cron>();
 const MAX_CACHED_PATTERNS = 10_000;
+const UTC_ZONES = new Set(['UTC', 'Etc/UTC', 'Etc/Universal', 'Etc/Zulu', 'Universal', 'Zulu', 'GMT', 'Etc/GMT']);
 
 function cronFor(expression: string, timezone: string): Cron {
   const key = `${timezone}\u0000${expression}`;
   let cron = patterns.get(key);
   if (!cron) {
-    cron = new Cron(expression, { timezone, paused: true });
+    // A fixed zero offset gives the same times as the UTC zone at a tenth of the cost (no Intl).
+    const zone = UTC_ZONES.has(timezone) ? { utcOffset: 0 } : { timezone };
+    cron = new Cron(expression, { ...zone, paused: true });
     if (patterns.size >= MAX_CACHED_PATTERNS) patterns.clear();
     patterns.set(key, cron);
   }

@@ -1,10 +1,11 @@
-import { DataSource, EntityManager, IsNull, ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
+import { DataSource, EntityManager, In, IsNull, ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { Run } from '../../runs/run.model';
 import type { Schedule } from '../../schedules/schedule.model';
 import type { Session } from '../../sessions/session.model';
 import type { KeysetPosition } from '../../common/cursor';
 import { appendFireMessage, ClaimOutcome, DueFirePlan, FireWrite, Page, PageRequest, StorageBase } from '../storage.base';
+import { BulkSql } from './bulk-sql';
 import type { SqlDialect } from './dialect';
 import type { RunRow } from './entities/run.entity';
 import type { ScheduleRow } from './entities/schedule.entity';
@@ -16,11 +17,13 @@ const NEWEST_FIRST = { created_at: 'DESC', id: 'DESC' } as const;
 /** SQLite (embedded) and PostgreSQL (production) storage, through one TypeORM DataSource. */
 export class TypeOrmStorage extends StorageBase {
   private readonly dialect: SqlDialect;
+  private readonly bulk: BulkSql;
   private writeQueue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly dataSource: DataSource) {
     super();
     this.dialect = dataSource.options.type === 'postgres' ? 'postgres' : 'sqlite';
+    this.bulk = new BulkSql(this.dialect);
   }
 
   async createSchedule(schedule: Schedule): Promise<void> {
@@ -110,22 +113,17 @@ export class TypeOrmStorage extends StorageBase {
         this.dialect === 'postgres'
           ? await query.setLock('pessimistic_write').setOnLocked('skip_locked').getMany()
           : await query.getMany();
-      const outcomes: ClaimOutcome[] = [];
-      for (const row of claimed) {
-        const decided = plan(toSchedule(row));
-        try {
-          // Nested transactions are savepoints: one schedule's failure rolls back only its own writes.
-          await em.transaction(async (sp) => {
-            if (decided.fire) await this.writeFire(sp, decided.fire);
-            await this.finishClaim(sp, decided);
-          });
-          outcomes.push({ scheduleId: row.id, status: 'fired' });
-        } catch (error) {
-          outcomes.push({ scheduleId: row.id, status: 'failed', error: (error as Error).message });
-          await this.recordFailedClaim(em, decided, (error as Error).message);
-        }
+      const plans = claimed.map((row) => plan(toSchedule(row)));
+      try {
+        // The common case: every plan writes, in a few multi-row statements for the whole batch.
+        await em.transaction((sp) => this.writeClaims(sp, plans));
+        return plans.map((p): ClaimOutcome => ({ scheduleId: p.scheduleId, status: 'fired' }));
+      } catch {
+        // Something in the batch was refused: redo it schedule by schedule, so only that one fails.
+        const outcomes: ClaimOutcome[] = [];
+        for (const decided of plans) outcomes.push(await this.writeClaimAlone(em, decided));
+        return outcomes;
       }
-      return outcomes;
     });
   }
 
@@ -156,35 +154,72 @@ export class TypeOrmStorage extends StorageBase {
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 
-  /** Writes a fire into an open transaction that holds the schedule; returns the stored session. */
+  /** Writes a manual fire into an open transaction that holds the schedule; returns the stored session. */
   private async writeFire(em: EntityManager, fire: FireWrite): Promise<Session> {
-    const existing = fire.stateful ? await this.sessions(em).findOneBy({ id: fire.session.id }) : null;
-    let stored: Session;
-    if (existing) {
-      stored = appendFireMessage(toSession(existing), fire);
-      await this.sessions(em).update({ id: stored.id }, writable({ state: stored.state, updated_at: stored.updatedAt }));
-    } else {
-      await this.sessions(em).insert(writable(toSessionRow(fire.session)));
-      stored = structuredClone(fire.session);
-    }
-    await this.runs(em).insert(toRunRow(fire.run));
+    const [stored] = await this.writeFires(em, [fire]);
     await this.schedules(em).update({ id: fire.run.scheduleId }, { last_run_at: fire.firedAt });
     return stored;
   }
 
-  private async finishClaim(em: EntityManager, decided: DueFirePlan): Promise<void> {
-    if (decided.unfired.length > 0) await this.runs(em).insert(decided.unfired.map(toRunRow));
-    await this.schedules(em).update({ id: decided.scheduleId }, { next_run_at: decided.nextRunAt });
+  /**
+   * Writes the plans of claimed schedules with a handful of statements, whatever their number:
+   * their fires, their unfired runs, and the schedules' advance as one UPDATE.
+   */
+  private async writeClaims(em: EntityManager, plans: DueFirePlan[]): Promise<void> {
+    await this.writeFires(em, plans.flatMap((p) => (p.fire ? [p.fire] : [])));
+    await this.bulk.insert(em, 'runs', plans.flatMap((p) => p.unfired).map(toRunRow));
+    await this.bulk.advanceSchedules(
+      em,
+      plans.map((p) => ({ id: p.scheduleId, nextRunAt: p.nextRunAt, lastRunAt: p.fire?.firedAt ?? null })),
+    );
+  }
+
+  /**
+   * Writes the sessions and runs of fires as multi-row inserts. Stateful fires whose session
+   * exists append to it instead, row by row (a schedule has at most one fire in a batch).
+   */
+  private async writeFires(em: EntityManager, fires: FireWrite[]): Promise<Session[]> {
+    const statefulIds = fires.filter((f) => f.stateful).map((f) => f.session.id);
+    const existing = new Map(
+      statefulIds.length > 0
+        ? (await this.sessions(em).findBy({ id: In(statefulIds) })).map((row) => [row.id, row] as const)
+        : [],
+    );
+    const stored: Session[] = [];
+    const inserts: SessionRow[] = [];
+    for (const fire of fires) {
+      const row = existing.get(fire.session.id);
+      if (row) {
+        const appended = appendFireMessage(toSession(row), fire);
+        await this.sessions(em).update({ id: appended.id }, writable({ state: appended.state, updated_at: appended.updatedAt }));
+        stored.push(appended);
+      } else {
+        inserts.push(toSessionRow(fire.session));
+        stored.push(structuredClone(fire.session));
+      }
+    }
+    await this.bulk.insert(em, 'sessions', inserts);
+    await this.bulk.insert(em, 'runs', fires.map((f) => toRunRow(f.run)));
+    return stored;
+  }
+
+  /** One claim in its own savepoint; if its fire is refused, a failed run takes its place. */
+  private async writeClaimAlone(em: EntityManager, decided: DueFirePlan): Promise<ClaimOutcome> {
+    try {
+      await em.transaction((sp) => this.writeClaims(sp, [decided]));
+      return { scheduleId: decided.scheduleId, status: 'fired' };
+    } catch (error) {
+      const message = (error as Error).message;
+      await this.recordFailedClaim(em, decided, message);
+      return { scheduleId: decided.scheduleId, status: 'failed', error: message };
+    }
   }
 
   /** A claim whose fire could not be written: record the failure and still move on to the next fire time. */
   private async recordFailedClaim(em: EntityManager, decided: DueFirePlan, error: string): Promise<void> {
     const failed: Run[] = decided.fire ? [{ ...decided.fire.run, sessionId: null, status: 'failed', error }] : [];
     try {
-      await em.transaction(async (sp) => {
-        if (failed.length > 0) await this.runs(sp).insert(failed.map(toRunRow));
-        await this.finishClaim(sp, decided);
-      });
+      await em.transaction((sp) => this.writeClaims(sp, [{ ...decided, fire: null, unfired: [...failed, ...decided.unfired] }]));
     } catch {
       // Even the failure cannot be recorded (say, the run already exists): at least do not retry it every tick.
       await this.schedules(em).update({ id: decided.scheduleId }, { next_run_at: decided.nextRunAt });
