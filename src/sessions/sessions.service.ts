@@ -14,7 +14,7 @@ export class SessionsService {
    * ScheduleNotFound when the schedule is not theirs.
    */
   async listBySchedule(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<Session>> {
-    if (!(await this.storage.getSchedule(userId, scheduleId))) throw new ScheduleNotFound(scheduleId);
+    if (!(await this.storage.hasSchedule(userId, scheduleId))) throw new ScheduleNotFound(scheduleId);
     if (page) return this.storage.pageSessionsBySchedule(userId, scheduleId, page);
     const sessions = await this.storage.listSessionsBySchedule(userId, scheduleId);
     return { items: sessions, total: sessions.length, next: null };

@@ -74,6 +74,9 @@ export abstract class StorageBase {
   /** The user's schedule with this id, or null. */
   abstract getSchedule(userId: string, scheduleId: string): Promise<Schedule | null>;
 
+  /** Whether the user has a schedule with this id (cheaper than getSchedule). */
+  abstract hasSchedule(userId: string, scheduleId: string): Promise<boolean>;
+
   /** All of the user's schedules, newest first (created_at, then id, both descending). */
   abstract listSchedules(userId: string): Promise<Schedule[]>;
 

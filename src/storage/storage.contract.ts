@@ -57,6 +57,14 @@ export function runStorageContract(name: string, open: () => Promise<OpenedStora
         assert.equal(await storage.getSchedule(newUser(), schedule.id), null);
       });
 
+      it('tells whether the user has a schedule', async () => {
+        const schedule = aSchedule({ userId: newUser() });
+        await storage.createSchedule(schedule);
+        assert.equal(await storage.hasSchedule(schedule.userId, schedule.id), true);
+        assert.equal(await storage.hasSchedule(schedule.userId, uuidv7()), false);
+        assert.equal(await storage.hasSchedule(newUser(), schedule.id), false);
+      });
+
       it('lists only the user’s schedules, newest first, ties broken by id descending', async () => {
         const userId = newUser();
         const t = new Date('2026-05-01T10:00:00.000Z');

@@ -36,6 +36,10 @@ export class MemoryStorage extends StorageBase {
     return schedule ? structuredClone(schedule) : null;
   }
 
+  async hasSchedule(userId: string, scheduleId: string): Promise<boolean> {
+    return this.ownSchedule(userId, scheduleId) !== undefined;
+  }
+
   async listSchedules(userId: string): Promise<Schedule[]> {
     return [...this.schedules.values()]
       .filter((s) => s.userId === userId)

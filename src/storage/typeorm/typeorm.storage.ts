@@ -7,6 +7,7 @@ import type { KeysetPosition } from '../../common/cursor';
 import { appendFireMessage, ClaimOutcome, DueFirePlan, FireWrite, Page, PageRequest, StorageBase } from '../storage.base';
 import { BulkSql } from './bulk-sql';
 import type { SqlDialect } from './dialect';
+import { RawSessionRow, SessionQueries, sessionFromRaw, sessionQueries, timestampParam } from './session-queries';
 import type { RunRow } from './entities/run.entity';
 import type { ScheduleRow } from './entities/schedule.entity';
 import type { SessionRow } from './entities/session.entity';
@@ -18,12 +19,14 @@ const NEWEST_FIRST = { created_at: 'DESC', id: 'DESC' } as const;
 export class TypeOrmStorage extends StorageBase {
   private readonly dialect: SqlDialect;
   private readonly bulk: BulkSql;
+  private readonly queries: SessionQueries;
   private writeQueue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly dataSource: DataSource) {
     super();
     this.dialect = dataSource.options.type === 'postgres' ? 'postgres' : 'sqlite';
     this.bulk = new BulkSql(this.dialect);
+    this.queries = sessionQueries(this.dialect);
   }
 
   async createSchedule(schedule: Schedule): Promise<void> {
@@ -70,14 +73,20 @@ export class TypeOrmStorage extends StorageBase {
     return rows.map(toSession);
   }
 
+  async hasSchedule(userId: string, scheduleId: string): Promise<boolean> {
+    const rows = await this.dataSource.query(this.queries.scheduleOwned, [userId, scheduleId]);
+    return rows.length > 0;
+  }
+
   async pageSessionsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Session>> {
-    const where = { user_id: userId, source_schedule_id: scheduleId };
-    const query = this.sessions().createQueryBuilder('x').where(where);
-    const [rows, total] = await Promise.all([
-      keysetPage(query, 'x.created_at', 'x.id', page).getMany(),
-      this.sessions().countBy(where),
+    const { after, limit } = page;
+    const [rows, counted] = await Promise.all([
+      after
+        ? this.dataSource.query(this.queries.nextPage, [userId, scheduleId, timestampParam(this.dialect, after.at), after.id, limit + 1])
+        : this.dataSource.query(this.queries.firstPage, [userId, scheduleId, limit + 1]),
+      this.dataSource.query(this.queries.count, [userId, scheduleId]),
     ]);
-    return pageFrom(rows.map(toSession), total, page.limit, (s) => s.createdAt);
+    return pageFrom((rows as RawSessionRow[]).map(sessionFromRaw), Number(counted[0].n), limit, (s) => s.createdAt);
   }
 
   async recordFire(fire: FireWrite): Promise<Session | null> {

@@ -1,0 +1,70 @@
+import type { Session, SessionConfig, SessionSource, SessionState } from '../../sessions/session.model';
+import type { SqlDialect } from './dialect';
+
+// The read path users hit most (a schedule's sessions, page by page) as plain SQL: TypeORM's
+// entity hydration costs more than the query itself. The benchmark's bare baseline runs these
+// same statements, so the two are compared on equal terms.
+
+const COLUMNS = 'id, user_id, agent_id, source, source_schedule_id, team_id, config, state, created_at, updated_at';
+
+export interface SessionQueries {
+  /** Params: userId, scheduleId → one row when the user owns the schedule. */
+  scheduleOwned: string;
+  /** Params: userId, scheduleId → `n`, the number of the schedule's sessions. */
+  count: string;
+  /** Params: userId, scheduleId, limit → the newest `limit` sessions. */
+  firstPage: string;
+  /** Params: userId, scheduleId, afterAt, afterId, limit → the next `limit` sessions after that position. */
+  nextPage: string;
+}
+
+export function sessionQueries(dialect: SqlDialect): SessionQueries {
+  const p = (i: number) => (dialect === 'postgres' ? `$${i}` : `?${i}`);
+  const scoped = `user_id = ${p(1)} AND source_schedule_id = ${p(2)}`;
+  const newestFirst = 'ORDER BY created_at DESC, id DESC';
+  return {
+    scheduleOwned: `SELECT 1 AS owned FROM schedules WHERE user_id = ${p(1)} AND id = ${p(2)}`,
+    count: `SELECT count(*) AS n FROM sessions WHERE ${scoped}`,
+    firstPage: `SELECT ${COLUMNS} FROM sessions WHERE ${scoped} ${newestFirst} LIMIT ${p(3)}`,
+    nextPage: `SELECT ${COLUMNS} FROM sessions WHERE ${scoped} AND (created_at, id) < (${p(3)}, ${p(4)}) ${newestFirst} LIMIT ${p(5)}`,
+  };
+}
+
+/** A raw `sessions` row as the driver returns it: PostgreSQL parses jsonb and timestamptz; SQLite returns text. */
+export interface RawSessionRow {
+  id: string;
+  user_id: string;
+  agent_id: string;
+  source: string;
+  source_schedule_id: string | null;
+  team_id: string | null;
+  config: SessionConfig | string;
+  state: SessionState | string;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+export function sessionFromRaw(row: RawSessionRow): Session {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    agentId: row.agent_id,
+    config: typeof row.config === 'string' ? JSON.parse(row.config) : row.config,
+    source: row.source as SessionSource,
+    sourceScheduleId: row.source_schedule_id,
+    teamId: row.team_id,
+    state: typeof row.state === 'string' ? JSON.parse(row.state) : row.state,
+    createdAt: timestampFromRaw(row.created_at),
+    updatedAt: timestampFromRaw(row.updated_at),
+  };
+}
+
+/** SQLite keeps TypeORM's UTC text form, `2026-11-28 09:00:00.123`. */
+export function timestampFromRaw(value: Date | string): Date {
+  return value instanceof Date ? value : new Date(`${value.replace(' ', 'T')}Z`);
+}
+
+/** A timestamp as a query parameter in the form the column stores. */
+export function timestampParam(dialect: SqlDialect, at: Date): Date | string {
+  return dialect === 'postgres' ? at : at.toISOString().replace('T', ' ').replace('Z', '');
+}
