@@ -39,11 +39,11 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     await this.inFlight;
   }
 
-  /** Claims and fires everything due at the clock's now. Returns how many schedules it claimed. */
+  /** Claims and fires everything due, batch after batch, until nothing is. Returns how many schedules it claimed. */
   async tick(): Promise<number> {
-    const now = this.clock.now();
     let claimed = 0;
     while (!this.stopping) {
+      const now = this.clock.now();
       const outcomes = await this.storage.claimDueSchedules(now, this.config.batchSize, (s) => this.plan(s, now));
       for (const failed of outcomes.filter((o) => o.status === 'failed')) {
         this.logger.error(`Fire of schedule ${failed.scheduleId} failed and was recorded as a failed run: ${failed.error}`);

@@ -1,0 +1,105 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Pool } from 'pg';
+import { Database } from 'sqlite3';
+import { encodeCursor } from '../src/common/cursor';
+import { toSessionResponse } from '../src/sessions/dto/session.response';
+import type { Session } from '../src/sessions/session.model';
+import type { StorageBase } from '../src/storage/storage.base';
+import { RawSessionRow, sessionFromRaw, sessionQueries } from '../src/storage/typeorm/session-queries';
+
+/**
+ * The bare baseline: node:http answering GET /schedule/{id}/sessions?limit=N with the same
+ * driver, the same SQL and the same mapping as the service, and JSON.stringify: what the
+ * request costs without the framework.
+ */
+export interface Baseline {
+  url: string;
+  close(): Promise<void>;
+}
+
+type Query = (sql: string, params: unknown[]) => Promise<unknown[]>;
+
+interface PageSource {
+  owned(userId: string, scheduleId: string): Promise<boolean>;
+  page(userId: string, scheduleId: string, limit: number): Promise<{ sessions: Session[]; total: number; more: boolean }>;
+  close(): Promise<void>;
+}
+
+export function memorySource(storage: StorageBase): PageSource {
+  return {
+    owned: (userId, scheduleId) => storage.hasSchedule(userId, scheduleId),
+    async page(userId, scheduleId, limit) {
+      const page = await storage.pageSessionsBySchedule(userId, scheduleId, { limit });
+      return { sessions: page.items, total: page.total, more: page.next !== null };
+    },
+    close: async () => undefined,
+  };
+}
+
+export function sqlSource(dialect: 'postgres' | 'sqlite', location: string): PageSource {
+  const queries = sessionQueries(dialect);
+  let query: Query;
+  let close: () => Promise<void>;
+  if (dialect === 'postgres') {
+    const pool = new Pool({ connectionString: location, max: 10 }); // TypeORM's default pool size
+    query = async (sql, params) => (await pool.query(sql, params)).rows;
+    close = () => pool.end();
+  } else {
+    const db = new Database(location);
+    query = (sql, params) => new Promise((resolve, reject) => db.all(sql, params, (e, rows) => (e ? reject(e) : resolve(rows))));
+    close = () => new Promise((resolve) => db.close(() => resolve()));
+  }
+  return {
+    owned: async (userId, scheduleId) => (await query(queries.scheduleOwned, [userId, scheduleId])).length > 0,
+    async page(userId, scheduleId, limit) {
+      const [rows, counted] = await Promise.all([
+        query(queries.firstPage, [userId, scheduleId, limit + 1]),
+        query(queries.count, [userId, scheduleId]),
+      ]);
+      const sessions = (rows as RawSessionRow[]).slice(0, limit).map(sessionFromRaw);
+      return { sessions, total: Number((counted[0] as { n: number | string }).n), more: rows.length > limit };
+    },
+    close,
+  };
+}
+
+export async function startBaseline(source: PageSource): Promise<Baseline> {
+  const server: Server = createServer((req, res) => {
+    handle(source, req, res).catch((error: Error) => {
+      res.writeHead(500).end(error.message);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      await new Promise((resolve) => server.close(resolve));
+      await source.close();
+    },
+  };
+}
+
+async function handle(source: PageSource, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const match = /^\/schedule\/([^/]+)\/sessions$/.exec(url.pathname);
+  const userId = req.headers['x-user-id'];
+  if (!match || typeof userId !== 'string') {
+    res.writeHead(404).end();
+    return;
+  }
+  const limit = Number(url.searchParams.get('limit') ?? 50);
+  if (!(await source.owned(userId, match[1]))) {
+    res.writeHead(404).end();
+    return;
+  }
+  const { sessions, total, more } = await source.page(userId, match[1], limit);
+  const last = sessions[sessions.length - 1];
+  const body = JSON.stringify({
+    sessions: sessions.map(toSessionResponse),
+    total,
+    next_cursor: more ? encodeCursor({ at: last.createdAt, id: last.id }) : null,
+  });
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(body);
+}

@@ -1,0 +1,53 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const AUTOCANNON = join(__dirname, '../node_modules/autocannon/autocannon.js');
+
+export interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+export interface LoadSummary {
+  /** Medians over the runs. */
+  rps: number;
+  p50: number;
+  p99: number;
+  /** The spread of requests/s over the runs: the machine's noise. */
+  rpsMin: number;
+  rpsMax: number;
+  runs: LoadResult[];
+}
+
+/** autocannon in its own process, on loopback: a warm-up, then `runs` measured runs. */
+export async function measure(url: string, headers: Record<string, string>, opts: { connections: number; seconds: number; runs: number }): Promise<LoadSummary> {
+  const once = async (seconds: number): Promise<LoadResult> => {
+    const args = [AUTOCANNON, '-j', '-c', String(opts.connections), '-d', String(seconds)];
+    for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
+    const { stdout } = await run(process.execPath, [...args, url], { maxBuffer: 64 * 1024 * 1024 });
+    const result = JSON.parse(stdout);
+    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+    return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+  };
+  await once(1);
+  const runs: LoadResult[] = [];
+  for (let i = 0; i < opts.runs; i++) runs.push(await once(opts.seconds));
+  const rps = runs.map((r) => r.rps);
+  return {
+    rps: median(rps),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    rpsMin: Math.min(...rps),
+    rpsMax: Math.max(...rps),
+    runs,
+  };
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}

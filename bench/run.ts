@@ -1,0 +1,298 @@
+// npm run bench: list throughput against a bare baseline, history growth, firing throughput.
+// Prints a table and writes bench/results/latest.json. See docs/benchmarks.md.
+import 'reflect-metadata';
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DataSource } from 'typeorm';
+import { AppModule } from '../src/app.module';
+import { configureApp, createHttpAdapter } from '../src/app.setup';
+import type { StorageConfig } from '../src/config/app-config';
+import type { Schedule } from '../src/schedules/schedule.model';
+import { fireWrite } from '../src/sessions/schedule-session.factory';
+import { StorageBase } from '../src/storage/storage.base';
+import { BulkSql } from '../src/storage/typeorm/bulk-sql';
+import type { SqlDialect } from '../src/storage/typeorm/dialect';
+import { dataSourceOptions } from '../src/storage/typeorm/data-source-options';
+import { toScheduleRow } from '../src/storage/typeorm/entities/row.mapper';
+import { aSchedule } from '../test/support/builders';
+import { createThrowawayDatabase, ThrowawayDatabase } from '../test/support/postgres';
+import { memorySource, sqlSource, startBaseline } from './baseline-server';
+import { measure, median, LoadSummary } from './load';
+import { MEASURED_USER, measuredSchedule, measuredSessions, seedFillerSchedules, seedFillerSessions, seedMeasured } from './seed';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const LOAD = { connections: 16, seconds: QUICK ? 2 : 5, runs: QUICK ? 1 : 3 };
+const LATENCY = { connections: 4, seconds: QUICK ? 2 : 5, runs: QUICK ? 1 : 3 };
+const MEASURED_SESSIONS = 200;
+const LARGE_TABLE = QUICK ? 100_000 : 1_000_000;
+const FIRE_COUNT = 10_000;
+const FIRE_RUNS = QUICK ? 1 : 3;
+const ZONES = ['UTC', 'UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Shanghai'];
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+interface Store {
+  storage: StorageConfig;
+  dialect?: SqlDialect;
+  location?: string;
+  dispose(): Promise<void>;
+}
+
+async function openStore(driver: 'memory' | 'sqlite' | 'postgres'): Promise<Store> {
+  if (driver === 'memory') return { storage: { driver, sqlitePath: '' }, dispose: async () => undefined };
+  if (driver === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'schedules-bench-'));
+    const path = join(dir, 'bench.sqlite');
+    return { storage: { driver, sqlitePath: path }, dialect: 'sqlite', location: path, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const db = (await createThrowawayDatabase()) as ThrowawayDatabase | string;
+  if (typeof db === 'string') throw new Error(db);
+  return { storage: { driver, sqlitePath: '', databaseUrl: db.url }, dialect: 'postgres', location: db.url, dispose: () => db.drop() };
+}
+
+async function startService(storage: StorageConfig, scheduler = { enabled: false, intervalMs: 50, batchSize: 500 }) {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot({ host: '127.0.0.1', port: 0, storage, scheduler }),
+    createHttpAdapter(),
+    { logger: ['error', 'warn'] },
+  );
+  configureApp(app);
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return { app, url: `http://127.0.0.1:${port}` };
+}
+
+// ---- 1 and 2: list throughput against the baseline, and history growth ----
+
+interface ListResult {
+  backend: string;
+  service: LoadSummary;
+  baseline: LoadSummary;
+  ratio: number;
+  growth?: { p99Small: number; p99Large: number; largeRows: number; ratio: number };
+}
+
+async function listBenchmark(driver: 'memory' | 'sqlite' | 'postgres'): Promise<ListResult> {
+  const store = await openStore(driver);
+  const schedule = measuredSchedule();
+  let seedDs: DataSource | undefined;
+  if (store.dialect) {
+    seedDs = await new DataSource(dataSourceOptions(store.storage)).initialize();
+    await seedFillerSchedules(seedDs, store.dialect);
+    await seedMeasured(seedDs, store.dialect, schedule, MEASURED_SESSIONS);
+    await seedFillerSessions(seedDs, store.dialect, 1, 1000 - MEASURED_SESSIONS);
+  }
+  const { app, url } = await startService(store.storage);
+  if (!store.dialect) {
+    const storage = app.get(StorageBase);
+    await storage.createSchedule(schedule);
+    for (const session of measuredSessions(schedule, MEASURED_SESSIONS)) {
+      await storage.recordFire({ ...fireWrite(schedule, session.createdAt), session });
+    }
+  }
+  const path = `/schedule/${schedule.id}/sessions?limit=50`;
+  const headers = { 'x-user-id': MEASURED_USER };
+  const probe = await fetch(url + path, { headers });
+  const body = await probe.text();
+  log(`  ${driver}: a page is ${(body.length / 1024).toFixed(0)} KiB (${(body.length / 50 / 1024).toFixed(1)} KiB a session)`);
+
+  const source = store.dialect ? sqlSource(store.dialect, store.location!) : memorySource(app.get(StorageBase));
+  const baseline = await startBaseline(source);
+  const baselineBody = await (await fetch(baseline.url + path, { headers })).text();
+  if (JSON.stringify(Object.keys(JSON.parse(baselineBody))) !== JSON.stringify(Object.keys(JSON.parse(body))) || baselineBody.length !== body.length) {
+    throw new Error('the baseline does not answer the same response as the service');
+  }
+  const serviceLoad = await measure(url + path, headers, LOAD);
+  const baselineLoad = await measure(baseline.url + path, headers, LOAD);
+  await baseline.close();
+  const result: ListResult = { backend: driver, service: serviceLoad, baseline: baselineLoad, ratio: serviceLoad.rps / baselineLoad.rps };
+  log(`  ${driver}: service ${serviceLoad.rps.toFixed(0)} req/s, baseline ${baselineLoad.rps.toFixed(0)} req/s, ratio ${result.ratio.toFixed(2)}`);
+
+  if (seedDs && store.dialect) {
+    const small = await measure(url + path, headers, LATENCY);
+    const started = Date.now();
+    await seedFillerSessions(seedDs, store.dialect, 1000 - MEASURED_SESSIONS + 1, LARGE_TABLE - MEASURED_SESSIONS);
+    log(`  ${driver}: seeded ${LARGE_TABLE} sessions in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    const large = await measure(url + path, headers, LATENCY);
+    result.growth = { p99Small: small.p99, p99Large: large.p99, largeRows: LARGE_TABLE, ratio: large.p99 / small.p99 };
+    log(`  ${driver}: p99 ${small.p99} ms at 1000 sessions, ${large.p99} ms at ${LARGE_TABLE}`);
+    await seedDs.destroy();
+  }
+  await app.close();
+  await store.dispose();
+  return result;
+}
+
+// ---- 3: firing throughput ----
+
+interface FireResult {
+  backend: string;
+  replicas: number;
+  ms: number;
+  msMin: number;
+  msMax: number;
+}
+
+function dueSchedules(at: Date): Schedule[] {
+  return Array.from({ length: FIRE_COUNT }, (_, i) =>
+    aSchedule({
+      userId: `fire-user-${i % 100}`,
+      cronExpression: '0 0 1 1 *',
+      timezone: ZONES[i % ZONES.length],
+      startedAt: null,
+      nextRunAt: at,
+    }),
+  );
+}
+
+async function waitUntil(done: () => Promise<boolean>, everyMs = 25, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+/** One process with its ticker on; seeds 10 000 schedules due at one instant; time until the last fired. */
+async function fireInProcess(driver: 'memory' | 'sqlite' | 'postgres'): Promise<number> {
+  const store = await openStore(driver);
+  const { app } = await startService(store.storage, { enabled: true, intervalMs: 50, batchSize: 500 });
+  const storage = app.get(StorageBase);
+  const dueAt = new Date(Date.now() + 2000);
+  const schedules = dueSchedules(dueAt);
+  let ds: DataSource | undefined;
+  if (store.dialect) {
+    ds = await new DataSource(dataSourceOptions(store.storage)).initialize();
+    await new BulkSql(store.dialect).insert(ds.manager, 'schedules', schedules.map(toScheduleRow));
+  } else {
+    for (const s of schedules) await storage.createSchedule(s);
+  }
+  // Time until the last one fired, as the poll sees it (fired_at is the start of its batch).
+  await waitUntil(async () => {
+    let fired = 0;
+    for (let u = 0; u < 100; u++) fired += (await storage.listSchedules(`fire-user-${u}`)).filter((s) => s.lastRunAt).length;
+    return fired === FIRE_COUNT;
+  }, 100); // reading 10 000 schedules back costs time the ticker shares: poll gently
+  const lastFire = Date.now();
+  if (ds) await assertExactlyOnce(ds);
+  await ds?.destroy();
+  await app.close();
+  await store.dispose();
+  return lastFire - dueAt.getTime();
+}
+
+async function assertExactlyOnce(ds: DataSource): Promise<void> {
+  const [row] = await ds.query(
+    `SELECT (SELECT count(*) FROM runs) AS runs, (SELECT count(DISTINCT schedule_id) FROM runs) AS schedules, (SELECT count(*) FROM sessions) AS sessions`,
+  );
+  if (Number(row.runs) !== FIRE_COUNT || Number(row.schedules) !== FIRE_COUNT || Number(row.sessions) !== FIRE_COUNT) {
+    throw new Error(`not exactly once: ${JSON.stringify(row)}`);
+  }
+}
+
+/** `replicas` service processes (the built dist/) on one PostgreSQL database. */
+async function fireReplicas(replicas: number): Promise<number> {
+  const store = await openStore('postgres');
+  const ds = await new DataSource(dataSourceOptions(store.storage)).initialize();
+  const children: ChildProcess[] = [];
+  try {
+    await Promise.all(
+      Array.from({ length: replicas }, () => {
+        const child = spawn(process.execPath, [join(__dirname, '../dist/src/main.js')], {
+          env: {
+            ...process.env,
+            NODE_OPTIONS: '',
+            STORAGE_DRIVER: 'postgres',
+            DATABASE_URL: store.location,
+            HOST: '127.0.0.1',
+            PORT: '0',
+            SCHEDULER_INTERVAL_MS: '50',
+            SCHEDULER_BATCH_SIZE: '500',
+          },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        children.push(child);
+        return new Promise<void>((resolve) => child.stdout!.on('data', (d) => String(d).includes('Listening') && resolve()));
+      }),
+    );
+    const dueAt = new Date(Date.now() + 1500);
+    await new BulkSql('postgres').insert(ds.manager, 'schedules', dueSchedules(dueAt).map(toScheduleRow));
+    await waitUntil(async () => Number((await ds.query('SELECT count(*) AS n FROM runs'))[0].n) >= FIRE_COUNT);
+    const lastFire = Date.now();
+    await assertExactlyOnce(ds);
+    return lastFire - dueAt.getTime();
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : c.on('exit', resolve)))));
+    await ds.destroy();
+    await store.dispose();
+  }
+}
+
+async function firingBenchmark(): Promise<FireResult[]> {
+  const results: FireResult[] = [];
+  const record = (backend: string, replicas: number, times: number[]) => {
+    const result = { backend, replicas, ms: median(times), msMin: Math.min(...times), msMax: Math.max(...times) };
+    log(`  ${backend} × ${replicas}: ${result.ms} ms (${result.msMin}–${result.msMax})`);
+    results.push(result);
+  };
+  for (const driver of ['memory', 'sqlite', 'postgres'] as const) {
+    const times: number[] = [];
+    for (let i = 0; i < FIRE_RUNS; i++) times.push(await fireInProcess(driver));
+    record(driver, 1, times);
+  }
+  for (const replicas of [1, 3]) {
+    const times: number[] = [];
+    for (let i = 0; i < FIRE_RUNS; i++) times.push(await fireReplicas(replicas));
+    record('postgres (processes)', replicas, times);
+  }
+  return results;
+}
+
+// ---- report ----
+
+async function main(): Promise<void> {
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  log(`Machine: ${machine}${QUICK ? ' (BENCH_QUICK: shorter runs, 100 000 rows)' : ''}`);
+  log('List throughput and history growth:');
+  const lists: ListResult[] = [];
+  for (const driver of ['memory', 'sqlite', 'postgres'] as const) lists.push(await listBenchmark(driver));
+  log('Firing throughput (10 000 schedules due at one instant):');
+  const fires = await firingBenchmark();
+
+  const lines = [
+    '',
+    `GET /schedule/{id}/sessions?limit=50 — ${LOAD.connections} connections, median of ${LOAD.runs} × ${LOAD.seconds} s (min–max req/s)`,
+    '| backend | service req/s | p50 ms | p99 ms | baseline req/s | p50 ms | p99 ms | service/baseline (target ≥ 0.8) |',
+    '|---|---|---|---|---|---|---|---|',
+    ...lists.map((r) =>
+      `| ${r.backend} | ${r.service.rps.toFixed(0)} (${r.service.rpsMin.toFixed(0)}–${r.service.rpsMax.toFixed(0)}) | ${r.service.p50} | ${r.service.p99} | ${r.baseline.rps.toFixed(0)} (${r.baseline.rpsMin.toFixed(0)}–${r.baseline.rpsMax.toFixed(0)}) | ${r.baseline.p50} | ${r.baseline.p99} | **${r.ratio.toFixed(2)}** |`,
+    ),
+    '',
+    `History growth — same request, ${LATENCY.connections} connections, p99 ms`,
+    '| backend | 1 000 sessions | ' + `${LARGE_TABLE.toLocaleString('en')} sessions | ratio (target ≤ 1.3) |`,
+    '|---|---|---|---|',
+    ...lists.filter((r) => r.growth).map((r) => `| ${r.backend} | ${r.growth!.p99Small} | ${r.growth!.p99Large} | **${r.growth!.ratio.toFixed(2)}** |`),
+    '',
+    `Firing — ${FIRE_COUNT.toLocaleString('en')} schedules due at one instant, time until the last fired, median of ${FIRE_RUNS} (min–max)`,
+    '| backend | replicas | ms (target ≤ 5000 on PostgreSQL, one replica) |',
+    '|---|---|---|',
+    ...fires.map((f) => `| ${f.backend} | ${f.replicas} | **${f.ms}** (${f.msMin}–${f.msMax}) |`),
+  ];
+  log(lines.join('\n'));
+  mkdirSync(join(__dirname, 'results'), { recursive: true });
+  writeFileSync(join(__dirname, 'results/latest.json'), JSON.stringify({ machine, date: new Date().toISOString(), quick: QUICK, lists, fires }, null, 2));
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
