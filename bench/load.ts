@@ -22,19 +22,19 @@ export interface LoadSummary {
   runs: LoadResult[];
 }
 
-/** autocannon in its own process, on loopback: a warm-up, then `runs` measured runs. */
-export async function measure(url: string, headers: Record<string, string>, opts: { connections: number; seconds: number; runs: number }): Promise<LoadSummary> {
-  const once = async (seconds: number): Promise<LoadResult> => {
-    const args = [AUTOCANNON, '-j', '-c', String(opts.connections), '-d', String(seconds)];
-    for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
-    const { stdout } = await run(process.execPath, [...args, url], { maxBuffer: 64 * 1024 * 1024 });
-    const result = JSON.parse(stdout);
-    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-    return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
-  };
-  await once(1);
-  const runs: LoadResult[] = [];
-  for (let i = 0; i < opts.runs; i++) runs.push(await once(opts.seconds));
+type Options = { connections: number; seconds: number; runs: number };
+
+/** One autocannon run in its own process, on loopback. */
+async function once(url: string, headers: Record<string, string>, connections: number, seconds: number): Promise<LoadResult> {
+  const args = [AUTOCANNON, '-j', '-c', String(connections), '-d', String(seconds)];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
+  const { stdout } = await run(process.execPath, [...args, url], { maxBuffer: 64 * 1024 * 1024 });
+  const result = JSON.parse(stdout);
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+function summarise(runs: LoadResult[]): LoadSummary {
   const rps = runs.map((r) => r.rps);
   return {
     rps: median(rps),
@@ -44,6 +44,30 @@ export async function measure(url: string, headers: Record<string, string>, opts
     rpsMax: Math.max(...rps),
     runs,
   };
+}
+
+/** A warm-up, then `runs` measured runs of one URL. */
+export async function measure(url: string, headers: Record<string, string>, opts: Options): Promise<LoadSummary> {
+  await once(url, headers, opts.connections, 1);
+  const runs: LoadResult[] = [];
+  for (let i = 0; i < opts.runs; i++) runs.push(await once(url, headers, opts.connections, opts.seconds));
+  return summarise(runs);
+}
+
+/**
+ * Two URLs measured in alternation (a, b, a, b, …), so that drift in the machine's load falls
+ * on both alike rather than on whichever ran second.
+ */
+export async function measurePair(a: string, b: string, headers: Record<string, string>, opts: Options): Promise<[LoadSummary, LoadSummary]> {
+  await once(a, headers, opts.connections, 1);
+  await once(b, headers, opts.connections, 1);
+  const runsA: LoadResult[] = [];
+  const runsB: LoadResult[] = [];
+  for (let i = 0; i < opts.runs; i++) {
+    runsA.push(await once(a, headers, opts.connections, opts.seconds));
+    runsB.push(await once(b, headers, opts.connections, opts.seconds));
+  }
+  return [summarise(runsA), summarise(runsB)];
 }
 
 export function median(values: number[]): number {

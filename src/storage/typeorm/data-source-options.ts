@@ -1,3 +1,4 @@
+import * as sqlite3 from 'sqlite3';
 import type { DataSourceOptions } from 'typeorm';
 import type { StorageConfig } from '../../config/app-config';
 import type { SqlDialect } from './dialect';
@@ -40,6 +41,9 @@ export function dataSourceOptions(config: StorageConfig): DataSourceOptions {
         // WAL keeps readers off the writer's back; the busy timeout rides out another process's write.
         enableWAL: config.sqlitePath !== ':memory:',
         busyTimeout: 5000,
+        // TypeORM calls sqlite3.verbose(), which captures a stack trace on every query; this
+        // hands it the module as it is (query errors still carry the SQL).
+        driver: { verbose: () => sqlite3 },
         entities: entitiesFor('sqlite'),
         migrations: MIGRATIONS.sqlite,
       };
