@@ -41,6 +41,13 @@ export function planDueFire(schedule: Schedule, now: Date): DueFirePlan {
 }
 
 function missedRun(schedule: Schedule, scheduledFor: Date, now: Date): Run {
+  const late = Math.round((now.getTime() - scheduledFor.getTime()) / 1000);
+  const error = `not fired: ${late} s late, beyond the catch-up window of ${schedule.catchupWindowSeconds} s`;
+  return unfiredRun(schedule, scheduledFor, 'missed', error);
+}
+
+/** A run recorded for a cron fire time that did not fire. */
+export function unfiredRun(schedule: Schedule, scheduledFor: Date, status: 'missed' | 'failed', error: string): Run {
   return {
     id: uuidv7(),
     scheduleId: schedule.id,
@@ -49,7 +56,7 @@ function missedRun(schedule: Schedule, scheduledFor: Date, now: Date): Run {
     trigger: 'cron',
     scheduledFor,
     firedAt: null,
-    status: 'missed',
-    error: `not fired: ${Math.round((now.getTime() - scheduledFor.getTime()) / 1000)} s late, beyond the catch-up window of ${schedule.catchupWindowSeconds} s`,
+    status,
+    error,
   };
 }

@@ -1,12 +1,10 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { v7 as uuidv7 } from 'uuid';
 import { Clock } from '../common/clock';
 import { SchedulerConfig } from '../config/app-config';
-import type { Run } from '../runs/run.model';
 import { nextFireAfter } from '../schedules/cron';
 import type { Schedule } from '../schedules/schedule.model';
 import { DueFirePlan, StorageBase } from '../storage/storage.base';
-import { planDueFire } from './fire-planner';
+import { planDueFire, unfiredRun } from './fire-planner';
 
 /**
  * Fires due schedules: every tick it claims them from storage in batches until none is due.
@@ -80,17 +78,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     } catch (error) {
       const message = `cannot compute the fire times: ${(error as Error).message}`;
       this.logger.error(`Schedule ${schedule.id} ${message}; it will not fire until it is changed`);
-      const failed: Run = {
-        id: uuidv7(),
-        scheduleId: schedule.id,
-        userId: schedule.userId,
-        sessionId: null,
-        trigger: 'cron',
-        scheduledFor: schedule.nextRunAt ?? now,
-        firedAt: null,
-        status: 'failed',
-        error: message,
-      };
+      const failed = unfiredRun(schedule, schedule.nextRunAt ?? now, 'failed', message);
       return { scheduleId: schedule.id, fire: null, unfired: [failed], nextRunAt: null };
     }
   }

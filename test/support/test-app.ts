@@ -1,3 +1,4 @@
+import { after, describe, it } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,4 +65,24 @@ export async function createTestApp(driver: StorageDriver, options: TestAppOptio
       for (const cleanup of cleanups.reverse()) await cleanup();
     },
   };
+}
+
+export const BACKENDS: StorageDriver[] = ['memory', 'sqlite', 'postgres'];
+
+/**
+ * One `describe` per backend, each on its own fresh app; where a backend is not available here
+ * (PostgreSQL outside CI) its suite is one skipped test that says why.
+ */
+export function describeOnEveryBackend(title: string, body: (testApp: TestApp) => void): void {
+  for (const driver of BACKENDS) {
+    describe(`${title} on ${driver}`, async () => {
+      const testApp = await createTestApp(driver);
+      if (typeof testApp === 'string') {
+        it(`skipped: ${testApp}`, { skip: testApp }, () => undefined);
+        return;
+      }
+      after(() => testApp.close());
+      body(testApp);
+    });
+  }
 }
