@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { CommonModule } from './common/common.module';
 import type { AppConfig } from './config/app-config';
+import { HealthModule } from './health/health.module';
 import { SchedulerModule } from './scheduler/scheduler.module';
 import { SchedulesModule } from './schedules/schedules.module';
 import { SessionsModule } from './sessions/sessions.module';
@@ -18,6 +19,7 @@ export class AppModule {
         SessionsModule,
         SchedulesModule,
         SchedulerModule.forRoot(config.scheduler),
+        HealthModule,
       ],
     };
   }

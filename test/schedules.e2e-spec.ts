@@ -42,6 +42,14 @@ describeOnEveryBackend('/schedule', ({ app, clock }) => {
     for (const field of fields) assert.ok(named.has(field), `errors[] should name ${field}: ${JSON.stringify(res.body.errors)}`);
   }
 
+  describe('health', () => {
+    it('answers 200 while the storage is up, without identity', async () => {
+      const res = await http().get('/health').expect(200);
+      assert.equal(res.body.status, 'ok');
+      assert.equal(res.body.info.storage.status, 'up');
+    });
+  });
+
   describe('identity', () => {
     const routes: Array<[string, string]> = [
       ['get', '/schedule'],

@@ -150,6 +150,9 @@ export abstract class StorageBase {
    */
   abstract listEnabledSchedulesWithoutNextRun(limit: number): Promise<Schedule[]>;
 
+  /** Resolves when the storage answers a trivial query; rejects otherwise (the health check). */
+  abstract ping(): Promise<void>;
+
   /** Releases connections; the storage is unusable afterwards. */
   abstract close(): Promise<void>;
 }

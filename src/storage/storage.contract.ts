@@ -29,6 +29,10 @@ export function runStorageContract(name: string, open: () => Promise<OpenedStora
     after(() => opened.dispose());
     const newUser = () => `user-${uuidv7()}`;
 
+    it('answers a ping', async () => {
+      await storage.ping();
+    });
+
     describe('schedules', () => {
       it('round-trips every field', async () => {
         const schedule = aSchedule({ userId: newUser(), endedAt: new Date('2027-01-01T00:00:00.999Z') });

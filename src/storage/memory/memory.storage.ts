@@ -145,6 +145,8 @@ export class MemoryStorage extends StorageBase {
       .map((s) => structuredClone(s));
   }
 
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {}
 
   private sessionsOf(userId: string, scheduleId: string): StoredSession[] {

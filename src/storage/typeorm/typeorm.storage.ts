@@ -159,6 +159,10 @@ export class TypeOrmStorage extends StorageBase {
     return rows.map(toSchedule);
   }
 
+  async ping(): Promise<void> {
+    await this.dataSource.query('SELECT 1');
+  }
+
   async close(): Promise<void> {
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
