@@ -26,7 +26,10 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.enabled) return;
-    await this.rescheduleUnplanned();
+    // Start-up never fails on account of the schedules: trouble here is logged, and ticking starts.
+    await this.rescheduleUnplanned().catch((error: Error) =>
+      this.logger.error(`Rescheduling unplanned schedules failed: ${error.message}`, error.stack),
+    );
     this.scheduleTick(0);
   }
 

@@ -7,9 +7,10 @@ import type { Run } from '../runs/run.model';
 import type { Session } from '../sessions/session.model';
 import { Page, PageRequest, StorageBase } from '../storage/storage.base';
 import { nextFireAfter, upcomingFires } from './cron';
+import type { ChatModelConfigDto } from './dto/chat-model-config.dto';
 import type { CreateScheduleDto } from './dto/create-schedule.dto';
 import type { UpdateScheduleDto } from './dto/update-schedule.dto';
-import { DEFAULT_CATCHUP_WINDOW_SECONDS, Schedule } from './schedule.model';
+import { ChatModelConfig, DEFAULT_CATCHUP_WINDOW_SECONDS, Schedule } from './schedule.model';
 
 @Injectable()
 export class SchedulesService {
@@ -42,7 +43,7 @@ export class SchedulesService {
       cronExpression: dto.cron_expression,
       startedAt: toInstant(dto.started_at),
       endedAt: toInstant(dto.ended_at),
-      chatModelConfig: { ...dto.chat_model_config, parameters: dto.chat_model_config.parameters ?? {} },
+      chatModelConfig: toChatModelConfig(dto.chat_model_config),
       stateful: dto.stateful ?? false,
       permissionMode: dto.permission_mode ?? 'dont_ask',
       source: 'USER',
@@ -75,9 +76,7 @@ export class SchedulesService {
       cronExpression: dto.cron_expression ?? current.cronExpression,
       startedAt: dto.started_at === undefined ? current.startedAt : toInstant(dto.started_at),
       endedAt: dto.ended_at === undefined ? current.endedAt : toInstant(dto.ended_at),
-      chatModelConfig: dto.chat_model_config
-        ? { ...dto.chat_model_config, parameters: dto.chat_model_config.parameters ?? {} }
-        : current.chatModelConfig,
+      chatModelConfig: dto.chat_model_config ? toChatModelConfig(dto.chat_model_config) : current.chatModelConfig,
       stateful: dto.stateful ?? current.stateful,
       permissionMode: dto.permission_mode ?? current.permissionMode,
       catchupWindowSeconds: dto.catchup_window_seconds ?? current.catchupWindowSeconds,
@@ -124,6 +123,10 @@ function firesDifferently(a: Schedule, b: Schedule): boolean {
     a.startedAt?.getTime() !== b.startedAt?.getTime() ||
     a.endedAt?.getTime() !== b.endedAt?.getTime()
   );
+}
+
+function toChatModelConfig(dto: ChatModelConfigDto): ChatModelConfig {
+  return { type: dto.type, credential_id: dto.credential_id, model: dto.model, parameters: dto.parameters ?? {} };
 }
 
 function toInstant(value: string | null | undefined): Date | null {

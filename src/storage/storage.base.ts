@@ -34,7 +34,10 @@ export interface DueFirePlan {
 /** What became of one claimed schedule. */
 export interface ClaimOutcome {
   scheduleId: string;
-  /** `fired`: the plan was written; `failed`: its fire could not be written and a failed run was recorded instead. */
+  /**
+   * `fired`: the plan was written. `failed`: its fire could not be written; a failed run was
+   * recorded in its place where the database accepts one, and `nextRunAt` advanced all the same.
+   */
   status: 'fired' | 'failed';
   error?: string;
 }

@@ -52,11 +52,11 @@ export class MemoryStorage extends StorageBase {
   async updateSchedule(schedule: Schedule, reschedule: boolean): Promise<boolean> {
     const stored = this.ownSchedule(schedule.userId, schedule.id);
     if (!stored) return false;
-    const { nextRunAt, lastRunAt } = stored;
+    const copy = structuredClone(schedule);
     this.schedules.set(schedule.id, {
-      ...structuredClone(schedule),
-      nextRunAt: reschedule ? schedule.nextRunAt : nextRunAt,
-      lastRunAt,
+      ...copy,
+      nextRunAt: reschedule ? copy.nextRunAt : stored.nextRunAt,
+      lastRunAt: stored.lastRunAt,
     });
     return true;
   }
