@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
 import { aSchedule } from '../../test/support/builders';
 import type { KeysetPosition } from '../common/cursor';
-import type { Run } from '../runs/run.model';
+import { unfiredRun } from '../scheduler/fire-planner';
 import type { Schedule } from '../schedules/schedule.model';
 import { fireWrite, statefulSessionId } from '../sessions/schedule-session.factory';
 import { DueFirePlan, StorageBase } from './storage.base';
@@ -329,7 +329,7 @@ export function runStorageContract(name: string, open: () => Promise<OpenedStora
       const firePlan = (schedule: Schedule, now: Date, missed: Date[] = []): DueFirePlan => ({
         scheduleId: schedule.id,
         fire: fireWrite(schedule, now, 'cron', schedule.nextRunAt!),
-        unfired: missed.map((at) => missedRun(schedule, at)),
+        unfired: missed.map((at) => unfiredRun(schedule, at, 'missed', 'missed')),
         nextRunAt: new Date(now.getTime() + 3_600_000),
       });
 
@@ -382,7 +382,7 @@ export function runStorageContract(name: string, open: () => Promise<OpenedStora
         const now = new Date(newEra());
         const schedule = due(newUser(), new Date(now.getTime() - 86_400_000));
         await storage.createSchedule(schedule);
-        const missed = missedRun(schedule, schedule.nextRunAt!);
+        const missed = unfiredRun(schedule, schedule.nextRunAt!, 'missed', 'missed');
         const next = new Date(now.getTime() + 1000);
         const outcomes = await storage.claimDueSchedules(now, 10, (s) => ({ scheduleId: s.id, fire: null, unfired: [missed], nextRunAt: next }));
         assert.deepEqual(outcomes, [{ scheduleId: schedule.id, status: 'fired' }]);
@@ -492,18 +492,4 @@ export function runStorageContract(name: string, open: () => Promise<OpenedStora
       });
     });
   });
-}
-
-function missedRun(schedule: Schedule, scheduledFor: Date): Run {
-  return {
-    id: uuidv7(),
-    scheduleId: schedule.id,
-    userId: schedule.userId,
-    sessionId: null,
-    trigger: 'cron',
-    scheduledFor,
-    firedAt: null,
-    status: 'missed',
-    error: 'missed',
-  };
 }

@@ -1,5 +1,6 @@
 import type { Session, SessionConfig, SessionSource, SessionState } from '../../sessions/session.model';
 import type { SqlDialect } from './dialect';
+import type { SessionRow } from './entities/session.entity';
 
 // The read path users hit most (a schedule's sessions, page by page) as plain SQL: TypeORM's
 // entity hydration costs more than the query itself. The benchmark's bare baseline runs these
@@ -31,18 +32,12 @@ export function sessionQueries(dialect: SqlDialect): SessionQueries {
 }
 
 /** A raw `sessions` row as the driver returns it: PostgreSQL parses jsonb and timestamptz; SQLite returns text. */
-export interface RawSessionRow {
-  id: string;
-  user_id: string;
-  agent_id: string;
-  source: string;
-  source_schedule_id: string | null;
-  team_id: string | null;
+export type RawSessionRow = Omit<SessionRow, 'config' | 'state' | 'created_at' | 'updated_at'> & {
   config: SessionConfig | string;
   state: SessionState | string;
   created_at: Date | string;
   updated_at: Date | string;
-}
+};
 
 export function sessionFromRaw(row: RawSessionRow): Session {
   return {
