@@ -36,3 +36,11 @@ export function pageRequestOf(query: PageQuery): PageRequest | null {
   }
   return { limit: query.limit, after: query.cursor === undefined ? undefined : decodeCursor(query.cursor) };
 }
+
+/** Documents the `next_cursor` of a paged list response. */
+export const ApiNextCursor = (): PropertyDecorator =>
+  ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    description: 'Only with `limit`: pass it as `cursor` for the next page; null on the last page.',
+  });

@@ -2,40 +2,35 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { createThrowawayDatabase } from './postgres';
+import type { StorageConfig } from '../../src/config/app-config';
 import type { OpenedStorage } from '../../src/storage/storage.contract';
 import { dataSourceOptions } from '../../src/storage/typeorm/data-source-options';
 import { TypeOrmStorage } from '../../src/storage/typeorm/typeorm.storage';
+import { createThrowawayDatabase } from './postgres';
 
-/** A TypeOrmStorage on a fresh SQLite file, schema from the real migrations. */
-export async function openSqliteTestStorage(): Promise<OpenedStorage> {
-  const dir = mkdtempSync(join(tmpdir(), 'schedules-sqlite-'));
-  const dataSource = await new DataSource(
-    dataSourceOptions({ driver: 'sqlite', sqlitePath: join(dir, 'test.sqlite') }),
-  ).initialize();
-  const storage = new TypeOrmStorage(dataSource);
+/** A TypeOrmStorage on `config`, schema from the real migrations; `cleanup` runs after it closes. */
+async function openTypeOrmStorage(config: StorageConfig, cleanup: () => unknown): Promise<OpenedStorage> {
+  const storage = new TypeOrmStorage(await new DataSource(dataSourceOptions(config)).initialize());
   return {
     storage,
     async dispose() {
       await storage.close();
-      rmSync(dir, { recursive: true, force: true });
+      await cleanup();
     },
   };
+}
+
+/** A TypeOrmStorage on a fresh SQLite file. */
+export function openSqliteTestStorage(): Promise<OpenedStorage> {
+  const dir = mkdtempSync(join(tmpdir(), 'schedules-sqlite-'));
+  return openTypeOrmStorage({ driver: 'sqlite', sqlitePath: join(dir, 'test.sqlite') }, () =>
+    rmSync(dir, { recursive: true, force: true }),
+  );
 }
 
 /** A TypeOrmStorage on a throwaway PostgreSQL database, or why there is none. */
 export async function openPostgresTestStorage(): Promise<OpenedStorage | string> {
   const db = await createThrowawayDatabase();
   if (typeof db === 'string') return db;
-  const dataSource = await new DataSource(
-    dataSourceOptions({ driver: 'postgres', sqlitePath: '', databaseUrl: db.url }),
-  ).initialize();
-  const storage = new TypeOrmStorage(dataSource);
-  return {
-    storage,
-    async dispose() {
-      await storage.close();
-      await db.drop();
-    },
-  };
+  return openTypeOrmStorage({ driver: 'postgres', sqlitePath: '', databaseUrl: db.url }, () => db.drop());
 }

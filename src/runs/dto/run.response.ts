@@ -1,4 +1,5 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
+import { ApiNextCursor } from '../../common/page-query.dto';
 import { Run, RUN_STATUSES, RUN_TRIGGERS, RunStatus, RunTrigger } from '../run.model';
 
 export class RunResponse {
@@ -18,12 +19,7 @@ export class RunResponse {
 export class RunListResponse {
   @ApiProperty({ type: [RunResponse], description: 'Newest first (by scheduled_for).' }) readonly runs: RunResponse[];
   @ApiProperty({ type: 'integer', description: 'Number of runs (all pages).' }) readonly total: number;
-  @ApiPropertyOptional({
-    type: String,
-    nullable: true,
-    description: 'Only with `limit`: pass it as `cursor` for the next page; null on the last page.',
-  })
-  readonly next_cursor?: string | null;
+  @ApiNextCursor() readonly next_cursor?: string | null;
 }
 
 export function toRunResponse(r: Run): RunResponse {

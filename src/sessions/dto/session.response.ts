@@ -1,4 +1,5 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
+import { ApiNextCursor } from '../../common/page-query.dto';
 import { ChatModelConfigDto } from '../../schedules/dto/chat-model-config.dto';
 import { PERMISSION_MODES, PermissionMode } from '../../schedules/schedule.model';
 import { Session, SESSION_SOURCES, SessionSource, TASK_STATES, TaskState } from '../session.model';
@@ -100,12 +101,7 @@ export class ScheduleSessionsResponse {
   readonly sessions: SessionResponse[];
   @ApiProperty({ type: 'integer', description: 'Number of sessions the schedule triggered (all pages).' })
   readonly total: number;
-  @ApiPropertyOptional({
-    type: String,
-    nullable: true,
-    description: 'Only with `limit`: pass it as `cursor` for the next page; null on the last page.',
-  })
-  readonly next_cursor?: string | null;
+  @ApiNextCursor() readonly next_cursor?: string | null;
 }
 
 export function toSessionResponse(s: Session): SessionResponse {
