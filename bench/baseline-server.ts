@@ -4,7 +4,7 @@ import { Pool } from 'pg';
 import { Database } from 'sqlite3';
 import { encodeCursor } from '../src/common/cursor';
 import { toSessionResponse } from '../src/sessions/dto/session.response';
-import type { Session } from '../src/sessions/session.model';
+import type { Session } from '../src/domain/session';
 import type { StorageBase } from '../src/storage/storage.base';
 import { RawSessionRow, sessionFromRaw, sessionQueries } from '../src/storage/typeorm/session-queries';
 

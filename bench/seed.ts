@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import type { Schedule } from '../src/schedules/schedule.model';
+import type { Schedule } from '../src/domain/schedule';
 import type { SqlDialect } from '../src/storage/typeorm/dialect';
 import { BulkSql } from '../src/storage/typeorm/bulk-sql';
 import { toScheduleRow, toSessionRow } from '../src/storage/typeorm/entities/row.mapper';

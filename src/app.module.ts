@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { CommonModule } from './common/common.module';
 import type { AppConfig } from './config/app-config';
 import { HealthModule } from './health/health.module';
-import { SchedulerModule } from './scheduler/scheduler.module';
+import { FiringModule } from './firing/firing.module';
 import { SchedulesModule } from './schedules/schedules.module';
 import { SessionsModule } from './sessions/sessions.module';
 import { StorageModule } from './storage/storage.module';
@@ -18,7 +18,7 @@ export class AppModule {
         StorageModule.forRoot(config.storage),
         SessionsModule,
         SchedulesModule,
-        SchedulerModule.forRoot(config.scheduler),
+        FiringModule.forRoot(config.scheduler),
         HealthModule,
       ],
     };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import request from 'supertest';
-import { SchedulerService } from '../src/scheduler/scheduler.service';
+import { SchedulerService } from '../src/firing/scheduler.service';
 import { aCreateBody } from './support/builders';
 import { createTestApp, TestApp } from './support/test-app';
 

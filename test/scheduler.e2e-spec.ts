@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import request from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
-import { SchedulerService } from '../src/scheduler/scheduler.service';
+import { SchedulerService } from '../src/firing/scheduler.service';
 import { StorageBase } from '../src/storage/storage.base';
 import { aCreateBody, aSchedule } from './support/builders';
 import { describeOnEveryBackend } from './support/test-app';
@@ -300,7 +300,7 @@ describeOnEveryBackend('firing', ({ app, clock }) => {
       const id = await create({ cron_expression: '0 * * * *', timezone: 'UTC' });
       const schedule = (await storage.getSchedule(userId, id))!;
       // A run already exists for the 01:00 fire (as if written by a buggy claimer).
-      const { fireWrite } = await import('../src/sessions/schedule-session.factory');
+      const { fireWrite } = await import('../src/domain/fire');
       const slot = new Date('2027-02-02T01:00:00.000Z');
       await storage.recordFire(fireWrite(schedule, slot, 'cron', slot));
       await tickAt('2027-02-02T01:00:30.000Z');

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import request from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
-import { fireWrite } from '../src/sessions/schedule-session.factory';
+import { fireWrite } from '../src/domain/fire';
 import { StorageBase } from '../src/storage/storage.base';
 import { aCreateBody, aSchedule } from './support/builders';
 import {

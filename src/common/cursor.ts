@@ -1,10 +1,5 @@
 import { ValidationFailed } from './domain-errors';
-
-/** Where a newest-first page ends: the last item's sort time and id. The next page starts after it. */
-export interface KeysetPosition {
-  at: Date;
-  id: string;
-}
+import type { KeysetPosition } from './page';
 
 /** An opaque page cursor: base64url of the position, so clients cannot come to depend on its shape. */
 export function encodeCursor(position: KeysetPosition): string {

@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import type { PageRequest } from '../storage/storage.base';
+import type { PageRequest } from './page';
 import { decodeCursor } from './cursor';
 import { ValidationFailed } from './domain-errors';
 

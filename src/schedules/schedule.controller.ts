@@ -16,7 +16,7 @@ import { encodeCursor } from '../common/cursor';
 import { PageQuery, pageRequestOf } from '../common/page-query.dto';
 import { ProblemDetails } from '../common/problem-details';
 import { toLocalIso } from '../common/time';
-import { RunListResponse, toRunResponse } from '../runs/dto/run.response';
+import { RunListResponse, toRunResponse } from './dto/run.response';
 import { ScheduleSessionsResponse, toSessionResponse } from '../sessions/dto/session.response';
 import { SessionsService } from '../sessions/sessions.service';
 import { CreateScheduleDto } from './dto/create-schedule.dto';

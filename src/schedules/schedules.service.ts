@@ -3,14 +3,15 @@ import { v7 as uuidv7 } from 'uuid';
 import { Clock } from '../common/clock';
 import { ScheduleDisabled, ScheduleNotFound, ValidationFailed } from '../common/domain-errors';
 import { SessionsService } from '../sessions/sessions.service';
-import type { Run } from '../runs/run.model';
-import type { Session } from '../sessions/session.model';
-import { Page, PageRequest, StorageBase } from '../storage/storage.base';
-import { nextFireAfter, upcomingFires } from './cron';
+import type { Run } from '../domain/run';
+import type { Session } from '../domain/session';
+import type { Page, PageRequest } from '../common/page';
+import { StorageBase } from '../storage/storage.base';
+import { nextFireAfter, upcomingFires } from '../firing/cron';
 import type { ChatModelConfigDto } from './dto/chat-model-config.dto';
 import type { CreateScheduleDto } from './dto/create-schedule.dto';
 import type { UpdateScheduleDto } from './dto/update-schedule.dto';
-import { ChatModelConfig, DEFAULT_CATCHUP_WINDOW_SECONDS, Schedule } from './schedule.model';
+import { ChatModelConfig, DEFAULT_CATCHUP_WINDOW_SECONDS, Schedule } from '../domain/schedule';
 
 @Injectable()
 export class SchedulesService {

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { ScheduleNotFound } from '../common/domain-errors';
-import type { Schedule } from '../schedules/schedule.model';
-import { Page, PageRequest, StorageBase } from '../storage/storage.base';
-import { fireWrite } from './schedule-session.factory';
-import type { Session } from './session.model';
+import type { Schedule } from '../domain/schedule';
+import type { Page, PageRequest } from '../common/page';
+import { StorageBase } from '../storage/storage.base';
+import { fireWrite } from '../domain/fire';
+import type { Session } from '../domain/session';
 
 @Injectable()
 export class SessionsService {

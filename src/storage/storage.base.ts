@@ -1,68 +1,8 @@
-import type { KeysetPosition } from '../common/cursor';
-import type { Run } from '../runs/run.model';
-import type { Schedule } from '../schedules/schedule.model';
-import type { Message, Session } from '../sessions/session.model';
-
-/**
- * What a fire writes: the session it creates (or, for a stateful schedule, the message it
- * appends), its run record, and the schedule's `lastRunAt`.
- */
-export interface FireWrite {
-  /** The session to insert when no session with `session.id` exists yet. */
-  session: Session;
-  /**
-   * Stateful schedules reuse one session: when a session with `session.id` already exists,
-   * `message` is appended to its context and its `updatedAt` set to `firedAt`.
-   */
-  stateful: boolean;
-  message: Message;
-  firedAt: Date;
-  run: Run;
-}
-
-/** What claiming a due schedule writes, decided by the scheduler from the schedule as claimed. */
-export interface DueFirePlan {
-  scheduleId: string;
-  /** The fire, or null when every pending fire time was missed. */
-  fire: FireWrite | null;
-  /** Runs recorded without a fire: missed fire times, or a fire that could not even be planned. */
-  unfired: Run[];
-  /** The schedule's next fire time after this claim. */
-  nextRunAt: Date | null;
-}
-
-/** What became of one claimed schedule. */
-export interface ClaimOutcome {
-  scheduleId: string;
-  /**
-   * `fired`: the plan was written. `failed`: its fire could not be written; a failed run was
-   * recorded in its place where the database accepts one, and `nextRunAt` advanced all the same.
-   */
-  status: 'fired' | 'failed';
-  error?: string;
-}
-
-/** A page of a newest-first list: `limit` items after `after` (from the start without it). */
-export interface PageRequest {
-  limit: number;
-  after?: KeysetPosition;
-}
-
-export interface Page<T> {
-  items: T[];
-  /** How many items the whole list has. */
-  total: number;
-  /** Where the next page starts; null when this page is the last. */
-  next: KeysetPosition | null;
-}
-
-/** The stateful append, shared by every backend so they cannot drift apart. */
-export function appendFireMessage(session: Session, fire: FireWrite): Session {
-  const next = structuredClone(session);
-  next.state.context.push(structuredClone(fire.message));
-  next.updatedAt = fire.firedAt;
-  return next;
-}
+import type { Page, PageRequest } from '../common/page';
+import type { ClaimOutcome, DueFirePlan, FireWrite } from '../domain/fire';
+import type { Run } from '../domain/run';
+import type { Schedule } from '../domain/schedule';
+import type { Session } from '../domain/session';
 
 /**
  * The storage port, and its own injection token. Every implementation must pass

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import type { StorageConfig } from '../../src/config/app-config';
-import type { OpenedStorage } from '../../src/storage/storage.contract';
+import type { OpenedStorage } from '../storage.contract';
 import { dataSourceOptions } from '../../src/storage/typeorm/data-source-options';
 import { TypeOrmStorage } from '../../src/storage/typeorm/typeorm.storage';
 import { createThrowawayDatabase } from './postgres';

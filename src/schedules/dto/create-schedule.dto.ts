@@ -16,7 +16,7 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
-import { PERMISSION_MODES, PermissionMode } from '../schedule.model';
+import { PERMISSION_MODES, PermissionMode } from '../../domain/schedule';
 import { IsCronExpression, IsIsoInstant } from './schedule.validators';
 import { ChatModelConfigDto } from './chat-model-config.dto';
 

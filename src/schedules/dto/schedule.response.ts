@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { PERMISSION_MODES, PermissionMode, Schedule, SCHEDULE_SOURCES, ScheduleSource } from '../schedule.model';
+import { PERMISSION_MODES, PermissionMode, Schedule, SCHEDULE_SOURCES, ScheduleSource } from '../../domain/schedule';
 import { ChatModelConfigDto } from './chat-model-config.dto';
 
 export class ScheduleDataResponse {

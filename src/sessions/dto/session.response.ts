@@ -1,8 +1,8 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ApiNextCursor } from '../../common/page-query.dto';
 import { ChatModelConfigDto } from '../../schedules/dto/chat-model-config.dto';
-import { PERMISSION_MODES, PermissionMode } from '../../schedules/schedule.model';
-import { Session, SESSION_SOURCES, SessionSource, TASK_STATES, TaskState } from '../session.model';
+import { PERMISSION_MODES, PermissionMode } from '../../domain/schedule';
+import { Session, SESSION_SOURCES, SessionSource, TASK_STATES, TaskState } from '../../domain/session';
 
 // The session record of the contract (list-schedule-sessions.seed.txt), field for field.
 

@@ -1,7 +1,9 @@
-import type { Run } from '../../runs/run.model';
-import type { Schedule } from '../../schedules/schedule.model';
-import type { Session } from '../../sessions/session.model';
-import { appendFireMessage, ClaimOutcome, DueFirePlan, FireWrite, Page, PageRequest, StorageBase } from '../storage.base';
+import type { Run } from '../../domain/run';
+import type { Schedule } from '../../domain/schedule';
+import type { Session } from '../../domain/session';
+import type { Page, PageRequest } from '../../common/page';
+import { appendFireMessage, type ClaimOutcome, type DueFirePlan, type FireWrite } from '../../domain/fire';
+import { StorageBase } from '../storage.base';
 
 /** Newest first: `at` descending, then id descending (byte order, as the SQL backends use). */
 function newestFirst<T extends { id: string }>(at: (item: T) => Date) {

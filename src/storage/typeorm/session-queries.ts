@@ -1,4 +1,4 @@
-import type { Session, SessionConfig, SessionSource, SessionState } from '../../sessions/session.model';
+import type { Session, SessionConfig, SessionSource, SessionState } from '../../domain/session';
 import type { SqlDialect } from './dialect';
 import type { SessionRow } from './entities/session.entity';
 

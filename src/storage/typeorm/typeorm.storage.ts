@@ -1,10 +1,11 @@
 import { DataSource, EntityManager, In, IsNull, ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import type { Run } from '../../runs/run.model';
-import type { Schedule } from '../../schedules/schedule.model';
-import type { Session } from '../../sessions/session.model';
-import type { KeysetPosition } from '../../common/cursor';
-import { appendFireMessage, ClaimOutcome, DueFirePlan, FireWrite, Page, PageRequest, StorageBase } from '../storage.base';
+import type { Run } from '../../domain/run';
+import type { Schedule } from '../../domain/schedule';
+import type { Session } from '../../domain/session';
+import type { KeysetPosition, Page, PageRequest } from '../../common/page';
+import { appendFireMessage, type ClaimOutcome, type DueFirePlan, type FireWrite } from '../../domain/fire';
+import { StorageBase } from '../storage.base';
 import { BulkSql } from './bulk-sql';
 import type { SqlDialect } from './dialect';
 import { RawSessionRow, SessionQueries, sessionFromRaw, sessionQueries, timestampParam } from './session-queries';

@@ -1,6 +1,6 @@
-import type { PermissionMode, Schedule, ScheduleSource } from '../../../schedules/schedule.model';
-import type { Session, SessionSource } from '../../../sessions/session.model';
-import type { Run, RunStatus, RunTrigger } from '../../../runs/run.model';
+import type { PermissionMode, Schedule, ScheduleSource } from '../../../domain/schedule';
+import type { Session, SessionSource } from '../../../domain/session';
+import type { Run, RunStatus, RunTrigger } from '../../../domain/run';
 import type { RunRow } from './run.entity';
 import type { ScheduleRow } from './schedule.entity';
 import type { SessionRow } from './session.entity';

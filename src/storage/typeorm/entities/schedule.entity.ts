@@ -1,5 +1,5 @@
 import { EntitySchema } from 'typeorm';
-import type { ChatModelConfig } from '../../../schedules/schedule.model';
+import type { ChatModelConfig } from '../../../domain/schedule';
 import { columnTypes, SqlDialect } from '../dialect';
 
 /** A row of `schedules`; column names are the property names. */

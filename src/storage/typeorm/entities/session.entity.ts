@@ -1,5 +1,5 @@
 import { EntitySchema } from 'typeorm';
-import type { SessionConfig, SessionState } from '../../../sessions/session.model';
+import type { SessionConfig, SessionState } from '../../../domain/session';
 import { columnTypes, SqlDialect } from '../dialect';
 
 /** A row of `sessions`; column names are the property names. */

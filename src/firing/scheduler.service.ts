@@ -1,10 +1,11 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { SchedulerConfig } from '../config/app-config';
-import { nextFireAfter } from '../schedules/cron';
-import type { Schedule } from '../schedules/schedule.model';
-import { DueFirePlan, StorageBase } from '../storage/storage.base';
-import { planDueFire, unfiredRun } from './fire-planner';
+import { nextFireAfter } from './cron';
+import type { Schedule } from '../domain/schedule';
+import { type DueFirePlan, unfiredRun } from '../domain/fire';
+import { StorageBase } from '../storage/storage.base';
+import { planDueFire } from './fire-planner';
 
 /**
  * Fires due schedules: every tick it claims them from storage in batches until none is due.

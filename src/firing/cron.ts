@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import type { Schedule } from './schedule.model';
+import type { Schedule } from '../domain/schedule';
 
 type Timing = Pick<Schedule, 'cronExpression' | 'timezone' | 'enabled' | 'startedAt' | 'endedAt'>;
 

@@ -1,5 +1,5 @@
 import { runStorageContract } from '../storage.contract';
-import { openPostgresTestStorage, openSqliteTestStorage } from '../../../test/support/test-storages';
+import { openPostgresTestStorage, openSqliteTestStorage } from '../support/test-storages';
 
 runStorageContract('sqlite', openSqliteTestStorage);
 runStorageContract('postgres', openPostgresTestStorage);

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
-import { aSchedule } from '../../test/support/builders';
-import type { KeysetPosition } from '../common/cursor';
-import { unfiredRun } from '../scheduler/fire-planner';
-import type { Schedule } from '../schedules/schedule.model';
-import { fireWrite, statefulSessionId } from '../sessions/schedule-session.factory';
-import { DueFirePlan, StorageBase } from './storage.base';
+import { aSchedule } from './support/builders';
+import type { KeysetPosition } from '../src/common/page';
+import { type DueFirePlan, fireWrite, statefulSessionId, unfiredRun } from '../src/domain/fire';
+import type { Schedule } from '../src/domain/schedule';
+import type { StorageBase } from '../src/storage/storage.base';
 
 export interface OpenedStorage {
   storage: StorageBase;

@@ -1,8 +1,54 @@
 import { v7 as uuidv7 } from 'uuid';
-import type { RunTrigger } from '../runs/run.model';
-import type { Schedule } from '../schedules/schedule.model';
-import type { FireWrite } from '../storage/storage.base';
-import type { Message, Session } from './session.model';
+import type { Run, RunTrigger } from './run';
+import type { Schedule } from './schedule';
+import type { Message, Session } from './session';
+
+/**
+ * What a fire writes: the session it creates (or, for a stateful schedule, the message it
+ * appends), its run record, and the schedule's `lastRunAt`.
+ */
+export interface FireWrite {
+  /** The session to insert when no session with `session.id` exists yet. */
+  session: Session;
+  /**
+   * Stateful schedules reuse one session: when a session with `session.id` already exists,
+   * `message` is appended to its context and its `updatedAt` set to `firedAt`.
+   */
+  stateful: boolean;
+  message: Message;
+  firedAt: Date;
+  run: Run;
+}
+
+/** What claiming a due schedule writes, decided by the scheduler from the schedule as claimed. */
+export interface DueFirePlan {
+  scheduleId: string;
+  /** The fire, or null when every pending fire time was missed. */
+  fire: FireWrite | null;
+  /** Runs recorded without a fire: missed fire times, or a fire that could not even be planned. */
+  unfired: Run[];
+  /** The schedule's next fire time after this claim. */
+  nextRunAt: Date | null;
+}
+
+/** What became of one claimed schedule. */
+export interface ClaimOutcome {
+  scheduleId: string;
+  /**
+   * `fired`: the plan was written. `failed`: its fire could not be written; a failed run was
+   * recorded in its place where the database accepts one, and `nextRunAt` advanced all the same.
+   */
+  status: 'fired' | 'failed';
+  error?: string;
+}
+
+/** The stateful append, shared by every backend so they cannot drift apart. */
+export function appendFireMessage(session: Session, fire: FireWrite): Session {
+  const next = structuredClone(session);
+  next.state.context.push(structuredClone(fire.message));
+  next.updatedAt = fire.firedAt;
+  return next;
+}
 
 /** The one session every fire of a stateful schedule appends to. */
 export function statefulSessionId(scheduleId: string): string {
@@ -79,4 +125,19 @@ export function fireWrite(
     error: null,
   };
   return { session, stateful: schedule.stateful, message, firedAt, run };
+}
+
+/** A run recorded for a cron fire time that did not fire. */
+export function unfiredRun(schedule: Schedule, scheduledFor: Date, status: 'missed' | 'failed', error: string): Run {
+  return {
+    id: uuidv7(),
+    scheduleId: schedule.id,
+    userId: schedule.userId,
+    sessionId: null,
+    trigger: 'cron',
+    scheduledFor,
+    firedAt: null,
+    status,
+    error,
+  };
 }

@@ -3,10 +3,10 @@ import { SchedulerConfig } from '../config/app-config';
 import { SchedulerService } from './scheduler.service';
 
 @Module({})
-export class SchedulerModule {
+export class FiringModule {
   static forRoot(config: SchedulerConfig): DynamicModule {
     return {
-      module: SchedulerModule,
+      module: FiringModule,
       providers: [{ provide: SchedulerConfig, useValue: config }, SchedulerService],
       exports: [SchedulerService],
     };

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ApiNextCursor } from '../../common/page-query.dto';
-import { Run, RUN_STATUSES, RUN_TRIGGERS, RunStatus, RunTrigger } from '../run.model';
+import { Run, RUN_STATUSES, RUN_TRIGGERS, RunStatus, RunTrigger } from '../../domain/run';
 
 export class RunResponse {
   @ApiProperty() readonly id: string;

@@ -1,9 +1,8 @@
 import { v7 as uuidv7 } from 'uuid';
-import { nextFireAfter } from '../schedules/cron';
-import type { Schedule } from '../schedules/schedule.model';
-import { fireWrite } from '../sessions/schedule-session.factory';
-import type { DueFirePlan } from '../storage/storage.base';
-import type { Run } from '../runs/run.model';
+import { nextFireAfter } from './cron';
+import type { Schedule } from '../domain/schedule';
+import { type DueFirePlan, fireWrite, unfiredRun } from '../domain/fire';
+import type { Run } from '../domain/run';
 
 /** At most this many missed fire times are recorded one by one per claim; the rest are summarised. */
 export const MAX_MISSED_RUNS_RECORDED = 100;
@@ -44,19 +43,4 @@ function missedRun(schedule: Schedule, scheduledFor: Date, now: Date): Run {
   const late = Math.round((now.getTime() - scheduledFor.getTime()) / 1000);
   const error = `not fired: ${late} s late, beyond the catch-up window of ${schedule.catchupWindowSeconds} s`;
   return unfiredRun(schedule, scheduledFor, 'missed', error);
-}
-
-/** A run recorded for a cron fire time that did not fire. */
-export function unfiredRun(schedule: Schedule, scheduledFor: Date, status: 'missed' | 'failed', error: string): Run {
-  return {
-    id: uuidv7(),
-    scheduleId: schedule.id,
-    userId: schedule.userId,
-    sessionId: null,
-    trigger: 'cron',
-    scheduledFor,
-    firedAt: null,
-    status,
-    error,
-  };
 }

@@ -1,4 +1,4 @@
-import type { ChatModelConfig, PermissionMode } from '../schedules/schedule.model';
+import type { ChatModelConfig, PermissionMode } from './schedule';
 
 export const SESSION_SOURCES = ['user', 'schedule', 'channel'] as const;
 export type SessionSource = (typeof SESSION_SOURCES)[number];
