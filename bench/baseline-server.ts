@@ -1,12 +1,13 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'pg';
-import { Database } from 'sqlite3';
-import { encodeCursor } from '../src/common/cursor';
-import { toSessionResponse } from '../src/sessions/dto/session.response';
-import type { Session } from '../src/domain/session';
-import type { StorageBase } from '../src/storage/storage.base';
-import { RawSessionRow, sessionFromRaw, sessionQueries } from '../src/storage/typeorm/session-queries';
+import sqlite3 from 'sqlite3';
+import { encodeCursor } from '../src/common/cursor.js';
+import { toSessionResponse } from '../src/sessions/dto/session.response.js';
+import type { Session } from '../src/domain/session.js';
+import type { StorageBase } from '../src/storage/storage.base.js';
+import type { SqlDialect } from '../src/storage/typeorm/dialect.js';
+import { type RawSessionRow, sessionFromRaw, sessionQueries } from '../src/storage/typeorm/session-queries.js';
 
 /**
  * The bare baseline: node:http answering GET /schedule/{id}/sessions?limit=N with the same
@@ -37,16 +38,16 @@ export function memorySource(storage: StorageBase): PageSource {
   };
 }
 
-export function sqlSource(dialect: 'postgres' | 'sqlite', location: string): PageSource {
+export function sqlSource(dialect: SqlDialect, location: string): PageSource {
   const queries = sessionQueries(dialect);
   let query: Query;
   let close: () => Promise<void>;
-  if (dialect === 'postgres') {
+  if (dialect.name === 'postgres') {
     const pool = new Pool({ connectionString: location, max: 10 }); // TypeORM's default pool size
     query = async (sql, params) => (await pool.query(sql, params)).rows;
     close = () => pool.end();
   } else {
-    const db = new Database(location);
+    const db = new sqlite3.Database(location);
     query = (sql, params) => new Promise((resolve, reject) => db.all(sql, params, (e, rows) => (e ? reject(e) : resolve(rows))));
     close = () => new Promise((resolve) => db.close(() => resolve()));
   }
@@ -57,7 +58,7 @@ export function sqlSource(dialect: 'postgres' | 'sqlite', location: string): Pag
         query(queries.firstPage, [userId, scheduleId, limit + 1]),
         query(queries.count, [userId, scheduleId]),
       ]);
-      const sessions = (rows as RawSessionRow[]).slice(0, limit).map(sessionFromRaw);
+      const sessions = (rows as RawSessionRow[]).slice(0, limit).map((row) => sessionFromRaw(dialect, row));
       return { sessions, total: Number((counted[0] as { n: number | string }).n), more: rows.length > limit };
     },
     close,

@@ -1,9 +1,9 @@
+import { createRequire } from 'node:module';
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const AUTOCANNON = join(__dirname, '../node_modules/autocannon/autocannon.js');
+const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 
 export interface LoadResult {
   rps: number;

@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
-import type { Schedule } from '../src/domain/schedule';
-import { fireWrite } from '../src/domain/fire';
-import type { Session } from '../src/domain/session';
+import type { Schedule } from '../src/domain/schedule.js';
+import { fireWrite } from '../src/domain/fire.js';
+import type { Session } from '../src/domain/session.js';
 
 const words = 'the agent reads the ticket queue summarises open incidents and drafts replies for review'.split(' ');
 const prose = (n: number, seed: number) => Array.from({ length: n }, (_, i) => words[(i + seed) % words.length]).join(' ');

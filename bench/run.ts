@@ -9,22 +9,24 @@ import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
-import { AppModule } from '../src/app.module';
-import { configureApp, createHttpAdapter } from '../src/app.setup';
-import type { StorageConfig } from '../src/config/app-config';
-import type { Schedule } from '../src/domain/schedule';
-import { fireWrite } from '../src/domain/fire';
-import { StorageBase } from '../src/storage/storage.base';
-import { BulkSql } from '../src/storage/typeorm/bulk-sql';
-import type { SqlDialect } from '../src/storage/typeorm/dialect';
-import { dataSourceOptions } from '../src/storage/typeorm/data-source-options';
-import { toScheduleRow } from '../src/storage/typeorm/entities/row.mapper';
-import { aSchedule } from '../test/support/builders';
-import { createThrowawayDatabase, ThrowawayDatabase } from '../test/support/postgres';
-import { memorySource, sqlSource, startBaseline } from './baseline-server';
-import { measure, measurePair, median, LoadSummary } from './load';
-import { MEASURED_USER, measuredSchedule, measuredSessions, seedFillerSchedules, seedFillerSessions, seedMeasured } from './seed';
+import { AppModule } from '../src/app.module.js';
+import { configureApp, createHttpAdapter } from '../src/app.setup.js';
+import type { StorageConfig } from '../src/config/app-config.js';
+import type { Schedule } from '../src/domain/schedule.js';
+import { fireWrite } from '../src/domain/fire.js';
+import { StorageBase } from '../src/storage/storage.base.js';
+import { BulkSql } from '../src/storage/typeorm/bulk-sql.js';
+import { POSTGRES, SQLITE, type SqlDialect } from '../src/storage/typeorm/dialect.js';
+import { dataSourceOptions } from '../src/storage/typeorm/data-source-options.js';
+import { toScheduleRow } from '../src/storage/typeorm/entities/row.mapper.js';
+import { aSchedule } from '../test/support/builders.js';
+import { createThrowawayDatabase, type ThrowawayDatabase } from '../test/support/postgres.js';
+import { memorySource, sqlSource, startBaseline } from './baseline-server.js';
+import { measure, measurePair, median, type LoadSummary } from './load.js';
+import { MEASURED_USER, measuredSchedule, measuredSessions, seedFillerSchedules, seedFillerSessions, seedMeasured } from './seed.js';
 
+// `npm run bench` runs the compiled copy under dist/ from the project's root.
+const ROOT = process.cwd();
 const QUICK = process.env.BENCH_QUICK === '1';
 const LOAD = { connections: 16, seconds: QUICK ? 2 : 5, runs: QUICK ? 1 : 5 };
 const LATENCY = { connections: 4, seconds: QUICK ? 2 : 5, runs: QUICK ? 1 : 3 };
@@ -48,11 +50,11 @@ async function openStore(driver: 'memory' | 'sqlite' | 'postgres'): Promise<Stor
   if (driver === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'schedules-bench-'));
     const path = join(dir, 'bench.sqlite');
-    return { storage: { driver, sqlitePath: path }, dialect: 'sqlite', location: path, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
+    return { storage: { driver, sqlitePath: path }, dialect: SQLITE, location: path, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
   }
   const db = (await createThrowawayDatabase()) as ThrowawayDatabase | string;
   if (typeof db === 'string') throw new Error(db);
-  return { storage: { driver, sqlitePath: '', databaseUrl: db.url }, dialect: 'postgres', location: db.url, dispose: () => db.drop() };
+  return { storage: { driver, sqlitePath: '', databaseUrl: db.url }, dialect: POSTGRES, location: db.url, dispose: () => db.drop() };
 }
 
 async function startService(storage: StorageConfig, scheduler = { enabled: false, intervalMs: 50, batchSize: 500 }) {
@@ -202,7 +204,7 @@ async function fireReplicas(replicas: number): Promise<number> {
   try {
     await Promise.all(
       Array.from({ length: replicas }, () => {
-        const child = spawn(process.execPath, [join(__dirname, '../dist/src/main.js')], {
+        const child = spawn(process.execPath, [join(ROOT, 'dist/src/main.js')], {
           env: {
             ...process.env,
             NODE_OPTIONS: '',
@@ -220,7 +222,7 @@ async function fireReplicas(replicas: number): Promise<number> {
       }),
     );
     const dueAt = new Date(Date.now() + 1500);
-    await new BulkSql('postgres').insert(ds.manager, 'schedules', dueSchedules(dueAt).map(toScheduleRow));
+    await new BulkSql(POSTGRES).insert(ds.manager, 'schedules', dueSchedules(dueAt).map(toScheduleRow));
     await waitUntil(async () => Number((await ds.query('SELECT count(*) AS n FROM runs'))[0].n) >= FIRE_COUNT);
     const lastFire = Date.now();
     await assertExactlyOnce(ds);
@@ -286,8 +288,8 @@ async function main(): Promise<void> {
     ...fires.map((f) => `| ${f.backend} | ${f.replicas} | **${f.ms}** (${f.msMin}–${f.msMax}) |`),
   ];
   log(lines.join('\n'));
-  mkdirSync(join(__dirname, 'results'), { recursive: true });
-  writeFileSync(join(__dirname, 'results/latest.json'), JSON.stringify({ machine, date: new Date().toISOString(), quick: QUICK, lists, fires }, null, 2));
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify({ machine, date: new Date().toISOString(), quick: QUICK, lists, fires }, null, 2));
 }
 
 main().then(

@@ -1,11 +1,11 @@
 import type { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import type { Schedule } from '../src/domain/schedule';
-import type { SqlDialect } from '../src/storage/typeorm/dialect';
-import { BulkSql } from '../src/storage/typeorm/bulk-sql';
-import { toScheduleRow, toSessionRow } from '../src/storage/typeorm/entities/row.mapper';
-import { aSchedule } from '../test/support/builders';
-import { realisticSession } from './realistic-session';
+import type { Schedule } from '../src/domain/schedule.js';
+import type { SqlDialect } from '../src/storage/typeorm/dialect.js';
+import { BulkSql } from '../src/storage/typeorm/bulk-sql.js';
+import { toScheduleRow, toSessionRow } from '../src/storage/typeorm/entities/row.mapper.js';
+import { aSchedule } from '../test/support/builders.js';
+import { realisticSession } from './realistic-session.js';
 
 export const MEASURED_USER = 'bench-user';
 export const FILLER_SCHEDULES = 10_000;
@@ -55,7 +55,7 @@ export async function seedFillerSchedules(ds: DataSource, dialect: SqlDialect): 
     chat_model_config, stateful, permission_mode, source, source_session_id, catchup_window_seconds, next_run_at,
     last_run_at, created_at, updated_at)`;
   const modelConfig = JSON.stringify({ type: 'openai', credential_id: 'c', model: 'gpt-4o', parameters: {} });
-  if (dialect === 'postgres') {
+  if (dialect.name === 'postgres') {
     await ds.query(`INSERT INTO schedules ${columns} ${select('k', '$1::jsonb', 'now()')} FROM generate_series(0, ${FILLER_SCHEDULES - 1}) k`, [modelConfig]);
   } else {
     await ds.query(
@@ -75,7 +75,7 @@ export async function seedFillerSessions(ds: DataSource, dialect: SqlDialect, fr
   const step = 200_000;
   for (let lo = from; lo <= to; lo += step) {
     const hi = Math.min(to, lo + step - 1);
-    if (dialect === 'postgres') {
+    if (dialect.name === 'postgres') {
       await ds.query(
         `INSERT INTO sessions ${columns}
          SELECT 'filler-' || g, 'user-' || (g % ${FILLER_SCHEDULES} % ${FILLER_USERS}), 'agent-1', 'schedule',

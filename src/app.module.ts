@@ -1,11 +1,11 @@
-import { DynamicModule, Module } from '@nestjs/common';
-import { CommonModule } from './common/common.module';
-import type { AppConfig } from './config/app-config';
-import { HealthModule } from './health/health.module';
-import { FiringModule } from './firing/firing.module';
-import { SchedulesModule } from './schedules/schedules.module';
-import { SessionsModule } from './sessions/sessions.module';
-import { StorageModule } from './storage/storage.module';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { CommonModule } from './common/common.module.js';
+import type { AppConfig } from './config/app-config.js';
+import { HealthModule } from './health/health.module.js';
+import { FiringModule } from './firing/firing.module.js';
+import { SchedulesModule } from './schedules/schedules.module.js';
+import { SessionsModule } from './sessions/sessions.module.js';
+import { StorageModule } from './storage/storage.module.js';
 
 @Module({})
 export class AppModule {

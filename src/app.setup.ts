@@ -1,8 +1,8 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
-import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { type ValidationError, ValidationPipe } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { FieldError, ValidationFailed } from './common/domain-errors';
-import { ProblemDetailsFilter } from './common/problem-details.filter';
+import { type FieldError, ValidationFailed } from './common/domain-errors.js';
+import { ProblemDetailsFilter } from './common/problem-details.filter.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 

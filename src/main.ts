@@ -2,9 +2,9 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AppModule } from './app.module';
-import { configureApp, createHttpAdapter } from './app.setup';
-import { InvalidConfigError, loadConfig } from './config/app-config';
+import { AppModule } from './app.module.js';
+import { configureApp, createHttpAdapter } from './app.setup.js';
+import { InvalidConfigError, loadConfig } from './config/app-config.js';
 
 async function bootstrap(): Promise<void> {
   let config;

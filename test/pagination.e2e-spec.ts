@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import request from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
-import { aCreateBody } from './support/builders';
-import { describeOnEveryBackend } from './support/test-app';
+import { aCreateBody } from './support/builders.js';
+import { describeOnEveryBackend } from './support/test-app.js';
 
-describeOnEveryBackend('pagination', ({ app, clock }) => {
-  const http = () => request(app.getHttpServer());
+describeOnEveryBackend('pagination', (backend) => {
+  const { clock } = backend;
+  const http = () => request(backend.app.getHttpServer());
   const userId = `user-${uuidv7()}`;
   let scheduleId = '';
 

@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, it } from '@jest/globals';
 import request from 'supertest';
-import { SchedulerService } from '../src/firing/scheduler.service';
-import { aCreateBody } from './support/builders';
-import { createTestApp, TestApp } from './support/test-app';
+import { SchedulerService } from '../src/firing/scheduler.service.js';
+import { aCreateBody } from './support/builders.js';
+import { createTestApp, type TestApp } from './support/test-app.js';
 
 describe('restarting the service on SQLite', () => {
   const dir = mkdtempSync(join(tmpdir(), 'schedules-restart-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const sqlitePath = join(dir, 'service.sqlite');
   const start = async (at: string) => {
     const started = (await createTestApp('sqlite', { sqlitePath })) as TestApp;

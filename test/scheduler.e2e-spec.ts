@@ -1,19 +1,24 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { beforeAll, describe, it } from '@jest/globals';
 import request from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
-import { SchedulerService } from '../src/firing/scheduler.service';
-import { StorageBase } from '../src/storage/storage.base';
-import { aCreateBody, aSchedule } from './support/builders';
-import { describeOnEveryBackend } from './support/test-app';
+import { SchedulerService } from '../src/firing/scheduler.service.js';
+import { StorageBase } from '../src/storage/storage.base.js';
+import { aCreateBody, aSchedule } from './support/builders.js';
+import { describeOnEveryBackend } from './support/test-app.js';
 
 const MINUTE = 60_000;
 
 // The firing engine, driven by the injected clock: every test sets the time and calls tick().
-describeOnEveryBackend('firing', ({ app, clock }) => {
-  const scheduler = app.get(SchedulerService);
-  const storage = app.get(StorageBase);
-  const http = () => request(app.getHttpServer());
+describeOnEveryBackend('firing', (backend) => {
+  const { clock } = backend;
+  let scheduler: SchedulerService;
+  let storage: StorageBase;
+  beforeAll(() => {
+    scheduler = backend.app.get(SchedulerService);
+    storage = backend.app.get(StorageBase);
+  });
+  const http = () => request(backend.app.getHttpServer());
 
   // Ticks see every user's schedules, so each test lives in its own stretch of time (stretches
   // only move forward) and deletes the schedules of the test before it.
@@ -300,7 +305,7 @@ describeOnEveryBackend('firing', ({ app, clock }) => {
       const id = await create({ cron_expression: '0 * * * *', timezone: 'UTC' });
       const schedule = (await storage.getSchedule(userId, id))!;
       // A run already exists for the 01:00 fire (as if written by a buggy claimer).
-      const { fireWrite } = await import('../src/domain/fire');
+      const { fireWrite } = await import('../src/domain/fire.js');
       const slot = new Date('2027-02-02T01:00:00.000Z');
       await storage.recordFire(fireWrite(schedule, slot, 'cron', slot));
       await tickAt('2027-02-02T01:00:30.000Z');

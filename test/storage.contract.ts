@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { v7 as uuidv7 } from 'uuid';
-import { aSchedule } from './support/builders';
-import type { KeysetPosition } from '../src/common/page';
-import { type DueFirePlan, fireWrite, statefulSessionId, unfiredRun } from '../src/domain/fire';
-import type { Schedule } from '../src/domain/schedule';
-import type { StorageBase } from '../src/storage/storage.base';
+import { aSchedule } from './support/builders.js';
+import type { KeysetPosition } from '../src/common/page.js';
+import { type DueFirePlan, fireWrite, statefulSessionId, unfiredRun } from '../src/domain/fire.js';
+import type { Schedule } from '../src/domain/schedule.js';
+import type { StorageBase } from '../src/storage/storage.base.js';
 
 export interface OpenedStorage {
   storage: StorageBase;
@@ -14,18 +14,23 @@ export interface OpenedStorage {
 
 /**
  * The behaviour every StorageBase implementation must have. Each backend's spec calls this once;
- * `open` returns the storage, or a reason to skip (a database this machine does not have).
- * Tests share one storage and keep apart by using their own user ids.
+ * `open` returns the storage. With a `skipReason` (a database this machine does not have) the
+ * suite is one skipped test that says why. Tests share one storage and keep apart by using their
+ * own user ids.
  */
-export function runStorageContract(name: string, open: () => Promise<OpenedStorage | string>): void {
-  describe(`${name} storage contract`, async () => {
-    const opened = await open();
-    if (typeof opened === 'string') {
-      it(`skipped: ${opened}`, { skip: opened }, () => undefined);
+export function runStorageContract(name: string, open: () => Promise<OpenedStorage>, skipReason?: string): void {
+  describe(`${name} storage contract`, () => {
+    if (skipReason) {
+      it.skip(`skipped: ${skipReason}`, () => undefined);
       return;
     }
-    const { storage } = opened;
-    after(() => opened.dispose());
+    let opened: OpenedStorage | undefined;
+    let storage: StorageBase;
+    beforeAll(async () => {
+      opened = await open();
+      storage = opened.storage;
+    });
+    afterAll(() => opened?.dispose());
     const newUser = () => `user-${uuidv7()}`;
 
     it('answers a ping', async () => {

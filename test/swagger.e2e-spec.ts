@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import request from 'supertest';
-import { createTestApp, TestApp } from './support/test-app';
+import { createTestApp, type TestApp } from './support/test-app.js';
 
 type Schema = { $ref?: string; type?: string; items?: Schema; properties?: Record<string, Schema>; allOf?: Schema[] };
 type Operation = {
@@ -17,11 +17,11 @@ describe('API documentation', () => {
     components: { schemas: Record<string, Schema> };
   };
 
-  before(async () => {
+  beforeAll(async () => {
     testApp = (await createTestApp('memory')) as TestApp;
     doc = (await request(testApp.app.getHttpServer()).get('/docs-json').expect(200)).body;
   });
-  after(() => testApp.close());
+  afterAll(() => testApp.close());
 
   const resolve = (schema: Schema): Schema => {
     const ref = schema.$ref ?? schema.allOf?.[0]?.$ref;

@@ -1,7 +1,7 @@
-import { applyDecorators, createParamDecorator, ExecutionContext, UseGuards } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, type ExecutionContext, UseGuards } from '@nestjs/common';
 import { ApiHeader, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { ProblemDetails } from '../common/problem-details';
-import { RequestUser, USER_ID_HEADER, UserIdGuard } from './user-id.guard';
+import { ProblemDetails } from '../common/problem-details.js';
+import { type RequestUser, USER_ID_HEADER, UserIdGuard } from './user-id.guard.js';
 
 /** Guards a controller or route with UserIdGuard and documents the header and the 401. */
 export function UserAuth(): ClassDecorator & MethodDecorator {

@@ -1,5 +1,5 @@
-import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
-import { MissingUserId } from '../common/domain-errors';
+import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import { MissingUserId } from '../common/domain-errors.js';
 
 export const USER_ID_HEADER = 'x-user-id';
 const MAX_USER_ID_LENGTH = 256;

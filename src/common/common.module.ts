@@ -1,5 +1,5 @@
 import { Global, Module } from '@nestjs/common';
-import { Clock, SystemClock } from './clock';
+import { Clock, SystemClock } from './clock.js';
 
 /** Process-wide providers: the clock (tests override it with a fake one). */
 @Global()

@@ -1,5 +1,5 @@
-import { ValidationFailed } from './domain-errors';
-import type { KeysetPosition } from './page';
+import { ValidationFailed } from './domain-errors.js';
+import type { KeysetPosition } from './page.js';
 
 /** An opaque page cursor: base64url of the position, so clients cannot come to depend on its shape. */
 export function encodeCursor(position: KeysetPosition): string {

@@ -1,9 +1,9 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import type { PageRequest } from './page';
-import { decodeCursor } from './cursor';
-import { ValidationFailed } from './domain-errors';
+import type { PageRequest } from './page.js';
+import { decodeCursor } from './cursor.js';
+import { ValidationFailed } from './domain-errors.js';
 
 export const MAX_PAGE_SIZE = 500;
 

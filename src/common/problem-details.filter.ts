@@ -1,6 +1,6 @@
-import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { internalErrorProblem, PROBLEM_CONTENT_TYPE, toProblem } from './problem-details';
+import { internalErrorProblem, PROBLEM_CONTENT_TYPE, toProblem } from './problem-details.js';
 
 /** Writes every error as RFC 9457 problem details; unexpected ones are logged and answered with a generic 500. */
 @Catch()

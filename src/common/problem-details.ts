@@ -1,7 +1,7 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { STATUS_CODES } from 'node:http';
-import { DomainError, DomainErrorCode, FieldError, ValidationFailed } from './domain-errors';
+import { DomainError, type DomainErrorCode, type FieldError, ValidationFailed } from './domain-errors.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { InvalidConfigError, loadConfig } from './app-config';
+import { describe, it } from '@jest/globals';
+import { InvalidConfigError, loadConfig } from './app-config.js';
 
 describe('loadConfig', () => {
   it('defaults to SQLite under ./data, port 3000 on all interfaces', () => {

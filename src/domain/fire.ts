@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
-import type { Run, RunTrigger } from './run';
-import type { Schedule } from './schedule';
-import type { Message, Session } from './session';
+import type { Run, RunTrigger } from './run.js';
+import type { Schedule } from './schedule.js';
+import type { Message, Session } from './session.js';
 
 /**
  * What a fire writes: the session it creates (or, for a stateful schedule, the message it

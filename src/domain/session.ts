@@ -1,4 +1,4 @@
-import type { ChatModelConfig, PermissionMode } from './schedule';
+import type { ChatModelConfig, PermissionMode } from './schedule.js';
 
 export const SESSION_SOURCES = ['user', 'schedule', 'channel'] as const;
 export type SessionSource = (typeof SESSION_SOURCES)[number];

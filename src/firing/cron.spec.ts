@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { cronExpressionProblem } from './cron';
+import { describe, it } from '@jest/globals';
+import { cronExpressionProblem } from './cron.js';
 
 describe('cronExpressionProblem', () => {
   it('accepts 5-field cron and 6-field cron with seconds', () => {

@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import type { Schedule } from '../domain/schedule';
+import type { Schedule } from '../domain/schedule.js';
 
 type Timing = Pick<Schedule, 'cronExpression' | 'timezone' | 'enabled' | 'startedAt' | 'endedAt'>;
 

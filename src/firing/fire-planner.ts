@@ -1,8 +1,8 @@
 import { v7 as uuidv7 } from 'uuid';
-import { nextFireAfter } from './cron';
-import type { Schedule } from '../domain/schedule';
-import { type DueFirePlan, fireWrite, unfiredRun } from '../domain/fire';
-import type { Run } from '../domain/run';
+import { nextFireAfter } from './cron.js';
+import type { Schedule } from '../domain/schedule.js';
+import { type DueFirePlan, fireWrite, unfiredRun } from '../domain/fire.js';
+import type { Run } from '../domain/run.js';
 
 /** At most this many missed fire times are recorded one by one per claim; the rest are summarised. */
 export const MAX_MISSED_RUNS_RECORDED = 100;

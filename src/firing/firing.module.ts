@@ -1,6 +1,6 @@
-import { DynamicModule, Module } from '@nestjs/common';
-import { SchedulerConfig } from '../config/app-config';
-import { SchedulerService } from './scheduler.service';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { SchedulerConfig } from '../config/app-config.js';
+import { SchedulerService } from './scheduler.service.js';
 
 @Module({})
 export class FiringModule {

@@ -1,11 +1,11 @@
-import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { Clock } from '../common/clock';
-import { SchedulerConfig } from '../config/app-config';
-import { nextFireAfter } from './cron';
-import type { Schedule } from '../domain/schedule';
-import { type DueFirePlan, unfiredRun } from '../domain/fire';
-import { StorageBase } from '../storage/storage.base';
-import { planDueFire } from './fire-planner';
+import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Clock } from '../common/clock.js';
+import { SchedulerConfig } from '../config/app-config.js';
+import { nextFireAfter } from './cron.js';
+import type { Schedule } from '../domain/schedule.js';
+import { type DueFirePlan, unfiredRun } from '../domain/fire.js';
+import { StorageBase } from '../storage/storage.base.js';
+import { planDueFire } from './fire-planner.js';
 
 /**
  * Fires due schedules: every tick it claims them from storage in batches until none is due.

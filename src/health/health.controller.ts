@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckResult, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { StorageBase } from '../storage/storage.base';
+import { HealthCheck, type HealthCheckResult, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { StorageBase } from '../storage/storage.base.js';
 
 /** For load balancers and orchestrators; no identity needed, no user data shown. */
 @ApiTags('health')

@@ -11,25 +11,25 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import { CurrentUser, UserAuth } from '../auth/user-auth.decorator';
-import { encodeCursor } from '../common/cursor';
-import { PageQuery, pageRequestOf } from '../common/page-query.dto';
-import { ProblemDetails } from '../common/problem-details';
-import { toLocalIso } from '../common/time';
-import { RunListResponse, toRunResponse } from './dto/run.response';
-import { ScheduleSessionsResponse, toSessionResponse } from '../sessions/dto/session.response';
-import { SessionsService } from '../sessions/sessions.service';
-import { CreateScheduleDto } from './dto/create-schedule.dto';
+import { CurrentUser, UserAuth } from '../auth/user-auth.decorator.js';
+import { encodeCursor } from '../common/cursor.js';
+import { PageQuery, pageRequestOf } from '../common/page-query.dto.js';
+import { ProblemDetails } from '../common/problem-details.js';
+import { toLocalIso } from '../common/time.js';
+import { RunListResponse, toRunResponse } from './dto/run.response.js';
+import { ScheduleSessionsResponse, toSessionResponse } from '../sessions/dto/session.response.js';
+import { SessionsService } from '../sessions/sessions.service.js';
+import { CreateScheduleDto } from './dto/create-schedule.dto.js';
 import {
   CreateScheduleResponse,
   RunScheduleResponse,
   ScheduleListResponse,
   ScheduleResponse,
   toScheduleResponse,
-} from './dto/schedule.response';
-import { NextRunsQuery, NextRunsResponse } from './dto/next-runs.dto';
-import { UpdateScheduleDto } from './dto/update-schedule.dto';
-import { SchedulesService } from './schedules.service';
+} from './dto/schedule.response.js';
+import { NextRunsQuery, NextRunsResponse } from './dto/next-runs.dto.js';
+import { UpdateScheduleDto } from './dto/update-schedule.dto.js';
+import { SchedulesService } from './schedules.service.js';
 
 const ScheduleIdParam = () => ApiParam({ name: 'schedule_id', description: 'ID of the schedule.' });
 const NotFound = () => ApiNotFoundResponse({ description: 'The caller has no schedule with this ID.', type: ProblemDetails });

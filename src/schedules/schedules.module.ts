@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
-import { SessionsModule } from '../sessions/sessions.module';
-import { ScheduleController } from './schedule.controller';
-import { SchedulesService } from './schedules.service';
+import { SessionsModule } from '../sessions/sessions.module.js';
+import { ScheduleController } from './schedule.controller.js';
+import { SchedulesService } from './schedules.service.js';
 
 @Module({
   imports: [SessionsModule],

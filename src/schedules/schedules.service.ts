@@ -1,17 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { v7 as uuidv7 } from 'uuid';
-import { Clock } from '../common/clock';
-import { ScheduleDisabled, ScheduleNotFound, ValidationFailed } from '../common/domain-errors';
-import { SessionsService } from '../sessions/sessions.service';
-import type { Run } from '../domain/run';
-import type { Session } from '../domain/session';
-import type { Page, PageRequest } from '../common/page';
-import { StorageBase } from '../storage/storage.base';
-import { nextFireAfter, upcomingFires } from '../firing/cron';
-import type { ChatModelConfigDto } from './dto/chat-model-config.dto';
-import type { CreateScheduleDto } from './dto/create-schedule.dto';
-import type { UpdateScheduleDto } from './dto/update-schedule.dto';
-import { ChatModelConfig, DEFAULT_CATCHUP_WINDOW_SECONDS, Schedule } from '../domain/schedule';
+import { Clock } from '../common/clock.js';
+import { ScheduleDisabled, ScheduleNotFound, ValidationFailed } from '../common/domain-errors.js';
+import { SessionsService } from '../sessions/sessions.service.js';
+import type { Run } from '../domain/run.js';
+import type { Session } from '../domain/session.js';
+import type { Page, PageRequest } from '../common/page.js';
+import { StorageBase } from '../storage/storage.base.js';
+import { nextFireAfter, upcomingFires } from '../firing/cron.js';
+import type { ChatModelConfigDto } from './dto/chat-model-config.dto.js';
+import type { CreateScheduleDto } from './dto/create-schedule.dto.js';
+import type { UpdateScheduleDto } from './dto/update-schedule.dto.js';
+import { type ChatModelConfig, DEFAULT_CATCHUP_WINDOW_SECONDS, type Schedule } from '../domain/schedule.js';
 
 @Injectable()
 export class SchedulesService {

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { ScheduleNotFound } from '../common/domain-errors';
-import type { Schedule } from '../domain/schedule';
-import type { Page, PageRequest } from '../common/page';
-import { StorageBase } from '../storage/storage.base';
-import { fireWrite } from '../domain/fire';
-import type { Session } from '../domain/session';
+import { ScheduleNotFound } from '../common/domain-errors.js';
+import type { Schedule } from '../domain/schedule.js';
+import type { Page, PageRequest } from '../common/page.js';
+import { StorageBase } from '../storage/storage.base.js';
+import { fireWrite } from '../domain/fire.js';
+import type { Session } from '../domain/session.js';
 
 @Injectable()
 export class SessionsService {

@@ -1,8 +1,8 @@
-import type { Page, PageRequest } from '../common/page';
-import type { ClaimOutcome, DueFirePlan, FireWrite } from '../domain/fire';
-import type { Run } from '../domain/run';
-import type { Schedule } from '../domain/schedule';
-import type { Session } from '../domain/session';
+import type { Page, PageRequest } from '../common/page.js';
+import type { ClaimOutcome, DueFirePlan, FireWrite } from '../domain/fire.js';
+import type { Run } from '../domain/run.js';
+import type { Schedule } from '../domain/schedule.js';
+import type { Session } from '../domain/session.js';
 
 /**
  * The storage port, and its own injection token. Every implementation must pass

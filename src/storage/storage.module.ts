@@ -1,11 +1,11 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { StorageConfig } from '../config/app-config';
-import { MemoryStorage } from './memory/memory.storage';
-import { StorageBase } from './storage.base';
-import { dataSourceOptions } from './typeorm/data-source-options';
-import { TypeOrmStorage } from './typeorm/typeorm.storage';
+import type { StorageConfig } from '../config/app-config.js';
+import { MemoryStorage } from './memory/memory.storage.js';
+import { StorageBase } from './storage.base.js';
+import { dataSourceOptions } from './typeorm/data-source-options.js';
+import { TypeOrmStorage } from './typeorm/typeorm.storage.js';
 
 /** Binds StorageBase to the implementation the configuration names; the only place that chooses. */
 @Module({})

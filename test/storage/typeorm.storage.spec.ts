@@ -1,5 +1,6 @@
-import { runStorageContract } from '../storage.contract';
-import { openPostgresTestStorage, openSqliteTestStorage } from '../support/test-storages';
+import { postgresSkipReason } from '../support/postgres.js';
+import { openPostgresTestStorage, openSqliteTestStorage } from '../support/test-storages.js';
+import { runStorageContract } from '../storage.contract.js';
 
 runStorageContract('sqlite', openSqliteTestStorage);
-runStorageContract('postgres', openPostgresTestStorage);
+runStorageContract('postgres', openPostgresTestStorage, postgresSkipReason());

@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import type { Schedule } from '../../src/domain/schedule';
+import type { Schedule } from '../../src/domain/schedule.js';
 
 /** A valid schedule model with every field set; override what a test is about. */
 export function aSchedule(overrides: Partial<Schedule> = {}): Schedule {

@@ -1,4 +1,4 @@
-import { Clock } from '../../src/common/clock';
+import { Clock } from '../../src/common/clock.js';
 
 /** A clock that moves only when the test says so. */
 export class ManualClock extends Clock {

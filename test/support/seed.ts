@@ -2,9 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The contract page, beside the project's root, where the machines lay it out. */
-export const SEED_PAGE = join(__dirname, '../../../shared/contract/list-schedule-sessions.seed.txt');
+export const SEED_PAGE = join(import.meta.dirname, '../../../shared/contract/list-schedule-sessions.seed.txt');
 /** The page's example response, kept in the repo so the tests also run without shared/. */
-export const SEED_FIXTURE = join(__dirname, '../fixtures/list-schedule-sessions.seed.json');
+export const SEED_FIXTURE = join(import.meta.dirname, '../fixtures/list-schedule-sessions.seed.json');
 
 /** The first example response body on the contract page. */
 export function exampleFromSeedPage(page: string): unknown {

@@ -1,15 +1,15 @@
-import { after, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { AppModule } from '../../src/app.module';
-import { configureApp, createHttpAdapter } from '../../src/app.setup';
-import { Clock } from '../../src/common/clock';
-import type { AppConfig, SchedulerConfig, StorageDriver } from '../../src/config/app-config';
-import { createThrowawayDatabase } from './postgres';
-import { ManualClock } from './manual-clock';
+import { AppModule } from '../../src/app.module.js';
+import { configureApp, createHttpAdapter } from '../../src/app.setup.js';
+import { Clock } from '../../src/common/clock.js';
+import type { AppConfig, SchedulerConfig, StorageDriver } from '../../src/config/app-config.js';
+import { createThrowawayDatabase, postgresSkipReason } from './postgres.js';
+import { ManualClock } from './manual-clock.js';
 
 export interface TestApp {
   app: NestFastifyApplication;
@@ -24,14 +24,15 @@ export interface TestAppOptions {
   sqlitePath?: string;
   /** The system clock instead of the manual one. */
   realClock?: boolean;
+  /** The manual clock to use (a fresh one otherwise). */
+  clock?: ManualClock;
 }
 
 /**
  * The real application, in process, on a fresh store of the given backend, with a manual clock
  * and no ticker unless the options say otherwise.
- * Returns a reason instead when the backend is not available here (PostgreSQL outside CI).
  */
-export async function createTestApp(driver: StorageDriver, options: TestAppOptions = {}): Promise<TestApp | string> {
+export async function createTestApp(driver: StorageDriver, options: TestAppOptions = {}): Promise<TestApp> {
   const scheduler = options.scheduler ?? { enabled: false, intervalMs: 1000, batchSize: 100 };
   const cleanups: Array<() => Promise<void> | void> = [];
   const storage: AppConfig['storage'] = { driver, sqlitePath: ':memory:' };
@@ -44,11 +45,10 @@ export async function createTestApp(driver: StorageDriver, options: TestAppOptio
   }
   if (driver === 'postgres') {
     const db = await createThrowawayDatabase();
-    if (typeof db === 'string') return db;
     storage.databaseUrl = db.url;
     cleanups.push(() => db.drop());
   }
-  const clock = new ManualClock();
+  const clock = options.clock ?? new ManualClock();
   const builder = Test.createTestingModule({
     imports: [AppModule.forRoot({ host: '127.0.0.1', port: 0, storage, scheduler })],
   });
@@ -69,20 +69,39 @@ export async function createTestApp(driver: StorageDriver, options: TestAppOptio
 
 export const BACKENDS: StorageDriver[] = ['memory', 'sqlite', 'postgres'];
 
+/** What a suite on one backend sees: the clock at once, the app once `beforeAll` has built it. */
+export interface BackendHandle {
+  readonly clock: ManualClock;
+  readonly app: NestFastifyApplication;
+}
+
 /**
- * One `describe` per backend, each on its own fresh app; where a backend is not available here
- * (PostgreSQL outside CI) its suite is one skipped test that says why.
+ * One `describe` per backend, each on its own fresh app, built in `beforeAll` (Jest defines
+ * suites synchronously): the body reads `backend.app` inside hooks and tests, never while
+ * defining them. Where PostgreSQL is not available (outside CI) its suite is one skipped test
+ * that says why.
  */
-export function describeOnEveryBackend(title: string, body: (testApp: TestApp) => void): void {
+export function describeOnEveryBackend(title: string, body: (backend: BackendHandle) => void): void {
   for (const driver of BACKENDS) {
-    describe(`${title} on ${driver}`, async () => {
-      const testApp = await createTestApp(driver);
-      if (typeof testApp === 'string') {
-        it(`skipped: ${testApp}`, { skip: testApp }, () => undefined);
+    describe(`${title} on ${driver}`, () => {
+      const skip = driver === 'postgres' ? postgresSkipReason() : undefined;
+      if (skip) {
+        it.skip(`skipped: ${skip}`, () => undefined);
         return;
       }
-      after(() => testApp.close());
-      body(testApp);
+      const clock = new ManualClock();
+      let testApp: TestApp | undefined;
+      beforeAll(async () => {
+        testApp = await createTestApp(driver, { clock });
+      });
+      afterAll(() => testApp?.close());
+      body({
+        clock,
+        get app() {
+          if (!testApp) throw new Error('the app is built in beforeAll: read backend.app in hooks and tests');
+          return testApp.app;
+        },
+      });
     });
   }
 }

@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import type { StorageConfig } from '../../src/config/app-config';
-import type { OpenedStorage } from '../storage.contract';
-import { dataSourceOptions } from '../../src/storage/typeorm/data-source-options';
-import { TypeOrmStorage } from '../../src/storage/typeorm/typeorm.storage';
-import { createThrowawayDatabase } from './postgres';
+import type { StorageConfig } from '../../src/config/app-config.js';
+import type { OpenedStorage } from '../storage.contract.js';
+import { dataSourceOptions } from '../../src/storage/typeorm/data-source-options.js';
+import { TypeOrmStorage } from '../../src/storage/typeorm/typeorm.storage.js';
+import { createThrowawayDatabase } from './postgres.js';
 
 /** A TypeOrmStorage on `config`, schema from the real migrations; `cleanup` runs after it closes. */
 async function openTypeOrmStorage(config: StorageConfig, cleanup: () => unknown): Promise<OpenedStorage> {
@@ -28,9 +28,8 @@ export function openSqliteTestStorage(): Promise<OpenedStorage> {
   );
 }
 
-/** A TypeOrmStorage on a throwaway PostgreSQL database, or why there is none. */
-export async function openPostgresTestStorage(): Promise<OpenedStorage | string> {
+/** A TypeOrmStorage on a throwaway PostgreSQL database. */
+export async function openPostgresTestStorage(): Promise<OpenedStorage> {
   const db = await createThrowawayDatabase();
-  if (typeof db === 'string') return db;
   return openTypeOrmStorage({ driver: 'postgres', sqlitePath: '', databaseUrl: db.url }, () => db.drop());
 }

@@ -16,9 +16,9 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
-import { PERMISSION_MODES, PermissionMode } from '../../domain/schedule';
-import { IsCronExpression, IsIsoInstant } from './schedule.validators';
-import { ChatModelConfigDto } from './chat-model-config.dto';
+import { PERMISSION_MODES, type PermissionMode } from '../../domain/schedule.js';
+import { IsCronExpression, IsIsoInstant } from './schedule.validators.js';
+import { ChatModelConfigDto } from './chat-model-config.dto.js';
 
 /** Optional and nullable: null clears the field (the activation window's ends). */
 const nullable = ValidateIf((_object, value) => value !== null && value !== undefined);

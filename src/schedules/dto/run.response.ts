@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { ApiNextCursor } from '../../common/page-query.dto';
-import { Run, RUN_STATUSES, RUN_TRIGGERS, RunStatus, RunTrigger } from '../../domain/run';
+import { ApiNextCursor } from '../../common/page-query.dto.js';
+import { type Run, RUN_STATUSES, RUN_TRIGGERS, type RunStatus, type RunTrigger } from '../../domain/run.js';
 
 export class RunResponse {
   @ApiProperty() readonly id: string;

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { PERMISSION_MODES, PermissionMode, Schedule, SCHEDULE_SOURCES, ScheduleSource } from '../../domain/schedule';
-import { ChatModelConfigDto } from './chat-model-config.dto';
+import { PERMISSION_MODES, type PermissionMode, type Schedule, SCHEDULE_SOURCES, type ScheduleSource } from '../../domain/schedule.js';
+import { ChatModelConfigDto } from './chat-model-config.dto.js';
 
 export class ScheduleDataResponse {
   @ApiProperty() readonly name: string;

@@ -1,5 +1,5 @@
-import { ValidationOptions, registerDecorator } from 'class-validator';
-import { cronExpressionProblem } from '../../firing/cron';
+import { type ValidationOptions, registerDecorator } from 'class-validator';
+import { cronExpressionProblem } from '../../firing/cron.js';
 
 /** A cron expression the scheduler can run (see cronExpressionProblem). */
 export function IsCronExpression(options?: ValidationOptions): PropertyDecorator {

@@ -1,5 +1,5 @@
 import { PartialType } from '@nestjs/swagger';
-import { CreateScheduleDto } from './create-schedule.dto';
+import { CreateScheduleDto } from './create-schedule.dto.js';
 
 /**
  * Every create field, all optional: omitted fields keep their value. `null` is rejected except

@@ -1,8 +1,8 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { ApiNextCursor } from '../../common/page-query.dto';
-import { ChatModelConfigDto } from '../../schedules/dto/chat-model-config.dto';
-import { PERMISSION_MODES, PermissionMode } from '../../domain/schedule';
-import { Session, SESSION_SOURCES, SessionSource, TASK_STATES, TaskState } from '../../domain/session';
+import { ApiNextCursor } from '../../common/page-query.dto.js';
+import { ChatModelConfigDto } from '../../schedules/dto/chat-model-config.dto.js';
+import { PERMISSION_MODES, type PermissionMode } from '../../domain/schedule.js';
+import { type Session, SESSION_SOURCES, type SessionSource, TASK_STATES, type TaskState } from '../../domain/session.js';
 
 // The session record of the contract (list-schedule-sessions.seed.txt), field for field.
 

@@ -1,9 +1,9 @@
-import type { Run } from '../../domain/run';
-import type { Schedule } from '../../domain/schedule';
-import type { Session } from '../../domain/session';
-import type { Page, PageRequest } from '../../common/page';
-import { appendFireMessage, type ClaimOutcome, type DueFirePlan, type FireWrite } from '../../domain/fire';
-import { StorageBase } from '../storage.base';
+import type { Run } from '../../domain/run.js';
+import type { Schedule } from '../../domain/schedule.js';
+import type { Session } from '../../domain/session.js';
+import type { Page, PageRequest } from '../../common/page.js';
+import { appendFireMessage, type ClaimOutcome, type DueFirePlan, type FireWrite } from '../../domain/fire.js';
+import { StorageBase } from '../storage.base.js';
 
 /** Newest first: `at` descending, then id descending (byte order, as the SQL backends use). */
 function newestFirst<T extends { id: string }>(at: (item: T) => Date) {

@@ -1,6 +1,5 @@
 import type { EntityManager, ObjectLiteral } from 'typeorm';
-import { DateUtils } from 'typeorm/util/DateUtils';
-import type { SqlDialect } from './dialect';
+import type { SqlDialect } from './dialect.js';
 
 // Batch writes of the claim path as plain SQL with positional parameters. TypeORM's query
 // builder spends more time on named parameters than the database spends on the rows, so the
@@ -32,11 +31,10 @@ export class BulkSql {
   ): Promise<void> {
     for (let i = 0; i < updates.length; i += ROWS_PER_STATEMENT) {
       const params: unknown[] = [];
-      // Placeholders in SQL order: SQLite's `?` are numbered by position.
       const tuples = updates.slice(i, i + ROWS_PER_STATEMENT).map((u) => {
         const id = this.slot(params, u.id);
-        const next = this.timestamp(this.slot(params, u.nextRunAt));
-        const last = this.timestamp(this.slot(params, u.lastRunAt));
+        const next = this.dialect.timestampSlot(this.slot(params, u.nextRunAt));
+        const last = this.dialect.timestampSlot(this.slot(params, u.lastRunAt));
         return `(${id}, ${next}, ${last})`;
       });
       // VALUES columns are column1, column2, … in both PostgreSQL and SQLite.
@@ -50,20 +48,7 @@ export class BulkSql {
 
   /** Adds a value to the parameters and returns its placeholder. */
   private slot(params: unknown[], value: unknown): string {
-    params.push(this.value(value));
-    return this.dialect === 'postgres' ? `$${params.length}` : '?';
-  }
-
-  /** PostgreSQL cannot type a bare parameter in a VALUES list; SQLite must not cast (its timestamps are text). */
-  private timestamp(placeholder: string): string {
-    return this.dialect === 'postgres' ? `${placeholder}::timestamptz` : placeholder;
-  }
-
-  private value(value: unknown): unknown {
-    if (value === null || value === undefined) return null;
-    if (value instanceof Date) return this.dialect === 'postgres' ? value : DateUtils.mixedDateToUtcDatetimeString(value);
-    if (typeof value === 'boolean') return this.dialect === 'postgres' ? value : Number(value);
-    if (typeof value === 'object') return JSON.stringify(value);
-    return value;
+    params.push(this.dialect.param(value));
+    return this.dialect.placeholder(params.length);
   }
 }

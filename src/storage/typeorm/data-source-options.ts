@@ -1,16 +1,16 @@
-import * as sqlite3 from 'sqlite3';
+import sqlite3 from 'sqlite3';
 import type { DataSourceOptions } from 'typeorm';
-import type { StorageConfig } from '../../config/app-config';
-import type { SqlDialect } from './dialect';
-import { runEntity } from './entities/run.entity';
-import { scheduleEntity } from './entities/schedule.entity';
-import { sessionEntity } from './entities/session.entity';
-import { InitialSchemaPostgres1764300000000 } from './migrations/postgres/1764300000000-initial-schema';
-import { SchedulerPostgres1764400000000 } from './migrations/postgres/1764400000000-scheduler';
-import { InitialSchemaSqlite1764300000000 } from './migrations/sqlite/1764300000000-initial-schema';
-import { SchedulerSqlite1764400000000 } from './migrations/sqlite/1764400000000-scheduler';
+import type { StorageConfig } from '../../config/app-config.js';
+import { POSTGRES, SQLITE, type SqlDialect } from './dialect.js';
+import { runEntity } from './entities/run.entity.js';
+import { scheduleEntity } from './entities/schedule.entity.js';
+import { sessionEntity } from './entities/session.entity.js';
+import { InitialSchemaPostgres1764300000000 } from './migrations/postgres/1764300000000-initial-schema.js';
+import { SchedulerPostgres1764400000000 } from './migrations/postgres/1764400000000-scheduler.js';
+import { InitialSchemaSqlite1764300000000 } from './migrations/sqlite/1764300000000-initial-schema.js';
+import { SchedulerSqlite1764400000000 } from './migrations/sqlite/1764400000000-scheduler.js';
 
-// Migrations are listed, not globbed, so the same list works from ts-node and from dist/.
+// Migrations are listed, not globbed, so the same list works from the sources (tests) and from dist/.
 const MIGRATIONS = {
   postgres: [InitialSchemaPostgres1764300000000, SchedulerPostgres1764400000000],
   sqlite: [InitialSchemaSqlite1764300000000, SchedulerSqlite1764400000000],
@@ -30,7 +30,7 @@ export function dataSourceOptions(config: StorageConfig): DataSourceOptions {
         ...common,
         type: 'postgres',
         url: config.databaseUrl,
-        entities: entitiesFor('postgres'),
+        entities: entitiesFor(POSTGRES),
         migrations: MIGRATIONS.postgres,
       };
     case 'sqlite':
@@ -44,7 +44,7 @@ export function dataSourceOptions(config: StorageConfig): DataSourceOptions {
         // TypeORM calls sqlite3.verbose(), which captures a stack trace on every query; this
         // hands it the module as it is (query errors still carry the SQL).
         driver: { verbose: () => sqlite3 },
-        entities: entitiesFor('sqlite'),
+        entities: entitiesFor(SQLITE),
         migrations: MIGRATIONS.sqlite,
       };
     default:

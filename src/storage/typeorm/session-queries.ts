@@ -1,6 +1,6 @@
-import type { Session, SessionConfig, SessionSource, SessionState } from '../../domain/session';
-import type { SqlDialect } from './dialect';
-import type { SessionRow } from './entities/session.entity';
+import type { Session, SessionConfig, SessionSource, SessionState } from '../../domain/session.js';
+import type { SqlDialect } from './dialect.js';
+import type { SessionRow } from './entities/session.entity.js';
 
 // The read path users hit most (a schedule's sessions, page by page) as plain SQL: TypeORM's
 // entity hydration costs more than the query itself. The benchmark's bare baseline runs these
@@ -20,7 +20,7 @@ export interface SessionQueries {
 }
 
 export function sessionQueries(dialect: SqlDialect): SessionQueries {
-  const p = (i: number) => (dialect === 'postgres' ? `$${i}` : `?${i}`);
+  const p = dialect.placeholder;
   const scoped = `user_id = ${p(1)} AND source_schedule_id = ${p(2)}`;
   const newestFirst = 'ORDER BY created_at DESC, id DESC';
   return {
@@ -39,7 +39,7 @@ export type RawSessionRow = Omit<SessionRow, 'config' | 'state' | 'created_at' |
   updated_at: Date | string;
 };
 
-export function sessionFromRaw(row: RawSessionRow): Session {
+export function sessionFromRaw(dialect: SqlDialect, row: RawSessionRow): Session {
   return {
     id: row.id,
     userId: row.user_id,
@@ -49,17 +49,7 @@ export function sessionFromRaw(row: RawSessionRow): Session {
     sourceScheduleId: row.source_schedule_id,
     teamId: row.team_id,
     state: typeof row.state === 'string' ? JSON.parse(row.state) : row.state,
-    createdAt: timestampFromRaw(row.created_at),
-    updatedAt: timestampFromRaw(row.updated_at),
+    createdAt: dialect.timestampFromRaw(row.created_at),
+    updatedAt: dialect.timestampFromRaw(row.updated_at),
   };
-}
-
-/** SQLite keeps TypeORM's UTC text form, `2026-11-28 09:00:00.123`. */
-export function timestampFromRaw(value: Date | string): Date {
-  return value instanceof Date ? value : new Date(`${value.replace(' ', 'T')}Z`);
-}
-
-/** A timestamp as a query parameter in the form the column stores. */
-export function timestampParam(dialect: SqlDialect, at: Date): Date | string {
-  return dialect === 'postgres' ? at : at.toISOString().replace('T', ' ').replace('Z', '');
 }

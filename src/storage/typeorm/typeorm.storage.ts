@@ -1,18 +1,17 @@
-import { DataSource, EntityManager, In, IsNull, ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import type { Run } from '../../domain/run';
-import type { Schedule } from '../../domain/schedule';
-import type { Session } from '../../domain/session';
-import type { KeysetPosition, Page, PageRequest } from '../../common/page';
-import { appendFireMessage, type ClaimOutcome, type DueFirePlan, type FireWrite } from '../../domain/fire';
-import { StorageBase } from '../storage.base';
-import { BulkSql } from './bulk-sql';
-import type { SqlDialect } from './dialect';
-import { RawSessionRow, SessionQueries, sessionFromRaw, sessionQueries, timestampParam } from './session-queries';
-import type { RunRow } from './entities/run.entity';
-import type { ScheduleRow } from './entities/schedule.entity';
-import type { SessionRow } from './entities/session.entity';
-import { toRun, toRunRow, toSchedule, toScheduleRow, toSession, toSessionRow } from './entities/row.mapper';
+import { type DataSource, type EntityManager, In, IsNull, type ObjectLiteral, type QueryDeepPartialEntity, type Repository, type SelectQueryBuilder } from 'typeorm';
+import type { Run } from '../../domain/run.js';
+import type { Schedule } from '../../domain/schedule.js';
+import type { Session } from '../../domain/session.js';
+import type { KeysetPosition, Page, PageRequest } from '../../common/page.js';
+import { appendFireMessage, type ClaimOutcome, type DueFirePlan, type FireWrite } from '../../domain/fire.js';
+import { StorageBase } from '../storage.base.js';
+import { BulkSql } from './bulk-sql.js';
+import { dialectNamed, type SqlDialect } from './dialect.js';
+import { type RawSessionRow, type SessionQueries, sessionFromRaw, sessionQueries } from './session-queries.js';
+import type { RunRow } from './entities/run.entity.js';
+import type { ScheduleRow } from './entities/schedule.entity.js';
+import type { SessionRow } from './entities/session.entity.js';
+import { toRun, toRunRow, toSchedule, toScheduleRow, toSession, toSessionRow } from './entities/row.mapper.js';
 
 const NEWEST_FIRST = { created_at: 'DESC', id: 'DESC' } as const;
 
@@ -25,7 +24,7 @@ export class TypeOrmStorage extends StorageBase {
 
   constructor(private readonly dataSource: DataSource) {
     super();
-    this.dialect = dataSource.options.type === 'postgres' ? 'postgres' : 'sqlite';
+    this.dialect = dialectNamed(dataSource.options.type === 'postgres' ? 'postgres' : 'sqlite');
     this.bulk = new BulkSql(this.dialect);
     this.queries = sessionQueries(this.dialect);
   }
@@ -83,11 +82,14 @@ export class TypeOrmStorage extends StorageBase {
     const { after, limit } = page;
     const [rows, counted] = await Promise.all([
       after
-        ? this.dataSource.query(this.queries.nextPage, [userId, scheduleId, timestampParam(this.dialect, after.at), after.id, limit + 1])
+        ? this.dataSource.query(this.queries.nextPage, [userId, scheduleId, this.dialect.param(after.at), after.id, limit + 1])
         : this.dataSource.query(this.queries.firstPage, [userId, scheduleId, limit + 1]),
       this.dataSource.query(this.queries.count, [userId, scheduleId]),
     ]);
-    return pageFrom((rows as RawSessionRow[]).map(sessionFromRaw), Number(counted[0].n), limit, (s) => s.createdAt);
+    // Array.from, not rows.map: the driver's array may come from a native addon's realm (Jest's
+    // vm-per-file tests see that), and a page is a plain array of this realm either way.
+    const sessions = Array.from(rows as RawSessionRow[], (row) => sessionFromRaw(this.dialect, row));
+    return pageFrom(sessions, Number(counted[0].n), limit, (s) => s.createdAt);
   }
 
   async recordFire(fire: FireWrite): Promise<Session | null> {
@@ -99,7 +101,7 @@ export class TypeOrmStorage extends StorageBase {
         .createQueryBuilder('s')
         .select('s.id')
         .where('s.id = :id AND s.user_id = :userId', { id: sourceScheduleId, userId });
-      const schedule = await (this.dialect === 'postgres' ? query.setLock('pessimistic_write') : query).getOne();
+      const schedule = await (this.dialect.rowLocks ? query.setLock('pessimistic_write') : query).getOne();
       if (!schedule) return null;
       return this.writeFire(em, fire);
     });
@@ -120,7 +122,7 @@ export class TypeOrmStorage extends StorageBase {
       // SKIP LOCKED: replicas claiming at the same moment take disjoint schedules instead of queueing.
       // (SQLite has one writer at a time and this process queues its own transactions.)
       const claimed =
-        this.dialect === 'postgres'
+        this.dialect.rowLocks
           ? await query.setLock('pessimistic_write').setOnLocked('skip_locked').getMany()
           : await query.getMany();
       const plans = claimed.map((row) => plan(toSchedule(row)));
@@ -257,7 +259,7 @@ export class TypeOrmStorage extends StorageBase {
    * concurrent transactions would nest as savepoints of each other, so on SQLite they queue.
    */
   private transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    if (this.dialect === 'postgres') return this.dataSource.transaction(work);
+    if (this.dialect.rowLocks) return this.dataSource.transaction(work);
     const run = this.writeQueue.then(() => this.dataSource.transaction(work));
     this.writeQueue = run.catch(() => undefined);
     return run;

@@ -1,9 +1,9 @@
-import type { PermissionMode, Schedule, ScheduleSource } from '../../../domain/schedule';
-import type { Session, SessionSource } from '../../../domain/session';
-import type { Run, RunStatus, RunTrigger } from '../../../domain/run';
-import type { RunRow } from './run.entity';
-import type { ScheduleRow } from './schedule.entity';
-import type { SessionRow } from './session.entity';
+import type { PermissionMode, Schedule, ScheduleSource } from '../../../domain/schedule.js';
+import type { Session, SessionSource } from '../../../domain/session.js';
+import type { Run, RunStatus, RunTrigger } from '../../../domain/run.js';
+import type { RunRow } from './run.entity.js';
+import type { ScheduleRow } from './schedule.entity.js';
+import type { SessionRow } from './session.entity.js';
 
 // Rows never leave src/storage/typeorm: these turn them into the plain models and back.
 

@@ -1,5 +1,5 @@
 import { EntitySchema } from 'typeorm';
-import { columnTypes, SqlDialect } from '../dialect';
+import type { SqlDialect } from '../dialect.js';
 
 /** A row of `runs`; column names are the property names. */
 export interface RunRow {
@@ -15,8 +15,8 @@ export interface RunRow {
 }
 
 export function runEntity(dialect: SqlDialect): EntitySchema<RunRow> {
-  const t = columnTypes(dialect);
-  const idCollation = dialect === 'postgres' ? 'C' : undefined;
+  const t = dialect.columnTypes;
+  const idCollation = dialect.idCollation;
   return new EntitySchema<RunRow>({
     name: 'RunRow',
     tableName: 'runs',

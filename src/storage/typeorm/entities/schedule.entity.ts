@@ -1,6 +1,6 @@
 import { EntitySchema } from 'typeorm';
-import type { ChatModelConfig } from '../../../domain/schedule';
-import { columnTypes, SqlDialect } from '../dialect';
+import type { ChatModelConfig } from '../../../domain/schedule.js';
+import type { SqlDialect } from '../dialect.js';
 
 /** A row of `schedules`; column names are the property names. */
 export interface ScheduleRow {
@@ -27,9 +27,9 @@ export interface ScheduleRow {
 }
 
 export function scheduleEntity(dialect: SqlDialect): EntitySchema<ScheduleRow> {
-  const t = columnTypes(dialect);
+  const t = dialect.columnTypes;
   // Ids order byte-wise on every backend ("C" collation on PostgreSQL), like the memory backend.
-  const idCollation = dialect === 'postgres' ? 'C' : undefined;
+  const idCollation = dialect.idCollation;
   return new EntitySchema<ScheduleRow>({
     name: 'ScheduleRow',
     tableName: 'schedules',

@@ -1,6 +1,6 @@
 import { EntitySchema } from 'typeorm';
-import type { SessionConfig, SessionState } from '../../../domain/session';
-import { columnTypes, SqlDialect } from '../dialect';
+import type { SessionConfig, SessionState } from '../../../domain/session.js';
+import type { SqlDialect } from '../dialect.js';
 
 /** A row of `sessions`; column names are the property names. */
 export interface SessionRow {
@@ -17,8 +17,8 @@ export interface SessionRow {
 }
 
 export function sessionEntity(dialect: SqlDialect): EntitySchema<SessionRow> {
-  const t = columnTypes(dialect);
-  const idCollation = dialect === 'postgres' ? 'C' : undefined;
+  const t = dialect.columnTypes;
+  const idCollation = dialect.idCollation;
   return new EntitySchema<SessionRow>({
     name: 'SessionRow',
     tableName: 'sessions',

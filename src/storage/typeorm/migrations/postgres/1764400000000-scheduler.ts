@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner } from 'typeorm';
+import { type MigrationInterface, type QueryRunner } from 'typeorm';
 
 export class SchedulerPostgres1764400000000 implements MigrationInterface {
   name = 'SchedulerPostgres1764400000000';

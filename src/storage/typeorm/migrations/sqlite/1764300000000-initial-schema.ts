@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner } from 'typeorm';
+import { type MigrationInterface, type QueryRunner } from 'typeorm';
 
 export class InitialSchemaSqlite1764300000000 implements MigrationInterface {
   name = 'InitialSchemaSqlite1764300000000';

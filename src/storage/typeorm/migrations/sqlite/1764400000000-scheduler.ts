@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner } from 'typeorm';
+import { type MigrationInterface, type QueryRunner } from 'typeorm';
 
 export class SchedulerSqlite1764400000000 implements MigrationInterface {
   name = 'SchedulerSqlite1764400000000';
