@@ -49,7 +49,8 @@ export function scheduleEntity(dialect: SqlDialect): EntitySchema<ScheduleRow> {
       permission_mode: { type: 'varchar', length: 32 },
       source: { type: 'varchar', length: 16 },
       source_session_id: { type: 'varchar', length: 256, nullable: true },
-      catchup_window_seconds: { type: 'integer' },
+      // The migration that added the column gave existing rows 300 as its DEFAULT, which stays on the column.
+      catchup_window_seconds: { type: 'integer', default: 300 },
       next_run_at: { type: t.timestamp, nullable: true },
       last_run_at: { type: t.timestamp, nullable: true },
       created_at: { type: t.timestamp },

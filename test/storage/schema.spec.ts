@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { DataSource } from 'typeorm';
+import type { StorageConfig } from '../../src/config/app-config.js';
+import { dataSourceOptions } from '../../src/storage/typeorm/data-source-options.js';
+import { createThrowawayDatabase, postgresSkipReason } from '../support/postgres.js';
+
+/*
+ * The entity declarations and the hand-written migrations describe the same schema twice; these
+ * tests keep them from drifting apart. Per dialect, the migrations run on an empty database and
+ * TypeORM is asked what `synchronize` would change to make it match the entities: nothing.
+ *
+ * TypeORM's diff compares tables, columns (type, length, nullability, default, primary key,
+ * collation on PostgreSQL) and which indexes exist, are unique and over which columns, but not an
+ * index's column order nor its WHERE clause. Those are checked against a second database that
+ * TypeORM synchronized from the entities: each declared index must read back the same from both.
+ *
+ * When a test fails it prints what differs. Fix the entity if it misdescribes the database; if the
+ * schema must change, add a migration (never edit one that has run somewhere).
+ */
+
+interface EmptyDatabase {
+  config: StorageConfig;
+  dispose(): Promise<void>;
+}
+
+interface SchemaDialect {
+  name: string;
+  skipReason?: string;
+  emptyDatabase(): Promise<EmptyDatabase>;
+  /** The SQL that creates `index`, as the database reports it (runnable), or undefined without one. */
+  indexSql(dataSource: DataSource, index: string): Promise<string | undefined>;
+  /** Irrelevant differences out of `indexSql`'s text, so that two definitions compare. */
+  normalizeIndexSql(sql: string): string;
+}
+
+const SQLITE: SchemaDialect = {
+  name: 'sqlite',
+  async emptyDatabase() {
+    const dir = mkdtempSync(join(tmpdir(), 'schedules-schema-'));
+    return {
+      config: { driver: 'sqlite', sqlitePath: join(dir, 'schema.sqlite') },
+      dispose: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  },
+  async indexSql(dataSource, index) {
+    const rows: { sql: string }[] = await dataSource.query(
+      `SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?`,
+      [index],
+    );
+    return rows[0]?.sql;
+  },
+  // SQLite keeps the statement's text as written: TypeORM quotes names, the migrations do not.
+  normalizeIndexSql: (sql) => sql.replaceAll('"', '').replace(/\s+/g, ' ').trim(),
+};
+
+const POSTGRES: SchemaDialect = {
+  name: 'postgres',
+  skipReason: postgresSkipReason(),
+  async emptyDatabase() {
+    const db = await createThrowawayDatabase();
+    return { config: { driver: 'postgres', sqlitePath: '', databaseUrl: db.url }, dispose: () => db.drop() };
+  },
+  async indexSql(dataSource, index) {
+    const rows: { indexdef: string }[] = await dataSource.query(
+      `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1`,
+      [index],
+    );
+    return rows[0]?.indexdef;
+  },
+  // PostgreSQL prints a definition in its own canonical form.
+  normalizeIndexSql: (sql) => sql,
+};
+
+/** The statements `synchronize` would run on `dataSource` to match its entities. */
+async function pendingSchemaChanges(dataSource: DataSource): Promise<string[]> {
+  const sql = await dataSource.driver.createSchemaBuilder().log();
+  return sql.upQueries.map((query) => query.query);
+}
+
+function describeSchema(dialect: SchemaDialect): void {
+  describe(`${dialect.name} schema`, () => {
+    if (dialect.skipReason) {
+      it.skip(`skipped: ${dialect.skipReason}`, () => undefined);
+      return;
+    }
+    const databases: EmptyDatabase[] = [];
+    const dataSources: DataSource[] = [];
+    /** Schema by the migrations, as in production. */
+    let migrated: DataSource;
+    /** Schema by TypeORM from the entities, for what its diff does not compare. */
+    let synchronized: DataSource;
+
+    async function open(override: { migrationsRun: boolean; synchronize: boolean }): Promise<DataSource> {
+      const database = await dialect.emptyDatabase();
+      databases.push(database);
+      const dataSource = new DataSource({ ...dataSourceOptions(database.config), ...override });
+      dataSources.push(dataSource);
+      return dataSource.initialize();
+    }
+
+    /** Each index the entities declare, by name, as `dataSource` has it. */
+    async function declaredIndexes(dataSource: DataSource): Promise<Record<string, string | undefined>> {
+      const names = dataSource.entityMetadatas.flatMap((entity) => entity.indices.map((index) => index.name));
+      const indexes: Record<string, string | undefined> = {};
+      for (const name of names.sort()) {
+        const sql = await dialect.indexSql(dataSource, name);
+        indexes[name] = sql === undefined ? undefined : dialect.normalizeIndexSql(sql);
+      }
+      return indexes;
+    }
+
+    /** Runs `change` on the migrated schema, then puts index `index` back as the migrations made it. */
+    async function withIndexChanged(index: string, change: () => Promise<void>): Promise<void> {
+      const original = await dialect.indexSql(migrated, index);
+      assert.ok(original, `the migrations create no index ${index}`);
+      try {
+        await change();
+      } finally {
+        await migrated.query(`DROP INDEX IF EXISTS ${index}`);
+        await migrated.query(original);
+      }
+    }
+
+    beforeAll(async () => {
+      migrated = await open({ migrationsRun: true, synchronize: false });
+      synchronized = await open({ migrationsRun: false, synchronize: true });
+    });
+    afterAll(async () => {
+      for (const dataSource of dataSources) if (dataSource.isInitialized) await dataSource.destroy();
+      for (const database of databases) await database.dispose();
+    });
+
+    it('the migrations leave TypeORM nothing to synchronize', async () => {
+      const pending = await pendingSchemaChanges(migrated);
+      assert.deepEqual(
+        pending,
+        [],
+        `the entities and the ${dialect.name} migrations disagree; synchronize would run:\n${pending.join(';\n')}`,
+      );
+    });
+
+    it('the migrations create every declared index with its column order and WHERE clause', async () => {
+      const declared = await declaredIndexes(synchronized);
+      assert.ok(Object.keys(declared).length > 0);
+      assert.deepEqual(await declaredIndexes(migrated), declared, 'indexes: the migrations (actual) vs the entities');
+    });
+
+    // The checks above are only worth something if they can fail: make the schema drift, then undo it.
+
+    it('notices a missing index or an extra column', async () => {
+      await withIndexChanged('runs_schedule_slot_uq', async () => {
+        await migrated.query(`DROP INDEX runs_schedule_slot_uq`);
+        const pending = await pendingSchemaChanges(migrated);
+        assert.ok(
+          pending.some((query) => /^CREATE UNIQUE INDEX "runs_schedule_slot_uq" ON "runs"/.test(query)),
+          `expected synchronize to re-create runs_schedule_slot_uq; it would run:\n${pending.join(';\n')}`,
+        );
+      });
+      await migrated.query(`ALTER TABLE runs ADD COLUMN drift_probe integer NULL`);
+      try {
+        assert.notDeepEqual(await pendingSchemaChanges(migrated), [], 'expected synchronize to drop runs.drift_probe');
+      } finally {
+        await migrated.query(`ALTER TABLE runs DROP COLUMN drift_probe`);
+      }
+      assert.deepEqual(await pendingSchemaChanges(migrated), []);
+    });
+
+    it('notices an index over other columns or without its WHERE clause', async () => {
+      for (const drifted of [
+        `CREATE UNIQUE INDEX runs_schedule_slot_uq ON runs (scheduled_for, schedule_id) WHERE trigger <> 'manual'`,
+        `CREATE UNIQUE INDEX runs_schedule_slot_uq ON runs (schedule_id, scheduled_for)`,
+      ]) {
+        await withIndexChanged('runs_schedule_slot_uq', async () => {
+          await migrated.query(`DROP INDEX runs_schedule_slot_uq`);
+          await migrated.query(drifted);
+          assert.notDeepEqual(await declaredIndexes(migrated), await declaredIndexes(synchronized), drifted);
+        });
+      }
+      assert.deepEqual(await declaredIndexes(migrated), await declaredIndexes(synchronized));
+    });
+  });
+}
+
+describeSchema(SQLITE);
+describeSchema(POSTGRES);
