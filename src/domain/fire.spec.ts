@@ -1,0 +1,264 @@
+import assert from 'node:assert/strict';
+import { describe, it } from '@jest/globals';
+import { appendFireMessage, fireWrite, scheduledTaskMessage, statefulSessionId, unfiredRun } from './fire.js';
+import type { Schedule } from './schedule.js';
+import type { Session } from './session.js';
+
+function schedule(overrides: Partial<Schedule> = {}): Schedule {
+  const at = new Date('2026-03-01T08:00:00.000Z');
+  return {
+    id: 'sched-1',
+    userId: 'alice',
+    agentId: 'agent-1',
+    name: 'Daily digest',
+    description: 'Summarise yesterday',
+    enabled: true,
+    timezone: 'Europe/Berlin',
+    cronExpression: '0 9 * * 1-5',
+    startedAt: null,
+    endedAt: null,
+    chatModelConfig: {
+      type: 'openai',
+      credential_id: 'cred-1',
+      model: 'gpt-4o',
+      parameters: { temperature: 0.2, stop: ['END'] },
+    },
+    stateful: false,
+    permissionMode: 'dont_ask',
+    source: 'USER',
+    sourceSessionId: null,
+    catchupWindowSeconds: 300,
+    nextRunAt: null,
+    lastRunAt: null,
+    createdAt: at,
+    updatedAt: at,
+    ...overrides,
+  };
+}
+
+const FIRED_AT = new Date('2026-05-04T09:00:07.250Z');
+const SCHEDULED_FOR = new Date('2026-05-04T09:00:00.000Z');
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe('fireWrite', () => {
+  it('creates a fresh session, with a new id each fire, for a stateless schedule', () => {
+    const s = schedule({ stateful: false });
+    const a = fireWrite(s, FIRED_AT, 'cron', SCHEDULED_FOR);
+    const b = fireWrite(s, FIRED_AT, 'cron', SCHEDULED_FOR);
+
+    assert.equal(a.stateful, false);
+    assert.match(a.session.id, UUID_V7);
+    assert.notEqual(a.session.id, b.session.id);
+    assert.equal(a.session.state.session_id, a.session.id);
+    assert.equal(a.run.sessionId, a.session.id);
+  });
+
+  it('uses the one `{id}_stateful` session for a stateful schedule', () => {
+    const s = schedule({ stateful: true });
+    const a = fireWrite(s, FIRED_AT, 'cron', SCHEDULED_FOR);
+    const b = fireWrite(s, new Date('2026-05-05T09:00:00Z'), 'cron');
+
+    assert.equal(statefulSessionId('sched-1'), 'sched-1_stateful');
+    assert.equal(a.stateful, true);
+    assert.equal(a.session.id, 'sched-1_stateful');
+    assert.equal(b.session.id, 'sched-1_stateful');
+    assert.equal(a.session.state.session_id, 'sched-1_stateful');
+    assert.equal(a.run.sessionId, 'sched-1_stateful');
+    assert.notEqual(a.run.id, b.run.id);
+  });
+
+  it('builds the session from the schedule', () => {
+    const s = schedule({ permissionMode: 'accept_edits' });
+    const { session, message } = fireWrite(s, FIRED_AT, 'cron', SCHEDULED_FOR);
+
+    assert.deepEqual(session, {
+      id: session.id,
+      userId: 'alice',
+      agentId: 'agent-1',
+      config: {
+        workspace_id: null,
+        name: 'Daily digest',
+        chat_model_config: {
+          type: 'openai',
+          credential_id: 'cred-1',
+          model: 'gpt-4o',
+          parameters: { temperature: 0.2, stop: ['END'] },
+        },
+        fallback_chat_model_config: null,
+      },
+      source: 'schedule',
+      sourceScheduleId: 'sched-1',
+      teamId: null,
+      state: {
+        session_id: session.id,
+        summary: '',
+        context: [message],
+        reply_id: null,
+        cur_iter: 0,
+        permission_context: {
+          mode: 'accept_edits',
+          working_directories: {},
+          allow_rules: {},
+          deny_rules: {},
+          ask_rules: {},
+        },
+        tool_context: { max_cache_files: 100, max_cache_bytes: 25000, read_file_cache: [], activated_groups: [] },
+        tasks_context: { tasks: [] },
+      },
+      createdAt: FIRED_AT,
+      updatedAt: FIRED_AT,
+    });
+  });
+
+  it('copies the chat model config rather than sharing it with the schedule', () => {
+    const s = schedule();
+    const { session } = fireWrite(s, FIRED_AT);
+
+    assert.notEqual(session.config.chat_model_config, s.chatModelConfig);
+    assert.notEqual(session.config.chat_model_config.parameters, s.chatModelConfig.parameters);
+    session.config.chat_model_config.model = 'changed';
+    (session.config.chat_model_config.parameters.stop as string[]).push('MORE');
+    assert.equal(s.chatModelConfig.model, 'gpt-4o');
+    assert.deepEqual(s.chatModelConfig.parameters, { temperature: 0.2, stop: ['END'] });
+  });
+
+  it('sends the description wrapped as a scheduled task', () => {
+    const s = schedule({ description: 'Line one\nLine <two> & "three"' });
+    const { message, session } = fireWrite(s, FIRED_AT);
+
+    assert.deepEqual(message, {
+      name: 'user',
+      content: [
+        { type: 'text', text: '<scheduled-task>\nLine one\nLine <two> & "three"\n</scheduled-task>', id: message.content[0].id },
+      ],
+      id: message.id,
+      metadata: {},
+      created_at: '2026-05-04T09:00:07.250Z',
+      finished_at: '2026-05-04T09:00:07.250Z',
+      usage: { input_tokens: 0, output_tokens: 0 },
+    });
+    assert.match(message.id, UUID_V7);
+    assert.match(message.content[0].id, UUID_V7);
+    assert.notEqual(message.id, message.content[0].id);
+    assert.equal(session.state.context.length, 1);
+    assert.deepEqual(session.state.context[0], message);
+  });
+
+  it('records a succeeded run for the cron time it fired for', () => {
+    const { run, firedAt, session } = fireWrite(schedule(), FIRED_AT, 'catchup', SCHEDULED_FOR);
+    assert.deepEqual(run, {
+      id: run.id,
+      scheduleId: 'sched-1',
+      userId: 'alice',
+      sessionId: session.id,
+      trigger: 'catchup',
+      scheduledFor: SCHEDULED_FOR,
+      firedAt: FIRED_AT,
+      status: 'succeeded',
+      error: null,
+    });
+    assert.match(run.id, UUID_V7);
+    assert.notEqual(run.id, session.id);
+    assert.equal(firedAt, FIRED_AT);
+  });
+
+  it('defaults to a manual run scheduled for when it fired', () => {
+    const { run } = fireWrite(schedule(), FIRED_AT);
+    assert.equal(run.trigger, 'manual');
+    assert.equal(run.scheduledFor.getTime(), FIRED_AT.getTime());
+    assert.equal(run.firedAt?.getTime(), FIRED_AT.getTime());
+  });
+
+  it('gives each fire its own message and run ids', () => {
+    const s = schedule();
+    const a = fireWrite(s, FIRED_AT);
+    const b = fireWrite(s, FIRED_AT);
+    assert.notEqual(a.message.id, b.message.id);
+    assert.notEqual(a.message.content[0].id, b.message.content[0].id);
+    assert.notEqual(a.run.id, b.run.id);
+  });
+
+  it('scheduledTaskMessage stamps the message with the fire time', () => {
+    const message = scheduledTaskMessage(schedule({ description: 'x' }), new Date('2026-01-02T03:04:05.006Z'));
+    assert.equal(message.content[0].text, '<scheduled-task>\nx\n</scheduled-task>');
+    assert.equal(message.created_at, '2026-01-02T03:04:05.006Z');
+    assert.equal(message.finished_at, '2026-01-02T03:04:05.006Z');
+  });
+});
+
+describe('appendFireMessage', () => {
+  function existingSession(): Session {
+    const first = fireWrite(schedule({ stateful: true }), new Date('2026-05-01T09:00:00Z'), 'cron');
+    return first.session;
+  }
+
+  it('appends the fire message and sets updatedAt to the fire time', () => {
+    const session = existingSession();
+    const fire = fireWrite(schedule({ stateful: true, description: 'Second' }), FIRED_AT, 'cron', SCHEDULED_FOR);
+    const next = appendFireMessage(session, fire);
+
+    assert.equal(next.id, 'sched-1_stateful');
+    assert.equal(next.state.context.length, 2);
+    assert.deepEqual(next.state.context[0], session.state.context[0]);
+    assert.deepEqual(next.state.context[1], fire.message);
+    assert.equal(next.state.context[1].content[0].text, '<scheduled-task>\nSecond\n</scheduled-task>');
+    assert.equal(next.updatedAt.getTime(), FIRED_AT.getTime());
+    assert.equal(next.createdAt.getTime(), new Date('2026-05-01T09:00:00Z').getTime());
+  });
+
+  it('does not change the session or the fire it is given', () => {
+    const session = existingSession();
+    const fire = fireWrite(schedule({ stateful: true }), FIRED_AT, 'cron', SCHEDULED_FOR);
+    const sessionBefore = structuredClone(session);
+    const fireBefore = structuredClone(fire);
+
+    const next = appendFireMessage(session, fire);
+
+    assert.deepEqual(session, sessionBefore);
+    assert.deepEqual(fire, fireBefore);
+    assert.notEqual(next, session);
+    assert.notEqual(next.state, session.state);
+    assert.notEqual(next.state.context, session.state.context);
+  });
+
+  it('shares no objects with its inputs', () => {
+    const session = existingSession();
+    const fire = fireWrite(schedule({ stateful: true }), FIRED_AT, 'cron', SCHEDULED_FOR);
+    const next = appendFireMessage(session, fire);
+
+    next.state.context[0].metadata.touched = true;
+    next.state.context[1].content[0].text = 'changed';
+    next.config.chat_model_config.parameters.temperature = 1;
+    assert.deepEqual(session.state.context[0].metadata, {});
+    assert.equal(fire.message.content[0].text, '<scheduled-task>\nSummarise yesterday\n</scheduled-task>');
+    assert.equal(session.config.chat_model_config.parameters.temperature, 0.2);
+  });
+});
+
+describe('unfiredRun', () => {
+  it('records a cron fire time that did not fire, without a session or fire time', () => {
+    const run = unfiredRun(schedule(), SCHEDULED_FOR, 'missed', 'not fired: 600 s late');
+    assert.deepEqual(run, {
+      id: run.id,
+      scheduleId: 'sched-1',
+      userId: 'alice',
+      sessionId: null,
+      trigger: 'cron',
+      scheduledFor: SCHEDULED_FOR,
+      firedAt: null,
+      status: 'missed',
+      error: 'not fired: 600 s late',
+    });
+    assert.match(run.id, UUID_V7);
+  });
+
+  it('records a failed fire the same way, with a fresh id each time', () => {
+    const a = unfiredRun(schedule(), SCHEDULED_FOR, 'failed', 'cannot compute the fire times');
+    const b = unfiredRun(schedule(), SCHEDULED_FOR, 'failed', 'cannot compute the fire times');
+    assert.equal(a.status, 'failed');
+    assert.equal(a.error, 'cannot compute the fire times');
+    assert.equal(a.sessionId, null);
+    assert.equal(a.firedAt, null);
+    assert.notEqual(a.id, b.id);
+  });
+});
