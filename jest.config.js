@@ -20,9 +20,7 @@ export default {
   extensionsToTreatAsEsm: ['.ts'],
   // Sources import `./x.js` (as Node's ESM resolution wants); Jest resolves them to `./x.ts`.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  // content-disposition is ESM-only but required by the CommonJS @fastify/static: Jest must transform it.
-  transform: { '^.+\\.ts$': swc, '/node_modules/content-disposition/.+\\.js$': swc },
-  transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],
+  transform: { '^.+\\.ts$': swc },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   testTimeout: 60_000,
   collectCoverageFrom: ['src/**/*.ts', '!src/**/*.spec.ts', '!src/main.ts'],
