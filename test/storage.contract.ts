@@ -5,6 +5,7 @@ import { aSchedule } from './support/builders.js';
 import type { KeysetPosition } from '../src/common/page.js';
 import { type DueFirePlan, fireWrite, statefulSessionId, unfiredRun } from '../src/domain/fire.js';
 import type { Schedule } from '../src/domain/schedule.js';
+import { ValidationFailed } from '../src/common/domain-errors.js';
 import type { StorageBase } from '../src/storage/storage.base.js';
 
 export interface OpenedStorage {
@@ -104,27 +105,45 @@ export function runStorageContract(name: string, open: () => Promise<OpenedStora
           permissionMode: 'explore' as const,
           updatedAt: new Date('2026-06-01T00:00:00.000Z'),
         };
-        assert.equal(await storage.updateSchedule(changed, false), true);
-        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), changed);
+        const outcome = await storage.updateSchedule(schedule.userId, schedule.id, () => changed);
+        assert.deepEqual(outcome, { status: 'updated', schedule: { ...changed, version: 2 } });
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...changed, version: 2 });
       });
 
-      it('writes nextRunAt only when rescheduling, and lastRunAt never', async () => {
+      it('writes the nextRunAt the change returns, and lastRunAt never', async () => {
         const nextRunAt = new Date('2026-07-01T09:00:00.000Z');
         const lastRunAt = new Date('2026-06-30T09:00:00.000Z');
         const schedule = aSchedule({ userId: newUser(), nextRunAt, lastRunAt });
         await storage.createSchedule(schedule);
         const moved = { ...schedule, name: 'b', nextRunAt: new Date('2027-01-01T00:00:00.000Z'), lastRunAt: null };
-        await storage.updateSchedule(moved, false);
-        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...moved, nextRunAt, lastRunAt });
-        await storage.updateSchedule(moved, true);
-        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...moved, lastRunAt });
+        await storage.updateSchedule(schedule.userId, schedule.id, (current) => ({ ...moved, nextRunAt: current.nextRunAt }));
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...moved, nextRunAt, lastRunAt, version: 2 });
+        await storage.updateSchedule(schedule.userId, schedule.id, () => moved);
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...moved, lastRunAt, version: 3 });
       });
 
       it('refuses to update another user’s or a missing schedule, changing nothing', async () => {
         const schedule = aSchedule({ userId: newUser() });
         await storage.createSchedule(schedule);
-        assert.equal(await storage.updateSchedule({ ...schedule, userId: newUser(), name: 'stolen' }, true), false);
-        assert.equal(await storage.updateSchedule({ ...schedule, id: uuidv7() }, true), false);
+        const change = () => assert.fail('change called for a schedule the user does not have');
+        assert.deepEqual(await storage.updateSchedule(newUser(), schedule.id, change), { status: 'not-found' });
+        assert.deepEqual(await storage.updateSchedule(schedule.userId, uuidv7(), change), { status: 'not-found' });
+        assert.deepEqual(await storage.updateSchedule(schedule.userId, uuidv7(), change, 7), { status: 'not-found' });
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), schedule);
+      });
+
+      it('passes the change a copy: what it mutates before it throws is not stored', async () => {
+        const schedule = aSchedule({ userId: newUser(), nextRunAt: new Date('2026-07-01T09:00:00.000Z') });
+        await storage.createSchedule(schedule);
+        await assert.rejects(
+          storage.updateSchedule(schedule.userId, schedule.id, (current) => {
+            assert.deepEqual(current, schedule);
+            current.name = 'mutated';
+            current.chatModelConfig.parameters.temperature = 9;
+            throw new Error('refused');
+          }),
+          /refused/,
+        );
         assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), schedule);
       });
 
@@ -137,6 +156,195 @@ export function runStorageContract(name: string, open: () => Promise<OpenedStora
         schedule.name = 'mutated too';
         assert.equal((await storage.getSchedule(schedule.userId, schedule.id))!.name, 'Daily digest');
         assert.equal((await storage.getSchedule(schedule.userId, schedule.id))!.chatModelConfig.parameters.temperature, 0.2);
+      });
+    });
+
+    describe('schedule versions', () => {
+      it('start at 1 and count every update; the outcome is the record as stored', async () => {
+        const schedule = aSchedule({ userId: newUser() });
+        await storage.createSchedule(schedule);
+        assert.equal((await storage.getSchedule(schedule.userId, schedule.id))!.version, 1);
+        for (const version of [2, 3, 4]) {
+          const outcome = await storage.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: `v${version}` }));
+          assert.equal(outcome.status, 'updated');
+          const stored = (await storage.getSchedule(schedule.userId, schedule.id))!;
+          assert.deepEqual(outcome, { status: 'updated', schedule: stored });
+          assert.deepEqual(stored, { ...schedule, name: `v${version}`, version });
+        }
+      });
+
+      it('are set by the storage: the change cannot set them, nor id, user, creation or last run', async () => {
+        const lastRunAt = new Date('2026-06-30T09:00:00.000Z');
+        const schedule = aSchedule({ userId: newUser(), lastRunAt });
+        await storage.createSchedule(schedule);
+        const outcome = await storage.updateSchedule(schedule.userId, schedule.id, (c) => ({
+          ...c,
+          id: uuidv7(),
+          userId: newUser(),
+          createdAt: new Date('2020-01-01T00:00:00.000Z'),
+          lastRunAt: null,
+          version: 40,
+          name: 'renamed',
+        }));
+        const expected = { ...schedule, name: 'renamed', version: 2 };
+        assert.deepEqual(outcome, { status: 'updated', schedule: expected });
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), expected);
+      });
+
+      it('update only the expected version: a mismatch writes nothing and does not call the change', async () => {
+        const schedule = aSchedule({ userId: newUser() });
+        await storage.createSchedule(schedule);
+        const rename = (name: string) => (c: Schedule) => ({ ...c, name });
+        assert.equal((await storage.updateSchedule(schedule.userId, schedule.id, rename('first'), 1)).status, 'updated');
+        const stale = await storage.updateSchedule(schedule.userId, schedule.id, () => assert.fail('change called on a mismatch'), 1);
+        assert.deepEqual(stale, { status: 'version-mismatch', storedVersion: 2 });
+        assert.deepEqual(await storage.updateSchedule(schedule.userId, schedule.id, rename('x'), []), {
+          status: 'version-mismatch',
+          storedVersion: 2,
+        });
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...schedule, name: 'first', version: 2 });
+        assert.equal((await storage.updateSchedule(schedule.userId, schedule.id, rename('second'), [5, 2])).status, 'updated');
+        assert.equal((await storage.updateSchedule(schedule.userId, schedule.id, rename('third'))).status, 'updated');
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...schedule, name: 'third', version: 4 });
+      });
+
+      it('write nothing when the change throws, and the error reaches the caller', async () => {
+        const schedule = aSchedule({ userId: newUser(), nextRunAt: new Date('2026-07-01T09:00:00.000Z') });
+        await storage.createSchedule(schedule);
+        const refused = new ValidationFailed([{ field: 'ended_at', message: 'ended_at must be after started_at' }]);
+        await assert.rejects(
+          storage.updateSchedule(schedule.userId, schedule.id, () => {
+            throw refused;
+          }),
+          (error) => error === refused,
+        );
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), schedule);
+        // The storage is still usable: the failed update released what it held.
+        await storage.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: 'after' }), 1);
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...schedule, name: 'after', version: 2 });
+      });
+
+      it('lose no update when many run concurrently, each changing what it reads', async () => {
+        const schedule = aSchedule({ userId: newUser() });
+        await storage.createSchedule(schedule);
+        const count = 20;
+        const outcomes = await Promise.all(
+          Array.from({ length: count }, (_, i) =>
+            storage.updateSchedule(schedule.userId, schedule.id, (c) => ({
+              ...c,
+              catchupWindowSeconds: c.catchupWindowSeconds + 1,
+              chatModelConfig: { ...c.chatModelConfig, parameters: { ...c.chatModelConfig.parameters, [`k${i}`]: i } },
+            })),
+          ),
+        );
+        const versions = outcomes.map((o) => (o.status === 'updated' ? o.schedule.version : o.status));
+        assert.deepEqual(
+          [...versions].sort((a, b) => Number(a) - Number(b)),
+          Array.from({ length: count }, (_, i) => i + 2),
+        );
+        const stored = (await storage.getSchedule(schedule.userId, schedule.id))!;
+        assert.equal(stored.version, count + 1);
+        assert.equal(stored.catchupWindowSeconds, schedule.catchupWindowSeconds + count);
+        assert.deepEqual(stored.chatModelConfig.parameters, {
+          ...schedule.chatModelConfig.parameters,
+          ...Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, i])),
+        });
+      });
+
+      it('let exactly one of concurrent updates of one expected version through', async () => {
+        const schedule = aSchedule({ userId: newUser() });
+        await storage.createSchedule(schedule);
+        const outcomes = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            storage.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: `writer ${i}` }), 1),
+          ),
+        );
+        const winners = outcomes.filter((o) => o.status === 'updated');
+        assert.equal(winners.length, 1);
+        assert.ok(outcomes.every((o) => o.status === 'updated' || (o.status === 'version-mismatch' && o.storedVersion === 2)));
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), winners[0].schedule);
+      });
+
+      it('are not bumped by fires, which an update neither undoes nor is undone by', async () => {
+        // Claims see every user's schedules: this one is due long before any claims test's, and
+        // the claim parks it (no next run), so that none of them claims it again.
+        const now = new Date(Date.UTC(1970, 0, 2));
+        const schedule = aSchedule({ userId: newUser(), nextRunAt: new Date(now.getTime() - 1000) });
+        await storage.createSchedule(schedule);
+        const fired = new Date('2026-05-09T09:00:00.000Z');
+        await storage.recordFire(fireWrite(schedule, fired));
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: fired });
+        const claimed = await storage.claimDueSchedules(now, 1000, (s) => ({
+          scheduleId: s.id,
+          fire: s.id === schedule.id ? fireWrite(s, now, 'cron', s.nextRunAt!) : null,
+          unfired: [],
+          nextRunAt: s.id === schedule.id ? null : s.nextRunAt,
+        }));
+        assert.deepEqual(claimed.filter((o) => o.scheduleId === schedule.id), [{ scheduleId: schedule.id, status: 'fired' }]);
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...schedule, nextRunAt: null, lastRunAt: now });
+        const later = new Date('2026-05-10T09:00:00.000Z');
+        await Promise.all([
+          storage.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: 'renamed' })),
+          storage.recordFire(fireWrite(schedule, later)),
+        ]);
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), {
+          ...schedule,
+          name: 'renamed',
+          nextRunAt: null,
+          lastRunAt: later,
+          version: 2,
+        });
+      });
+    });
+
+    describe('missing next runs', () => {
+      it('sets a missing nextRunAt from the record as stored, bumping no version', async () => {
+        const schedule = aSchedule({ userId: newUser(), nextRunAt: null });
+        await storage.createSchedule(schedule);
+        await storage.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, cronExpression: '0 12 * * *' }));
+        const at = new Date('2026-07-01T12:00:00.000Z');
+        const set = await storage.setMissingNextRun(schedule.userId, schedule.id, (current) => {
+          assert.equal(current.cronExpression, '0 12 * * *');
+          return at;
+        });
+        assert.deepEqual(set, at);
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), {
+          ...schedule,
+          cronExpression: '0 12 * * *',
+          nextRunAt: at,
+          version: 2,
+        });
+      });
+
+      it('leaves a disabled, planned, missing or another user’s schedule alone, without asking', async () => {
+        const userId = newUser();
+        const planned = new Date('2026-07-01T09:00:00.000Z');
+        const disabled = aSchedule({ userId, nextRunAt: null, enabled: false });
+        const scheduled = aSchedule({ userId, nextRunAt: planned });
+        for (const s of [disabled, scheduled]) await storage.createSchedule(s);
+        const plan = () => assert.fail('plan called for a schedule that needs none');
+        assert.equal(await storage.setMissingNextRun(userId, disabled.id, plan), null);
+        assert.equal(await storage.setMissingNextRun(userId, scheduled.id, plan), null);
+        assert.equal(await storage.setMissingNextRun(userId, uuidv7(), plan), null);
+        const theirs = aSchedule({ userId: newUser(), nextRunAt: null });
+        await storage.createSchedule(theirs);
+        assert.equal(await storage.setMissingNextRun(userId, theirs.id, plan), null);
+        assert.deepEqual(await storage.getSchedule(userId, disabled.id), disabled);
+        assert.deepEqual(await storage.getSchedule(userId, scheduled.id), scheduled);
+        assert.deepEqual(await storage.getSchedule(theirs.userId, theirs.id), theirs);
+      });
+
+      it('writes nothing when the plan finds no time or throws', async () => {
+        const schedule = aSchedule({ userId: newUser(), nextRunAt: null });
+        await storage.createSchedule(schedule);
+        assert.equal(await storage.setMissingNextRun(schedule.userId, schedule.id, () => null), null);
+        await assert.rejects(
+          storage.setMissingNextRun(schedule.userId, schedule.id, () => {
+            throw new Error('bad cron');
+          }),
+          /bad cron/,
+        );
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), schedule);
       });
     });
 

@@ -7,7 +7,7 @@ type Schema = { $ref?: string; type?: string; items?: Schema; properties?: Recor
 type Operation = {
   parameters?: Array<{ name: string; in: string; description?: string; required?: boolean }>;
   requestBody?: { content: Record<string, { schema: Schema }> };
-  responses: Record<string, { content?: Record<string, { schema: Schema }> }>;
+  responses: Record<string, { content?: Record<string, { schema: Schema }>; headers?: Record<string, { schema?: Schema }> }>;
 };
 
 describe('API documentation', () => {
@@ -81,5 +81,14 @@ describe('API documentation', () => {
         assert.equal(schema.$ref, '#/components/schemas/ProblemDetails', `${route} ${code}`);
       }
     }
+  });
+
+  it('documents the ETag of GET and PATCH, and If-Match with its 412 on PATCH', () => {
+    const { get, patch } = doc.paths['/schedule/{schedule_id}'];
+    for (const op of [get, patch]) assert.equal(op.responses['200'].headers?.ETag?.schema?.type, 'string');
+    const ifMatch = patch.parameters!.find((p) => p.in === 'header' && p.name === 'If-Match');
+    assert.ok(ifMatch && ifMatch.required === false && ifMatch.description);
+    assert.ok(patch.responses['412'], 'PATCH documents 412');
+    assert.ok(!get.responses['412'], 'GET takes no precondition');
   });
 });

@@ -11,14 +11,23 @@ export abstract class DomainError extends Error {
 
 export type DomainErrorCode =
   | 'missing-user-id'
+  | 'duplicate-identity-header'
   | 'schedule-not-found'
   | 'schedule-disabled'
+  | 'schedule-version-mismatch'
   | 'validation-failed';
 
 export class MissingUserId extends DomainError {
   readonly code = 'missing-user-id';
   constructor() {
-    super('The x-user-id header is required and must not be empty.');
+    super('The x-user-id header is required: 1 to 256 characters, no control characters.');
+  }
+}
+
+export class DuplicateIdentityHeader extends DomainError {
+  readonly code = 'duplicate-identity-header';
+  constructor() {
+    super('The x-user-id header must be sent once.');
   }
 }
 
@@ -33,6 +42,13 @@ export class ScheduleDisabled extends DomainError {
   readonly code = 'schedule-disabled';
   constructor(scheduleId: string) {
     super(`Schedule ${scheduleId} is disabled; enable it before running it.`);
+  }
+}
+
+export class ScheduleVersionMismatch extends DomainError {
+  readonly code = 'schedule-version-mismatch';
+  constructor(scheduleId: string, storedVersion: number) {
+    super(`Schedule ${scheduleId} is at version ${storedVersion}, which If-Match does not name; read it again and retry.`);
   }
 }
 

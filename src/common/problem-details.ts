@@ -24,8 +24,10 @@ export class ProblemDetails {
 
 const DOMAIN_ERRORS: Record<DomainErrorCode, { status: number; title: string }> = {
   'missing-user-id': { status: HttpStatus.UNAUTHORIZED, title: 'Missing user identity' },
+  'duplicate-identity-header': { status: HttpStatus.BAD_REQUEST, title: 'Ambiguous user identity' },
   'schedule-not-found': { status: HttpStatus.NOT_FOUND, title: 'Schedule not found' },
   'schedule-disabled': { status: HttpStatus.CONFLICT, title: 'Schedule is disabled' },
+  'schedule-version-mismatch': { status: HttpStatus.PRECONDITION_FAILED, title: 'Schedule version mismatch' },
   'validation-failed': { status: HttpStatus.UNPROCESSABLE_ENTITY, title: 'Validation failed' },
 };
 
@@ -37,9 +39,9 @@ export function toProblem(error: unknown, instance: string): ProblemDetails | nu
       type: `urn:schedule-service:problem:${error.code}`,
       title,
       status,
-      detail: error.message,
+      detail: bounded(error.message),
       instance,
-      ...(error instanceof ValidationFailed ? { errors: error.errors } : {}),
+      ...(error instanceof ValidationFailed ? { errors: boundedErrors(error.errors) } : {}),
     };
   }
   if (error instanceof HttpException) {
@@ -58,7 +60,19 @@ export function internalErrorProblem(instance: string): ProblemDetails {
 }
 
 function plainHttpProblem(status: number, detail: string, instance: string): ProblemDetails {
-  return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, instance };
+  return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail: bounded(detail), instance };
+}
+
+/** At most this many `errors[]` entries: an error body never grows with what the client sent. */
+export const MAX_PROBLEM_ERRORS = 20;
+const MAX_TEXT = 500;
+
+function bounded(text: string, max = MAX_TEXT): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
+
+function boundedErrors(errors: FieldError[]): FieldError[] {
+  return errors.slice(0, MAX_PROBLEM_ERRORS).map((e) => ({ field: bounded(e.field, 200), message: bounded(e.message, 200) }));
 }
 
 function httpExceptionDetail(error: HttpException): string {

@@ -32,6 +32,7 @@ function schedule(overrides: Partial<Schedule> = {}): Schedule {
     lastRunAt: null,
     createdAt: at,
     updatedAt: at,
+    version: 1,
     ...overrides,
   };
 }

@@ -38,6 +38,11 @@ export interface Schedule {
   lastRunAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /**
+   * Versions the user's fields: 1 when created, one more on every update. Fires (nextRunAt,
+   * lastRunAt) leave it alone. The ETag of the schedule's representation.
+   */
+  version: number;
 }
 
 export const DEFAULT_CATCHUP_WINDOW_SECONDS = 300;

@@ -58,14 +58,15 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
 
   /**
    * Gives enabled schedules without a next run one: rows from before the scheduler, or whose
-   * cron could not be computed. A schedule that still fails is logged and left alone.
+   * cron could not be computed. A schedule that still fails is logged and left alone. Each is
+   * computed from the row as it is when written, so an update made since the listing is neither
+   * overwritten nor ignored; and the version is not bumped (the user's fields do not change).
    */
   async rescheduleUnplanned(): Promise<void> {
     const now = this.clock.now();
     for (const schedule of await this.storage.listEnabledSchedulesWithoutNextRun(10_000)) {
       try {
-        const nextRunAt = nextFireAfter(schedule, now);
-        if (nextRunAt) await this.storage.updateSchedule({ ...schedule, nextRunAt }, true);
+        await this.storage.setMissingNextRun(schedule.userId, schedule.id, (current) => nextFireAfter(current, now));
       } catch (error) {
         this.logger.error(`Schedule ${schedule.id} cannot be scheduled: ${(error as Error).message}`);
       }

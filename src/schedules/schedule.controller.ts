@@ -1,16 +1,19 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiHeader,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
+  ApiPreconditionFailedResponse,
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { CurrentUser, UserAuth } from '../auth/user-auth.decorator.js';
 import { encodeCursor } from '../common/cursor.js';
 import { PageQuery, pageRequestOf } from '../common/page-query.dto.js';
@@ -29,10 +32,21 @@ import {
 } from './dto/schedule.response.js';
 import { NextRunsQuery, NextRunsResponse } from './dto/next-runs.dto.js';
 import { UpdateScheduleDto } from './dto/update-schedule.dto.js';
+import { scheduleEtag, versionsIfMatch } from './schedule-etag.js';
 import { SchedulesService } from './schedules.service.js';
 
 const ScheduleIdParam = () => ApiParam({ name: 'schedule_id', description: 'ID of the schedule.' });
 const NotFound = () => ApiNotFoundResponse({ description: 'The caller has no schedule with this ID.', type: ProblemDetails });
+const WithEtag = () =>
+  ApiOkResponse({
+    type: ScheduleResponse,
+    headers: {
+      ETag: {
+        description: "The schedule's version as a strong entity tag; send it in `If-Match` to update only that version.",
+        schema: { type: 'string', example: '"3"' },
+      },
+    },
+  });
 const Invalid = () =>
   ApiUnprocessableEntityResponse({ description: 'A field is invalid; `errors[]` names each one.', type: ProblemDetails });
 
@@ -65,24 +79,50 @@ export class ScheduleController {
   @Get(':schedule_id')
   @ApiOperation({ summary: 'Get a schedule' })
   @ScheduleIdParam()
-  @ApiOkResponse({ type: ScheduleResponse })
+  @WithEtag()
   @NotFound()
-  async get(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string): Promise<ScheduleResponse> {
-    return toScheduleResponse(await this.schedules.get(userId, scheduleId));
+  async get(
+    @CurrentUser() userId: string,
+    @Param('schedule_id') scheduleId: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ScheduleResponse> {
+    const schedule = await this.schedules.get(userId, scheduleId);
+    void reply.header('etag', scheduleEtag(schedule));
+    return toScheduleResponse(schedule);
   }
 
   @Patch(':schedule_id')
-  @ApiOperation({ summary: 'Update a schedule', description: 'Partial update: omitted fields keep their value.' })
+  @ApiOperation({
+    summary: 'Update a schedule',
+    description:
+      'Partial update: omitted fields keep their value, whatever other updates do meanwhile. ' +
+      'With `If-Match`, only if the schedule is still at that version (optimistic concurrency).',
+  })
   @ScheduleIdParam()
-  @ApiOkResponse({ type: ScheduleResponse })
+  @ApiHeader({
+    name: 'If-Match',
+    required: false,
+    description:
+      'The `ETag` of the version read (e.g. `"3"`), or `*`: the update applies only to that version. ' +
+      'Any other value (a stale version, a weak or malformed tag) fails the precondition (412).',
+  })
+  @WithEtag()
   @NotFound()
+  @ApiPreconditionFailedResponse({
+    description: '`If-Match` does not name the current version: the schedule changed since it was read; nothing was written.',
+    type: ProblemDetails,
+  })
   @Invalid()
   async update(
     @CurrentUser() userId: string,
     @Param('schedule_id') scheduleId: string,
+    @Headers('if-match') ifMatch: string | undefined,
     @Body() dto: UpdateScheduleDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ScheduleResponse> {
-    return toScheduleResponse(await this.schedules.update(userId, scheduleId, dto));
+    const schedule = await this.schedules.update(userId, scheduleId, dto, versionsIfMatch(ifMatch));
+    void reply.header('etag', scheduleEtag(schedule));
+    return toScheduleResponse(schedule);
   }
 
   @Delete(':schedule_id')

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { v7 as uuidv7 } from 'uuid';
 import { Clock } from '../common/clock.js';
-import { ScheduleDisabled, ScheduleNotFound, ValidationFailed } from '../common/domain-errors.js';
+import { ScheduleDisabled, ScheduleNotFound, ScheduleVersionMismatch, ValidationFailed } from '../common/domain-errors.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { Run } from '../domain/run.js';
 import type { Session } from '../domain/session.js';
@@ -54,6 +54,7 @@ export class SchedulesService {
       lastRunAt: null,
       createdAt: now,
       updatedAt: now,
+      version: 1,
     };
     assertValidWindow(schedule);
     schedule.nextRunAt = nextFireAfter(schedule, now);
@@ -62,32 +63,28 @@ export class SchedulesService {
   }
 
   /**
-   * Applies the fields present in `dto`; the merged record is validated before anything is
-   * written. A change to when it fires (cron, time zone, window, enabled) reschedules it from now.
+   * Applies the fields present in `dto` to the schedule as stored at the moment of the write (see
+   * StorageBase.updateSchedule), so concurrent updates lose no field the other did not send. The
+   * merged record is validated before anything is written. A change to when it fires (cron, time
+   * zone, window, enabled) reschedules it from now. With `expectedVersions` (If-Match), the update
+   * happens only if the stored version is one of them; otherwise ScheduleVersionMismatch.
    */
-  async update(userId: string, scheduleId: string, dto: UpdateScheduleDto): Promise<Schedule> {
-    const current = await this.get(userId, scheduleId);
-    const next: Schedule = {
-      ...current,
-      agentId: dto.agent_id ?? current.agentId,
-      name: dto.name ?? current.name,
-      description: dto.description ?? current.description,
-      enabled: dto.enabled ?? current.enabled,
-      timezone: dto.timezone ?? current.timezone,
-      cronExpression: dto.cron_expression ?? current.cronExpression,
-      startedAt: dto.started_at === undefined ? current.startedAt : toInstant(dto.started_at),
-      endedAt: dto.ended_at === undefined ? current.endedAt : toInstant(dto.ended_at),
-      chatModelConfig: dto.chat_model_config ? toChatModelConfig(dto.chat_model_config) : current.chatModelConfig,
-      stateful: dto.stateful ?? current.stateful,
-      permissionMode: dto.permission_mode ?? current.permissionMode,
-      catchupWindowSeconds: dto.catchup_window_seconds ?? current.catchupWindowSeconds,
-      updatedAt: this.clock.now(),
-    };
-    assertValidWindow(next);
-    const reschedule = firesDifferently(current, next);
-    if (reschedule) next.nextRunAt = nextFireAfter(next, next.updatedAt);
-    if (!(await this.storage.updateSchedule(next, reschedule))) throw new ScheduleNotFound(scheduleId);
-    return reschedule ? next : this.get(userId, scheduleId);
+  async update(
+    userId: string,
+    scheduleId: string,
+    dto: UpdateScheduleDto,
+    expectedVersions?: readonly number[],
+  ): Promise<Schedule> {
+    const now = this.clock.now();
+    const outcome = await this.storage.updateSchedule(userId, scheduleId, (current) => applyUpdate(current, dto, now), expectedVersions);
+    switch (outcome.status) {
+      case 'updated':
+        return outcome.schedule;
+      case 'not-found':
+        throw new ScheduleNotFound(scheduleId);
+      case 'version-mismatch':
+        throw new ScheduleVersionMismatch(scheduleId, outcome.storedVersion);
+    }
   }
 
   async delete(userId: string, scheduleId: string): Promise<void> {
@@ -114,6 +111,29 @@ export class SchedulesService {
     const schedule = await this.get(userId, scheduleId);
     return { schedule, fires: upcomingFires(schedule, this.clock.now(), count) };
   }
+}
+
+/** The record `dto` makes of `current` at `now`; throws ValidationFailed if it is not a valid schedule. */
+function applyUpdate(current: Schedule, dto: UpdateScheduleDto, now: Date): Schedule {
+  const next: Schedule = {
+    ...current,
+    agentId: dto.agent_id ?? current.agentId,
+    name: dto.name ?? current.name,
+    description: dto.description ?? current.description,
+    enabled: dto.enabled ?? current.enabled,
+    timezone: dto.timezone ?? current.timezone,
+    cronExpression: dto.cron_expression ?? current.cronExpression,
+    startedAt: dto.started_at === undefined ? current.startedAt : toInstant(dto.started_at),
+    endedAt: dto.ended_at === undefined ? current.endedAt : toInstant(dto.ended_at),
+    chatModelConfig: dto.chat_model_config ? toChatModelConfig(dto.chat_model_config) : current.chatModelConfig,
+    stateful: dto.stateful ?? current.stateful,
+    permissionMode: dto.permission_mode ?? current.permissionMode,
+    catchupWindowSeconds: dto.catchup_window_seconds ?? current.catchupWindowSeconds,
+    updatedAt: now,
+  };
+  assertValidWindow(next);
+  if (firesDifferently(current, next)) next.nextRunAt = nextFireAfter(next, now);
+  return next;
 }
 
 function firesDifferently(a: Schedule, b: Schedule): boolean {

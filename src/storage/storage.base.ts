@@ -4,6 +4,18 @@ import type { Run } from '../domain/run.js';
 import type { Schedule } from '../domain/schedule.js';
 import type { Session } from '../domain/session.js';
 
+/** What StorageBase.updateSchedule did. */
+export type ScheduleUpdateOutcome =
+  | { status: 'updated'; schedule: Schedule }
+  | { status: 'not-found' }
+  | { status: 'version-mismatch'; storedVersion: number };
+
+/** Whether a stored version satisfies updateSchedule's `expectedVersion`. */
+export function versionMatches(stored: number, expected: number | readonly number[] | undefined): boolean {
+  if (expected === undefined) return true;
+  return typeof expected === 'number' ? stored === expected : expected.includes(stored);
+}
+
 /**
  * The storage port, and its own injection token. Every implementation must pass
  * `runStorageContract` (storage.contract.ts). Records are always scoped to a user: a record
@@ -24,11 +36,45 @@ export abstract class StorageBase {
   abstract listSchedules(userId: string): Promise<Schedule[]>;
 
   /**
-   * Replaces the stored fields of the schedule matched by `schedule.userId` and `schedule.id`
-   * with the given ones, except the fields fires own: `lastRunAt` never, `nextRunAt` only when
-   * `reschedule` is true. Returns false, changing nothing, when the user has no such schedule.
+   * Updates the user's schedule by read-modify-write, atomically: in one transaction it reads the
+   * record as stored at that moment (holding it, so that concurrent updates and fires of the
+   * schedule wait for this one or are skipped, never interleave), checks `expectedVersion`,
+   * calls `change` with a copy of it, and writes what `change` returns.
+   *
+   * - `change` is pure: it computes the new record from the current one, including `nextRunAt`
+   *   (return `current.nextRunAt` to keep it). It may throw, typically a ValidationFailed on the
+   *   merged record: then nothing is written and the error propagates.
+   * - Not the caller's to change, whatever `change` returns: `id`, `userId` and `createdAt` are
+   *   kept, `lastRunAt` is the stored one (fires own it), and `version` becomes the stored
+   *   version + 1.
+   * - With `expectedVersion`, the update happens only if the stored version is that one, or, given
+   *   several, one of them (none given: it never happens); otherwise nothing is written, `change`
+   *   is not called, and the outcome is `version-mismatch`. Without it, any version is updated.
+   *
+   * Returns `updated` with the record as stored, `not-found` (checked before the version) when
+   * the user has no such schedule, or `version-mismatch` with the stored version.
    */
-  abstract updateSchedule(schedule: Schedule, reschedule: boolean): Promise<boolean>;
+  abstract updateSchedule(
+    userId: string,
+    scheduleId: string,
+    change: (current: Schedule) => Schedule,
+    expectedVersion?: number | readonly number[],
+  ): Promise<ScheduleUpdateOutcome>;
+
+  /**
+   * The scheduler's repair of a schedule that should fire but has no `nextRunAt` (see
+   * listEnabledSchedulesWithoutNextRun). In one transaction, like updateSchedule, it reads the
+   * user's schedule and, if it is still enabled and still without a `nextRunAt`, sets `nextRunAt`
+   * to what `plan` computes from the record as stored now. Nothing else changes, `version` neither:
+   * like a fire's, this is bookkeeping, not a change of the user's fields. Returns the `nextRunAt`
+   * written, or null when nothing was (no such schedule, disabled, already planned, or `plan`
+   * returned null). If `plan` throws, nothing is written and the error propagates.
+   */
+  abstract setMissingNextRun(
+    userId: string,
+    scheduleId: string,
+    plan: (schedule: Schedule) => Date | null,
+  ): Promise<Date | null>;
 
   /**
    * Deletes the user's schedule and, in the same transaction, every session and run it triggered.

@@ -25,6 +25,7 @@ export function aSchedule(overrides: Partial<Schedule> = {}): Schedule {
     lastRunAt: null,
     createdAt: at,
     updatedAt: at,
+    version: 1,
     ...overrides,
   };
 }

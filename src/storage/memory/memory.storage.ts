@@ -3,7 +3,7 @@ import type { Schedule } from '../../domain/schedule.js';
 import type { Session } from '../../domain/session.js';
 import type { Page, PageRequest } from '../../common/page.js';
 import { appendFireMessage, type ClaimOutcome, type DueFirePlan, type FireWrite } from '../../domain/fire.js';
-import { StorageBase } from '../storage.base.js';
+import { type ScheduleUpdateOutcome, StorageBase, versionMatches } from '../storage.base.js';
 
 /** Newest first: `at` descending, then id descending (byte order, as the SQL backends use). */
 function newestFirst<T extends { id: string }>(at: (item: T) => Date) {
@@ -51,16 +51,35 @@ export class MemoryStorage extends StorageBase {
       .map((s) => structuredClone(s));
   }
 
-  async updateSchedule(schedule: Schedule, reschedule: boolean): Promise<boolean> {
-    const stored = this.ownSchedule(schedule.userId, schedule.id);
-    if (!stored) return false;
-    const copy = structuredClone(schedule);
-    this.schedules.set(schedule.id, {
-      ...copy,
-      nextRunAt: reschedule ? copy.nextRunAt : stored.nextRunAt,
+  async updateSchedule(
+    userId: string,
+    scheduleId: string,
+    change: (current: Schedule) => Schedule,
+    expectedVersion?: number | readonly number[],
+  ): Promise<ScheduleUpdateOutcome> {
+    const stored = this.ownSchedule(userId, scheduleId);
+    if (!stored) return { status: 'not-found' };
+    if (!versionMatches(stored.version, expectedVersion)) return { status: 'version-mismatch', storedVersion: stored.version };
+    const changed = structuredClone(change(structuredClone(stored)));
+    const updated: Schedule = {
+      ...changed,
+      id: stored.id,
+      userId: stored.userId,
+      createdAt: stored.createdAt,
       lastRunAt: stored.lastRunAt,
-    });
-    return true;
+      version: stored.version + 1,
+    };
+    this.schedules.set(scheduleId, updated);
+    return { status: 'updated', schedule: structuredClone(updated) };
+  }
+
+  async setMissingNextRun(userId: string, scheduleId: string, plan: (schedule: Schedule) => Date | null): Promise<Date | null> {
+    const stored = this.ownSchedule(userId, scheduleId);
+    if (!stored || !stored.enabled || stored.nextRunAt) return null;
+    const nextRunAt = plan(structuredClone(stored));
+    if (!nextRunAt) return null;
+    stored.nextRunAt = new Date(nextRunAt);
+    return new Date(nextRunAt);
   }
 
   async deleteSchedule(userId: string, scheduleId: string): Promise<boolean> {

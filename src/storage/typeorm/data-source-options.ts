@@ -7,14 +7,21 @@ import { scheduleEntity } from './entities/schedule.entity.js';
 import { sessionEntity } from './entities/session.entity.js';
 import { InitialSchemaPostgres1764300000000 } from './migrations/postgres/1764300000000-initial-schema.js';
 import { SchedulerPostgres1764400000000 } from './migrations/postgres/1764400000000-scheduler.js';
+import { ScheduleVersionPostgres1764600000000 } from './migrations/postgres/1764600000000-schedule-version.js';
 import { InitialSchemaSqlite1764300000000 } from './migrations/sqlite/1764300000000-initial-schema.js';
 import { SchedulerSqlite1764400000000 } from './migrations/sqlite/1764400000000-scheduler.js';
 import { RunsIdNotNullSqlite1764500000000 } from './migrations/sqlite/1764500000000-runs-id-not-null.js';
+import { ScheduleVersionSqlite1764600000000 } from './migrations/sqlite/1764600000000-schedule-version.js';
 
 // Migrations are listed, not globbed, so the same list works from the sources (tests) and from dist/.
 const MIGRATIONS = {
-  postgres: [InitialSchemaPostgres1764300000000, SchedulerPostgres1764400000000],
-  sqlite: [InitialSchemaSqlite1764300000000, SchedulerSqlite1764400000000, RunsIdNotNullSqlite1764500000000],
+  postgres: [InitialSchemaPostgres1764300000000, SchedulerPostgres1764400000000, ScheduleVersionPostgres1764600000000],
+  sqlite: [
+    InitialSchemaSqlite1764300000000,
+    SchedulerSqlite1764400000000,
+    RunsIdNotNullSqlite1764500000000,
+    ScheduleVersionSqlite1764600000000,
+  ],
 };
 
 export function entitiesFor(dialect: SqlDialect) {

@@ -4,7 +4,7 @@ import type { Schedule } from '../../domain/schedule.js';
 import type { Session } from '../../domain/session.js';
 import type { KeysetPosition, Page, PageRequest } from '../../common/page.js';
 import { appendFireMessage, type ClaimOutcome, type DueFirePlan, type FireWrite } from '../../domain/fire.js';
-import { StorageBase } from '../storage.base.js';
+import { type ScheduleUpdateOutcome, StorageBase, versionMatches } from '../storage.base.js';
 import { BulkSql } from './bulk-sql.js';
 import { dialectNamed, type SqlDialect } from './dialect.js';
 import { type RawSessionRow, type SessionQueries, sessionFromRaw, sessionQueries } from './session-queries.js';
@@ -43,11 +43,42 @@ export class TypeOrmStorage extends StorageBase {
     return rows.map(toSchedule);
   }
 
-  async updateSchedule(schedule: Schedule, reschedule: boolean): Promise<boolean> {
-    const { id, user_id, last_run_at, next_run_at, ...rest } = toScheduleRow(schedule);
-    const fields = reschedule ? { ...rest, next_run_at } : rest;
-    const result = await this.transaction((em) => this.schedules(em).update({ id, user_id }, writable(fields)));
-    return (result.affected ?? 0) > 0;
+  async updateSchedule(
+    userId: string,
+    scheduleId: string,
+    change: (current: Schedule) => Schedule,
+    expectedVersion?: number | readonly number[],
+  ): Promise<ScheduleUpdateOutcome> {
+    return this.transaction(async (em) => {
+      const row = await this.holdSchedule(em, userId, scheduleId);
+      if (!row) return { status: 'not-found' };
+      const current = toSchedule(row);
+      if (!versionMatches(current.version, expectedVersion)) return { status: 'version-mismatch', storedVersion: current.version };
+      const updated: Schedule = {
+        ...change(structuredClone(current)),
+        id: current.id,
+        userId: current.userId,
+        createdAt: current.createdAt,
+        lastRunAt: current.lastRunAt,
+        version: current.version + 1,
+      };
+      const { id, user_id, created_at, last_run_at, ...fields } = toScheduleRow(updated);
+      // The version in the WHERE clause makes this a compare-and-set even where the row is not held.
+      const result = await this.schedules(em).update({ id, user_id, version: current.version }, writable(fields));
+      if ((result.affected ?? 0) !== 1) throw new Error(`Schedule ${scheduleId} changed while it was being updated`);
+      return { status: 'updated', schedule: structuredClone(updated) };
+    });
+  }
+
+  async setMissingNextRun(userId: string, scheduleId: string, plan: (schedule: Schedule) => Date | null): Promise<Date | null> {
+    return this.transaction(async (em) => {
+      const row = await this.holdSchedule(em, userId, scheduleId);
+      if (!row || !row.enabled || row.next_run_at) return null;
+      const nextRunAt = plan(toSchedule(row));
+      if (!nextRunAt) return null;
+      await this.schedules(em).update({ id: scheduleId, user_id: userId, next_run_at: IsNull() }, { next_run_at: nextRunAt });
+      return nextRunAt;
+    });
   }
 
   async deleteSchedule(userId: string, scheduleId: string): Promise<boolean> {
@@ -240,6 +271,16 @@ export class TypeOrmStorage extends StorageBase {
       // Even the failure cannot be recorded (say, the run already exists): at least do not retry it every tick.
       await this.schedules(em).update({ id: decided.scheduleId }, { next_run_at: decided.nextRunAt });
     }
+  }
+
+  /**
+   * Reads the user's schedule row in an open transaction, holding it until the transaction ends:
+   * on PostgreSQL a row lock (FOR UPDATE: updates and fires of it wait, claims skip it); on SQLite
+   * this process's transactions queue anyway (see transaction()).
+   */
+  private async holdSchedule(em: EntityManager, userId: string, scheduleId: string): Promise<ScheduleRow | null> {
+    const query = this.schedules(em).createQueryBuilder('s').where('s.id = :id AND s.user_id = :userId', { id: scheduleId, userId });
+    return (this.dialect.rowLocks ? query.setLock('pessimistic_write') : query).getOne();
   }
 
   private schedules(em: EntityManager = this.dataSource.manager): Repository<ScheduleRow> {

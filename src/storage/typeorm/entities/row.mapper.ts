@@ -29,6 +29,7 @@ export function toScheduleRow(s: Schedule): ScheduleRow {
     last_run_at: s.lastRunAt,
     created_at: s.createdAt,
     updated_at: s.updatedAt,
+    version: s.version,
   };
 }
 
@@ -54,6 +55,7 @@ export function toSchedule(r: ScheduleRow): Schedule {
     lastRunAt: r.last_run_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    version: r.version,
   };
 }
 

@@ -24,6 +24,7 @@ export interface ScheduleRow {
   last_run_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  version: number;
 }
 
 export function scheduleEntity(dialect: SqlDialect): EntitySchema<ScheduleRow> {
@@ -55,6 +56,8 @@ export function scheduleEntity(dialect: SqlDialect): EntitySchema<ScheduleRow> {
       last_run_at: { type: t.timestamp, nullable: true },
       created_at: { type: t.timestamp },
       updated_at: { type: t.timestamp },
+      // As with catchup_window_seconds: the migration's DEFAULT (the version of existing rows) stays on the column.
+      version: { type: 'integer', default: 1 },
     },
     indices: [
       { name: 'schedules_user_created_idx', columns: ['user_id', 'created_at', 'id'] },
