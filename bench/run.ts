@@ -11,7 +11,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../src/app.module.js';
 import { configureApp, createHttpAdapter } from '../src/app.setup.js';
-import type { StorageConfig } from '../src/config/app-config.js';
+import { DEFAULT_HTTP_CONFIG, type StorageConfig } from '../src/config/app-config.js';
 import type { Schedule } from '../src/domain/schedule.js';
 import { fireWrite } from '../src/domain/fire.js';
 import { StorageBase } from '../src/storage/storage.base.js';
@@ -59,7 +59,7 @@ async function openStore(driver: 'memory' | 'sqlite' | 'postgres'): Promise<Stor
 
 async function startService(storage: StorageConfig, scheduler = { enabled: false, intervalMs: 50, batchSize: 500 }) {
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot({ host: '127.0.0.1', port: 0, storage, scheduler }),
+    AppModule.forRoot({ host: '127.0.0.1', port: 0, http: DEFAULT_HTTP_CONFIG, storage, scheduler }),
     createHttpAdapter(),
     { logger: ['error', 'warn'] },
   );

@@ -1,18 +1,82 @@
 import { type ValidationError, ValidationPipe } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { type FieldError, ValidationFailed } from './common/domain-errors.js';
+import { JSON_BODY_LIMITS, parseJsonBody } from './common/json-body.js';
+import { isPlausibleId } from './common/text.js';
+import { internalErrorProblem, PROBLEM_CONTENT_TYPE, toProblem } from './common/problem-details.js';
 import { ProblemDetailsFilter } from './common/problem-details.filter.js';
+import { DEFAULT_HTTP_CONFIG, type HttpConfig } from './config/app-config.js';
 
-export const BODY_LIMIT_BYTES = 1024 * 1024;
-
-/** The HTTP adapter: Fastify, answering 413 past a 1 MiB body. */
-export function createHttpAdapter(): FastifyAdapter {
-  return new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES });
+/**
+ * The HTTP adapter: Fastify, answering 413 past JSON_BODY_LIMITS.bytes, closing connections that
+ * are slow to send their headers or body or idle between requests, and answering every request
+ * that never reaches a route (bad URL encoding, a path parameter past 256 characters, headers
+ * past 16 KiB, malformed HTTP) with a problem body too.
+ */
+export function createHttpAdapter(http: HttpConfig = DEFAULT_HTTP_CONFIG): FastifyAdapter {
+  return new FastifyAdapter({
+    bodyLimit: JSON_BODY_LIMITS.bytes,
+    // Past this a path parameter is 414; up to it, ids longer than 128 characters are a 422 naming the parameter.
+    maxParamLength: 256,
+    requestTimeout: http.requestTimeoutMs,
+    keepAliveTimeout: http.keepAliveTimeoutMs,
+    connectionTimeout: http.requestTimeoutMs,
+    // Node checks the header and request timeouts this often (its default, 30 s, lets a slow
+    // client hold a socket that much longer than the timeout says).
+    http: { headersTimeout: http.headersTimeoutMs, connectionsCheckingInterval: 1000 },
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const problem = toProblem(error, request.url.split('?')[0].slice(0, 200)) ?? internalErrorProblem('');
+      void reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);
+    },
+    clientErrorHandler: (error, socket) => answerClientError(error as NodeJS.ErrnoException, socket),
+  });
 }
 
-/** Everything main.ts and the e2e tests both need: validation, problem details, Swagger, shutdown hooks. */
-export function configureApp(app: NestFastifyApplication): void {
+/** Node's answer to a request it could not parse: the same problem body, written on the socket. */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const detail =
+    status === 408 ? 'The request was not received in time.' : status === 431 ? 'The request headers are too large.' : 'The request is not valid HTTP.';
+  const body = JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status], status, detail });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Everything main.ts and the e2e tests both need: body parsing, validation, problem details, Swagger, shutdown hooks. */
+export function configureApp(app: NestFastifyApplication, http: HttpConfig = DEFAULT_HTTP_CONFIG): void {
+  app.getHttpServer().maxConnections = http.maxConnections;
+  // One parser for every content type, so that anything but JSON is a 415 (Fastify's own
+  // text/plain parser would hand a string to validation); it bounds what validation then sees.
+  app.getHttpAdapter().getInstance().removeAllContentTypeParsers();
+  // Every path parameter of this API is an id: one no record can have (a NUL, a control
+  // character, a lone surrogate, over 128 characters) is refused the same way on every backend.
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('preValidation', async (request: FastifyRequest) => {
+      for (const [name, value] of Object.entries((request.params ?? {}) as Record<string, string>)) {
+        if (!isPlausibleId(value)) {
+          throw new ValidationFailed([{ field: name, message: `${name} must be 1 to 128 characters, without control characters` }]);
+        }
+      }
+    });
+  app.useBodyParser(
+    '*',
+    { bodyLimit: JSON_BODY_LIMITS.bytes },
+    (request: FastifyRequest, body: Buffer, done: (error: Error | null, parsed?: unknown) => void) =>
+      done(null, parseJsonBody(request.headers['content-type'], body)),
+  );
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

@@ -1,11 +1,18 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import type { PageRequest } from './page.js';
 import { decodeCursor } from './cursor.js';
 import { ValidationFailed } from './domain-errors.js';
 
 export const MAX_PAGE_SIZE = 500;
+
+/**
+ * A query-string integer written in plain decimal digits becomes a number; anything else
+ * (`0x10`, `1e2`, ` 5`, `+5`) stays a string, for @IsInt to refuse.
+ */
+export const DecimalInteger = (): PropertyDecorator =>
+  Transform(({ value }) => (typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : value));
 
 /** Keyset pagination of a newest-first list. Without `limit`, the whole list. */
 export class PageQuery {
@@ -15,7 +22,7 @@ export class PageQuery {
     maximum: MAX_PAGE_SIZE,
   })
   @IsOptional()
-  @Type(() => Number)
+  @DecimalInteger()
   @IsInt()
   @Min(1)
   @Max(MAX_PAGE_SIZE)

@@ -7,6 +7,7 @@ describe('loadConfig', () => {
     assert.deepEqual(loadConfig({}), {
       host: '0.0.0.0',
       port: 3000,
+      http: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1024 },
       storage: { driver: 'sqlite', sqlitePath: 'data/schedules.sqlite', databaseUrl: undefined },
       scheduler: { enabled: true, intervalMs: 1000, batchSize: 100 },
     });
@@ -22,10 +23,15 @@ describe('loadConfig', () => {
       SCHEDULER_ENABLED: 'false',
       SCHEDULER_INTERVAL_MS: '250',
       SCHEDULER_BATCH_SIZE: '500',
+      HTTP_HEADERS_TIMEOUT_MS: '2000',
+      HTTP_REQUEST_TIMEOUT_MS: '4000',
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: '3000',
+      HTTP_MAX_CONNECTIONS: '50',
     });
     assert.deepEqual(config, {
       host: '127.0.0.1',
       port: 8080,
+      http: { headersTimeoutMs: 2000, requestTimeoutMs: 4000, keepAliveTimeoutMs: 3000, maxConnections: 50 },
       storage: { driver: 'postgres', sqlitePath: '/tmp/x.sqlite', databaseUrl: 'postgres://u@h/db' },
       scheduler: { enabled: false, intervalMs: 250, batchSize: 500 },
     });
@@ -49,6 +55,13 @@ describe('loadConfig', () => {
 
   it('requires DATABASE_URL for PostgreSQL', () => {
     assert.throws(() => loadConfig({ STORAGE_DRIVER: 'postgres' }), /DATABASE_URL is required when STORAGE_DRIVER=postgres/);
+  });
+
+  it('requires DATABASE_URL to be a postgres:// URL', () => {
+    for (const url of ['localhost:5432/db', 'mysql://u@h/db', 'postgres://', 'not a url']) {
+      assert.throws(() => loadConfig({ STORAGE_DRIVER: 'postgres', DATABASE_URL: url }), /DATABASE_URL=.*must be a postgres:\/\/ URL/, url);
+    }
+    assert.equal(loadConfig({ STORAGE_DRIVER: 'postgres', DATABASE_URL: 'postgresql://u:p@h:5433/db?sslmode=require' }).storage.driver, 'postgres');
   });
 
   it('rejects a port out of range', () => {

@@ -5,6 +5,7 @@ import {
   IsInt,
   IsOptional,
   IsString,
+  Matches,
   Max,
   Min,
   MinLength,
@@ -32,9 +33,29 @@ export class SchedulerConfig {
   batchSize: number;
 }
 
+/** How long the HTTP server waits for clients, and how many it holds at once. */
+export interface HttpConfig {
+  /** A request's headers must arrive within this. */
+  headersTimeoutMs: number;
+  /** A whole request (headers and body) must arrive within this; also the idle limit of a socket mid-request. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Connections past this are refused at once (per process). */
+  maxConnections: number;
+}
+
+export const DEFAULT_HTTP_CONFIG: HttpConfig = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 1024,
+};
+
 export interface AppConfig {
   host: string;
   port: number;
+  http: HttpConfig;
   storage: StorageConfig;
   scheduler: SchedulerConfig;
 }
@@ -53,6 +74,9 @@ class EnvironmentVariables {
   @ValidateIf((env: EnvironmentVariables) => env.STORAGE_DRIVER === 'postgres' || env.DATABASE_URL !== undefined)
   @IsString({ message: 'DATABASE_URL is required when STORAGE_DRIVER=postgres' })
   @MinLength(1, { message: 'DATABASE_URL is required when STORAGE_DRIVER=postgres' })
+  @Matches(/^postgres(ql)?:\/\/[^/\s]+(\/[^\s]*)?$/, {
+    message: 'DATABASE_URL must be a postgres:// URL, e.g. postgres://user:password@host:5432/database',
+  })
   DATABASE_URL?: string;
 
   @IsOptional()
@@ -66,6 +90,34 @@ class EnvironmentVariables {
   @IsString()
   @MinLength(1)
   HOST?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  @Max(600_000)
+  HTTP_HEADERS_TIMEOUT_MS?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  @Max(600_000)
+  HTTP_REQUEST_TIMEOUT_MS?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  @Max(600_000)
+  HTTP_KEEP_ALIVE_TIMEOUT_MS?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  HTTP_MAX_CONNECTIONS?: number;
 
   @IsOptional()
   @IsIn(['true', 'false', '1', '0'])
@@ -107,6 +159,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return {
     host: vars.HOST ?? '0.0.0.0',
     port: vars.PORT ?? 3000,
+    http: {
+      headersTimeoutMs: vars.HTTP_HEADERS_TIMEOUT_MS ?? DEFAULT_HTTP_CONFIG.headersTimeoutMs,
+      requestTimeoutMs: vars.HTTP_REQUEST_TIMEOUT_MS ?? DEFAULT_HTTP_CONFIG.requestTimeoutMs,
+      keepAliveTimeoutMs: vars.HTTP_KEEP_ALIVE_TIMEOUT_MS ?? DEFAULT_HTTP_CONFIG.keepAliveTimeoutMs,
+      maxConnections: vars.HTTP_MAX_CONNECTIONS ?? DEFAULT_HTTP_CONFIG.maxConnections,
+    },
     storage: {
       driver: vars.STORAGE_DRIVER ?? 'sqlite',
       sqlitePath: vars.SQLITE_PATH ?? 'data/schedules.sqlite',

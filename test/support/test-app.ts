@@ -7,7 +7,7 @@ import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module.js';
 import { configureApp, createHttpAdapter } from '../../src/app.setup.js';
 import { Clock } from '../../src/common/clock.js';
-import type { AppConfig, SchedulerConfig, StorageDriver } from '../../src/config/app-config.js';
+import { type AppConfig, DEFAULT_HTTP_CONFIG, type SchedulerConfig, type StorageDriver } from '../../src/config/app-config.js';
 import { createThrowawayDatabase, postgresSkipReason } from './postgres.js';
 import { ManualClock } from './manual-clock.js';
 
@@ -50,7 +50,7 @@ export async function createTestApp(driver: StorageDriver, options: TestAppOptio
   }
   const clock = options.clock ?? new ManualClock();
   const builder = Test.createTestingModule({
-    imports: [AppModule.forRoot({ host: '127.0.0.1', port: 0, storage, scheduler })],
+    imports: [AppModule.forRoot({ host: '127.0.0.1', port: 0, http: DEFAULT_HTTP_CONFIG, storage, scheduler })],
   });
   const moduleRef = await (options.realClock ? builder : builder.overrideProvider(Clock).useValue(clock)).compile();
   const app = moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(), { logger: false });

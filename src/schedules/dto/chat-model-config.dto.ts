@@ -1,5 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsObject, IsOptional, IsString, Length } from 'class-validator';
+import { IsObject, IsString, Length } from 'class-validator';
+import { MaxJsonBytes, Omittable } from './schedule.validators.js';
+
+/** The most `parameters` may hold, as JSON. */
+export const MAX_PARAMETERS_BYTES = 16 * 1024;
 
 export class ChatModelConfigDto {
   @ApiProperty({ description: 'Model provider type, e.g. `openai`.', minLength: 1, maxLength: 256 })
@@ -18,12 +22,13 @@ export class ChatModelConfigDto {
   readonly model: string;
 
   @ApiPropertyOptional({
-    description: 'Provider-specific generation parameters, passed to the runtime as they are.',
+    description: `Provider-specific generation parameters, passed to the runtime as they are; at most ${MAX_PARAMETERS_BYTES} bytes as JSON.`,
     type: 'object',
     additionalProperties: true,
     default: {},
   })
-  @IsOptional()
+  @Omittable()
   @IsObject()
+  @MaxJsonBytes(MAX_PARAMETERS_BYTES)
   readonly parameters?: Record<string, unknown>;
 }

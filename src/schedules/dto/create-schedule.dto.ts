@@ -6,7 +6,6 @@ import {
   IsIn,
   IsInt,
   IsObject,
-  IsOptional,
   IsString,
   IsTimeZone,
   Length,
@@ -17,7 +16,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PERMISSION_MODES, type PermissionMode } from '../../domain/schedule.js';
-import { IsCronExpression, IsIsoInstant } from './schedule.validators.js';
+import { IsCronExpression, IsIsoInstant, Omittable } from './schedule.validators.js';
 import { ChatModelConfigDto } from './chat-model-config.dto.js';
 
 /** Optional and nullable: null clears the field (the activation window's ends). */
@@ -35,7 +34,7 @@ export class CreateScheduleDto {
     default: '',
     example: 'Summarise yesterday’s tickets.',
   })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(20000)
   readonly description?: string;
@@ -53,7 +52,7 @@ export class CreateScheduleDto {
   readonly cron_expression: string;
 
   @ApiPropertyOptional({ description: 'IANA time zone the cron expression is read in.', default: 'UTC', example: 'Asia/Shanghai' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(64)
   @IsTimeZone({ message: 'timezone must be an IANA time zone, e.g. Europe/Berlin' })
@@ -72,7 +71,7 @@ export class CreateScheduleDto {
   readonly chat_model_config: ChatModelConfigDto;
 
   @ApiPropertyOptional({ description: 'Disabled schedules never fire and cannot be run by hand.', default: true })
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   readonly enabled?: boolean;
 
@@ -80,7 +79,7 @@ export class CreateScheduleDto {
     description: 'When true, every fire appends to one session (`{schedule_id}_stateful`); otherwise each fire gets a fresh session.',
     default: false,
   })
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   readonly stateful?: boolean;
 
@@ -89,7 +88,7 @@ export class CreateScheduleDto {
     enum: PERMISSION_MODES,
     default: 'dont_ask',
   })
-  @IsOptional()
+  @Omittable()
   @IsIn(PERMISSION_MODES)
   readonly permission_mode?: PermissionMode;
 
@@ -101,7 +100,7 @@ export class CreateScheduleDto {
     maximum: 86400,
     default: 300,
   })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(1)
   @Max(86400)

@@ -1,11 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { DecimalInteger } from '../../common/page-query.dto.js';
 
 export class NextRunsQuery {
   @ApiPropertyOptional({ description: 'How many upcoming fire times.', minimum: 1, maximum: 100, default: 5 })
   @IsOptional()
-  @Type(() => Number)
+  @DecimalInteger()
   @IsInt()
   @Min(1)
   @Max(100)
