@@ -21,7 +21,7 @@ export function createHttpAdapter(http: HttpConfig = DEFAULT_HTTP_CONFIG): Fasti
   return new FastifyAdapter({
     bodyLimit: JSON_BODY_LIMITS.bytes,
     // Past this a path parameter is 414; up to it, ids longer than 128 characters are a 422 naming the parameter.
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     requestTimeout: http.requestTimeoutMs,
     keepAliveTimeout: http.keepAliveTimeoutMs,
     connectionTimeout: http.requestTimeoutMs,

@@ -7,9 +7,12 @@ import { configureApp, createHttpAdapter } from './app.setup.js';
 import { type AppConfig, InvalidConfigError, loadConfig } from './config/app-config.js';
 
 async function bootstrap(config: AppConfig): Promise<void> {
-  // abortOnError false: a failing start-up throws here, to be told in one line, not as a stack trace.
+  // A failing start-up throws here, to be told in one line: Nest's own logs of it (with stack
+  // traces) stay in the buffer, which is flushed only once the service listens.
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), createHttpAdapter(config.http), {
     abortOnError: false,
+    bufferLogs: true,
+    autoFlushLogs: false,
   });
   configureApp(app, config.http);
   try {
@@ -18,6 +21,7 @@ async function bootstrap(config: AppConfig): Promise<void> {
     await app.close().catch(() => undefined);
     throw error;
   }
+  app.flushLogs();
   new Logger('Bootstrap').log(
     `Listening on http://${config.host}:${config.port} (storage: ${config.storage.driver}); API docs at /docs`,
   );
@@ -27,23 +31,16 @@ async function bootstrap(config: AppConfig): Promise<void> {
 export function startupFailure(error: unknown, config: AppConfig): string {
   const e = error as NodeJS.ErrnoException & { errno?: unknown };
   const message = e instanceof Error ? e.message : String(error);
-  switch (e?.code) {
-    case 'EADDRINUSE':
-      return `PORT=${config.port}: the port is already in use on ${config.host}`;
-    case 'EACCES':
-      return `PORT=${config.port}: not allowed to listen on this port`;
-    case 'EADDRNOTAVAIL':
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `HOST=${config.host}: not an address of this machine (${e.code})`;
-    case 'SQLITE_CANTOPEN':
-    case 'SQLITE_READONLY':
-    case 'SQLITE_NOTADB':
-    case 'SQLITE_IOERR':
-      return `SQLITE_PATH=${config.storage.sqlitePath}: cannot be used as the SQLite database (${e.code}: ${message})`;
+  if (e?.syscall === 'listen' || e?.syscall === 'getaddrinfo') {
+    if (e.code === 'EADDRINUSE') return `PORT=${config.port}: the port is already in use on ${config.host}`;
+    if (e.code === 'EACCES') return `PORT=${config.port}: not allowed to listen on this port`;
+    return `HOST=${config.host}: cannot listen on this address (${e.code})`;
   }
-  if (config.storage.driver === 'postgres' && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|timeout|password|does not exist|no pg_hba/i.test(message)) {
-    return `DATABASE_URL: PostgreSQL could not be reached or refused the connection (${message})`;
+  if (config.storage.driver === 'sqlite' && /^(SQLITE_|EACCES|ENOTDIR|EISDIR|EROFS|ENOENT)/.test(e?.code ?? '')) {
+    return `SQLITE_PATH=${config.storage.sqlitePath}: cannot be used as the SQLite database (${e.code}: ${message})`;
+  }
+  if (config.storage.driver === 'postgres') {
+    return `DATABASE_URL: PostgreSQL could not be used (${message})`;
   }
   return `Start-up failed: ${message}`;
 }

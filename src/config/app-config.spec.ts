@@ -8,7 +8,7 @@ describe('loadConfig', () => {
       host: '0.0.0.0',
       port: 3000,
       http: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1024 },
-      storage: { driver: 'sqlite', sqlitePath: 'data/schedules.sqlite', databaseUrl: undefined },
+      storage: { driver: 'sqlite', sqlitePath: 'data/schedules.sqlite', databaseUrl: undefined, connectAttempts: 5 },
       scheduler: { enabled: true, intervalMs: 1000, batchSize: 100 },
     });
   });
@@ -27,12 +27,13 @@ describe('loadConfig', () => {
       HTTP_REQUEST_TIMEOUT_MS: '4000',
       HTTP_KEEP_ALIVE_TIMEOUT_MS: '3000',
       HTTP_MAX_CONNECTIONS: '50',
+      DATABASE_CONNECT_ATTEMPTS: '2',
     });
     assert.deepEqual(config, {
       host: '127.0.0.1',
       port: 8080,
       http: { headersTimeoutMs: 2000, requestTimeoutMs: 4000, keepAliveTimeoutMs: 3000, maxConnections: 50 },
-      storage: { driver: 'postgres', sqlitePath: '/tmp/x.sqlite', databaseUrl: 'postgres://u@h/db' },
+      storage: { driver: 'postgres', sqlitePath: '/tmp/x.sqlite', databaseUrl: 'postgres://u@h/db', connectAttempts: 2 },
       scheduler: { enabled: false, intervalMs: 250, batchSize: 500 },
     });
   });

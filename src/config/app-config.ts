@@ -22,6 +22,8 @@ export interface StorageConfig {
   sqlitePath: string;
   /** PostgreSQL connection string (postgres driver). */
   databaseUrl?: string;
+  /** Start-up attempts to reach the database before giving up (waits 1 s, 2 s, 4 s … between them). */
+  connectAttempts?: number;
 }
 
 /** The ticker that fires due schedules; also the injection token for its settings. */
@@ -78,6 +80,13 @@ class EnvironmentVariables {
     message: 'DATABASE_URL must be a postgres:// URL, e.g. postgres://user:password@host:5432/database',
   })
   DATABASE_URL?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(20)
+  DATABASE_CONNECT_ATTEMPTS?: number;
 
   @IsOptional()
   @Type(() => Number)
@@ -169,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       driver: vars.STORAGE_DRIVER ?? 'sqlite',
       sqlitePath: vars.SQLITE_PATH ?? 'data/schedules.sqlite',
       databaseUrl: vars.DATABASE_URL,
+      connectAttempts: vars.DATABASE_CONNECT_ATTEMPTS ?? 5,
     },
     scheduler: {
       enabled: vars.SCHEDULER_ENABLED === undefined || ['true', '1'].includes(vars.SCHEDULER_ENABLED),

@@ -5,6 +5,7 @@ import type { StorageConfig } from '../config/app-config.js';
 import { MemoryStorage } from './memory/memory.storage.js';
 import { StorageBase } from './storage.base.js';
 import { dataSourceOptions } from './typeorm/data-source-options.js';
+import { openDataSource } from './typeorm/open-data-source.js';
 import { TypeOrmStorage } from './typeorm/typeorm.storage.js';
 
 /** Binds StorageBase to the implementation the configuration names; the only place that chooses. */
@@ -22,8 +23,14 @@ export class StorageModule {
     return {
       module: StorageModule,
       global: true,
-      // TypeOrmModule owns the connection: it runs the migrations on start and closes on shutdown.
-      imports: [TypeOrmModule.forRoot({ ...dataSourceOptions(config), retryAttempts: 3, retryDelay: 1000 })],
+      imports: [
+        // TypeOrmModule owns the connection and closes it on shutdown; openDataSource opens it,
+        // with its own bounded retries (TypeOrmModule's would log a stack trace per attempt).
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({ ...dataSourceOptions(config), toRetry: () => false }),
+          dataSourceFactory: () => openDataSource(config),
+        }),
+      ],
       providers: [{ provide: StorageBase, useFactory: (ds: DataSource) => new TypeOrmStorage(ds), inject: [DataSource] }],
       exports: [StorageBase],
     };
