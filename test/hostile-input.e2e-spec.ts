@@ -211,6 +211,49 @@ describeOnEveryBackend('hostile input', (backend) => {
   });
 });
 
+describe('connections (memory backend, short timeouts)', () => {
+  it('closes connections that send half their headers, half their body, or nothing, and idle keep-alive ones', async () => {
+    const { createTestApp } = await import('./support/test-app.js');
+    const http = { headersTimeoutMs: 1000, requestTimeoutMs: 1500, keepAliveTimeoutMs: 1000, maxConnections: 100 };
+    const testApp = await createTestApp('memory', { http });
+    try {
+      await testApp.app.listen(0, '127.0.0.1');
+      const { port } = testApp.app.getHttpServer().address() as AddressInfo;
+      /** Opens a connection, sends `bytes` and never finishes; resolves with what came back and when the server closed it. */
+      const hold = (bytes: string) =>
+        new Promise<{ answer: string; closedAfterMs: number }>((resolve, reject) => {
+          const started = Date.now();
+          const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+          let answer = '';
+          socket.on('data', (chunk) => (answer += chunk));
+          socket.on('close', () => resolve({ answer, closedAfterMs: Date.now() - started }));
+          socket.on('error', reject);
+          setTimeout(() => {
+            socket.destroy();
+            reject(new Error(`still open after 10 s: ${answer}`));
+          }, 10_000);
+        });
+      const [silent, halfHeaders, halfBody, idle] = await Promise.all([
+        hold(''),
+        hold('GET /health HTTP/1.1\r\nHost: x\r\n'),
+        hold('POST /schedule HTTP/1.1\r\nHost: x\r\nx-user-id: u\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"name":'),
+        hold('GET /health HTTP/1.1\r\nHost: x\r\n\r\n'),
+      ]);
+      // Node checks these timeouts once a second: each closes within its timeout plus that.
+      for (const held of [silent, halfHeaders, halfBody]) assert.ok(held.closedAfterMs < http.requestTimeoutMs + 2500, String(held.closedAfterMs));
+      // A request whose body stalls has reached the router: Node closes its socket without an answer.
+      // One whose headers stall gets the server's 408 problem, when the socket still takes it.
+      assert.equal(halfBody.answer, '');
+      if (halfHeaders.answer) assert.match(halfHeaders.answer, /^HTTP\/1\.1 408[\s\S]*"status":408/);
+      assert.match(idle.answer, /^HTTP\/1\.1 200/);
+      assert.ok(idle.closedAfterMs < http.keepAliveTimeoutMs + 2500, String(idle.closedAfterMs));
+      assert.equal(testApp.app.getHttpServer().maxConnections, 100);
+    } finally {
+      await testApp.close();
+    }
+  });
+});
+
 describe('the HTTP server itself (memory backend)', () => {
   it('answers bad requests that never reach a route with problem+json', async () => {
     const { createTestApp } = await import('./support/test-app.js');

@@ -7,7 +7,7 @@ import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module.js';
 import { configureApp, createHttpAdapter } from '../../src/app.setup.js';
 import { Clock } from '../../src/common/clock.js';
-import { type AppConfig, DEFAULT_HTTP_CONFIG, type SchedulerConfig, type StorageDriver } from '../../src/config/app-config.js';
+import { type AppConfig, DEFAULT_HTTP_CONFIG, type HttpConfig, type SchedulerConfig, type StorageDriver } from '../../src/config/app-config.js';
 import { createThrowawayDatabase, postgresSkipReason } from './postgres.js';
 import { ManualClock } from './manual-clock.js';
 
@@ -26,6 +26,8 @@ export interface TestAppOptions {
   realClock?: boolean;
   /** The manual clock to use (a fresh one otherwise). */
   clock?: ManualClock;
+  /** The HTTP server's timeouts and connection cap (the service's defaults otherwise). */
+  http?: HttpConfig;
 }
 
 /**
@@ -50,11 +52,11 @@ export async function createTestApp(driver: StorageDriver, options: TestAppOptio
   }
   const clock = options.clock ?? new ManualClock();
   const builder = Test.createTestingModule({
-    imports: [AppModule.forRoot({ host: '127.0.0.1', port: 0, http: DEFAULT_HTTP_CONFIG, storage, scheduler })],
+    imports: [AppModule.forRoot({ host: '127.0.0.1', port: 0, http: options.http ?? DEFAULT_HTTP_CONFIG, storage, scheduler })],
   });
   const moduleRef = await (options.realClock ? builder : builder.overrideProvider(Clock).useValue(clock)).compile();
-  const app = moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(), { logger: false });
-  configureApp(app);
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(options.http), { logger: false });
+  configureApp(app, options.http);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return {
