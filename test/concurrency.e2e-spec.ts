@@ -3,9 +3,9 @@ import { describe, it } from '@jest/globals';
 import request from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
 import { aCreateBody } from './support/builders.js';
+import { assertProblem } from './support/problem.js';
 import { describeOnEveryBackend } from './support/test-app.js';
 
-const PROBLEM_JSON = /^application\/problem\+json/;
 
 describeOnEveryBackend('concurrent updates of a schedule', (backend) => {
   const { clock } = backend;
@@ -23,12 +23,8 @@ describeOnEveryBackend('concurrent updates of a schedule', (backend) => {
   };
 
   function assertPreconditionFailed(res: request.Response): void {
-    assert.equal(res.status, 412, JSON.stringify(res.body));
-    assert.match(res.headers['content-type'], PROBLEM_JSON);
-    assert.equal(res.body.status, 412);
+    assertProblem(res, 412);
     assert.equal(res.body.type, 'urn:schedule-service:problem:schedule-version-mismatch');
-    assert.equal(typeof res.body.title, 'string');
-    assert.equal(typeof res.body.detail, 'string');
   }
 
   describe('ETag and If-Match', () => {

@@ -8,9 +8,9 @@ import request from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
 import { JSON_BODY_LIMITS } from '../src/common/json-body.js';
 import { aCreateBody } from './support/builders.js';
+import { assertProblem, PROBLEM_JSON } from './support/problem.js';
 import { describeOnEveryBackend } from './support/test-app.js';
 
-const PROBLEM_JSON = /^application\/problem\+json/;
 /** fast-check's seed, fixed so that CI runs the same cases every time. */
 const SEED = 20261128;
 
@@ -22,14 +22,6 @@ function nestedJson(depth: number): string {
 describeOnEveryBackend('hostile input', (backend) => {
   const http = () => request(backend.app.getHttpServer());
   const user = `user-${uuidv7()}`;
-
-  /** Every answer to a client's mistake: a 4xx problem body, never a 5xx. */
-  function assertProblem(res: request.Response, status: number): void {
-    assert.equal(res.status, status, `${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
-    assert.match(res.headers['content-type'] ?? '', PROBLEM_JSON);
-    assert.equal(res.body.status, status);
-    assert.equal(typeof res.body.detail, 'string');
-  }
 
   const post = (body: string, contentType = 'application/json') =>
     http().post('/schedule').set('x-user-id', user).set('content-type', contentType).send(body);

@@ -14,9 +14,9 @@ import {
   seedExample,
   seedPageExists,
 } from './support/seed.js';
+import { assertProblem } from './support/problem.js';
 import { describeOnEveryBackend } from './support/test-app.js';
 
-const PROBLEM_JSON = /^application\/problem\+json/;
 
 describeOnEveryBackend('/schedule', (backend) => {
   const { clock } = backend;
@@ -26,15 +26,6 @@ describeOnEveryBackend('/schedule', (backend) => {
   async function createSchedule(userId: string, overrides: Record<string, unknown> = {}): Promise<string> {
     const res = await http().post('/schedule').set('x-user-id', userId).send(aCreateBody(overrides)).expect(201);
     return res.body.schedule_id;
-  }
-
-  function assertProblem(res: request.Response, status: number): void {
-    assert.equal(res.status, status, JSON.stringify(res.body));
-    assert.match(res.headers['content-type'], PROBLEM_JSON);
-    assert.equal(res.body.status, status);
-    assert.equal(typeof res.body.type, 'string');
-    assert.equal(typeof res.body.title, 'string');
-    assert.equal(typeof res.body.detail, 'string');
   }
 
   function assertFieldErrors(res: request.Response, fields: string[]): void {
