@@ -1,5 +1,6 @@
-// npm run bench: list throughput against a bare baseline, history growth, firing throughput.
-// Prints a table and writes bench/results/latest.json. See docs/benchmarks.md.
+// npm run bench: list throughput against a bare baseline, history growth, firing throughput,
+// stateful fire cost. Prints a table and writes bench/results/latest.json. See docs/benchmarks.md.
+// BENCH_ONLY=stateful runs only the last (bench/stateful.ts) and writes bench/results/latest-stateful.json.
 import 'reflect-metadata';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,11 +24,13 @@ import { aSchedule } from '../test/support/builders.js';
 import { createThrowawayDatabase, type ThrowawayDatabase } from '../test/support/postgres.js';
 import { memorySource, sqlSource, startBaseline } from './baseline-server.js';
 import { measure, measurePair, median, type LoadSummary } from './load.js';
+import { statefulBenchmark, statefulTable } from './stateful.js';
 import { MEASURED_USER, measuredSchedule, measuredSessions, seedFillerSchedules, seedFillerSessions, seedMeasured } from './seed.js';
 
 // `npm run bench` runs the compiled copy under dist/ from the project's root.
 const ROOT = process.cwd();
 const QUICK = process.env.BENCH_QUICK === '1';
+const ONLY = process.env.BENCH_ONLY;
 const LOAD = { connections: 16, seconds: QUICK ? 2 : 5, runs: QUICK ? 1 : 5 };
 const LATENCY = { connections: 4, seconds: QUICK ? 2 : 5, runs: QUICK ? 1 : 3 };
 const MEASURED_SESSIONS = 200;
@@ -261,12 +264,23 @@ async function firingBenchmark(): Promise<FireResult[]> {
 
 async function main(): Promise<void> {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-  log(`Machine: ${machine}${QUICK ? ' (BENCH_QUICK: shorter runs, 100 000 rows)' : ''}`);
+  log(`Machine: ${machine}${QUICK ? ` (BENCH_QUICK: shorter runs${ONLY ? '' : ', 100 000 rows'})` : ''}`);
+  if (ONLY !== undefined && ONLY !== 'stateful') throw new Error(`BENCH_ONLY=${ONLY}: only "stateful" is known`);
+  if (ONLY === 'stateful') {
+    log('Stateful fire cost:');
+    const stateful = await statefulBenchmark(log);
+    log(['', ...statefulTable(stateful)].join('\n'));
+    // Its own file: a partial run does not overwrite the figures of the last full one.
+    writeResults({ machine, date: new Date().toISOString(), quick: QUICK, only: ONLY, stateful }, 'latest-stateful.json');
+    return;
+  }
   log('List throughput and history growth:');
   const lists: ListResult[] = [];
   for (const driver of ['memory', 'sqlite', 'postgres'] as const) lists.push(await listBenchmark(driver));
   log('Firing throughput (10 000 schedules due at one instant):');
   const fires = await firingBenchmark();
+  log('Stateful fire cost:');
+  const stateful = await statefulBenchmark(log);
 
   const lines = [
     '',
@@ -286,10 +300,16 @@ async function main(): Promise<void> {
     '| backend | replicas | ms (target ≤ 5000 on PostgreSQL, one replica) |',
     '|---|---|---|',
     ...fires.map((f) => `| ${f.backend} | ${f.replicas} | **${f.ms}** (${f.msMin}–${f.msMax}) |`),
+    '',
+    ...statefulTable(stateful),
   ];
   log(lines.join('\n'));
+  writeResults({ machine, date: new Date().toISOString(), quick: QUICK, lists, fires, stateful });
+}
+
+function writeResults(results: object, file = 'latest.json'): void {
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify({ machine, date: new Date().toISOString(), quick: QUICK, lists, fires }, null, 2));
+  writeFileSync(join(ROOT, 'bench/results', file), JSON.stringify(results, null, 2));
 }
 
 main().then(

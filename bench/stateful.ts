@@ -1,0 +1,200 @@
+// Stateful fire cost: one fire of a stateful schedule (every fire appends its prompt to the one
+// session `{schedule_id}_stateful`) when that session holds few messages and when it holds many,
+// on each backend, through the storage port. Called by run.ts (last); alone with
+// `BENCH_ONLY=stateful`.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DataSource } from 'typeorm';
+import type { StorageConfig } from '../src/config/app-config.js';
+import { fireWrite, scheduledTaskMessage, statefulSessionId } from '../src/domain/fire.js';
+import type { Schedule } from '../src/domain/schedule.js';
+import { MemoryStorage } from '../src/storage/memory/memory.storage.js';
+import type { StorageBase } from '../src/storage/storage.base.js';
+import { dataSourceOptions } from '../src/storage/typeorm/data-source-options.js';
+import { TypeOrmStorage } from '../src/storage/typeorm/typeorm.storage.js';
+import { aSchedule } from '../test/support/builders.js';
+import { createThrowawayDatabase } from '../test/support/postgres.js';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+/** The session sizes compared: messages already in the session before the measured fires. */
+export const STATEFUL_SMALL = 10;
+export const STATEFUL_LARGE = 10_000;
+/** Consecutive measured fires at each size (and unmeasured ones before them). */
+const FIRES = QUICK ? 20 : 50;
+const WARMUP = 3;
+const USER = 'stateful-bench-user';
+
+type Driver = 'memory' | 'sqlite' | 'postgres';
+
+export interface StatefulCase {
+  /** Messages in the session before the first measured fire, and after the last. */
+  messagesBefore: number;
+  messagesAfter: number;
+  /** Size of the session's state document before the first measured fire (JSON bytes). */
+  stateBytes: number;
+  fires: number;
+  medianMs: number;
+  p95Ms: number;
+  minMs: number;
+  maxMs: number;
+}
+
+export interface StatefulResult {
+  backend: Driver;
+  small: StatefulCase;
+  large: StatefulCase;
+  /** large / small, of the medians. */
+  ratio: number;
+  /** The storage kept fewer messages than were appended: the large case ran at that bound. */
+  bounded: boolean;
+}
+
+interface OpenedStorage {
+  storage: StorageBase;
+  dispose(): Promise<void>;
+}
+
+/** Opens a storage the way test/support/test-storages.ts does: the real constructors, schema by migrations. */
+async function openStorage(driver: Driver): Promise<OpenedStorage> {
+  if (driver === 'memory') return { storage: new MemoryStorage(), dispose: async () => undefined };
+  const typeorm = async (config: StorageConfig, cleanup: () => unknown): Promise<OpenedStorage> => {
+    const storage = new TypeOrmStorage(await new DataSource(dataSourceOptions(config)).initialize());
+    return {
+      storage,
+      async dispose() {
+        await storage.close();
+        await cleanup();
+      },
+    };
+  };
+  if (driver === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'schedules-bench-stateful-'));
+    return typeorm({ driver, sqlitePath: join(dir, 'bench.sqlite') }, () => rmSync(dir, { recursive: true, force: true }));
+  }
+  const db = await createThrowawayDatabase();
+  return typeorm({ driver, sqlitePath: '', databaseUrl: db.url }, () => db.drop());
+}
+
+/**
+ * A stateful schedule whose session holds `messages` prompts, as that many earlier fires would
+ * have left it. Seeded through the port in one call: the first fire of a stateful schedule
+ * inserts `fire.session` as given, here with its context already filled.
+ */
+async function seededSchedule(storage: StorageBase, messages: number, before: number): Promise<Schedule> {
+  const schedule = aSchedule({ userId: USER, stateful: true, cronExpression: '0 0 1 1 *', timezone: 'UTC', nextRunAt: null });
+  await storage.createSchedule(schedule);
+  const first = new Date(before - messages * 60_000);
+  const fire = fireWrite(schedule, first);
+  fire.session.state.context = Array.from({ length: messages }, (_, i) => scheduledTaskMessage(schedule, new Date(first.getTime() + i * 60_000)));
+  fire.message = fire.session.state.context[0];
+  if (!(await storage.recordFire(fire))) throw new Error('seeding the stateful session failed');
+  return schedule;
+}
+
+async function sessionSize(storage: StorageBase, schedule: Schedule): Promise<{ messages: number; bytes: number }> {
+  const session = await storage.getSession(USER, statefulSessionId(schedule.id));
+  if (!session) throw new Error(`stateful session of ${schedule.id} is missing`);
+  return { messages: session.state.context.length, bytes: Buffer.byteLength(JSON.stringify(session.state)) };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
+
+const ms = (x: number) => Math.round(x * 100) / 100;
+
+function summarise(times: number[], before: { messages: number; bytes: number }, after: number): StatefulCase {
+  const sorted = [...times].sort((a, b) => a - b);
+  return {
+    messagesBefore: before.messages,
+    messagesAfter: after,
+    stateBytes: before.bytes,
+    fires: times.length,
+    medianMs: ms(percentile(sorted, 0.5)),
+    p95Ms: ms(percentile(sorted, 0.95)),
+    minMs: ms(sorted[0]),
+    maxMs: ms(sorted[sorted.length - 1]),
+  };
+}
+
+async function statefulOn(driver: Driver, log: (line: string) => void): Promise<StatefulResult> {
+  const opened = await openStorage(driver);
+  try {
+    const { storage } = opened;
+    const start = Date.now();
+    const seedStarted = performance.now();
+    // Seeded short of the size by the unmeasured fires, so that the measured ones start at it.
+    const small = await seededSchedule(storage, STATEFUL_SMALL - WARMUP, start);
+    const large = await seededSchedule(storage, STATEFUL_LARGE - WARMUP, start);
+    log(`  ${driver}: seeded the sessions in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
+
+    // The measured part: StorageBase.recordFire(fireWrite(schedule, at)), the two sizes in
+    // alternation so that drift in the machine's load falls on both.
+    let at = start;
+    const fire = (schedule: Schedule) => storage.recordFire(fireWrite(schedule, new Date((at += 1000))));
+    for (let i = 0; i < WARMUP; i++) {
+      await fire(small);
+      await fire(large);
+    }
+    const smallBefore = await sessionSize(storage, small);
+    const largeBefore = await sessionSize(storage, large);
+    const smallTimes: number[] = [];
+    const largeTimes: number[] = [];
+    for (let i = 0; i < FIRES; i++) {
+      for (const [schedule, times] of [[small, smallTimes], [large, largeTimes]] as const) {
+        const write = fireWrite(schedule, new Date((at += 1000)));
+        const t0 = performance.now();
+        const stored = await storage.recordFire(write);
+        times.push(performance.now() - t0);
+        if (!stored) throw new Error(`fire of ${schedule.id} was not recorded`);
+      }
+    }
+    const smallAfter = (await sessionSize(storage, small)).messages;
+    const largeAfter = (await sessionSize(storage, large)).messages;
+    const bounded = largeBefore.messages < STATEFUL_LARGE || largeAfter < STATEFUL_LARGE + FIRES;
+    if (smallAfter !== STATEFUL_SMALL + FIRES && !bounded) {
+      throw new Error(`the small session holds ${smallAfter} messages, expected ${STATEFUL_SMALL + FIRES}`);
+    }
+    const result: StatefulResult = {
+      backend: driver,
+      small: summarise(smallTimes, smallBefore, smallAfter),
+      large: summarise(largeTimes, largeBefore, largeAfter),
+      ratio: 0,
+      bounded,
+    };
+    result.ratio = Math.round((result.large.medianMs / result.small.medianMs) * 100) / 100;
+    log(
+      `  ${driver}: median ${result.small.medianMs} ms at ${smallBefore.messages} messages (${(smallBefore.bytes / 1024).toFixed(0)} KiB), ` +
+        `${result.large.medianMs} ms at ${largeBefore.messages} (${(largeBefore.bytes / 2 ** 20).toFixed(1)} MiB)${bounded ? `, bounded: ${largeAfter} kept` : ''}`,
+    );
+    return result;
+  } finally {
+    await opened.dispose();
+  }
+}
+
+/** Runs the stateful fire cost case on every backend. */
+export async function statefulBenchmark(log: (line: string) => void): Promise<StatefulResult[]> {
+  const results: StatefulResult[] = [];
+  for (const driver of ['memory', 'sqlite', 'postgres'] as const) results.push(await statefulOn(driver, log));
+  return results;
+}
+
+/** The printed table. */
+export function statefulTable(results: StatefulResult[]): string[] {
+  const bounded = results.some((r) => r.bounded);
+  const large = bounded
+    ? `at the bound (${Math.max(...results.map((r) => r.large.messagesAfter)).toLocaleString('en')} messages kept; ${STATEFUL_LARGE.toLocaleString('en')} seeded)`
+    : `${STATEFUL_LARGE.toLocaleString('en')} messages`;
+  const cell = (c: StatefulCase) => `${c.medianMs} (p95 ${c.p95Ms})`;
+  return [
+    `Stateful fire cost — StorageBase.recordFire of one fire of a stateful schedule, by the size of its session; ` +
+      `${FIRES} consecutive fires at each size (after ${WARMUP} unmeasured), the two sizes alternating; median ms (p95 ms) per fire`,
+    `(each fire appends one message: during the measured fires the sessions grow from ${STATEFUL_SMALL} and ${STATEFUL_LARGE.toLocaleString('en')} by ${FIRES})`,
+    `| backend | ${STATEFUL_SMALL} messages | ${large} | ratio of medians |`,
+    '|---|---|---|---|',
+    ...results.map((r) => `| ${r.backend} | ${cell(r.small)} | ${cell(r.large)} | **${r.ratio.toFixed(2)}** |`),
+  ];
+}
