@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { CommonModule } from './common/common.module.js';
 import type { AppConfig } from './config/app-config.js';
+import { LimitsModule } from './config/limits.module.js';
 import { HealthModule } from './health/health.module.js';
 import { FiringModule } from './firing/firing.module.js';
 import { SchedulesModule } from './schedules/schedules.module.js';
@@ -15,6 +16,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         CommonModule,
+        LimitsModule.forRoot(config.limits),
         StorageModule.forRoot(config.storage),
         SessionsModule,
         SchedulesModule,

@@ -6,20 +6,23 @@ import type { KeysetPosition } from '../src/common/page.js';
 import { type DueFirePlan, fireWrite, statefulSessionId, unfiredRun } from '../src/domain/fire.js';
 import type { Schedule } from '../src/domain/schedule.js';
 import { ValidationFailed } from '../src/common/domain-errors.js';
-import type { StorageBase } from '../src/storage/storage.base.js';
+import type { StorageBase, StorageOptions } from '../src/storage/storage.base.js';
 
 export interface OpenedStorage {
   storage: StorageBase;
   dispose(): Promise<void>;
 }
 
+/** The bound on a stateful session's messages the contract's storage is opened with: small, so that tests reach it. */
+export const CONTRACT_SESSION_MAX_MESSAGES = 10;
+
 /**
  * The behaviour every StorageBase implementation must have. Each backend's spec calls this once;
- * `open` returns the storage. With a `skipReason` (a database this machine does not have) the
- * suite is one skipped test that says why. Tests share one storage and keep apart by using their
- * own user ids.
+ * `open` returns the storage, with the options given. With a `skipReason` (a database this
+ * machine does not have) the suite is one skipped test that says why. Tests share one storage
+ * and keep apart by using their own user ids.
  */
-export function runStorageContract(name: string, open: () => Promise<OpenedStorage>, skipReason?: string): void {
+export function runStorageContract(name: string, open: (options: StorageOptions) => Promise<OpenedStorage>, skipReason?: string): void {
   describe(`${name} storage contract`, () => {
     if (skipReason) {
       it.skip(`skipped: ${skipReason}`, () => undefined);
@@ -28,7 +31,7 @@ export function runStorageContract(name: string, open: () => Promise<OpenedStora
     let opened: OpenedStorage | undefined;
     let storage: StorageBase;
     beforeAll(async () => {
-      opened = await open();
+      opened = await open({ statefulSessionMaxMessages: CONTRACT_SESSION_MAX_MESSAGES });
       storage = opened.storage;
     });
     afterAll(() => opened?.dispose());
@@ -43,6 +46,36 @@ export function runStorageContract(name: string, open: () => Promise<OpenedStora
         const schedule = aSchedule({ userId: newUser(), endedAt: new Date('2027-01-01T00:00:00.999Z') });
         await storage.createSchedule(schedule);
         assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), schedule);
+      });
+
+      it('says it created the schedule', async () => {
+        const schedule = aSchedule({ userId: newUser() });
+        assert.equal(await storage.createSchedule(schedule), true);
+        assert.equal(await storage.createSchedule(aSchedule({ userId: schedule.userId }), 2), true);
+        assert.equal(await storage.hasSchedule(schedule.userId, schedule.id), true);
+      });
+
+      it('creates up to maxPerUser schedules per user, then refuses, writing nothing', async () => {
+        const userId = newUser();
+        for (let i = 0; i < 3; i++) assert.equal(await storage.createSchedule(aSchedule({ userId }), 3), true);
+        const refused = aSchedule({ userId });
+        assert.equal(await storage.createSchedule(refused, 3), false);
+        assert.equal(await storage.getSchedule(userId, refused.id), null);
+        assert.equal((await storage.listSchedules(userId)).length, 3);
+        // The limit counts what the user has now, and only theirs.
+        assert.equal(await storage.createSchedule(aSchedule({ userId }), 4), true);
+        assert.equal(await storage.createSchedule(aSchedule({ userId: newUser() }), 1), true);
+        const first = (await storage.listSchedules(userId))[0];
+        await storage.deleteSchedule(userId, first.id);
+        assert.equal(await storage.createSchedule(refused, 4), true);
+        assert.equal((await storage.listSchedules(userId)).length, 4);
+      });
+
+      it('lets no concurrent creates of one user past the limit', async () => {
+        const userId = newUser();
+        const created = await Promise.all(Array.from({ length: 12 }, () => storage.createSchedule(aSchedule({ userId }), 5)));
+        assert.equal(created.filter(Boolean).length, 5);
+        assert.equal((await storage.listSchedules(userId)).length, 5);
       });
 
       it('round-trips null and empty values', async () => {
@@ -429,6 +462,79 @@ export function runStorageContract(name: string, open: () => Promise<OpenedStora
         );
       });
 
+      describe(`a stateful session, bounded to ${CONTRACT_SESSION_MAX_MESSAGES} messages`, () => {
+        const max = CONTRACT_SESSION_MAX_MESSAGES;
+        const statefulFires = (schedule: Schedule, count: number, from = 0) =>
+          Array.from({ length: count }, (_, i) => fireWrite(schedule, new Date(Date.UTC(2026, 5, 1, 9, 0, from + i))));
+        const contextIds = async (schedule: Schedule) =>
+          (await storage.getSession(schedule.userId, statefulSessionId(schedule.id)))!.state.context.map((m) => m.id);
+
+        it('keeps every message up to the bound, in the order appended', async () => {
+          const schedule = aSchedule({ userId: newUser(), stateful: true });
+          await storage.createSchedule(schedule);
+          const fires = statefulFires(schedule, max);
+          let last;
+          for (const fire of fires) last = await storage.recordFire(fire);
+          assert.deepEqual(await contextIds(schedule), fires.map((f) => f.message.id));
+          assert.deepEqual(last, await storage.getSession(schedule.userId, statefulSessionId(schedule.id)));
+          assert.deepEqual(last!.state.context.at(-1), fires.at(-1)!.message);
+        });
+
+        it('drops the oldest past the bound, keeping the newest, and returns the session as stored', async () => {
+          const schedule = aSchedule({ userId: newUser(), stateful: true });
+          await storage.createSchedule(schedule);
+          const fires = statefulFires(schedule, max + 3);
+          const returned = [];
+          for (const fire of fires) returned.push((await storage.recordFire(fire))!);
+          const stored = (await storage.getSession(schedule.userId, statefulSessionId(schedule.id)))!;
+          assert.deepEqual(stored.state.context.map((m) => m.id), fires.slice(3).map((f) => f.message.id));
+          assert.deepEqual(returned.at(-1), stored);
+          assert.equal(returned[max].state.context.length, max);
+          assert.equal(returned[max].state.context[0].id, fires[1].message.id);
+          // Only the context changes: the rest of the session is as the first fire wrote it.
+          assert.deepEqual({ ...stored, state: { ...stored.state, context: [] }, updatedAt: null }, {
+            ...fires[0].session,
+            state: { ...fires[0].session.state, context: [] },
+            updatedAt: null,
+          });
+          assert.equal(stored.updatedAt.getTime(), fires.at(-1)!.firedAt.getTime());
+          assert.equal((await storage.listRunsBySchedule(schedule.userId, schedule.id)).length, max + 3);
+        });
+
+        it('loses none of the newest messages when concurrent fires append at the bound', async () => {
+          const schedule = aSchedule({ userId: newUser(), stateful: true });
+          await storage.createSchedule(schedule);
+          const before = statefulFires(schedule, max);
+          for (const fire of before) await storage.recordFire(fire);
+          const concurrent = statefulFires(schedule, 6, max);
+          await Promise.all(concurrent.map((fire) => storage.recordFire(fire)));
+          const ids = await contextIds(schedule);
+          assert.equal(ids.length, max);
+          assert.deepEqual(ids.slice(0, max - 6), before.slice(6).map((f) => f.message.id));
+          assert.deepEqual(ids.slice(max - 6).sort(), concurrent.map((f) => f.message.id).sort());
+        });
+
+        it('bounds the appends of claimed fires the same way', async () => {
+          const now = new Date(Date.UTC(1960, 0, 1));
+          const schedule = aSchedule({ userId: newUser(), stateful: true, nextRunAt: new Date(now.getTime() - 1000) });
+          await storage.createSchedule(schedule);
+          const before = statefulFires(schedule, max);
+          for (const fire of before) await storage.recordFire(fire);
+          const claimed = fireWrite(schedule, now, 'cron', schedule.nextRunAt!);
+          const outcomes = await storage.claimDueSchedules(now, 1000, (s) => ({
+            scheduleId: s.id,
+            fire: s.id === schedule.id ? claimed : null,
+            unfired: [],
+            nextRunAt: s.id === schedule.id ? null : s.nextRunAt,
+          }));
+          assert.deepEqual(outcomes.filter((o) => o.scheduleId === schedule.id), [{ scheduleId: schedule.id, status: 'fired' }]);
+          assert.deepEqual(await contextIds(schedule), [...before.slice(1).map((f) => f.message.id), claimed.message.id]);
+          const stored = (await storage.getSession(schedule.userId, statefulSessionId(schedule.id)))!;
+          assert.deepEqual(stored.state.context.at(-1), claimed.message);
+          assert.equal(stored.updatedAt.getTime(), now.getTime());
+        });
+      });
+
       it('writes nothing for a fire of a missing or another user’s schedule', async () => {
         const schedule = aSchedule({ userId: newUser() });
         assert.equal(await storage.recordFire(fireWrite(schedule, new Date())), null);
@@ -657,6 +763,18 @@ export function runStorageContract(name: string, open: () => Promise<OpenedStora
           assert.equal((await storage.listRunsBySchedule(userId, s.id)).length, 1);
           assert.equal((await storage.listSessionsBySchedule(userId, s.id)).length, 1);
         }
+      });
+
+      it('counts the due schedules of every user, and gives the earliest', async () => {
+        const now = new Date(newEra());
+        const [early, late] = [5000, 1000].map((ms) => due(newUser(), new Date(now.getTime() - ms)));
+        const future = due(newUser(), new Date(now.getTime() + 1));
+        const parked = due(newUser(), null as unknown as Date);
+        for (const s of [late, future, early, parked]) await storage.createSchedule(s);
+        assert.deepEqual(await storage.dueBacklog(now), { count: 2, oldestNextRunAt: early.nextRunAt });
+        assert.deepEqual(await storage.dueBacklog(new Date(now.getTime() - 3000)), { count: 1, oldestNextRunAt: early.nextRunAt });
+        await storage.claimDueSchedules(now, 10, (s) => firePlan(s, now));
+        assert.deepEqual(await storage.dueBacklog(now), { count: 0, oldestNextRunAt: null });
       });
 
       it('lists enabled schedules without a next run, of any user', async () => {

@@ -15,7 +15,9 @@ export type DomainErrorCode =
   | 'schedule-not-found'
   | 'schedule-disabled'
   | 'schedule-version-mismatch'
-  | 'validation-failed';
+  | 'schedule-limit-reached'
+  | 'validation-failed'
+  | 'storage-unavailable';
 
 export class MissingUserId extends DomainError {
   readonly code = 'missing-user-id';
@@ -52,9 +54,28 @@ export class ScheduleVersionMismatch extends DomainError {
   }
 }
 
+export class ScheduleLimitReached extends DomainError {
+  readonly code = 'schedule-limit-reached';
+  constructor(readonly limit: number) {
+    super(`You have ${limit} schedules, the most one user may have; delete one before creating another.`);
+  }
+}
+
 export class ValidationFailed extends DomainError {
   readonly code = 'validation-failed';
   constructor(readonly errors: FieldError[]) {
     super(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
+  }
+}
+
+/**
+ * The database is down, unreachable, overloaded (it did not answer in time) or without its schema:
+ * nothing the client did, and worth retrying later. The storage raises it in place of the
+ * driver's error, which it keeps as `cause` for the logs; clients never see the driver's message.
+ */
+export class StorageUnavailable extends DomainError {
+  readonly code = 'storage-unavailable';
+  constructor(detail = 'The service cannot reach its database right now; retry later.', options?: { cause?: unknown }) {
+    super(detail, options);
   }
 }

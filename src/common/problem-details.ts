@@ -22,14 +22,30 @@ export class ProblemDetails {
   readonly errors?: FieldErrorResponse[];
 }
 
-const DOMAIN_ERRORS: Record<DomainErrorCode, { status: number; title: string }> = {
+/** How long a client should wait before retrying a 503 (the `Retry-After` header). */
+export const STORAGE_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+const DOMAIN_ERRORS: Record<DomainErrorCode, { status: number; title: string; retryAfterSeconds?: number }> = {
   'missing-user-id': { status: HttpStatus.UNAUTHORIZED, title: 'Missing user identity' },
   'duplicate-identity-header': { status: HttpStatus.BAD_REQUEST, title: 'Ambiguous user identity' },
   'schedule-not-found': { status: HttpStatus.NOT_FOUND, title: 'Schedule not found' },
   'schedule-disabled': { status: HttpStatus.CONFLICT, title: 'Schedule is disabled' },
   'schedule-version-mismatch': { status: HttpStatus.PRECONDITION_FAILED, title: 'Schedule version mismatch' },
+  // 409, not 422: the request is valid, the user's current schedules are what stand in its way
+  // (deleting one resolves it); not 429 either, which is for request rates.
+  'schedule-limit-reached': { status: HttpStatus.CONFLICT, title: 'Schedule limit reached' },
   'validation-failed': { status: HttpStatus.UNPROCESSABLE_ENTITY, title: 'Validation failed' },
+  'storage-unavailable': {
+    status: HttpStatus.SERVICE_UNAVAILABLE,
+    title: 'Storage unavailable',
+    retryAfterSeconds: STORAGE_UNAVAILABLE_RETRY_AFTER_SECONDS,
+  },
 };
+
+/** The `Retry-After` (seconds) to send with the problem for `error`, or undefined for none. */
+export function retryAfterSeconds(error: unknown): number | undefined {
+  return error instanceof DomainError ? DOMAIN_ERRORS[error.code].retryAfterSeconds : undefined;
+}
 
 /** Maps any thrown value to a problem; null for an unexpected error (a 500 the caller must log). */
 export function toProblem(error: unknown, instance: string): ProblemDetails | null {

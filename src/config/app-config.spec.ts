@@ -8,8 +8,17 @@ describe('loadConfig', () => {
       host: '0.0.0.0',
       port: 3000,
       http: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1024 },
-      storage: { driver: 'sqlite', sqlitePath: 'data/schedules.sqlite', databaseUrl: undefined, connectAttempts: 5 },
+      storage: {
+        driver: 'sqlite',
+        sqlitePath: 'data/schedules.sqlite',
+        databaseUrl: undefined,
+        connectAttempts: 5,
+        statefulSessionMaxMessages: 1000,
+        poolSize: 10,
+        statementTimeoutMs: 10_000,
+      },
       scheduler: { enabled: true, intervalMs: 1000, batchSize: 100 },
+      limits: { maxSchedulesPerUser: 1000, minFireIntervalSeconds: 1 },
     });
   });
 
@@ -28,13 +37,27 @@ describe('loadConfig', () => {
       HTTP_KEEP_ALIVE_TIMEOUT_MS: '3000',
       HTTP_MAX_CONNECTIONS: '50',
       DATABASE_CONNECT_ATTEMPTS: '2',
+      STATEFUL_SESSION_MAX_MESSAGES: '50',
+      DATABASE_POOL_SIZE: '20',
+      DATABASE_STATEMENT_TIMEOUT_MS: '3000',
+      MAX_SCHEDULES_PER_USER: '25',
+      MIN_FIRE_INTERVAL_SECONDS: '60',
     });
     assert.deepEqual(config, {
       host: '127.0.0.1',
       port: 8080,
       http: { headersTimeoutMs: 2000, requestTimeoutMs: 4000, keepAliveTimeoutMs: 3000, maxConnections: 50 },
-      storage: { driver: 'postgres', sqlitePath: '/tmp/x.sqlite', databaseUrl: 'postgres://u@h/db', connectAttempts: 2 },
+      storage: {
+        driver: 'postgres',
+        sqlitePath: '/tmp/x.sqlite',
+        databaseUrl: 'postgres://u@h/db',
+        connectAttempts: 2,
+        statefulSessionMaxMessages: 50,
+        poolSize: 20,
+        statementTimeoutMs: 3000,
+      },
       scheduler: { enabled: false, intervalMs: 250, batchSize: 500 },
+      limits: { maxSchedulesPerUser: 25, minFireIntervalSeconds: 60 },
     });
   });
 
@@ -67,5 +90,36 @@ describe('loadConfig', () => {
 
   it('rejects a port out of range', () => {
     assert.throws(() => loadConfig({ PORT: '70000' }), /PORT="70000"/);
+  });
+
+  it('bounds the limits and the database settings', () => {
+    const bad: Record<string, string[]> = {
+      STATEFUL_SESSION_MAX_MESSAGES: ['0', '100001', '1.5', 'many'],
+      DATABASE_POOL_SIZE: ['0', '1001'],
+      DATABASE_STATEMENT_TIMEOUT_MS: ['99', '600001'],
+      MAX_SCHEDULES_PER_USER: ['0', '1000001', '-1'],
+      MIN_FIRE_INTERVAL_SECONDS: ['0', '86401', '0.5'],
+    };
+    for (const [name, values] of Object.entries(bad)) {
+      for (const value of values) {
+        assert.throws(() => loadConfig({ [name]: value }), (error: unknown) => {
+          assert.ok(error instanceof InvalidConfigError);
+          assert.deepEqual(error.problems.map((p) => p.split('=')[0]), [name], `${name}=${value}`);
+          return true;
+        });
+      }
+    }
+    const edges = loadConfig({
+      STATEFUL_SESSION_MAX_MESSAGES: '1',
+      DATABASE_POOL_SIZE: '1',
+      DATABASE_STATEMENT_TIMEOUT_MS: '100',
+      MAX_SCHEDULES_PER_USER: '1',
+      MIN_FIRE_INTERVAL_SECONDS: '86400',
+    });
+    assert.deepEqual(
+      [edges.storage.statefulSessionMaxMessages, edges.storage.poolSize, edges.storage.statementTimeoutMs],
+      [1, 1, 100],
+    );
+    assert.deepEqual(edges.limits, { maxSchedulesPerUser: 1, minFireIntervalSeconds: 86400 });
   });
 });

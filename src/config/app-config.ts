@@ -24,7 +24,32 @@ export interface StorageConfig {
   databaseUrl?: string;
   /** Start-up attempts to reach the database before giving up (waits 1 s, 2 s, 4 s … between them). */
   connectAttempts?: number;
+  /** Context messages a stateful session keeps; appending past it drops the oldest. Unset: DEFAULT_STORAGE_LIMITS'. */
+  statefulSessionMaxMessages?: number;
+  /** PostgreSQL connections this process holds at most. Unset: DEFAULT_STORAGE_LIMITS'. */
+  poolSize?: number;
+  /** PostgreSQL cancels a statement running longer than this (`statement_timeout`). Unset: DEFAULT_STORAGE_LIMITS'. */
+  statementTimeoutMs?: number;
 }
+
+export const DEFAULT_STORAGE_LIMITS = {
+  statefulSessionMaxMessages: 1000,
+  poolSize: 10,
+  statementTimeoutMs: 10_000,
+} as const satisfies Required<Pick<StorageConfig, 'statefulSessionMaxMessages' | 'poolSize' | 'statementTimeoutMs'>>;
+
+/** What one user may ask of the service; also the injection token for these settings. */
+export class LimitsConfig {
+  /** Schedules one user may have; creating one more is refused (409). */
+  maxSchedulesPerUser: number;
+  /** A cron expression that fires more often than this (seconds between two fires) is refused (422). */
+  minFireIntervalSeconds: number;
+}
+
+export const DEFAULT_LIMITS: LimitsConfig = {
+  maxSchedulesPerUser: 1000,
+  minFireIntervalSeconds: 1,
+};
 
 /** The ticker that fires due schedules; also the injection token for its settings. */
 export class SchedulerConfig {
@@ -60,6 +85,8 @@ export interface AppConfig {
   http: HttpConfig;
   storage: StorageConfig;
   scheduler: SchedulerConfig;
+  /** Unset: DEFAULT_LIMITS. */
+  limits?: LimitsConfig;
 }
 
 /** The environment the service reads, validated once at start-up. */
@@ -145,6 +172,41 @@ class EnvironmentVariables {
   @Min(1)
   @Max(10_000)
   SCHEDULER_BATCH_SIZE?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  STATEFUL_SESSION_MAX_MESSAGES?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  DATABASE_POOL_SIZE?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  DATABASE_STATEMENT_TIMEOUT_MS?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  MAX_SCHEDULES_PER_USER?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  MIN_FIRE_INTERVAL_SECONDS?: number;
 }
 
 export class InvalidConfigError extends Error {
@@ -179,11 +241,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       sqlitePath: vars.SQLITE_PATH ?? 'data/schedules.sqlite',
       databaseUrl: vars.DATABASE_URL,
       connectAttempts: vars.DATABASE_CONNECT_ATTEMPTS ?? 5,
+      statefulSessionMaxMessages: vars.STATEFUL_SESSION_MAX_MESSAGES ?? DEFAULT_STORAGE_LIMITS.statefulSessionMaxMessages,
+      poolSize: vars.DATABASE_POOL_SIZE ?? DEFAULT_STORAGE_LIMITS.poolSize,
+      statementTimeoutMs: vars.DATABASE_STATEMENT_TIMEOUT_MS ?? DEFAULT_STORAGE_LIMITS.statementTimeoutMs,
     },
     scheduler: {
       enabled: vars.SCHEDULER_ENABLED === undefined || ['true', '1'].includes(vars.SCHEDULER_ENABLED),
       intervalMs: vars.SCHEDULER_INTERVAL_MS ?? 1000,
       batchSize: vars.SCHEDULER_BATCH_SIZE ?? 100,
+    },
+    limits: {
+      maxSchedulesPerUser: vars.MAX_SCHEDULES_PER_USER ?? DEFAULT_LIMITS.maxSchedulesPerUser,
+      minFireIntervalSeconds: vars.MIN_FIRE_INTERVAL_SECONDS ?? DEFAULT_LIMITS.minFireIntervalSeconds,
     },
   };
 }

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
-import { appendFireMessage, fireWrite, scheduledTaskMessage, statefulSessionId, unfiredRun } from './fire.js';
+import { appendKeepingNewest, fireWrite, scheduledTaskMessage, statefulSessionId, unfiredRun } from './fire.js';
 import type { Schedule } from './schedule.js';
-import type { Session } from './session.js';
 
 function schedule(overrides: Partial<Schedule> = {}): Schedule {
   const at = new Date('2026-03-01T08:00:00.000Z');
@@ -187,52 +186,25 @@ describe('fireWrite', () => {
   });
 });
 
-describe('appendFireMessage', () => {
-  function existingSession(): Session {
-    const first = fireWrite(schedule({ stateful: true }), new Date('2026-05-01T09:00:00Z'), 'cron');
-    return first.session;
-  }
-
-  it('appends the fire message and sets updatedAt to the fire time', () => {
-    const session = existingSession();
-    const fire = fireWrite(schedule({ stateful: true, description: 'Second' }), FIRED_AT, 'cron', SCHEDULED_FOR);
-    const next = appendFireMessage(session, fire);
-
-    assert.equal(next.id, 'sched-1_stateful');
-    assert.equal(next.state.context.length, 2);
-    assert.deepEqual(next.state.context[0], session.state.context[0]);
-    assert.deepEqual(next.state.context[1], fire.message);
-    assert.equal(next.state.context[1].content[0].text, '<scheduled-task>\nSecond\n</scheduled-task>');
-    assert.equal(next.updatedAt.getTime(), FIRED_AT.getTime());
-    assert.equal(next.createdAt.getTime(), new Date('2026-05-01T09:00:00Z').getTime());
+describe('appendKeepingNewest', () => {
+  it('appends while under the bound', () => {
+    const list = [1, 2];
+    appendKeepingNewest(list, 3, 3);
+    assert.deepEqual(list, [1, 2, 3]);
   });
 
-  it('does not change the session or the fire it is given', () => {
-    const session = existingSession();
-    const fire = fireWrite(schedule({ stateful: true }), FIRED_AT, 'cron', SCHEDULED_FOR);
-    const sessionBefore = structuredClone(session);
-    const fireBefore = structuredClone(fire);
-
-    const next = appendFireMessage(session, fire);
-
-    assert.deepEqual(session, sessionBefore);
-    assert.deepEqual(fire, fireBefore);
-    assert.notEqual(next, session);
-    assert.notEqual(next.state, session.state);
-    assert.notEqual(next.state.context, session.state.context);
+  it('drops the oldest at the bound, keeping the newest', () => {
+    const list = [1, 2, 3];
+    appendKeepingNewest(list, 4, 3);
+    assert.deepEqual(list, [2, 3, 4]);
   });
 
-  it('shares no objects with its inputs', () => {
-    const session = existingSession();
-    const fire = fireWrite(schedule({ stateful: true }), FIRED_AT, 'cron', SCHEDULED_FOR);
-    const next = appendFireMessage(session, fire);
-
-    next.state.context[0].metadata.touched = true;
-    next.state.context[1].content[0].text = 'changed';
-    next.config.chat_model_config.parameters.temperature = 1;
-    assert.deepEqual(session.state.context[0].metadata, {});
-    assert.equal(fire.message.content[0].text, '<scheduled-task>\nSummarise yesterday\n</scheduled-task>');
-    assert.equal(session.config.chat_model_config.parameters.temperature, 0.2);
+  it('drops as many as needed when the list is already past a lowered bound', () => {
+    const list = [1, 2, 3, 4, 5];
+    appendKeepingNewest(list, 6, 2);
+    assert.deepEqual(list, [5, 6]);
+    appendKeepingNewest(list, 7, 1);
+    assert.deepEqual(list, [7]);
   });
 });
 

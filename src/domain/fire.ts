@@ -42,12 +42,13 @@ export interface ClaimOutcome {
   error?: string;
 }
 
-/** The stateful append, shared by every backend so they cannot drift apart. */
-export function appendFireMessage(session: Session, fire: FireWrite): Session {
-  const next = structuredClone(session);
-  next.state.context.push(structuredClone(fire.message));
-  next.updatedAt = fire.firedAt;
-  return next;
+/**
+ * The bound on a stateful session's context: `item` goes last and the oldest go, so that at most
+ * `max` (≥ 1) remain, the newest. Changes `list` in place. (The SQL backends do the same in SQL.)
+ */
+export function appendKeepingNewest<T>(list: T[], item: T, max: number): void {
+  list.push(item);
+  if (list.length > max) list.splice(0, list.length - max);
 }
 
 /** The one session every fire of a stateful schedule appends to. */

@@ -35,6 +35,24 @@ export function nextFireAfter(schedule: Timing, after: Date): Date | null {
   return next;
 }
 
+/** How many upcoming fire times fireIntervalProblem compares. */
+export const FIRE_GAP_SAMPLES = 20;
+
+/**
+ * Why `expression` fires too often, or null: when two of its next FIRE_GAP_SAMPLES fire times
+ * after `from`, read in `timezone`, are less than `minSeconds` apart. (Not the activation window:
+ * the expression alone.) The expression must be valid (see cronExpressionProblem).
+ */
+export function fireIntervalProblem(expression: string, timezone: string, minSeconds: number, from: Date): string | null {
+  // Cron's finest step is a second: nothing fires more often than that.
+  if (minSeconds <= 1) return null;
+  const times = cronFor(expression, timezone).nextRuns(FIRE_GAP_SAMPLES, from);
+  let shortest = Infinity;
+  for (let i = 1; i < times.length; i++) shortest = Math.min(shortest, times[i].getTime() - times[i - 1].getTime());
+  if (shortest >= minSeconds * 1000) return null;
+  return `fires as often as every ${shortest / 1000} s; at least ${minSeconds} s must pass between two fires`;
+}
+
 /** Up to `count` fire times strictly after `after`, in order. */
 export function upcomingFires(schedule: Timing, after: Date, count: number): Date[] {
   const fires: Date[] = [];

@@ -1,5 +1,7 @@
 import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
+import { StorageUnavailable } from '../common/domain-errors.js';
+import { LOG_THROTTLE_INTERVAL_MS, LogThrottle, suppressedSuffix } from '../common/log-throttle.js';
 import { SchedulerConfig } from '../config/app-config.js';
 import { nextFireAfter } from './cron.js';
 import type { Schedule } from '../domain/schedule.js';
@@ -8,22 +10,35 @@ import { StorageBase } from '../storage/storage.base.js';
 import { planDueFire } from './fire-planner.js';
 
 /**
+ * How late past its tick a fire may be before the scheduler counts as behind: a fire is normally
+ * up to one interval late (it waits for the next tick), plus the time its batch takes.
+ */
+export const BACKLOG_TOLERANCE_MS = 10_000;
+
+/**
  * Fires due schedules: every tick it claims them from storage in batches until none is due.
  * The database is the coordination: any number of replicas tick against it, and each due fire
- * time happens once (see StorageBase.claimDueSchedules).
+ * time happens once (see StorageBase.claimDueSchedules). A tick that fails (the database is
+ * down) is retried at the next one; repeated failures and a scheduler that falls behind are
+ * logged at most once per LOG_THROTTLE_INTERVAL_MS, with a count of the rest.
  */
 @Injectable()
 export class SchedulerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(SchedulerService.name);
+  private readonly throttle: LogThrottle;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<unknown> | null = null;
   private stopping = false;
+  /** Ticks that failed in a row. */
+  private failedTicks = 0;
 
   constructor(
     private readonly storage: StorageBase,
     private readonly clock: Clock,
     private readonly config: SchedulerConfig,
-  ) {}
+  ) {
+    this.throttle = new LogThrottle(LOG_THROTTLE_INTERVAL_MS, () => this.clock.now().getTime());
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.enabled) return;
@@ -41,18 +56,31 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     await this.inFlight;
   }
 
-  /** Claims and fires everything due, batch after batch, until nothing is. Returns how many schedules it claimed. */
+  /**
+   * Claims and fires everything due, batch after batch, until nothing is; then checks what is
+   * still due (see warnIfBehind). Returns how many schedules it claimed.
+   */
   async tick(): Promise<number> {
     let claimed = 0;
+    /** How overdue the most overdue schedule claimed was. */
+    let lateMs = 0;
     while (!this.stopping) {
       const now = this.clock.now();
-      const outcomes = await this.storage.claimDueSchedules(now, this.config.batchSize, (s) => this.plan(s, now));
+      const outcomes = await this.storage.claimDueSchedules(now, this.config.batchSize, (s) => {
+        if (s.nextRunAt) lateMs = Math.max(lateMs, now.getTime() - s.nextRunAt.getTime());
+        return this.plan(s, now);
+      });
       for (const failed of outcomes.filter((o) => o.status === 'failed')) {
-        this.logger.error(`Fire of schedule ${failed.scheduleId} failed and was recorded as a failed run: ${failed.error}`);
+        this.throttle.run('fire-failed', (suppressed) =>
+          this.logger.error(
+            `Fire of schedule ${failed.scheduleId} failed and was recorded as a failed run: ${failed.error}${suppressedSuffix(suppressed)}`,
+          ),
+        );
       }
       claimed += outcomes.length;
       if (outcomes.length < this.config.batchSize) break;
     }
+    if (!this.stopping) await this.warnIfBehind(claimed, lateMs);
     return claimed;
   }
 
@@ -74,6 +102,28 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   }
 
   /**
+   * Says so, at warn, when the scheduler is behind: a schedule it just claimed, or one still due,
+   * is later than BACKLOG_TOLERANCE_MS past its tick. That is downtime (the service or the
+   * database was down) or more due work than the ticker gets through; either way the planner
+   * coalesces what is within each schedule's catch-up window and records the rest as missed.
+   */
+  private async warnIfBehind(claimed: number, claimedLateMs: number): Promise<void> {
+    const now = this.clock.now();
+    const backlog = await this.storage.dueBacklog(now);
+    const oldestLateMs = backlog.oldestNextRunAt ? now.getTime() - backlog.oldestNextRunAt.getTime() : 0;
+    if (Math.max(claimedLateMs, oldestLateMs) <= this.config.intervalMs + BACKLOG_TOLERANCE_MS) return;
+    const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
+    this.throttle.run('behind', (suppressed) =>
+      this.logger.warn(
+        `The scheduler is behind: backlog ${backlog.count} schedule(s) due and not yet claimed` +
+          (backlog.count > 0 ? `, the oldest ${seconds(oldestLateMs)} late` : '') +
+          `; the last tick fired ${claimed}, up to ${seconds(claimedLateMs)} late. Fires within a schedule's ` +
+          `catch-up window coalesce into one; older ones are recorded as missed${suppressedSuffix(suppressed)}`,
+      ),
+    );
+  }
+
+  /**
    * planDueFire, but a schedule whose fire times cannot be computed (a row the validation would
    * have refused) is logged, recorded as a failed run, and parked without a next run.
    */
@@ -91,11 +141,30 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   private scheduleTick(delayMs: number): void {
     this.timer = setTimeout(() => {
       this.inFlight = this.tick()
-        .catch((error: Error) => this.logger.error(`Tick failed; retrying next tick: ${error.message}`, error.stack))
+        .then(() => this.tickSucceeded())
+        .catch((error: Error) => this.tickFailed(error))
         .finally(() => {
           this.inFlight = null;
           if (!this.stopping) this.scheduleTick(this.config.intervalMs);
         });
     }, delayMs);
+  }
+
+  private tickSucceeded(): void {
+    if (this.failedTicks === 0) return;
+    this.logger.log(`Ticking again after ${this.failedTicks} failed tick(s)`);
+    this.failedTicks = 0;
+    this.throttle.reset('tick-failed');
+  }
+
+  private tickFailed(error: Error): void {
+    this.failedTicks++;
+    const unavailable = error instanceof StorageUnavailable;
+    const reason = unavailable ? `the storage is unavailable (${(error.cause as Error | undefined)?.message ?? error.message})` : error.message;
+    this.throttle.run('tick-failed', (suppressed) => {
+      const message = `Tick failed; retrying every tick: ${reason}${suppressedSuffix(suppressed)}`;
+      if (unavailable) this.logger.error(message);
+      else this.logger.error(message, error.stack);
+    });
   }
 }

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Pa
 import {
   ApiAcceptedResponse,
   ApiConflictResponse,
+  ApiServiceUnavailableResponse,
   ApiCreatedResponse,
   ApiHeader,
   ApiNoContentResponse,
@@ -52,6 +53,10 @@ const Invalid = () =>
 
 @ApiTags('schedule')
 @UserAuth()
+@ApiServiceUnavailableResponse({
+  description: 'The database is unavailable; `Retry-After` says when to try again.',
+  type: ProblemDetails,
+})
 @Controller('schedule')
 export class ScheduleController {
   constructor(
@@ -70,6 +75,7 @@ export class ScheduleController {
   @Post()
   @ApiOperation({ summary: 'Create a schedule' })
   @ApiCreatedResponse({ type: CreateScheduleResponse })
+  @ApiConflictResponse({ description: 'The caller already has the most schedules one user may have.', type: ProblemDetails })
   @Invalid()
   async create(@CurrentUser() userId: string, @Body() dto: CreateScheduleDto): Promise<CreateScheduleResponse> {
     const schedule = await this.schedules.create(userId, dto);

@@ -1,13 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import { v7 as uuidv7 } from 'uuid';
 import { Clock } from '../common/clock.js';
-import { ScheduleDisabled, ScheduleNotFound, ScheduleVersionMismatch, ValidationFailed } from '../common/domain-errors.js';
+import {
+  ScheduleDisabled,
+  ScheduleLimitReached,
+  ScheduleNotFound,
+  ScheduleVersionMismatch,
+  ValidationFailed,
+} from '../common/domain-errors.js';
+import { LimitsConfig } from '../config/app-config.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { Run } from '../domain/run.js';
 import type { Session } from '../domain/session.js';
 import type { Page, PageRequest } from '../common/page.js';
 import { StorageBase } from '../storage/storage.base.js';
-import { nextFireAfter, upcomingFires } from '../firing/cron.js';
+import { fireIntervalProblem, nextFireAfter, upcomingFires } from '../firing/cron.js';
 import type { ChatModelConfigDto } from './dto/chat-model-config.dto.js';
 import type { CreateScheduleDto } from './dto/create-schedule.dto.js';
 import type { UpdateScheduleDto } from './dto/update-schedule.dto.js';
@@ -19,6 +26,7 @@ export class SchedulesService {
     private readonly storage: StorageBase,
     private readonly sessions: SessionsService,
     private readonly clock: Clock,
+    private readonly limits: LimitsConfig,
   ) {}
 
   list(userId: string): Promise<Schedule[]> {
@@ -57,8 +65,10 @@ export class SchedulesService {
       version: 1,
     };
     assertValidWindow(schedule);
+    assertFireInterval(schedule, this.limits.minFireIntervalSeconds, now);
     schedule.nextRunAt = nextFireAfter(schedule, now);
-    await this.storage.createSchedule(schedule);
+    const { maxSchedulesPerUser } = this.limits;
+    if (!(await this.storage.createSchedule(schedule, maxSchedulesPerUser))) throw new ScheduleLimitReached(maxSchedulesPerUser);
     return schedule;
   }
 
@@ -76,7 +86,12 @@ export class SchedulesService {
     expectedVersions?: readonly number[],
   ): Promise<Schedule> {
     const now = this.clock.now();
-    const outcome = await this.storage.updateSchedule(userId, scheduleId, (current) => applyUpdate(current, dto, now), expectedVersions);
+    const outcome = await this.storage.updateSchedule(
+      userId,
+      scheduleId,
+      (current) => applyUpdate(current, dto, now, this.limits),
+      expectedVersions,
+    );
     switch (outcome.status) {
       case 'updated':
         return outcome.schedule;
@@ -114,7 +129,7 @@ export class SchedulesService {
 }
 
 /** The record `dto` makes of `current` at `now`; throws ValidationFailed if it is not a valid schedule. */
-function applyUpdate(current: Schedule, dto: UpdateScheduleDto, now: Date): Schedule {
+function applyUpdate(current: Schedule, dto: UpdateScheduleDto, now: Date, limits: LimitsConfig): Schedule {
   const next: Schedule = {
     ...current,
     agentId: dto.agent_id ?? current.agentId,
@@ -132,6 +147,10 @@ function applyUpdate(current: Schedule, dto: UpdateScheduleDto, now: Date): Sche
     updatedAt: now,
   };
   assertValidWindow(next);
+  // Only a new cron or time zone is checked: a schedule kept from before a stricter limit still saves.
+  if (next.cronExpression !== current.cronExpression || next.timezone !== current.timezone) {
+    assertFireInterval(next, limits.minFireIntervalSeconds, now);
+  }
   if (firesDifferently(current, next)) next.nextRunAt = nextFireAfter(next, now);
   return next;
 }
@@ -152,6 +171,12 @@ function toChatModelConfig(dto: ChatModelConfigDto): ChatModelConfig {
 
 function toInstant(value: string | null | undefined): Date | null {
   return value == null ? null : new Date(value);
+}
+
+/** The cron expression, read in the schedule's time zone, must leave `minSeconds` between two fires (MIN_FIRE_INTERVAL_SECONDS). */
+function assertFireInterval(schedule: Schedule, minSeconds: number, now: Date): void {
+  const problem = fireIntervalProblem(schedule.cronExpression, schedule.timezone, minSeconds, now);
+  if (problem) throw new ValidationFailed([{ field: 'cron_expression', message: `cron_expression ${problem}` }]);
 }
 
 function assertValidWindow(schedule: Schedule): void {

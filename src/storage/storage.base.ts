@@ -1,4 +1,5 @@
 import type { Page, PageRequest } from '../common/page.js';
+import { DEFAULT_STORAGE_LIMITS } from '../config/app-config.js';
 import type { ClaimOutcome, DueFirePlan, FireWrite } from '../domain/fire.js';
 import type { Run } from '../domain/run.js';
 import type { Schedule } from '../domain/schedule.js';
@@ -16,6 +17,27 @@ export function versionMatches(stored: number, expected: number | readonly numbe
   return typeof expected === 'number' ? stored === expected : expected.includes(stored);
 }
 
+/** How the storage bounds what it keeps. */
+export interface StorageOptions {
+  /**
+   * Context messages a stateful session keeps: a fire that appends past it drops the oldest
+   * message(s) in the same write, so that the newest this many remain.
+   */
+  statefulSessionMaxMessages: number;
+}
+
+export const DEFAULT_STORAGE_OPTIONS: StorageOptions = {
+  statefulSessionMaxMessages: DEFAULT_STORAGE_LIMITS.statefulSessionMaxMessages,
+};
+
+/** Schedules that are due and not yet claimed (see StorageBase.dueBacklog). */
+export interface DueBacklog {
+  /** How many schedules have a `nextRunAt` at or before the instant asked about. */
+  count: number;
+  /** The earliest of those `nextRunAt`, or null when none is due. */
+  oldestNextRunAt: Date | null;
+}
+
 /**
  * The storage port, and its own injection token. Every implementation must pass
  * `runStorageContract` (storage.contract.ts). Records are always scoped to a user: a record
@@ -23,8 +45,13 @@ export function versionMatches(stored: number, expected: number | readonly numbe
  * mutate what they get without touching what is stored.
  */
 export abstract class StorageBase {
-  /** Inserts a new schedule. */
-  abstract createSchedule(schedule: Schedule): Promise<void>;
+  /**
+   * Inserts a new schedule, unless its user already has `maxPerUser` schedules or more: then it
+   * writes nothing and returns false. The count and the insert are one atomic step, so that
+   * concurrent creates by one user never take them past the limit. Without `maxPerUser`, no limit.
+   * Returns true when the schedule was inserted.
+   */
+  abstract createSchedule(schedule: Schedule, maxPerUser?: number): Promise<boolean>;
 
   /** The user's schedule with this id, or null. */
   abstract getSchedule(userId: string, scheduleId: string): Promise<Schedule | null>;
@@ -99,11 +126,18 @@ export abstract class StorageBase {
 
   /**
    * Writes one fire atomically: inserts `fire.session`, or for a stateful fire whose session
-   * already exists appends `fire.message` to it; inserts `fire.run`; sets the schedule's
-   * `lastRunAt` to `fire.firedAt` (its `nextRunAt` is left alone). Fires of one schedule are
-   * serialised, so concurrent stateful fires lose no message. Returns the stored session, or
-   * null, writing nothing, when the schedule (`session.sourceScheduleId` of `session.userId`)
-   * no longer exists.
+   * already exists appends `fire.message` to its context and sets its `updatedAt` to
+   * `fire.firedAt`; inserts `fire.run`; sets the schedule's `lastRunAt` to `fire.firedAt` (its
+   * `nextRunAt` is left alone). Fires of one schedule are serialised, so concurrent stateful
+   * fires lose no message.
+   *
+   * The append does not read the session's document into the process: what a fire costs does
+   * not depend on how large its session has grown. A stateful session keeps at most
+   * `statefulSessionMaxMessages` (StorageOptions) messages: an append past it drops the oldest in
+   * the same write, keeping the newest.
+   *
+   * Returns the stored session as it is after this fire, or null, writing nothing, when the
+   * schedule (`session.sourceScheduleId` of `session.userId`) no longer exists.
    */
   abstract recordFire(fire: FireWrite): Promise<Session | null>;
 
@@ -113,7 +147,8 @@ export abstract class StorageBase {
    * (session, run record, `lastRunAt`), its unfired runs, and the advance of `nextRunAt`. A crash
    * leaves a claim undone, never half done. Schedules another caller holds are skipped, not
    * waited for, so any number of callers (replicas) share the work and each due fire time
-   * happens once. A plan whose fire cannot be written (the database refuses it) is recorded as
+   * happens once. A stateful fire appends to its session as recordFire does (without reading
+   * the session, within the same bound). A plan whose fire cannot be written (the database refuses it) is recorded as
    * a `failed` run instead; it still advances `nextRunAt`, and the other schedules are not
    * affected. `plan` must not throw. Returns one outcome per claimed schedule.
    */
@@ -139,9 +174,45 @@ export abstract class StorageBase {
    */
   abstract listEnabledSchedulesWithoutNextRun(limit: number): Promise<Schedule[]>;
 
-  /** Resolves when the storage answers a trivial query; rejects otherwise (the health check). */
+  /**
+   * How many schedules, of any user, have a `nextRunAt` at or before `now`, and the earliest of
+   * them: the work the scheduler has not claimed yet (a schedule being claimed counts until the
+   * claim commits).
+   */
+  abstract dueBacklog(now: Date): Promise<DueBacklog>;
+
+  /**
+   * Resolves when the storage answers and its schema is all there (every table, every migration
+   * applied); rejects otherwise, with StorageUnavailable where the database is the trouble
+   * (the readiness check).
+   */
   abstract ping(): Promise<void>;
 
   /** Releases connections; the storage is unusable afterwards. */
   abstract close(): Promise<void>;
 }
+
+/**
+ * Every method of the port, by name, for adapters that wrap them all at once (the compiler
+ * keeps this list complete: a method added to StorageBase must be added here).
+ */
+export const STORAGE_METHODS = Object.keys({
+  createSchedule: true,
+  getSchedule: true,
+  hasSchedule: true,
+  listSchedules: true,
+  updateSchedule: true,
+  setMissingNextRun: true,
+  deleteSchedule: true,
+  getSession: true,
+  listSessionsBySchedule: true,
+  pageSessionsBySchedule: true,
+  recordFire: true,
+  claimDueSchedules: true,
+  listRunsBySchedule: true,
+  pageRunsBySchedule: true,
+  listEnabledSchedulesWithoutNextRun: true,
+  dueBacklog: true,
+  ping: true,
+  close: true,
+} satisfies Record<keyof StorageBase, true>) as (keyof StorageBase)[];

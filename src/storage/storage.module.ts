@@ -1,9 +1,9 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { StorageConfig } from '../config/app-config.js';
+import { DEFAULT_STORAGE_LIMITS, type StorageConfig } from '../config/app-config.js';
 import { MemoryStorage } from './memory/memory.storage.js';
-import { StorageBase } from './storage.base.js';
+import { StorageBase, type StorageOptions } from './storage.base.js';
 import { dataSourceOptions } from './typeorm/data-source-options.js';
 import { openDataSource } from './typeorm/open-data-source.js';
 import { TypeOrmStorage } from './typeorm/typeorm.storage.js';
@@ -12,11 +12,14 @@ import { TypeOrmStorage } from './typeorm/typeorm.storage.js';
 @Module({})
 export class StorageModule {
   static forRoot(config: StorageConfig): DynamicModule {
+    const options: StorageOptions = {
+      statefulSessionMaxMessages: config.statefulSessionMaxMessages ?? DEFAULT_STORAGE_LIMITS.statefulSessionMaxMessages,
+    };
     if (config.driver === 'memory') {
       return {
         module: StorageModule,
         global: true,
-        providers: [{ provide: StorageBase, useValue: new MemoryStorage() }],
+        providers: [{ provide: StorageBase, useValue: new MemoryStorage(options) }],
         exports: [StorageBase],
       };
     }
@@ -31,7 +34,7 @@ export class StorageModule {
           dataSourceFactory: () => openDataSource(config),
         }),
       ],
-      providers: [{ provide: StorageBase, useFactory: (ds: DataSource) => new TypeOrmStorage(ds), inject: [DataSource] }],
+      providers: [{ provide: StorageBase, useFactory: (ds: DataSource) => new TypeOrmStorage(ds, options), inject: [DataSource] }],
       exports: [StorageBase],
     };
   }

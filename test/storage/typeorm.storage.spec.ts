@@ -1,6 +1,252 @@
-import { postgresSkipReason } from '../support/postgres.js';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, it } from '@jest/globals';
+import pg from 'pg';
+import sqlite3 from 'sqlite3';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { StorageUnavailable } from '../../src/common/domain-errors.js';
+import type { StorageConfig } from '../../src/config/app-config.js';
+import { fireWrite, statefulSessionId } from '../../src/domain/fire.js';
+import { dataSourceOptions } from '../../src/storage/typeorm/data-source-options.js';
+import { TypeOrmStorage } from '../../src/storage/typeorm/typeorm.storage.js';
+import { aSchedule } from '../support/builders.js';
+import { createThrowawayDatabase, postgresSkipReason } from '../support/postgres.js';
 import { openPostgresTestStorage, openSqliteTestStorage } from '../support/test-storages.js';
 import { runStorageContract } from '../storage.contract.js';
 
 runStorageContract('sqlite', openSqliteTestStorage);
 runStorageContract('postgres', openPostgresTestStorage, postgresSkipReason());
+
+/** A fresh, migrated database of one dialect, for tests that break it. */
+interface Scratch {
+  config: StorageConfig;
+  dataSource: DataSource;
+  storage: TypeOrmStorage;
+  /** Runs SQL on the database through the storage's own DataSource. */
+  sql(query: string): Promise<unknown>;
+}
+
+interface SqlBackend {
+  name: 'sqlite' | 'postgres';
+  skipReason?: string;
+  open(overrides?: Partial<DataSourceOptions>): Promise<Scratch>;
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function scratchOn(config: StorageConfig, overrides: Partial<DataSourceOptions>): Promise<Scratch> {
+  const dataSource = await new DataSource({ ...dataSourceOptions(config), ...overrides } as DataSourceOptions).initialize();
+  cleanups.push(async () => {
+    if (dataSource.isInitialized) await dataSource.destroy();
+  });
+  return { config, dataSource, storage: new TypeOrmStorage(dataSource), sql: (query) => dataSource.query(query) };
+}
+
+const BACKENDS: SqlBackend[] = [
+  {
+    name: 'sqlite',
+    async open(overrides = {}) {
+      const dir = mkdtempSync(join(tmpdir(), 'schedules-sqlite-'));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      return scratchOn({ driver: 'sqlite', sqlitePath: join(dir, 'test.sqlite') }, overrides);
+    },
+  },
+  {
+    name: 'postgres',
+    skipReason: postgresSkipReason(),
+    async open(overrides = {}) {
+      const db = await createThrowawayDatabase();
+      cleanups.push(() => db.drop());
+      return scratchOn({ driver: 'postgres', sqlitePath: '', databaseUrl: db.url }, overrides);
+    },
+  },
+];
+
+function isUnavailable(error: unknown): boolean {
+  assert.ok(error instanceof StorageUnavailable, `expected StorageUnavailable, got ${String(error)}`);
+  // The driver's error is kept for the logs, never shown: the message is the service's own.
+  assert.ok(error.cause !== undefined || /schema/.test(error.message));
+  return true;
+}
+
+for (const backend of BACKENDS) {
+  describe(`${backend.name} storage, SQL-specific`, () => {
+    if (backend.skipReason) {
+      it.skip(`skipped: ${backend.skipReason}`, () => undefined);
+      return;
+    }
+
+    it('trims a session kept under a higher bound to the current one at its next append', async () => {
+      const { dataSource, storage } = await backend.open();
+      const schedule = aSchedule({ stateful: true });
+      await storage.createSchedule(schedule);
+      const fires = Array.from({ length: 8 }, (_, i) => fireWrite(schedule, new Date(Date.UTC(2026, 0, 1, 0, 0, i))));
+      for (const fire of fires.slice(0, 7)) await storage.recordFire(fire);
+      const lowered = new TypeOrmStorage(dataSource, { statefulSessionMaxMessages: 3 });
+      const returned = (await lowered.recordFire(fires[7]))!;
+      const stored = (await storage.getSession(schedule.userId, statefulSessionId(schedule.id)))!;
+      assert.deepEqual(stored.state.context.map((m) => m.id), fires.slice(5).map((f) => f.message.id));
+      assert.deepEqual(returned, stored);
+    });
+
+    it('answers a refused statement with the driver’s error, not as unavailable', async () => {
+      const { storage } = await backend.open();
+      const schedule = aSchedule();
+      await storage.createSchedule(schedule);
+      await assert.rejects(storage.createSchedule(schedule), (error) => !(error instanceof StorageUnavailable));
+    });
+
+    it('is unavailable, and not ready, once a table is gone', async () => {
+      const { storage, sql } = await backend.open();
+      await storage.ping();
+      await sql('DROP TABLE runs');
+      await assert.rejects(storage.ping(), isUnavailable);
+      await assert.rejects(storage.listRunsBySchedule('u', 's'), isUnavailable);
+      await sql('DROP TABLE schedules');
+      await assert.rejects(storage.listSchedules('u'), isUnavailable);
+      await assert.rejects(storage.createSchedule(aSchedule()), isUnavailable);
+    });
+
+    it('is not ready while a migration is not applied', async () => {
+      const { storage, sql } = await backend.open();
+      await sql(`DELETE FROM migrations WHERE name LIKE 'ScheduleVersion%'`);
+      await assert.rejects(storage.ping(), (error) => {
+        assert.ok(error instanceof StorageUnavailable);
+        assert.match(error.message, /schema is incomplete: 1 migration\(s\) not applied/);
+        return true;
+      });
+    });
+  });
+}
+
+describe('sqlite storage when the file is locked', () => {
+  it('is unavailable past the busy timeout, and recovers when the lock goes', async () => {
+    const { storage, config } = await BACKENDS[0].open({ busyTimeout: 50 } as Partial<DataSourceOptions>);
+    const other = new sqlite3.Database(config.sqlitePath);
+    cleanups.push(() => new Promise<void>((resolve) => other.close(() => resolve())));
+    const run = (sql: string) => new Promise<void>((resolve, reject) => other.run(sql, (error) => (error ? reject(error) : resolve())));
+    await run('BEGIN EXCLUSIVE');
+    await assert.rejects(storage.createSchedule(aSchedule()), (error) => {
+      isUnavailable(error);
+      assert.equal(((error as Error).cause as { code?: string }).code, 'SQLITE_BUSY');
+      return true;
+    });
+    await run('COMMIT');
+    assert.equal(await storage.createSchedule(aSchedule()), true);
+  });
+});
+
+describe('postgres storage under a slow or broken server', () => {
+  const skip = postgresSkipReason();
+  if (skip) {
+    it.skip(`skipped: ${skip}`, () => undefined);
+    return;
+  }
+
+  /** A second connection to the storage's database, to hold locks and end sessions. */
+  async function adminOf(url: string): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    cleanups.push(() => client.end());
+    return client;
+  }
+
+  /** Resolves once a backend of `database` waits for a lock; returns its pid. */
+  async function waiterOn(admin: pg.Client, database: string): Promise<number> {
+    for (let i = 0; i < 200; i++) {
+      const { rows } = await admin.query(
+        `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`,
+        [database],
+      );
+      if (rows.length > 0) return rows[0].pid;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error('no backend ever waited for the lock');
+  }
+
+  it('runs statements under the configured statement_timeout and pool size', async () => {
+    const options = dataSourceOptions({ driver: 'postgres', sqlitePath: '', databaseUrl: 'postgres://x@h/db', poolSize: 7, statementTimeoutMs: 1234 });
+    assert.equal((options as { extra: { max: number } }).extra.max, 7);
+    const { dataSource } = await BACKENDS[1].open();
+    const [{ statement_timeout }] = await dataSource.query('SHOW statement_timeout');
+    assert.equal(statement_timeout, '10s');
+  });
+
+  it('gives up on a statement that waits past statement_timeout: unavailable, not hung', async () => {
+    const { storage, config } = await BACKENDS[1].open();
+    const schedule = aSchedule();
+    await storage.createSchedule(schedule);
+    const slow = new TypeOrmStorage(await new DataSource(dataSourceOptions({ ...config, statementTimeoutMs: 200 })).initialize());
+    cleanups.push(() => slow.close());
+    const admin = await adminOf(config.databaseUrl!);
+    await admin.query('BEGIN');
+    await admin.query('SELECT id FROM schedules WHERE id = $1 FOR UPDATE', [schedule.id]);
+    const started = Date.now();
+    await assert.rejects(slow.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: 'x' })), (error) => {
+      isUnavailable(error);
+      assert.equal(((error as Error).cause as { code?: string }).code, '57014');
+      return true;
+    });
+    assert.ok(Date.now() - started < 5000);
+    await admin.query('ROLLBACK');
+    assert.equal((await slow.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: 'y' }))).status, 'updated');
+  });
+
+  it('holds one connection for the writes waiting on one schedule, leaving the rest of the pool to others', async () => {
+    const db = await createThrowawayDatabase();
+    cleanups.push(() => db.drop());
+    const config: StorageConfig = { driver: 'postgres', sqlitePath: '', databaseUrl: db.url, poolSize: 3 };
+    const storage = new TypeOrmStorage(await new DataSource(dataSourceOptions(config)).initialize());
+    cleanups.push(() => storage.close());
+    const busy = aSchedule({ userId: 'tenant-a', stateful: true });
+    const other = aSchedule({ userId: 'tenant-b' });
+    await storage.createSchedule(busy);
+    await storage.createSchedule(other);
+    const admin = await adminOf(db.url);
+    await admin.query('BEGIN');
+    await admin.query('SELECT id FROM schedules WHERE id = $1 FOR UPDATE', [busy.id]);
+    const fires = Array.from({ length: 10 }, (_, i) => fireWrite(busy, new Date(Date.UTC(2026, 0, 1, 0, 0, i))));
+    const pending = [
+      ...fires.map((fire) => storage.recordFire(fire)),
+      storage.updateSchedule(busy.userId, busy.id, (c) => ({ ...c, name: 'renamed' })),
+    ];
+    const name = new URL(db.url).pathname.slice(1);
+    await waiterOn(admin, name);
+    // Another tenant's reads and writes go through at once, though the pool has 3 connections.
+    const started = Date.now();
+    assert.deepEqual(await storage.getSchedule(other.userId, other.id), other);
+    assert.equal((await storage.updateSchedule(other.userId, other.id, (c) => ({ ...c, name: 'b' }))).status, 'updated');
+    assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [name]);
+    assert.equal(rows[0].n, 1);
+    await admin.query('ROLLBACK');
+    await Promise.all(pending);
+    const session = (await storage.getSession(busy.userId, statefulSessionId(busy.id)))!;
+    assert.deepEqual(session.state.context.map((m) => m.id).sort(), fires.map((f) => f.message.id).sort());
+    assert.equal((await storage.getSchedule(busy.userId, busy.id))!.name, 'renamed');
+  });
+
+  it('is unavailable when its connection is terminated mid-statement, and recovers at once', async () => {
+    const { storage, config } = await BACKENDS[1].open();
+    const schedule = aSchedule();
+    await storage.createSchedule(schedule);
+    const admin = await adminOf(config.databaseUrl!);
+    await admin.query('BEGIN');
+    await admin.query('SELECT id FROM schedules WHERE id = $1 FOR UPDATE', [schedule.id]);
+    const update = storage.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: 'x' }));
+    const pid = await waiterOn(admin, new URL(config.databaseUrl!).pathname.slice(1));
+    await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+    await assert.rejects(update, (error) => {
+      isUnavailable(error);
+      assert.equal(((error as Error).cause as { code?: string }).code, '57P01');
+      return true;
+    });
+    await admin.query('ROLLBACK');
+    assert.equal((await storage.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: 'y' }))).status, 'updated');
+  });
+});

@@ -7,7 +7,16 @@ import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module.js';
 import { configureApp, createHttpAdapter } from '../../src/app.setup.js';
 import { Clock } from '../../src/common/clock.js';
-import { type AppConfig, DEFAULT_HTTP_CONFIG, type HttpConfig, type SchedulerConfig, type StorageDriver } from '../../src/config/app-config.js';
+import {
+  type AppConfig,
+  DEFAULT_HTTP_CONFIG,
+  DEFAULT_LIMITS,
+  type HttpConfig,
+  type LimitsConfig,
+  type SchedulerConfig,
+  type StorageConfig,
+  type StorageDriver,
+} from '../../src/config/app-config.js';
 import { createThrowawayDatabase, postgresSkipReason } from './postgres.js';
 import { ManualClock } from './manual-clock.js';
 
@@ -28,6 +37,12 @@ export interface TestAppOptions {
   clock?: ManualClock;
   /** The HTTP server's timeouts and connection cap (the service's defaults otherwise). */
   http?: HttpConfig;
+  /** This PostgreSQL database (kept afterwards) instead of a throwaway one. */
+  databaseUrl?: string;
+  /** Limits other than DEFAULT_LIMITS. */
+  limits?: Partial<LimitsConfig>;
+  /** Storage settings (the stateful session bound, the pool) other than the defaults. */
+  storage?: Pick<StorageConfig, 'statefulSessionMaxMessages' | 'poolSize' | 'statementTimeoutMs'>;
 }
 
 /**
@@ -37,7 +52,7 @@ export interface TestAppOptions {
 export async function createTestApp(driver: StorageDriver, options: TestAppOptions = {}): Promise<TestApp> {
   const scheduler = options.scheduler ?? { enabled: false, intervalMs: 1000, batchSize: 100 };
   const cleanups: Array<() => Promise<void> | void> = [];
-  const storage: AppConfig['storage'] = { driver, sqlitePath: ':memory:' };
+  const storage: AppConfig['storage'] = { driver, sqlitePath: ':memory:', ...options.storage };
   if (driver === 'sqlite' && options.sqlitePath) {
     storage.sqlitePath = options.sqlitePath;
   } else if (driver === 'sqlite') {
@@ -45,14 +60,25 @@ export async function createTestApp(driver: StorageDriver, options: TestAppOptio
     storage.sqlitePath = join(dir, 'e2e.sqlite');
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   }
-  if (driver === 'postgres') {
+  if (driver === 'postgres' && options.databaseUrl) {
+    storage.databaseUrl = options.databaseUrl;
+  } else if (driver === 'postgres') {
     const db = await createThrowawayDatabase();
     storage.databaseUrl = db.url;
     cleanups.push(() => db.drop());
   }
   const clock = options.clock ?? new ManualClock();
   const builder = Test.createTestingModule({
-    imports: [AppModule.forRoot({ host: '127.0.0.1', port: 0, http: options.http ?? DEFAULT_HTTP_CONFIG, storage, scheduler })],
+    imports: [
+      AppModule.forRoot({
+        host: '127.0.0.1',
+        port: 0,
+        http: options.http ?? DEFAULT_HTTP_CONFIG,
+        storage,
+        scheduler,
+        limits: { ...DEFAULT_LIMITS, ...options.limits },
+      }),
+    ],
   });
   const moduleRef = await (options.realClock ? builder : builder.overrideProvider(Clock).useValue(clock)).compile();
   const app = moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(options.http), { logger: false });

@@ -2,8 +2,15 @@ import type { Run } from '../../domain/run.js';
 import type { Schedule } from '../../domain/schedule.js';
 import type { Session } from '../../domain/session.js';
 import type { Page, PageRequest } from '../../common/page.js';
-import { appendFireMessage, type ClaimOutcome, type DueFirePlan, type FireWrite } from '../../domain/fire.js';
-import { type ScheduleUpdateOutcome, StorageBase, versionMatches } from '../storage.base.js';
+import { appendKeepingNewest, type ClaimOutcome, type DueFirePlan, type FireWrite } from '../../domain/fire.js';
+import {
+  DEFAULT_STORAGE_OPTIONS,
+  type DueBacklog,
+  type ScheduleUpdateOutcome,
+  StorageBase,
+  type StorageOptions,
+  versionMatches,
+} from '../storage.base.js';
 
 /** Newest first: `at` descending, then id descending (byte order, as the SQL backends use). */
 function newestFirst<T extends { id: string }>(at: (item: T) => Date) {
@@ -24,15 +31,24 @@ const byScheduledFor = newestFirst<Run>((r) => r.scheduledFor);
 export class MemoryStorage extends StorageBase {
   private readonly schedules = new Map<string, Schedule>();
   /** Sessions keep their documents (config, state) as JSON text, as a database would: reading one
-   *  back is a JSON.parse, several times cheaper than a structured clone of a few kilobytes. */
+   *  back is a JSON.parse, several times cheaper than a structured clone of a few kilobytes. The
+   *  context's messages are kept apart, one text each, so that a stateful fire appends in place. */
   private readonly sessions = new Map<string, StoredSession>();
   private readonly runs = new Map<string, Run>();
   /** The unique constraint on scheduled runs: `${scheduleId} ${scheduledFor}`. */
   private readonly scheduledRunSlots = new Set<string>();
 
-  async createSchedule(schedule: Schedule): Promise<void> {
+  constructor(private readonly options: StorageOptions = DEFAULT_STORAGE_OPTIONS) {
+    super();
+  }
+
+  async createSchedule(schedule: Schedule, maxPerUser = Infinity): Promise<boolean> {
     if (this.schedules.has(schedule.id)) throw new Error(`Schedule ${schedule.id} already exists`);
+    let owned = 0;
+    for (const s of this.schedules.values()) if (s.userId === schedule.userId) owned++;
+    if (owned >= maxPerUser) return false;
     this.schedules.set(schedule.id, structuredClone(schedule));
+    return true;
   }
 
   async getSchedule(userId: string, scheduleId: string): Promise<Schedule | null> {
@@ -112,7 +128,7 @@ export class MemoryStorage extends StorageBase {
     const { userId, sourceScheduleId } = fire.session;
     const schedule = sourceScheduleId ? this.ownSchedule(userId, sourceScheduleId) : undefined;
     if (!schedule) return null;
-    return structuredClone(this.writeFire(schedule, fire));
+    return fromStored(this.writeFire(schedule, fire));
   }
 
   async claimDueSchedules(
@@ -166,6 +182,17 @@ export class MemoryStorage extends StorageBase {
       .map((s) => structuredClone(s));
   }
 
+  async dueBacklog(now: Date): Promise<DueBacklog> {
+    let count = 0;
+    let oldestNextRunAt: Date | null = null;
+    for (const { nextRunAt } of this.schedules.values()) {
+      if (!nextRunAt || nextRunAt > now) continue;
+      count++;
+      if (!oldestNextRunAt || nextRunAt < oldestNextRunAt) oldestNextRunAt = nextRunAt;
+    }
+    return { count, oldestNextRunAt: oldestNextRunAt && new Date(oldestNextRunAt) };
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {}
@@ -179,15 +206,22 @@ export class MemoryStorage extends StorageBase {
     return schedule?.userId === userId ? schedule : undefined;
   }
 
-  /** Writes a fire whose run is known to be allowed; returns the stored session. */
-  private writeFire(schedule: Schedule, fire: FireWrite): Session {
+  /** Writes a fire (checking first that its run is allowed); returns the stored session, not copied. */
+  private writeFire(schedule: Schedule, fire: FireWrite): StoredSession {
     const existing = this.sessions.get(fire.session.id);
     if (existing && !fire.stateful) throw new Error(`Session ${fire.session.id} already exists`);
     this.checkRunsAllowed([fire.run]);
-    const stored = existing ? appendFireMessage(fromStored(existing), fire) : structuredClone(fire.session);
-    this.sessions.set(stored.id, toStored(stored));
+    let stored: StoredSession;
+    if (existing) {
+      appendKeepingNewest(existing.context, JSON.stringify(fire.message), this.options.statefulSessionMaxMessages);
+      existing.updatedAt = new Date(fire.firedAt);
+      stored = existing;
+    } else {
+      stored = toStored(fire.session);
+      this.sessions.set(stored.id, stored);
+    }
     this.insertRun(fire.run);
-    schedule.lastRunAt = fire.firedAt;
+    schedule.lastRunAt = new Date(fire.firedAt);
     return stored;
   }
 
@@ -230,14 +264,25 @@ function pageOf<T extends { id: string }>(sorted: T[], page: PageRequest, at: (i
   };
 }
 
-type StoredSession = Omit<Session, 'config' | 'state'> & { config: string; state: string };
+/** A stored session: `state` is the state without its messages (`context: []` holds their place), `context` the messages. */
+type StoredSession = Omit<Session, 'config' | 'state'> & { config: string; state: string; context: string[] };
 
 function toStored(session: Session): StoredSession {
-  return { ...session, config: JSON.stringify(session.config), state: JSON.stringify(session.state) };
+  return {
+    ...session,
+    createdAt: new Date(session.createdAt),
+    updatedAt: new Date(session.updatedAt),
+    config: JSON.stringify(session.config),
+    state: JSON.stringify({ ...session.state, context: [] }),
+    context: session.state.context.map((message) => JSON.stringify(message)),
+  };
 }
 
 function fromStored(stored: StoredSession): Session {
-  return { ...stored, createdAt: new Date(stored.createdAt), updatedAt: new Date(stored.updatedAt), config: JSON.parse(stored.config), state: JSON.parse(stored.state) };
+  const { context, ...session } = stored;
+  const state = JSON.parse(stored.state);
+  state.context = context.map((message) => JSON.parse(message));
+  return { ...session, createdAt: new Date(stored.createdAt), updatedAt: new Date(stored.updatedAt), config: JSON.parse(stored.config), state };
 }
 
 function slotOf(run: Run): string {

@@ -1,6 +1,9 @@
+import { Logger } from '@nestjs/common';
+import pg from 'pg';
 import sqlite3 from 'sqlite3';
 import type { DataSourceOptions } from 'typeorm';
-import type { StorageConfig } from '../../config/app-config.js';
+import { DEFAULT_STORAGE_LIMITS, type StorageConfig } from '../../config/app-config.js';
+import { LogThrottle, suppressedSuffix } from '../../common/log-throttle.js';
 import { POSTGRES, SQLITE, type SqlDialect } from './dialect.js';
 import { runEntity } from './entities/run.entity.js';
 import { scheduleEntity } from './entities/schedule.entity.js';
@@ -24,6 +27,31 @@ const MIGRATIONS = {
   ],
 };
 
+/** How long a query waits to get a PostgreSQL connection before it fails. */
+export const POOL_CONNECT_TIMEOUT_MS = 5000;
+
+function throttledPoolErrorLog(): (error: Error) => void {
+  const logger = new Logger('PostgresPool');
+  const throttle = new LogThrottle();
+  return (error) =>
+    throttle.run('pool-error', (suppressed) =>
+      logger.warn(`An idle database connection failed and was dropped: ${error.message}${suppressedSuffix(suppressed)}`),
+    );
+}
+
+/**
+ * node-postgres's client, never without an 'error' listener. Between the pool handing a client
+ * out and TypeORM listening on it there is a moment; a server that ends the connection then
+ * (pg_terminate_backend, failover) would make the client emit 'error' with no listener, which
+ * ends the process. The error still reaches the query that was running, as its rejection.
+ */
+class ListenedClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    this.on('error', () => undefined);
+  }
+}
+
 export function entitiesFor(dialect: SqlDialect) {
   return [scheduleEntity(dialect), sessionEntity(dialect), runEntity(dialect)];
 }
@@ -40,6 +68,22 @@ export function dataSourceOptions(config: StorageConfig): DataSourceOptions {
         url: config.databaseUrl,
         entities: entitiesFor(POSTGRES),
         migrations: MIGRATIONS.postgres,
+        extra: {
+          // The most connections this process holds (node-postgres's Pool `max`).
+          max: config.poolSize ?? DEFAULT_STORAGE_LIMITS.poolSize,
+          // Waiting for a connection (a free one from the pool, or a new one) fails after this,
+          // as StorageUnavailable (503), instead of queueing a request without end.
+          connectionTimeoutMillis: POOL_CONNECT_TIMEOUT_MS,
+          // The server cancels a statement that runs longer (a lock wait included), so that one
+          // slow write cannot hold a connection, and everyone queued behind it, for long. The
+          // migrations run under it too: one that needs longer starts with SET LOCAL statement_timeout = 0.
+          statement_timeout: config.statementTimeoutMs ?? DEFAULT_STORAGE_LIMITS.statementTimeoutMs,
+          keepAlive: true,
+          Client: ListenedClient,
+        },
+        // An idle connection the server closed (restart, failover, pg_terminate_backend): the pool
+        // drops it and opens another when needed; say so without a line per connection.
+        poolErrorHandler: throttledPoolErrorLog(),
       };
     case 'sqlite':
       return {

@@ -25,6 +25,73 @@ export interface SqlDialect {
   param(value: unknown): unknown;
   /** A timestamp as the driver returns it in a raw row. */
   timestampFromRaw(value: Date | string): Date;
+  /**
+   * One statement that appends a message to a stateful session's `state.context` and sets its
+   * `updated_at`, without the document leaving the database; when the context already holds the
+   * most messages it may, the same statement drops the oldest, keeping the newest. Params: (1) the
+   * message as JSON text, (2) the most messages the context keeps (≥ 1), (3) updated_at, (4) the
+   * session id. With `returning` (a column list), the statement returns the row as updated
+   * (only where updateReturnsRows).
+   */
+  appendContextMessage(returning?: string): string;
+  /** Whether the rows of an `UPDATE … RETURNING` come back through TypeORM (its SQLite runner drops them). */
+  readonly updateReturnsRows: boolean;
+  /**
+   * A statement that holds a lock on one user's schedules until the transaction ends (param: the
+   * user id), so that counting them and inserting one is atomic; null where transactions queue anyway.
+   */
+  readonly lockUserSchedules: string | null;
+  /**
+   * Whether a driver error means the database is down, unreachable, overloaded or without its
+   * schema, rather than refusing this statement: connection refused, reset or terminated, and the
+   * engine's own codes for it.
+   */
+  isUnavailable(error: unknown): boolean;
+}
+
+/** Node's errors for a peer that is gone or never answered. */
+const NETWORK_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** node-postgres's own errors (no code) for a connection that broke or could not be had in time. */
+const PG_CONNECTION_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable|Query read timeout|Connection closed/i;
+
+/**
+ * SQLSTATEs of a server that is down, starting, stopping, overloaded or missing what this service
+ * needs: class 08 (connection exception), 53 (insufficient resources), 57P01-57P03 (shut down,
+ * crashed, cannot connect now), 57014 (cancelled: statement_timeout), 3D000 (the database does not
+ * exist), 42P01 (a table does not exist: the schema is gone).
+ */
+function isPostgresUnavailableCode(code: string): boolean {
+  return /^(08|53)...$/.test(code) || ['57P01', '57P02', '57P03', '57014', '3D000', '42P01'].includes(code);
+}
+
+/** SQLite's result codes for a database file that is locked, unreadable or unwritable, or lacks its tables. */
+const SQLITE_UNAVAILABLE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_CANTOPEN', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_READONLY']);
+
+/** The error and what it wraps (TypeORM's QueryFailedError keeps the driver's as `driverError`). */
+function* errorChain(error: unknown): Generator<{ code?: unknown; message?: unknown }> {
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
+    yield e as { code?: unknown; message?: unknown };
+    e = (e as { driverError?: unknown; cause?: unknown }).driverError ?? (e as { cause?: unknown }).cause;
+  }
+}
+
+function anyInChain(error: unknown, test: (code: string, message: string) => boolean): boolean {
+  for (const e of errorChain(error)) {
+    if (test(typeof e.code === 'string' ? e.code : '', typeof e.message === 'string' ? e.message : '')) return true;
+  }
+  return false;
 }
 
 /** JSON columns take their text; everything else passes as it is. */
@@ -43,6 +110,24 @@ export const POSTGRES: SqlDialect = {
   timestampSlot: (placeholder) => `${placeholder}::timestamptz`,
   param: sharedParam,
   timestampFromRaw: (value) => (value instanceof Date ? value : new Date(value)),
+  // jsonb_insert appends after the last element; at the bound the context is first cut to its
+  // newest (max - 1) messages by one slice. (Each mention of `state` decompresses the document:
+  // few of them, and none per element.) PostgreSQL still rewrites the jsonb value, in the server.
+  appendContextMessage: (returning) => `UPDATE sessions SET
+      state = jsonb_insert(
+        CASE WHEN jsonb_array_length(state->'context') < $2 THEN state
+          ELSE jsonb_set(state, '{context}', jsonb_path_query_array(state->'context', '$[$from to last]',
+                 jsonb_build_object('from', jsonb_array_length(state->'context') - ($2 - 1))))
+        END,
+        '{context,-1}', $1::jsonb, true),
+      updated_at = $3
+    WHERE id = $4${returning ? ` RETURNING ${returning}` : ''}`,
+  updateReturnsRows: true,
+  // A transaction-scoped advisory lock on (this service's key space, a hash of the user id): two
+  // users whose ids collide only wait for each other briefly.
+  lockUserSchedules: 'SELECT pg_advisory_xact_lock(1935893605, hashtext($1))',
+  isUnavailable: (error) =>
+    anyInChain(error, (code, message) => NETWORK_ERRORS.has(code) || isPostgresUnavailableCode(code) || PG_CONNECTION_MESSAGES.test(message)),
 };
 
 export const SQLITE: SqlDialect = {
@@ -59,8 +144,37 @@ export const SQLITE: SqlDialect = {
     return sharedParam(value);
   },
   timestampFromRaw: (value) => (value instanceof Date ? value : new Date(`${value.replace(' ', 'T')}Z`)),
+  // `[#]` is the end of the array (SQLite ≥ 3.31; the bundled one is newer). At the bound the
+  // context is rebuilt from its newest (max - 1) messages: as text, in order, since JSON values
+  // lose their JSON type through an ordered aggregate.
+  appendContextMessage: () => `UPDATE sessions SET
+      state = json_insert(
+        CASE WHEN json_array_length(state, '$.context') < ?2 THEN state
+          ELSE json_set(state, '$.context', (
+            SELECT json('[' || coalesce(group_concat(
+                     CASE WHEN type IN ('object', 'array') THEN value
+                          WHEN type IN ('true', 'false', 'null') THEN type
+                          ELSE json_quote(value) END, ',' ORDER BY key), '') || ']')
+              FROM json_each(sessions.state, '$.context')
+             WHERE key >= json_array_length(sessions.state, '$.context') - (?2 - 1)))
+        END,
+        '$.context[#]', json(?1)),
+      updated_at = ?3
+    WHERE id = ?4`,
+  updateReturnsRows: false,
+  lockUserSchedules: null,
+  isUnavailable: (error) =>
+    anyInChain(
+      error,
+      (code, message) => SQLITE_UNAVAILABLE_CODES.has(code) || /^SQLITE_ERROR: no such table/.test(message) || NETWORK_ERRORS.has(code),
+    ),
 };
 
 export function dialectNamed(name: SqlDialectName): SqlDialect {
   return name === 'postgres' ? POSTGRES : SQLITE;
+}
+
+/** The dialect of a DataSource's `type` (TypeORM's name of the driver). */
+export function dialectOfDriver(type: string): SqlDialect {
+  return type === 'postgres' ? POSTGRES : SQLITE;
 }

@@ -6,9 +6,13 @@ import type { SessionRow } from './entities/session.entity.js';
 // entity hydration costs more than the query itself. The benchmark's bare baseline runs these
 // same statements, so the two are compared on equal terms.
 
-const COLUMNS = 'id, user_id, agent_id, source, source_schedule_id, team_id, config, state, created_at, updated_at';
+/** Every column of `sessions`, in the order RawSessionRow lists them. */
+export const SESSION_COLUMNS = 'id, user_id, agent_id, source, source_schedule_id, team_id, config, state, created_at, updated_at';
+const COLUMNS = SESSION_COLUMNS;
 
 export interface SessionQueries {
+  /** Params: sessionId → the session's row (any user's: for the storage's own reads). */
+  byId: string;
   /** Params: userId, scheduleId → one row when the user owns the schedule. */
   scheduleOwned: string;
   /** Params: userId, scheduleId → `n`, the number of the schedule's sessions. */
@@ -24,6 +28,7 @@ export function sessionQueries(dialect: SqlDialect): SessionQueries {
   const scoped = `user_id = ${p(1)} AND source_schedule_id = ${p(2)}`;
   const newestFirst = 'ORDER BY created_at DESC, id DESC';
   return {
+    byId: `SELECT ${COLUMNS} FROM sessions WHERE id = ${p(1)}`,
     scheduleOwned: `SELECT 1 AS owned FROM schedules WHERE user_id = ${p(1)} AND id = ${p(2)}`,
     count: `SELECT count(*) AS n FROM sessions WHERE ${scoped}`,
     firstPage: `SELECT ${COLUMNS} FROM sessions WHERE ${scoped} ${newestFirst} LIMIT ${p(3)}`,

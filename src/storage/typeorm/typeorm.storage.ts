@@ -1,13 +1,23 @@
-import { type DataSource, type EntityManager, In, IsNull, type ObjectLiteral, type QueryDeepPartialEntity, type Repository, type SelectQueryBuilder } from 'typeorm';
+import { type DataSource, type EntityManager, IsNull, type ObjectLiteral, type QueryDeepPartialEntity, type Repository, type SelectQueryBuilder } from 'typeorm';
 import type { Run } from '../../domain/run.js';
 import type { Schedule } from '../../domain/schedule.js';
 import type { Session } from '../../domain/session.js';
 import type { KeysetPosition, Page, PageRequest } from '../../common/page.js';
-import { appendFireMessage, type ClaimOutcome, type DueFirePlan, type FireWrite } from '../../domain/fire.js';
-import { type ScheduleUpdateOutcome, StorageBase, versionMatches } from '../storage.base.js';
+import { DomainError, StorageUnavailable } from '../../common/domain-errors.js';
+import type { ClaimOutcome, DueFirePlan, FireWrite } from '../../domain/fire.js';
+import {
+  DEFAULT_STORAGE_OPTIONS,
+  type DueBacklog,
+  type ScheduleUpdateOutcome,
+  STORAGE_METHODS,
+  StorageBase,
+  type StorageOptions,
+  versionMatches,
+} from '../storage.base.js';
 import { BulkSql } from './bulk-sql.js';
-import { dialectNamed, type SqlDialect } from './dialect.js';
-import { type RawSessionRow, type SessionQueries, sessionFromRaw, sessionQueries } from './session-queries.js';
+import { dialectOfDriver, type SqlDialect } from './dialect.js';
+import { KeyedQueue } from './keyed-queue.js';
+import { type RawSessionRow, SESSION_COLUMNS, type SessionQueries, sessionFromRaw, sessionQueries } from './session-queries.js';
 import type { RunRow } from './entities/run.entity.js';
 import type { ScheduleRow } from './entities/schedule.entity.js';
 import type { SessionRow } from './entities/session.entity.js';
@@ -15,22 +25,51 @@ import { toRun, toRunRow, toSchedule, toScheduleRow, toSession, toSessionRow } f
 
 const NEWEST_FIRST = { created_at: 'DESC', id: 'DESC' } as const;
 
+/** Selects nothing, but fails unless every table is there: the schema half of the readiness check. */
+const SCHEMA_PROBE =
+  'SELECT 1 AS x FROM schedules WHERE 1 = 0 UNION ALL SELECT 1 FROM sessions WHERE 1 = 0 UNION ALL SELECT 1 FROM runs WHERE 1 = 0';
+
 /** SQLite (embedded) and PostgreSQL (production) storage, through one TypeORM DataSource. */
 export class TypeOrmStorage extends StorageBase {
   private readonly dialect: SqlDialect;
   private readonly bulk: BulkSql;
   private readonly queries: SessionQueries;
   private writeQueue: Promise<unknown> = Promise.resolve();
+  /**
+   * The writes that hold one schedule's row (updates, fires, deletion) wait for each other here,
+   * before they take a connection: however many requests pile up on one schedule (say, runs of a
+   * stateful schedule whose session is large), they hold one connection of the pool, not all.
+   */
+  private readonly scheduleWrites = new KeyedQueue();
 
-  constructor(private readonly dataSource: DataSource) {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly options: StorageOptions = DEFAULT_STORAGE_OPTIONS,
+  ) {
     super();
-    this.dialect = dialectNamed(dataSource.options.type === 'postgres' ? 'postgres' : 'sqlite');
+    this.dialect = dialectOfDriver(dataSource.options.type);
     this.bulk = new BulkSql(this.dialect);
     this.queries = sessionQueries(this.dialect);
+    // Every port method, wrapped once: a database that is down, unreachable, overloaded or without
+    // its schema surfaces as StorageUnavailable, so that nothing above storage knows about drivers.
+    for (const name of STORAGE_METHODS) {
+      const method = this[name] as unknown as (...args: unknown[]) => Promise<unknown>;
+      Object.defineProperty(this, name, {
+        value: (...args: unknown[]) => method.apply(this, args).catch((error: unknown) => Promise.reject(this.translated(error))),
+      });
+    }
   }
 
-  async createSchedule(schedule: Schedule): Promise<void> {
-    await this.transaction((em) => this.schedules(em).insert(writable(toScheduleRow(schedule))));
+  async createSchedule(schedule: Schedule, maxPerUser = Infinity): Promise<boolean> {
+    return this.transaction(async (em) => {
+      if (Number.isFinite(maxPerUser)) {
+        // Held to the end of the transaction: concurrent creates of one user count one after the other.
+        if (this.dialect.lockUserSchedules) await em.query(this.dialect.lockUserSchedules, [schedule.userId]);
+        if ((await this.schedules(em).countBy({ user_id: schedule.userId })) >= maxPerUser) return false;
+      }
+      await this.schedules(em).insert(writable(toScheduleRow(schedule)));
+      return true;
+    });
   }
 
   async getSchedule(userId: string, scheduleId: string): Promise<Schedule | null> {
@@ -49,7 +88,7 @@ export class TypeOrmStorage extends StorageBase {
     change: (current: Schedule) => Schedule,
     expectedVersion?: number | readonly number[],
   ): Promise<ScheduleUpdateOutcome> {
-    return this.transaction(async (em) => {
+    return this.scheduleWrite(scheduleId, async (em) => {
       const row = await this.holdSchedule(em, userId, scheduleId);
       if (!row) return { status: 'not-found' };
       const current = toSchedule(row);
@@ -71,7 +110,7 @@ export class TypeOrmStorage extends StorageBase {
   }
 
   async setMissingNextRun(userId: string, scheduleId: string, plan: (schedule: Schedule) => Date | null): Promise<Date | null> {
-    return this.transaction(async (em) => {
+    return this.scheduleWrite(scheduleId, async (em) => {
       const row = await this.holdSchedule(em, userId, scheduleId);
       if (!row || !row.enabled || row.next_run_at) return null;
       const nextRunAt = plan(toSchedule(row));
@@ -82,7 +121,7 @@ export class TypeOrmStorage extends StorageBase {
   }
 
   async deleteSchedule(userId: string, scheduleId: string): Promise<boolean> {
-    return this.transaction(async (em) => {
+    return this.scheduleWrite(scheduleId, async (em) => {
       const deleted = await this.schedules(em).delete({ id: scheduleId, user_id: userId });
       if ((deleted.affected ?? 0) === 0) return false;
       await this.sessions(em).delete({ user_id: userId, source_schedule_id: scheduleId });
@@ -126,7 +165,7 @@ export class TypeOrmStorage extends StorageBase {
   async recordFire(fire: FireWrite): Promise<Session | null> {
     const { userId, sourceScheduleId } = fire.session;
     if (!sourceScheduleId) return null;
-    return this.transaction(async (em) => {
+    return this.scheduleWrite(sourceScheduleId, async (em) => {
       // Locking the schedule row serialises the fires of one schedule (and races with its deletion).
       const query = this.schedules(em)
         .createQueryBuilder('s')
@@ -134,7 +173,11 @@ export class TypeOrmStorage extends StorageBase {
         .where('s.id = :id AND s.user_id = :userId', { id: sourceScheduleId, userId });
       const schedule = await (this.dialect.rowLocks ? query.setLock('pessimistic_write') : query).getOne();
       if (!schedule) return null;
-      return this.writeFire(em, fire);
+      const appended = fire.stateful ? await this.appendMessageAndRead(em, fire) : null;
+      if (!appended) await this.bulk.insert(em, 'sessions', [toSessionRow(fire.session)]);
+      await this.bulk.insert(em, 'runs', [toRunRow(fire.run)]);
+      await this.schedules(em).update({ id: fire.run.scheduleId }, { last_run_at: fire.firedAt });
+      return appended ?? structuredClone(fire.session);
     });
   }
 
@@ -193,19 +236,27 @@ export class TypeOrmStorage extends StorageBase {
     return rows.map(toSchedule);
   }
 
+  async dueBacklog(now: Date): Promise<DueBacklog> {
+    const rows = await this.dataSource.query(
+      `SELECT count(*) AS n, min(next_run_at) AS oldest FROM schedules WHERE next_run_at <= ${this.dialect.placeholder(1)}`,
+      [this.dialect.param(now)],
+    );
+    const { n, oldest } = rows[0] as { n: number | string; oldest: Date | string | null };
+    return { count: Number(n), oldestNextRunAt: oldest == null ? null : this.dialect.timestampFromRaw(oldest) };
+  }
+
   async ping(): Promise<void> {
-    await this.dataSource.query('SELECT 1');
+    await this.dataSource.query(SCHEMA_PROBE);
+    const table = this.dataSource.options.migrationsTableName ?? 'migrations';
+    const applied = new Set(Array.from((await this.dataSource.query(`SELECT name FROM ${table}`)) as { name: string }[], (r) => r.name));
+    const missing = this.dataSource.migrations.map((m) => m.name ?? m.constructor.name).filter((name) => !applied.has(name));
+    if (missing.length > 0) {
+      throw new StorageUnavailable(`The database schema is incomplete: ${missing.length} migration(s) not applied.`);
+    }
   }
 
   async close(): Promise<void> {
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
-  }
-
-  /** Writes a manual fire into an open transaction that holds the schedule; returns the stored session. */
-  private async writeFire(em: EntityManager, fire: FireWrite): Promise<Session> {
-    const [stored] = await this.writeFires(em, [fire]);
-    await this.schedules(em).update({ id: fire.run.scheduleId }, { last_run_at: fire.firedAt });
-    return stored;
   }
 
   /**
@@ -225,29 +276,48 @@ export class TypeOrmStorage extends StorageBase {
    * Writes the sessions and runs of fires as multi-row inserts. Stateful fires whose session
    * exists append to it instead, row by row (a schedule has at most one fire in a batch).
    */
-  private async writeFires(em: EntityManager, fires: FireWrite[]): Promise<Session[]> {
-    const statefulIds = fires.filter((f) => f.stateful).map((f) => f.session.id);
-    const existing = new Map(
-      statefulIds.length > 0
-        ? (await this.sessions(em).findBy({ id: In(statefulIds) })).map((row) => [row.id, row] as const)
-        : [],
-    );
-    const stored: Session[] = [];
+  private async writeFires(em: EntityManager, fires: FireWrite[]): Promise<void> {
     const inserts: SessionRow[] = [];
     for (const fire of fires) {
-      const row = existing.get(fire.session.id);
-      if (row) {
-        const appended = appendFireMessage(toSession(row), fire);
-        await this.sessions(em).update({ id: appended.id }, writable({ state: appended.state, updated_at: appended.updatedAt }));
-        stored.push(appended);
-      } else {
-        inserts.push(toSessionRow(fire.session));
-        stored.push(structuredClone(fire.session));
-      }
+      if (!fire.stateful || !(await this.appendMessage(em, fire))) inserts.push(toSessionRow(fire.session));
     }
     await this.bulk.insert(em, 'sessions', inserts);
     await this.bulk.insert(em, 'runs', fires.map((f) => toRunRow(f.run)));
-    return stored;
+  }
+
+  /**
+   * Appends a stateful fire's message to its session in one statement (the document never leaves
+   * the database; the bound applies); false, writing nothing, when the session does not exist yet.
+   */
+  private async appendMessage(em: EntityManager, fire: FireWrite): Promise<boolean> {
+    const result = await em.queryRunner!.query(this.dialect.appendContextMessage(), this.appendParams(fire), true);
+    return (result.affected ?? 0) > 0;
+  }
+
+  /**
+   * appendMessage, returning the session as stored afterwards (recordFire's answer): from the
+   * UPDATE itself where the engine returns its rows, else read in the same transaction.
+   */
+  private async appendMessageAndRead(em: EntityManager, fire: FireWrite): Promise<Session | null> {
+    let rows: RawSessionRow[];
+    if (this.dialect.updateReturnsRows) {
+      const result = await em.queryRunner!.query(this.dialect.appendContextMessage(SESSION_COLUMNS), this.appendParams(fire), true);
+      rows = Array.from(result.records as RawSessionRow[]);
+    } else {
+      if (!(await this.appendMessage(em, fire))) return null;
+      rows = Array.from((await em.query(this.queries.byId, [fire.session.id])) as RawSessionRow[]);
+    }
+    return rows.length > 0 ? sessionFromRaw(this.dialect, rows[0]) : null;
+  }
+
+  private appendParams(fire: FireWrite): unknown[] {
+    return [JSON.stringify(fire.message), this.options.statefulSessionMaxMessages, this.dialect.param(fire.firedAt), fire.session.id];
+  }
+
+  /** A driver error that means the database is unavailable, as StorageUnavailable (keeping it as the cause); any other as it is. */
+  private translated(error: unknown): unknown {
+    if (error instanceof DomainError || !this.dialect.isUnavailable(error)) return error;
+    return new StorageUnavailable(undefined, { cause: error });
   }
 
   /** One claim in its own savepoint; if its fire is refused, a failed run takes its place. */
@@ -293,6 +363,11 @@ export class TypeOrmStorage extends StorageBase {
 
   private runs(em: EntityManager = this.dataSource.manager): Repository<RunRow> {
     return em.getRepository<RunRow>('RunRow');
+  }
+
+  /** Runs `work` in a transaction, after every write of this schedule that came before it in this process. */
+  private scheduleWrite<T>(scheduleId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.scheduleWrites.run(scheduleId, () => this.transaction(work));
   }
 
   /**
