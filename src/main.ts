@@ -36,7 +36,7 @@ export function startupFailure(error: unknown, config: AppConfig): string {
     if (e.code === 'EACCES') return `PORT=${config.port}: not allowed to listen on this port`;
     return `HOST=${config.host}: cannot listen on this address (${e.code})`;
   }
-  if (config.storage.driver === 'sqlite' && /^(SQLITE_|EACCES|ENOTDIR|EISDIR|EROFS|ENOENT)/.test(e?.code ?? '')) {
+  if (config.storage.driver === 'sqlite' && /^(SQLITE_|EACCES|ENOTDIR|EEXIST|EISDIR|EROFS|ENOENT)/.test(e?.code ?? '')) {
     return `SQLITE_PATH=${config.storage.sqlitePath}: cannot be used as the SQLite database (${e.code}: ${message})`;
   }
   if (config.storage.driver === 'postgres') {
