@@ -11,6 +11,22 @@ export type ScheduleUpdateOutcome =
   | { status: 'not-found' }
   | { status: 'version-mismatch'; storedVersion: number };
 
+/**
+ * The record updateSchedule stores: what `change` returned, except the fields that are not the
+ * caller's (id, owner, creation, the fires' lastRunAt), and the next version. Shared by every
+ * backend so they cannot drift apart.
+ */
+export function updatedSchedule(stored: Schedule, changed: Schedule): Schedule {
+  return {
+    ...changed,
+    id: stored.id,
+    userId: stored.userId,
+    createdAt: stored.createdAt,
+    lastRunAt: stored.lastRunAt,
+    version: stored.version + 1,
+  };
+}
+
 /** Whether a stored version satisfies updateSchedule's `expectedVersion`. */
 export function versionMatches(stored: number, expected: number | readonly number[] | undefined): boolean {
   if (expected === undefined) return true;

@@ -9,6 +9,7 @@ import {
   type ScheduleUpdateOutcome,
   StorageBase,
   type StorageOptions,
+  updatedSchedule,
   versionMatches,
 } from '../storage.base.js';
 
@@ -76,15 +77,7 @@ export class MemoryStorage extends StorageBase {
     const stored = this.ownSchedule(userId, scheduleId);
     if (!stored) return { status: 'not-found' };
     if (!versionMatches(stored.version, expectedVersion)) return { status: 'version-mismatch', storedVersion: stored.version };
-    const changed = structuredClone(change(structuredClone(stored)));
-    const updated: Schedule = {
-      ...changed,
-      id: stored.id,
-      userId: stored.userId,
-      createdAt: stored.createdAt,
-      lastRunAt: stored.lastRunAt,
-      version: stored.version + 1,
-    };
+    const updated = updatedSchedule(stored, structuredClone(change(structuredClone(stored))));
     this.schedules.set(scheduleId, updated);
     return { status: 'updated', schedule: structuredClone(updated) };
   }

@@ -12,6 +12,7 @@ import {
   STORAGE_METHODS,
   StorageBase,
   type StorageOptions,
+  updatedSchedule,
   versionMatches,
 } from '../storage.base.js';
 import { BulkSql } from './bulk-sql.js';
@@ -93,14 +94,7 @@ export class TypeOrmStorage extends StorageBase {
       if (!row) return { status: 'not-found' };
       const current = toSchedule(row);
       if (!versionMatches(current.version, expectedVersion)) return { status: 'version-mismatch', storedVersion: current.version };
-      const updated: Schedule = {
-        ...change(structuredClone(current)),
-        id: current.id,
-        userId: current.userId,
-        createdAt: current.createdAt,
-        lastRunAt: current.lastRunAt,
-        version: current.version + 1,
-      };
+      const updated = updatedSchedule(current, change(structuredClone(current)));
       const { id, user_id, created_at, last_run_at, ...fields } = toScheduleRow(updated);
       // The version in the WHERE clause makes this a compare-and-set even where the row is not held.
       const result = await this.schedules(em).update({ id, user_id, version: current.version }, writable(fields));
