@@ -107,10 +107,13 @@ describe('several replicas on one PostgreSQL database', () => {
     const burstUser = `burst-${uuidv7()}`;
     const steadyUser = `steady-${uuidv7()}`;
     await seedDueBurst(burstUser, 300);
-    // Plus schedules firing every 2 seconds for as long as the replicas run.
+    // Plus schedules firing every 2 seconds for as long as the replicas run. Their first due time
+    // sits on the cron's grid (an even second), as the service itself would compute it; an
+    // off-grid seed made the first gap shorter than 2 s whenever the replicas started quickly.
+    const firstDue = new Date(Math.ceil((Date.now() + 2000) / 2000) * 2000);
     for (let i = 0; i < 20; i++) {
       await storage.createSchedule(
-        aSchedule({ userId: steadyUser, cronExpression: '*/2 * * * * *', timezone: 'UTC', startedAt: null, nextRunAt: new Date(Date.now() + 2000) }),
+        aSchedule({ userId: steadyUser, cronExpression: '*/2 * * * * *', timezone: 'UTC', startedAt: null, nextRunAt: firstDue }),
       );
     }
     replicas.push(new Replica(db.url), new Replica(db.url), new Replica(db.url));
