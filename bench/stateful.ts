@@ -89,7 +89,7 @@ async function seededSchedule(storage: StorageBase, messages: number, before: nu
   const fire = fireWrite(schedule, first);
   fire.session.state.context = Array.from({ length: messages }, (_, i) => scheduledTaskMessage(schedule, new Date(first.getTime() + i * 60_000)));
   fire.message = fire.session.state.context[0];
-  if (!(await storage.recordFire(fire))) throw new Error('seeding the stateful session failed');
+  if ((await storage.recordFire(fire)).status !== 'fired') throw new Error('seeding the stateful session failed');
   return schedule;
 }
 

@@ -3,10 +3,20 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { v7 as uuidv7 } from 'uuid';
 import { aSchedule } from './support/builders.js';
 import type { KeysetPosition } from '../src/common/page.js';
-import { type DueFirePlan, fireWrite, statefulSessionId, unfiredRun } from '../src/domain/fire.js';
+import type { DeliveryResult } from '../src/domain/delivery.js';
+import { type DueFirePlan, type FireWrite, fireWrite, statefulSessionId, unfiredRun } from '../src/domain/fire.js';
+import type { DispatchAttempt, Run } from '../src/domain/run.js';
 import type { Schedule } from '../src/domain/schedule.js';
+import type { Message, Session } from '../src/domain/session.js';
 import { ValidationFailed } from '../src/common/domain-errors.js';
 import type { StorageBase, StorageOptions } from '../src/storage/storage.base.js';
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+/** `ms` after `base`. */
+const at = (base: number | Date, ms = 0) => new Date(+base + ms);
 
 export interface OpenedStorage {
   storage: StorageBase;
@@ -36,6 +46,21 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
     });
     afterAll(() => opened?.dispose());
     const newUser = () => `user-${uuidv7()}`;
+
+    // Claims, deliveries and time-outs see every user's records. Each test that uses them works in
+    // its own era of 30 days, each earlier than the one before, so that nothing an earlier test
+    // wrote is due in it. (The rest of the suite writes after 2000, or at fixed instants of 1970
+    // and before, which the eras, counting down from 1990, never reach.)
+    let era = Date.UTC(1990, 0, 1);
+    const newEra = () => (era -= 30 * DAY);
+
+    /** The fire's session and run, as the storage answered; fails the test if it did not fire. */
+    const fire = async (write: FireWrite): Promise<{ session: Session; run: Run }> => {
+      const outcome = await storage.recordFire(write);
+      if (outcome.status !== 'fired') assert.fail(`expected the fire to be written, got ${JSON.stringify(outcome)}`);
+      return { session: outcome.session, run: outcome.run };
+    };
+    const firedSession = async (write: FireWrite) => (await fire(write)).session;
 
     it('answers a ping', async () => {
       await storage.ping();
@@ -386,14 +411,14 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
         const schedule = aSchedule({ userId: newUser() });
         await storage.createSchedule(schedule);
         const t = new Date('2026-05-01T09:00:00.000Z');
-        const first = await storage.recordFire(fireWrite(schedule, new Date(t.getTime() - 60_000)));
-        const tieA = await storage.recordFire(fireWrite(schedule, t));
-        const tieB = await storage.recordFire(fireWrite(schedule, t));
+        const first = await firedSession(fireWrite(schedule, new Date(t.getTime() - 60_000)));
+        const tieA = await firedSession(fireWrite(schedule, t));
+        const tieB = await firedSession(fireWrite(schedule, t));
         const listed = await storage.listSessionsBySchedule(schedule.userId, schedule.id);
-        const [later, earlier] = tieA!.id > tieB!.id ? [tieA!, tieB!] : [tieB!, tieA!];
+        const [later, earlier] = tieA.id > tieB.id ? [tieA, tieB] : [tieB, tieA];
         assert.deepEqual(
           listed.map((s) => s.id),
-          [later.id, earlier.id, first!.id],
+          [later.id, earlier.id, first.id],
         );
         assert.deepEqual(listed[2], first);
       });
@@ -415,15 +440,14 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
           blocked_by: [],
         });
         write.session.state.tool_context.read_file_cache.push({ lines: ['a', 'b'], updated_at: 1, bytes: 3, file_path: '/x' });
-        const stored = await storage.recordFire(write);
-        assert.deepEqual(stored, write.session);
+        assert.deepEqual(await storage.recordFire(write), { status: 'fired', session: write.session, run: write.run });
         assert.deepEqual(await storage.getSession(schedule.userId, write.session.id), write.session);
       });
 
       it('scopes sessions to their user', async () => {
         const schedule = aSchedule({ userId: newUser() });
         await storage.createSchedule(schedule);
-        const session = (await storage.recordFire(fireWrite(schedule, new Date())))!;
+        const session = await firedSession(fireWrite(schedule, new Date()));
         const stranger = newUser();
         assert.deepEqual(await storage.listSessionsBySchedule(stranger, schedule.id), []);
         assert.equal(await storage.getSession(stranger, session.id), null);
@@ -435,10 +459,10 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
         await storage.createSchedule(schedule);
         const t1 = new Date('2026-05-03T09:00:00.000Z');
         const t2 = new Date('2026-05-04T09:00:00.000Z');
-        const first = await storage.recordFire(fireWrite(schedule, t1));
-        const second = await storage.recordFire(fireWrite(schedule, t2));
-        assert.equal(first!.id, statefulSessionId(schedule.id));
-        assert.equal(second!.id, first!.id);
+        const first = await firedSession(fireWrite(schedule, t1));
+        const second = await firedSession(fireWrite(schedule, t2));
+        assert.equal(first.id, statefulSessionId(schedule.id));
+        assert.equal(second.id, first.id);
         const [stored, ...rest] = await storage.listSessionsBySchedule(schedule.userId, schedule.id);
         assert.equal(rest.length, 0);
         assert.deepEqual(stored, second);
@@ -474,7 +498,7 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
           await storage.createSchedule(schedule);
           const fires = statefulFires(schedule, max);
           let last;
-          for (const fire of fires) last = await storage.recordFire(fire);
+          for (const fire of fires) last = await firedSession(fire);
           assert.deepEqual(await contextIds(schedule), fires.map((f) => f.message.id));
           assert.deepEqual(last, await storage.getSession(schedule.userId, statefulSessionId(schedule.id)));
           assert.deepEqual(last!.state.context.at(-1), fires.at(-1)!.message);
@@ -485,7 +509,7 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
           await storage.createSchedule(schedule);
           const fires = statefulFires(schedule, max + 3);
           const returned = [];
-          for (const fire of fires) returned.push((await storage.recordFire(fire))!);
+          for (const fire of fires) returned.push(await firedSession(fire));
           const stored = (await storage.getSession(schedule.userId, statefulSessionId(schedule.id)))!;
           assert.deepEqual(stored.state.context.map((m) => m.id), fires.slice(3).map((f) => f.message.id));
           assert.deepEqual(returned.at(-1), stored);
@@ -537,10 +561,12 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
 
       it('writes nothing for a fire of a missing or another user’s schedule', async () => {
         const schedule = aSchedule({ userId: newUser() });
-        assert.equal(await storage.recordFire(fireWrite(schedule, new Date())), null);
+        assert.deepEqual(await storage.recordFire(fireWrite(schedule, new Date())), { status: 'not-found' });
+        assert.deepEqual(await storage.recordFire(fireWrite(schedule, new Date(), 'manual', new Date(), true)), { status: 'not-found' });
         await storage.createSchedule(schedule);
         const stranger = { ...schedule, userId: newUser() };
-        assert.equal(await storage.recordFire(fireWrite(stranger, new Date())), null);
+        assert.deepEqual(await storage.recordFire(fireWrite(stranger, new Date())), { status: 'not-found' });
+        assert.deepEqual(await storage.recordFire(fireWrite(stranger, new Date(), 'manual', new Date(), true)), { status: 'not-found' });
         assert.deepEqual(await storage.listSessionsBySchedule(schedule.userId, schedule.id), []);
         assert.deepEqual(await storage.listSessionsBySchedule(stranger.userId, schedule.id), []);
       });
@@ -638,10 +664,6 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
     });
 
     describe('claims', () => {
-      // Claims see every user's schedules. Each test claims at its own instant, earlier than any
-      // other test's schedules (theirs are after 2000, and the previous claims tests' before its era).
-      let era = Date.UTC(1990, 0, 1);
-      const newEra = () => (era -= 86_400_000 * 30);
       const due = (userId: string, nextRunAt: Date, overrides: Partial<Schedule> = {}) =>
         aSchedule({ userId, nextRunAt, ...overrides });
       const firePlan = (schedule: Schedule, now: Date, missed: Date[] = []): DueFirePlan => ({
@@ -720,7 +742,7 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
         const earlier = fireWrite(refused, refused.nextRunAt!, 'cron', refused.nextRunAt!);
         await storage.recordFire(earlier);
         // A fresh-session fire whose session id is taken: the insert fails.
-        const clash = (await storage.recordFire(fireWrite(fine, new Date(now.getTime() - 9000))))!;
+        const clash = await firedSession(fireWrite(fine, new Date(now.getTime() - 9000)));
         const plans = new Map<string, DueFirePlan>();
         const outcomes = await storage.claimDueSchedules(now, 10, (s) => {
           const p = firePlan(s, now);
@@ -740,6 +762,9 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
         assert.equal(failedRun.status, 'failed');
         assert.equal(failedRun.sessionId, null);
         assert.ok(failedRun.error);
+        // A run of a fire that was not written neither finished nor can time out.
+        assert.equal(failedRun.finishedAt, null);
+        assert.equal(failedRun.timeoutAt, null);
         assert.equal((await storage.listSessionsBySchedule(userId, fine.id)).length, 1);
         assert.equal((await storage.getSchedule(userId, fine.id))!.nextRunAt!.getTime(), plans.get(fine.id)!.nextRunAt!.getTime());
       });
@@ -796,9 +821,9 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
         const kept = aSchedule({ userId });
         await storage.createSchedule(doomed);
         await storage.createSchedule(kept);
-        const doomedSession = (await storage.recordFire(fireWrite(doomed, new Date())))!;
+        const doomedSession = await firedSession(fireWrite(doomed, new Date()));
         await storage.recordFire(fireWrite({ ...doomed, stateful: true }, new Date()));
-        const keptSession = (await storage.recordFire(fireWrite(kept, new Date())))!;
+        const keptSession = await firedSession(fireWrite(kept, new Date()));
 
         assert.equal(await storage.deleteSchedule(userId, doomed.id), true);
         assert.equal(await storage.getSchedule(userId, doomed.id), null);
@@ -815,10 +840,831 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
       it('refuses to delete another user’s schedule, deleting nothing', async () => {
         const schedule = aSchedule({ userId: newUser() });
         await storage.createSchedule(schedule);
-        const session = (await storage.recordFire(fireWrite(schedule, new Date())))!;
+        const session = await firedSession(fireWrite(schedule, new Date()));
         assert.equal(await storage.deleteSchedule(newUser(), schedule.id), false);
         assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: session.createdAt });
         assert.deepEqual(await storage.getSession(schedule.userId, session.id), session);
+      });
+    });
+
+    // ---- Dispatch. Every test below that writes dispatched runs works in its own era. ----
+
+    /** A manual fire of `schedule` at `firedAt`, handed to the runtime; fails the test if it did not fire. */
+    const dispatchFire = (schedule: Schedule, firedAt: Date) => fire(fireWrite(schedule, firedAt, 'manual', firedAt, true));
+    /** A manual fire handed to the runtime, as recordFire answers it. */
+    const tryDispatchFire = (schedule: Schedule, firedAt: Date) =>
+      storage.recordFire(fireWrite(schedule, firedAt, 'manual', firedAt, true));
+    /** What claimDeliveries gives at `now`, leased only until `now`, so that the next claim at `now` sees it again. */
+    const deliverable = (now: Date) => storage.claimDeliveries(now, 1000, now);
+    const deliverableIds = async (now: Date) => (await deliverable(now)).map((d) => d.run.id);
+    const runOf = async (run: Run) => (await storage.getRun(run.userId, run.scheduleId, run.id))?.run;
+    const anAttempt = (runId: string, when: Date, statusCode: number | null, error: string | null = null, durationMs = 25) =>
+      ({ runId, at: when, statusCode, error, durationMs }) satisfies DispatchAttempt;
+    /** Records an attempt at `when`, made then, with its result. */
+    const recordAttempt = (runId: string, when: Date, statusCode: number | null, result: DeliveryResult) =>
+      storage.recordDeliveryAttempt(anAttempt(runId, when, statusCode), result, when);
+    const created = async (overrides: Partial<Schedule>) => {
+      const schedule = aSchedule({ userId: newUser(), ...overrides });
+      await storage.createSchedule(schedule);
+      return schedule;
+    };
+    /** Claims the due schedules at `now` with dispatched cron fires, each next due an hour later; the plans go to `plans`. */
+    const claimDispatched = (now: Date, plans: DueFirePlan[] = []) =>
+      storage.claimDueSchedules(now, 1000, (s) => {
+        const plan: DueFirePlan = {
+          scheduleId: s.id,
+          fire: fireWrite(s, now, 'cron', s.nextRunAt!, true),
+          unfired: [],
+          nextRunAt: at(now, HOUR),
+        };
+        plans.push(plan);
+        return plan;
+      });
+
+    describe('record-only and dispatched fires', () => {
+      it('writes a record-only fire as succeeded, finished when fired, with nothing to deliver', async () => {
+        const e = newEra();
+        const schedule = await created({});
+        const write = fireWrite(schedule, at(e));
+        assert.deepEqual(await storage.recordFire(write), { status: 'fired', session: write.session, run: write.run });
+        assert.deepEqual(await storage.listRunsBySchedule(schedule.userId, schedule.id), [
+          { ...write.run, status: 'succeeded', error: null, finishedAt: at(e), timeoutAt: null },
+        ]);
+        assert.deepEqual(await deliverable(at(e, DAY)), []);
+      });
+
+      it('writes a dispatched fire as pending, timing out after the run timeout, and delivers it from its fire', async () => {
+        const e = newEra();
+        const schedule = await created({ runTimeoutSeconds: 900 });
+        const write = fireWrite(schedule, at(e), 'manual', at(e), true);
+        assert.deepEqual(await storage.recordFire(write), { status: 'fired', session: write.session, run: write.run });
+        const run = { ...write.run, status: 'pending', error: null, finishedAt: null, timeoutAt: at(e, 900 * SECOND) };
+        assert.deepEqual(await storage.listRunsBySchedule(schedule.userId, schedule.id), [run]);
+        const stored = await storage.getSchedule(schedule.userId, schedule.id);
+        assert.deepEqual(stored, { ...schedule, lastRunAt: at(e) });
+        assert.deepEqual(await deliverable(at(e, -1)), []);
+        assert.deepEqual(await storage.claimDeliveries(at(e), 10, at(e, MINUTE)), [
+          { run, schedule: stored, session: write.session, attemptsMade: 0 },
+        ]);
+      });
+
+      it('writes a claimed dispatched fire with its delivery', async () => {
+        const e = newEra();
+        const schedule = await created({ nextRunAt: at(e) });
+        const plans: DueFirePlan[] = [];
+        assert.deepEqual(await claimDispatched(at(e, SECOND), plans), [{ scheduleId: schedule.id, status: 'fired' }]);
+        const { run, session } = plans[0].fire!;
+        assert.equal(run.status, 'pending');
+        assert.deepEqual(await storage.listRunsBySchedule(schedule.userId, schedule.id), [run]);
+        assert.deepEqual(await storage.claimDeliveries(at(e, SECOND), 10, at(e, MINUTE)), [
+          { run, schedule: await storage.getSchedule(schedule.userId, schedule.id), session, attemptsMade: 0 },
+        ]);
+      });
+    });
+
+    describe('overlap policy', () => {
+      it('refuses a manual fire while a run is active (skip), writing nothing', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'skip', runTimeoutSeconds: 600 });
+        const first = await dispatchFire(schedule, at(e));
+        const refused = fireWrite(schedule, at(e, SECOND), 'manual', at(e, SECOND), true);
+        assert.deepEqual(await storage.recordFire(refused), { status: 'busy', blockingRunId: first.run.id });
+        assert.equal(await storage.getSession(schedule.userId, refused.session.id), null);
+        assert.deepEqual(await storage.listRunsBySchedule(schedule.userId, schedule.id), [first.run]);
+        assert.deepEqual(await storage.listSessionsBySchedule(schedule.userId, schedule.id), [first.session]);
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: at(e) });
+        assert.deepEqual(await deliverableIds(at(e, DAY)), [first.run.id]);
+      });
+
+      it('counts a pending, dispatched or running run as active, and an ended one not', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'skip' });
+        const first = await dispatchFire(schedule, at(e));
+        const busy = { status: 'busy', blockingRunId: first.run.id };
+        assert.deepEqual(await tryDispatchFire(schedule, at(e, 1 * SECOND)), busy);
+        await storage.recordDeliveryAttempt(anAttempt(first.run.id, at(e, 2 * SECOND), 202), { outcome: 'delivered' }, at(e, 2 * SECOND));
+        assert.equal((await runOf(first.run))!.status, 'dispatched');
+        assert.deepEqual(await tryDispatchFire(schedule, at(e, 3 * SECOND)), busy);
+        await storage.reportRunStatus(first.run.id, 'running', null, at(e, 4 * SECOND));
+        assert.deepEqual(await tryDispatchFire(schedule, at(e, 5 * SECOND)), busy);
+        await storage.reportRunStatus(first.run.id, 'succeeded', null, at(e, 6 * SECOND));
+        const second = await dispatchFire(schedule, at(e, 7 * SECOND));
+        assert.equal(second.run.status, 'pending');
+        assert.deepEqual(await tryDispatchFire(schedule, at(e, 8 * SECOND)), { status: 'busy', blockingRunId: second.run.id });
+      });
+
+      it('no longer counts a run past its timeoutAt as active, before it is timed out too', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'skip', runTimeoutSeconds: 60 });
+        const first = await dispatchFire(schedule, at(e));
+        assert.deepEqual(await tryDispatchFire(schedule, at(e, MINUTE - 1)), { status: 'busy', blockingRunId: first.run.id });
+        const second = await dispatchFire(schedule, at(e, MINUTE));
+        assert.deepEqual(second.run.timeoutAt, at(e, 2 * MINUTE));
+        assert.equal((await runOf(first.run))!.status, 'pending');
+      });
+
+      it('records a claimed fire while a run is active as skipped (skip): no session, lastRunAt kept, nextRunAt advanced', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'skip', runTimeoutSeconds: 10 * 3600, nextRunAt: at(e) });
+        const plans: DueFirePlan[] = [];
+        await claimDispatched(at(e), plans);
+        assert.deepEqual(await claimDispatched(at(e, HOUR), plans), [{ scheduleId: schedule.id, status: 'fired' }]);
+        const active = plans[0].fire!;
+        const skipped = plans[1].fire!;
+        const runs = await storage.listRunsBySchedule(schedule.userId, schedule.id);
+        assert.deepEqual(runs, [
+          { ...skipped.run, sessionId: null, firedAt: null, status: 'skipped', error: runs[0].error, finishedAt: null, timeoutAt: null },
+          active.run,
+        ]);
+        assert.ok(runs[0].error!.includes(active.run.id), runs[0].error!);
+        assert.equal(await storage.getSession(schedule.userId, skipped.session.id), null);
+        assert.deepEqual(await storage.listSessionsBySchedule(schedule.userId, schedule.id), [active.session]);
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), {
+          ...schedule,
+          lastRunAt: at(e),
+          nextRunAt: at(e, 2 * HOUR),
+        });
+        assert.deepEqual(await deliverableIds(at(e, 2 * HOUR)), [active.run.id]);
+      });
+
+      it('lets one manual fire wait behind the active run (buffer_one), and refuses the next', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'buffer_one', runTimeoutSeconds: 600 });
+        const first = await dispatchFire(schedule, at(e));
+        const waiting = fireWrite(schedule, at(e, SECOND), 'manual', at(e, SECOND), true);
+        // It waits: pending, without a timeout until it is released, and not deliverable.
+        const waitingRun = { ...waiting.run, status: 'pending', timeoutAt: null };
+        assert.deepEqual(await storage.recordFire(waiting), { status: 'fired', session: waiting.session, run: waitingRun });
+        assert.deepEqual(await storage.listRunsBySchedule(schedule.userId, schedule.id), [waitingRun, first.run]);
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: at(e, SECOND) });
+        assert.deepEqual(await deliverableIds(at(e, DAY)), [first.run.id]);
+        // A third is refused, naming the active run (see decideFire).
+        const refused = fireWrite(schedule, at(e, 2 * SECOND), 'manual', at(e, 2 * SECOND), true);
+        assert.deepEqual(await storage.recordFire(refused), { status: 'busy', blockingRunId: first.run.id });
+        assert.equal(await storage.getSession(schedule.userId, refused.session.id), null);
+        assert.equal((await storage.listRunsBySchedule(schedule.userId, schedule.id)).length, 2);
+      });
+
+      it('lets one claimed fire wait (buffer_one) and records the next as skipped', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'buffer_one', runTimeoutSeconds: 10 * 3600, nextRunAt: at(e) });
+        const plans: DueFirePlan[] = [];
+        for (const hours of [0, 1, 2]) {
+          assert.deepEqual(await claimDispatched(at(e, hours * HOUR), plans), [{ scheduleId: schedule.id, status: 'fired' }]);
+        }
+        const [active, waiting, skipped] = plans.map((p) => p.fire!);
+        const runs = await storage.listRunsBySchedule(schedule.userId, schedule.id);
+        assert.deepEqual(runs, [
+          { ...skipped.run, sessionId: null, firedAt: null, status: 'skipped', error: runs[0].error, finishedAt: null, timeoutAt: null },
+          { ...waiting.run, status: 'pending', timeoutAt: null },
+          active.run,
+        ]);
+        assert.ok(runs[0].error!.includes(active.run.id), runs[0].error!);
+        assert.equal((await storage.listSessionsBySchedule(schedule.userId, schedule.id)).length, 2);
+        // The waiting fire was written (its session, lastRunAt); the skipped one was not.
+        assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), {
+          ...schedule,
+          lastRunAt: at(e, HOUR),
+          nextRunAt: at(e, 3 * HOUR),
+        });
+        assert.deepEqual(await deliverableIds(at(e, 3 * HOUR)), [active.run.id]);
+      });
+
+      it('refuses a fire behind the waiting run once the active run is past its timeoutAt', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'buffer_one', runTimeoutSeconds: 60 });
+        await dispatchFire(schedule, at(e));
+        const waiting = await dispatchFire(schedule, at(e, SECOND));
+        assert.equal(waiting.run.timeoutAt, null);
+        assert.deepEqual(await tryDispatchFire(schedule, at(e, MINUTE)), { status: 'busy', blockingRunId: waiting.run.id });
+      });
+
+      it('fires whatever is active (allow), each run deliverable at once', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'allow', runTimeoutSeconds: 600 });
+        const runs: Run[] = [];
+        for (let i = 0; i < 3; i++) {
+          const { run } = await dispatchFire(schedule, at(e, i * SECOND));
+          assert.deepEqual(run.timeoutAt, at(e, i * SECOND + 600 * SECOND));
+          runs.push(run);
+        }
+        assert.deepEqual(await deliverableIds(at(e, 2 * SECOND)), runs.map((r) => r.id));
+      });
+
+      it('does not apply to record-only fires', async () => {
+        const e = newEra();
+        for (const overlapPolicy of ['skip', 'buffer_one'] as const) {
+          const schedule = await created({ overlapPolicy });
+          await dispatchFire(schedule, at(e));
+          if (overlapPolicy === 'buffer_one') assert.equal((await dispatchFire(schedule, at(e, SECOND))).run.timeoutAt, null);
+          const recorded = fireWrite(schedule, at(e, 2 * SECOND));
+          assert.deepEqual(await storage.recordFire(recorded), { status: 'fired', session: recorded.session, run: recorded.run });
+          assert.equal(recorded.run.status, 'succeeded');
+        }
+      });
+
+      it('decides concurrent fires of one schedule one after another', async () => {
+        const e = newEra();
+        const skip = await created({ overlapPolicy: 'skip' });
+        const skipOutcomes = await Promise.all(Array.from({ length: 6 }, (_, i) => tryDispatchFire(skip, at(e, i))));
+        const winners = skipOutcomes.flatMap((o) => (o.status === 'fired' ? [o.run] : []));
+        assert.equal(winners.length, 1);
+        assert.deepEqual(skipOutcomes.filter((o) => o.status !== 'fired'), Array(5).fill({ status: 'busy', blockingRunId: winners[0].id }));
+        assert.equal((await storage.listRunsBySchedule(skip.userId, skip.id)).length, 1);
+
+        const buffer = await created({ overlapPolicy: 'buffer_one' });
+        const bufferOutcomes = await Promise.all(Array.from({ length: 6 }, (_, i) => tryDispatchFire(buffer, at(e, i))));
+        const firedRuns = bufferOutcomes.flatMap((o) => (o.status === 'fired' ? [o.run] : []));
+        assert.equal(firedRuns.length, 2);
+        const active = firedRuns.find((r) => r.timeoutAt !== null);
+        assert.ok(active && firedRuns.some((r) => r.timeoutAt === null));
+        assert.deepEqual(bufferOutcomes.filter((o) => o.status !== 'fired'), Array(4).fill({ status: 'busy', blockingRunId: active.id }));
+        assert.equal((await storage.listRunsBySchedule(buffer.userId, buffer.id)).length, 2);
+      });
+    });
+
+    describe('delivery claims', () => {
+      it('claims deliverable entries of every user earliest first, at most `limit`, with run, schedule and session', async () => {
+        const e = newEra();
+        const mine = await created({ overlapPolicy: 'allow' });
+        const theirs = await created({ overlapPolicy: 'allow' });
+        const late = await dispatchFire(mine, at(e, 2 * SECOND));
+        const early = await dispatchFire(mine, at(e));
+        const middle = await dispatchFire(theirs, at(e, SECOND));
+        const now = at(e, MINUTE);
+        const delivery = async ({ run, session }: { run: Run; session: Session }) => ({
+          run,
+          schedule: await storage.getSchedule(run.userId, run.scheduleId),
+          session,
+          attemptsMade: 0,
+        });
+        assert.deepEqual(await storage.claimDeliveries(now, 2, at(now, MINUTE)), [await delivery(early), await delivery(middle)]);
+        // Those are leased: the next claim takes the rest.
+        assert.deepEqual(await storage.claimDeliveries(now, 2, at(now, MINUTE)), [await delivery(late)]);
+        assert.deepEqual(await storage.claimDeliveries(now, 2, at(now, MINUTE)), []);
+      });
+
+      it('does not claim a leased entry before its lease ends, and claims it once it has (its dispatcher died)', async () => {
+        const e = newEra();
+        const schedule = await created({});
+        const { run } = await dispatchFire(schedule, at(e));
+        assert.deepEqual((await storage.claimDeliveries(at(e), 10, at(e, MINUTE))).map((d) => d.run.id), [run.id]);
+        assert.deepEqual(await storage.claimDeliveries(at(e, MINUTE - 1), 10, at(e, 2 * MINUTE)), []);
+        const again = await storage.claimDeliveries(at(e, MINUTE), 10, at(e, 2 * MINUTE));
+        assert.deepEqual(again.map((d) => [d.run, d.attemptsMade]), [[run, 0]]);
+        assert.deepEqual(await storage.claimDeliveries(at(e, MINUTE), 10, at(e, 2 * MINUTE)), []);
+      });
+
+      it('does not claim an entry before it is available', async () => {
+        const e = newEra();
+        const schedule = await created({});
+        const { run } = await dispatchFire(schedule, at(e, 10 * SECOND));
+        assert.deepEqual(await deliverable(at(e, 10 * SECOND - 1)), []);
+        assert.deepEqual(await deliverableIds(at(e, 10 * SECOND)), [run.id]);
+      });
+
+      it('deletes, without returning it, an entry whose run is no longer active', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'allow' });
+        // No method leaves an entry to a run that ended; a fire that writes one already ended stands in for a race that might.
+        const ended = fireWrite(schedule, at(e), 'manual', at(e), true);
+        ended.run = { ...ended.run, status: 'succeeded', finishedAt: at(e), timeoutAt: null };
+        await fire(ended);
+        const live = await dispatchFire(schedule, at(e, SECOND));
+        assert.deepEqual(await deliverableIds(at(e, MINUTE)), [live.run.id]);
+        assert.deepEqual(await deliverableIds(at(e, MINUTE)), [live.run.id]);
+        assert.equal((await runOf(ended.run))!.status, 'succeeded');
+      });
+
+      it('gives each entry to one of concurrent claimers', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'allow' });
+        const ids: string[] = [];
+        for (let i = 0; i < 10; i++) ids.push((await dispatchFire(schedule, at(e, i * SECOND))).run.id);
+        const now = at(e, MINUTE);
+        const claims = await Promise.all([0, 1].map(() => storage.claimDeliveries(now, 6, at(now, MINUTE))));
+        const rest = await storage.claimDeliveries(now, 10, at(now, MINUTE));
+        const claimed = [...claims.flat(), ...rest].map((d) => d.run.id);
+        assert.deepEqual([...claimed].sort(), [...ids].sort());
+      });
+    });
+
+    describe('delivery attempts', () => {
+      it('mark a delivered pending run dispatched and delete its entry', async () => {
+        const e = newEra();
+        const schedule = await created({});
+        const { run } = await dispatchFire(schedule, at(e));
+        await storage.claimDeliveries(at(e), 10, at(e, MINUTE));
+        const attempt = anAttempt(run.id, at(e, 100), 202, null, 85);
+        await storage.recordDeliveryAttempt(attempt, { outcome: 'delivered' }, at(e, 200));
+        assert.deepEqual(await storage.getRun(run.userId, run.scheduleId, run.id), {
+          run: { ...run, status: 'dispatched' },
+          attempts: [attempt],
+        });
+        assert.deepEqual(await deliverable(at(e, DAY)), []);
+      });
+
+      it('keep the status the runtime already reported when its delivery is recorded', async () => {
+        const e = newEra();
+        const schedule = await created({});
+        const { run } = await dispatchFire(schedule, at(e));
+        await storage.claimDeliveries(at(e), 10, at(e, MINUTE));
+        await storage.reportRunStatus(run.id, 'running', null, at(e, SECOND));
+        await storage.recordDeliveryAttempt(anAttempt(run.id, at(e, SECOND), 202), { outcome: 'delivered' }, at(e, 2 * SECOND));
+        assert.deepEqual(await runOf(run), { ...run, status: 'running' });
+      });
+
+      it('end a run the runtime completed synchronously with its status and error', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'allow' });
+        const good = (await dispatchFire(schedule, at(e))).run;
+        const bad = (await dispatchFire(schedule, at(e, SECOND))).run;
+        const now = at(e, MINUTE);
+        await storage.recordDeliveryAttempt(anAttempt(good.id, now, 200), { outcome: 'completed', status: 'succeeded', error: null }, now);
+        await storage.recordDeliveryAttempt(
+          anAttempt(bad.id, now, 200),
+          { outcome: 'completed', status: 'failed', error: 'the model refused' },
+          now,
+        );
+        assert.deepEqual(await runOf(good), { ...good, status: 'succeeded', error: null, finishedAt: now });
+        assert.deepEqual(await runOf(bad), { ...bad, status: 'failed', error: 'the model refused', finishedAt: now });
+        assert.deepEqual(await deliverable(at(e, DAY)), []);
+      });
+
+      it('make a retried entry available again at nextAttemptAt, unleased, counting the attempt, and not before', async () => {
+        const e = newEra();
+        const schedule = await created({});
+        const { run, session } = await dispatchFire(schedule, at(e));
+        await storage.claimDeliveries(at(e), 10, at(e, 10 * MINUTE));
+        const attempt = anAttempt(run.id, at(e, SECOND), 503, 'HTTP 503', 40);
+        await storage.recordDeliveryAttempt(attempt, { outcome: 'retry', nextAttemptAt: at(e, 30 * SECOND) }, at(e, SECOND));
+        assert.deepEqual(await storage.getRun(run.userId, run.scheduleId, run.id), { run, attempts: [attempt] });
+        assert.deepEqual(await deliverable(at(e, 30 * SECOND - 1)), []);
+        // Its lease (10 minutes) is gone: it is claimed at nextAttemptAt.
+        assert.deepEqual(await storage.claimDeliveries(at(e, 30 * SECOND), 10, at(e, MINUTE)), [
+          { run, schedule: await storage.getSchedule(schedule.userId, schedule.id), session, attemptsMade: 1 },
+        ]);
+        await recordAttempt(run.id, at(e, 31 * SECOND), null, { outcome: 'retry', nextAttemptAt: at(e, 2 * MINUTE) });
+        assert.deepEqual((await deliverable(at(e, 2 * MINUTE))).map((d) => d.attemptsMade), [2]);
+      });
+
+      it('fail a run whose delivery gave up, with the error', async () => {
+        const e = newEra();
+        const schedule = await created({});
+        const { run } = await dispatchFire(schedule, at(e));
+        const now = at(e, SECOND);
+        await storage.recordDeliveryAttempt(anAttempt(run.id, now, 410, 'HTTP 410'), { outcome: 'gave-up', error: 'HTTP 410: Gone' }, now);
+        assert.deepEqual(await runOf(run), { ...run, status: 'failed', error: 'HTTP 410: Gone', finishedAt: now });
+        assert.deepEqual(await deliverable(at(e, DAY)), []);
+      });
+
+      it('are listed by getRun oldest first, with status code, error and duration', async () => {
+        const e = newEra();
+        const schedule = await created({});
+        const { run } = await dispatchFire(schedule, at(e));
+        const attempts = [
+          anAttempt(run.id, at(e, SECOND), null, 'connect ECONNREFUSED', 3),
+          anAttempt(run.id, at(e, 31 * SECOND), 503, 'HTTP 503', 40),
+          anAttempt(run.id, at(e, 91 * SECOND), 202, null, 12),
+        ];
+        await storage.recordDeliveryAttempt(attempts[0], { outcome: 'retry', nextAttemptAt: at(e, 30 * SECOND) }, at(e, SECOND));
+        await storage.recordDeliveryAttempt(attempts[1], { outcome: 'retry', nextAttemptAt: at(e, 90 * SECOND) }, at(e, 31 * SECOND));
+        await storage.recordDeliveryAttempt(attempts[2], { outcome: 'delivered' }, at(e, 91 * SECOND));
+        assert.deepEqual(await storage.getRun(run.userId, run.scheduleId, run.id), { run: { ...run, status: 'dispatched' }, attempts });
+      });
+
+      it('leave a run that already ended as it is', async () => {
+        const e = newEra();
+        const schedule = await created({});
+        const { run } = await dispatchFire(schedule, at(e));
+        await storage.reportRunStatus(run.id, 'succeeded', null, at(e, SECOND));
+        const ended = { ...run, status: 'succeeded', finishedAt: at(e, SECOND) };
+        await recordAttempt(run.id, at(e, 2 * SECOND), 202, { outcome: 'delivered' });
+        await recordAttempt(run.id, at(e, 3 * SECOND), 200, { outcome: 'completed', status: 'failed', error: 'late' });
+        await recordAttempt(run.id, at(e, 4 * SECOND), 500, { outcome: 'gave-up', error: 'HTTP 500' });
+        await recordAttempt(run.id, at(e, 5 * SECOND), 500, { outcome: 'retry', nextAttemptAt: at(e, 6 * SECOND) });
+        const stored = (await storage.getRun(run.userId, run.scheduleId, run.id))!;
+        assert.deepEqual(stored.run, ended);
+        assert.equal(stored.attempts.length, 4);
+        assert.deepEqual(await deliverable(at(e, DAY)), []);
+      });
+
+      it('release the waiting run when a delivery ends the active run, not when it delivers or retries it', async () => {
+        const e = newEra();
+        const now = at(e, 2 * SECOND);
+        const results: Array<[DeliveryResult, boolean]> = [
+          [{ outcome: 'delivered' }, false],
+          [{ outcome: 'retry', nextAttemptAt: at(e, MINUTE) }, false],
+          [{ outcome: 'completed', status: 'succeeded', error: null }, true],
+          [{ outcome: 'gave-up', error: 'HTTP 404' }, true],
+        ];
+        for (const [result, releases] of results) {
+          const schedule = await created({ overlapPolicy: 'buffer_one', runTimeoutSeconds: 600 });
+          const first = await dispatchFire(schedule, at(e));
+          const waiting = await dispatchFire(schedule, at(e, SECOND));
+          await storage.recordDeliveryAttempt(anAttempt(first.run.id, now, 200), result, now);
+          // Released: deliverable from now, timing out a run timeout from now.
+          const released = { ...waiting.run, timeoutAt: at(now, 600 * SECOND) };
+          const deliveries = (await deliverable(now)).filter((d) => d.run.scheduleId === schedule.id);
+          assert.deepEqual(deliveries.map((d) => [d.run, d.attemptsMade]), releases ? [[released, 0]] : [], result.outcome);
+          assert.deepEqual(await runOf(waiting.run), releases ? released : waiting.run, result.outcome);
+        }
+      });
+
+      it('are ignored for a run that no longer exists', async () => {
+        const e = newEra();
+        const schedule = await created({});
+        const { run } = await dispatchFire(schedule, at(e));
+        await storage.deleteSchedule(schedule.userId, schedule.id);
+        const now = at(e, SECOND);
+        const results: DeliveryResult[] = [
+          { outcome: 'delivered' },
+          { outcome: 'completed', status: 'failed', error: 'x' },
+          { outcome: 'retry', nextAttemptAt: now },
+          { outcome: 'gave-up', error: 'x' },
+        ];
+        for (const result of results) {
+          await storage.recordDeliveryAttempt(anAttempt(run.id, now, 500, 'HTTP 500'), result, now);
+          await storage.recordDeliveryAttempt(anAttempt(uuidv7(), now, 500, 'HTTP 500'), result, now);
+        }
+        assert.equal(await storage.getRun(run.userId, run.scheduleId, run.id), null);
+        assert.deepEqual(await deliverable(at(e, DAY)), []);
+      });
+    });
+
+    describe('runtime reports', () => {
+      it('apply to a run of any user: running, then a final status with finishedAt', async () => {
+        const e = newEra();
+        const schedule = await created({});
+        const { run } = await dispatchFire(schedule, at(e));
+        const running = { ...run, status: 'running' as const };
+        assert.deepEqual(await storage.reportRunStatus(run.id, 'running', null, at(e, SECOND)), { status: 'applied', run: running });
+        assert.deepEqual(await runOf(run), running);
+        const succeeded = { ...run, status: 'succeeded' as const, finishedAt: at(e, 2 * SECOND) };
+        const outcome = await storage.reportRunStatus(run.id, 'succeeded', null, at(e, 2 * SECOND));
+        assert.deepEqual(outcome, { status: 'applied', run: succeeded });
+        assert.deepEqual(await runOf(run), succeeded);
+      });
+
+      it('keep the error for failed only', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'allow' });
+        const { run: failing } = await dispatchFire(schedule, at(e));
+        const { run: succeeding } = await dispatchFire(schedule, at(e, SECOND));
+        await storage.reportRunStatus(failing.id, 'running', 'not an error', at(e, 2 * SECOND));
+        assert.deepEqual(await runOf(failing), { ...failing, status: 'running', error: null });
+        await storage.reportRunStatus(failing.id, 'failed', 'the tool crashed', at(e, 3 * SECOND));
+        assert.deepEqual(await runOf(failing), { ...failing, status: 'failed', error: 'the tool crashed', finishedAt: at(e, 3 * SECOND) });
+        await storage.reportRunStatus(succeeding.id, 'succeeded', 'not an error', at(e, 4 * SECOND));
+        assert.deepEqual(await runOf(succeeding), { ...succeeding, status: 'succeeded', error: null, finishedAt: at(e, 4 * SECOND) });
+      });
+
+      it('answer unchanged for the status the run has, and illegal from a final one, writing nothing', async () => {
+        const e = newEra();
+        const schedule = await created({});
+        const { run } = await dispatchFire(schedule, at(e));
+        await storage.reportRunStatus(run.id, 'running', null, at(e, SECOND));
+        const running = { ...run, status: 'running' as const };
+        assert.deepEqual(await storage.reportRunStatus(run.id, 'running', null, at(e, 2 * SECOND)), { status: 'unchanged', run: running });
+        await storage.reportRunStatus(run.id, 'succeeded', null, at(e, 3 * SECOND));
+        const succeeded = { ...run, status: 'succeeded' as const, finishedAt: at(e, 3 * SECOND) };
+        assert.deepEqual(await storage.reportRunStatus(run.id, 'succeeded', null, at(e, 4 * SECOND)), {
+          status: 'unchanged',
+          run: succeeded,
+        });
+        assert.deepEqual(await storage.reportRunStatus(run.id, 'failed', 'late', at(e, 5 * SECOND)), { status: 'illegal', run: succeeded });
+        assert.deepEqual(await storage.reportRunStatus(run.id, 'running', null, at(e, 6 * SECOND)), { status: 'illegal', run: succeeded });
+        assert.deepEqual(await runOf(run), succeeded);
+        // A record-only run is final from the start.
+        const recorded = (await fire(fireWrite(schedule, at(e, 7 * SECOND)))).run;
+        const late = await storage.reportRunStatus(recorded.id, 'running', null, at(e, 8 * SECOND));
+        assert.deepEqual(late, { status: 'illegal', run: recorded });
+      });
+
+      it('answer not-found for a run that does not exist', async () => {
+        assert.deepEqual(await storage.reportRunStatus(uuidv7(), 'running', null, at(newEra())), { status: 'not-found' });
+      });
+
+      it('delete the run’s entry: the runtime has the run, so it is not delivered again', async () => {
+        const e = newEra();
+        const schedule = await created({});
+        const { run } = await dispatchFire(schedule, at(e));
+        await storage.reportRunStatus(run.id, 'running', null, at(e, SECOND));
+        assert.deepEqual(await deliverable(at(e, DAY)), []);
+      });
+
+      it('release the schedule’s waiting run when the active run ends, not when it starts running', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'buffer_one', runTimeoutSeconds: 600 });
+        const first = await dispatchFire(schedule, at(e));
+        const waiting = await dispatchFire(schedule, at(e, SECOND));
+        await storage.reportRunStatus(first.run.id, 'running', null, at(e, 2 * SECOND));
+        assert.deepEqual(await deliverable(at(e, 2 * SECOND)), []);
+        assert.deepEqual(await runOf(waiting.run), waiting.run);
+
+        const now = at(e, 3 * SECOND);
+        await storage.reportRunStatus(first.run.id, 'failed', 'out of credits', now);
+        const released = { ...waiting.run, timeoutAt: at(now, 600 * SECOND) };
+        assert.deepEqual(await deliverable(at(now, -1)), []);
+        assert.deepEqual(await deliverable(now), [
+          { run: released, schedule: await storage.getSchedule(schedule.userId, schedule.id), session: waiting.session, attemptsMade: 0 },
+        ]);
+        // The released run is the active one now: the next fire waits behind it, the one after is refused.
+        const next = await dispatchFire(schedule, at(e, 4 * SECOND));
+        assert.equal(next.run.timeoutAt, null);
+        assert.deepEqual(await tryDispatchFire(schedule, at(e, 5 * SECOND)), { status: 'busy', blockingRunId: waiting.run.id });
+      });
+      it('give a waiting run the runtime reports on a timeout of its own, so that it cannot stay active for ever', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'buffer_one', runTimeoutSeconds: 600 });
+        await dispatchFire(schedule, at(e));
+        const waiting = await dispatchFire(schedule, at(e, SECOND));
+        assert.equal(waiting.run.timeoutAt, null);
+        const now = at(e, 2 * SECOND);
+        const outcome = await storage.reportRunStatus(waiting.run.id, 'running', null, now);
+        const running = { ...waiting.run, status: 'running' as const, timeoutAt: at(now, 600 * SECOND) };
+        assert.deepEqual(outcome, { status: 'applied', run: running });
+        assert.deepEqual(await runOf(waiting.run), running);
+        assert.equal(await storage.timeOutRuns(at(now, 600 * SECOND), 10), 2);
+      });
+    });
+
+    describe('time-outs', () => {
+      it('end active runs whose timeoutAt has come, at most `limit` per call, and count them', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'allow', runTimeoutSeconds: 1234 });
+        const pending = (await dispatchFire(schedule, at(e))).run;
+        const dispatched = (await dispatchFire(schedule, at(e, SECOND))).run;
+        const running = (await dispatchFire(schedule, at(e, 2 * SECOND))).run;
+        const notYet = (await dispatchFire(schedule, at(e, 3 * SECOND))).run;
+        await storage.recordDeliveryAttempt(anAttempt(dispatched.id, at(e, SECOND), 202), { outcome: 'delivered' }, at(e, SECOND));
+        await storage.reportRunStatus(running.id, 'running', null, at(e, 2 * SECOND));
+        // The last of the three times out exactly now.
+        const now = at(e, 2 * SECOND + 1234 * SECOND);
+        assert.deepEqual(running.timeoutAt, now);
+        assert.equal(await storage.timeOutRuns(now, 2), 2);
+        assert.equal(await storage.timeOutRuns(now, 2), 1);
+        assert.equal(await storage.timeOutRuns(now, 2), 0);
+        for (const run of [pending, dispatched, running]) {
+          const stored = (await runOf(run))!;
+          assert.deepEqual(stored, { ...run, status: 'timed_out', error: stored.error, finishedAt: now });
+          assert.match(stored.error!, /timed out/i);
+          assert.ok(stored.error!.includes('1234'), `the error gives the timeout: ${stored.error}`);
+        }
+        assert.deepEqual(await runOf(notYet), notYet);
+        assert.deepEqual(await deliverableIds(now), [notYet.id]);
+      });
+
+      it('leave waiting and ended runs alone', async () => {
+        const e = newEra();
+        const ended = await created({ runTimeoutSeconds: 60 });
+        const { run: endedRun } = await dispatchFire(ended, at(e));
+        await storage.reportRunStatus(endedRun.id, 'succeeded', null, at(e, SECOND));
+        const buffered = await created({ overlapPolicy: 'buffer_one', runTimeoutSeconds: 60 });
+        await dispatchFire(buffered, at(e, 2 * DAY));
+        const { run: waitingRun } = await dispatchFire(buffered, at(e, 2 * DAY + SECOND));
+        // By now the ended run's timeoutAt has passed, the waiting run has none, and the active one's is still to come.
+        assert.equal(await storage.timeOutRuns(at(e, 2 * DAY + 59 * SECOND), 100), 0);
+        assert.deepEqual(await runOf(endedRun), { ...endedRun, status: 'succeeded', finishedAt: at(e, SECOND) });
+        assert.deepEqual(await runOf(waitingRun), waitingRun);
+      });
+
+      it('delete the timed-out run’s entry and release the schedule’s waiting run', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'buffer_one', runTimeoutSeconds: 60 });
+        const first = await dispatchFire(schedule, at(e));
+        const waiting = await dispatchFire(schedule, at(e, SECOND));
+        const now = at(e, MINUTE);
+        assert.equal(await storage.timeOutRuns(now, 10), 1);
+        assert.equal((await runOf(first.run))!.status, 'timed_out');
+        const released = { ...waiting.run, timeoutAt: at(now, MINUTE) };
+        assert.deepEqual(await deliverable(now), [
+          { run: released, schedule: await storage.getSchedule(schedule.userId, schedule.id), session: waiting.session, attemptsMade: 0 },
+        ]);
+        // The released run times out in its turn, a run timeout after its release.
+        assert.equal(await storage.timeOutRuns(at(now, MINUTE - 1), 10), 0);
+        assert.equal(await storage.timeOutRuns(at(now, MINUTE), 10), 1);
+        assert.equal((await runOf(waiting.run))!.status, 'timed_out');
+      });
+    });
+
+    describe('getRun', () => {
+      it('returns the user’s run of the schedule, with its attempts', async () => {
+        const schedule = await created({});
+        const write = fireWrite(schedule, new Date('2026-05-11T09:00:00.000Z'));
+        await fire(write);
+        assert.deepEqual(await storage.getRun(schedule.userId, schedule.id, write.run.id), { run: write.run, attempts: [] });
+      });
+
+      it('scopes the run to its user and schedule', async () => {
+        const schedule = await created({});
+        const sibling = await created({ userId: schedule.userId });
+        const write = fireWrite(schedule, new Date('2026-05-11T09:00:00.000Z'));
+        await fire(write);
+        assert.equal(await storage.getRun(newUser(), schedule.id, write.run.id), null);
+        assert.equal(await storage.getRun(schedule.userId, sibling.id, write.run.id), null);
+        assert.equal(await storage.getRun(schedule.userId, schedule.id, uuidv7()), null);
+      });
+    });
+
+    describe('session state', () => {
+      const reply = (text: string, id: string): Message => ({
+        name: 'assistant',
+        content: [{ type: 'text', text, id: `${id}-text` }],
+        id,
+        metadata: {},
+        created_at: '2026-05-12T09:00:05.000Z',
+        finished_at: '2026-05-12T09:00:09.000Z',
+        usage: { input_tokens: 120, output_tokens: 40 },
+      });
+
+      it('replaces the state of any user’s session and sets updatedAt', async () => {
+        const schedule = await created({});
+        const write = fireWrite(schedule, new Date('2026-05-12T09:00:00.000Z'));
+        await fire(write);
+        const state = structuredClone(write.session.state);
+        state.summary = 'Summarised yesterday';
+        state.cur_iter = 3;
+        state.reply_id = 'reply-1';
+        state.context.push(reply('Done.', 'reply-1'));
+        state.tasks_context.tasks.push({
+          subject: 's',
+          description: 'd',
+          metadata: {},
+          created_at: '2026-05-12T09:00:06Z',
+          state: 'completed',
+          id: 't1',
+          owner: null,
+          blocks: [],
+          blocked_by: [],
+        });
+        const now = new Date('2026-05-12T09:00:10.000Z');
+        const expected = { ...write.session, state, updatedAt: now };
+        assert.deepEqual(await storage.putSessionState(write.session.id, state, now), expected);
+        assert.deepEqual(await storage.getSession(schedule.userId, write.session.id), expected);
+      });
+
+      it('answers null for a session that does not exist', async () => {
+        const state = fireWrite(aSchedule(), new Date('2026-05-12T09:00:00.000Z')).session.state;
+        assert.equal(await storage.putSessionState(uuidv7(), state, new Date('2026-05-12T09:00:10.000Z')), null);
+      });
+
+      it('is what the next stateful fire appends to', async () => {
+        const schedule = await created({ stateful: true });
+        const first = fireWrite(schedule, new Date('2026-05-12T09:00:00.000Z'));
+        await fire(first);
+        const state = structuredClone(first.session.state);
+        state.summary = 'so far';
+        state.context.push(reply('Done.', 'reply-1'));
+        await storage.putSessionState(first.session.id, state, new Date('2026-05-12T09:00:10.000Z'));
+        const second = fireWrite(schedule, new Date('2026-05-13T09:00:00.000Z'));
+        const session = await firedSession(second);
+        assert.deepEqual(session.state, { ...state, context: [...state.context, second.message] });
+        assert.deepEqual(session.updatedAt, second.firedAt);
+      });
+    });
+
+    describe('history pruning', () => {
+      // Pruning sees every schedule with a history limit: each test starts with nothing left to prune.
+      const pruneAll = async () => {
+        let pruned = 0;
+        for (let n; (n = await storage.pruneHistory(1000)) > 0; ) pruned += n;
+        return pruned;
+      };
+      const sessionIds = async (s: Schedule) => (await storage.listSessionsBySchedule(s.userId, s.id)).map((x) => x.id);
+      const runIds = async (s: Schedule) => (await storage.listRunsBySchedule(s.userId, s.id)).map((x) => x.id);
+      const fireAt = (s: Schedule, iso: string, overrides: Partial<Schedule> = {}) =>
+        fire(fireWrite({ ...s, ...overrides }, new Date(iso)));
+
+      it('keeps the newest `historyLimit` sessions and runs of each schedule, and the list totals count them', async () => {
+        await pruneAll();
+        const schedule = await created({ historyLimit: 2 });
+        // A tie on the second newest: (createdAt, id) and (scheduledFor, id) decide.
+        for (const day of ['01', '02', '02', '03']) await fireAt(schedule, `2026-06-${day}T09:00:00.000Z`);
+        const sessions = await sessionIds(schedule);
+        const runs = await runIds(schedule);
+        assert.equal(await storage.pruneHistory(1000), 4);
+        assert.deepEqual(await sessionIds(schedule), sessions.slice(0, 2));
+        assert.deepEqual(await runIds(schedule), runs.slice(0, 2));
+        assert.equal((await storage.pageSessionsBySchedule(schedule.userId, schedule.id, { limit: 1 })).total, 2);
+        assert.equal((await storage.pageRunsBySchedule(schedule.userId, schedule.id, { limit: 1 })).total, 2);
+        assert.equal(await storage.pruneHistory(1000), 0);
+      });
+
+      it('leaves the history of schedules without a historyLimit alone', async () => {
+        await pruneAll();
+        const unlimited = await created({ historyLimit: null });
+        for (let day = 1; day <= 3; day++) await fireAt(unlimited, `2026-06-0${day}T09:00:00.000Z`);
+        const limited = await created({ historyLimit: 1 });
+        for (let day = 1; day <= 3; day++) await fireAt(limited, `2026-06-0${day}T09:00:00.000Z`);
+        assert.equal(await storage.pruneHistory(1000), 4);
+        assert.equal((await sessionIds(unlimited)).length, 3);
+        assert.equal((await runIds(unlimited)).length, 3);
+        assert.equal((await sessionIds(limited)).length, 1);
+      });
+
+      it('never prunes a stateful schedule’s session, which counts among the newest', async () => {
+        await pruneAll();
+        // Oldest: kept beyond the limit.
+        const oldest = await created({ historyLimit: 1 });
+        await fireAt(oldest, '2026-06-01T09:00:00.000Z', { stateful: true });
+        const newer = (await fireAt(oldest, '2026-06-02T09:00:00.000Z')).session;
+        const newest = (await fireAt(oldest, '2026-06-03T09:00:00.000Z')).session;
+        // Newest: one of the limit.
+        const newestStateful = await created({ historyLimit: 2 });
+        const old = (await fireAt(newestStateful, '2026-06-01T09:00:00.000Z')).session;
+        const kept = (await fireAt(newestStateful, '2026-06-02T09:00:00.000Z')).session;
+        await fireAt(newestStateful, '2026-06-03T09:00:00.000Z', { stateful: true });
+        // Sessions: newer, and old; runs: two of the first schedule, one of the second.
+        assert.equal(await storage.pruneHistory(1000), 5);
+        assert.deepEqual(await sessionIds(oldest), [newest.id, statefulSessionId(oldest.id)]);
+        assert.deepEqual(await sessionIds(newestStateful), [statefulSessionId(newestStateful.id), kept.id]);
+        assert.equal(await storage.getSession(oldest.userId, newer.id), null);
+        assert.equal(await storage.getSession(newestStateful.userId, old.id), null);
+        assert.equal((await runIds(oldest)).length, 1);
+        assert.equal((await runIds(newestStateful)).length, 2);
+      });
+
+      it('never prunes an active run, which counts among the newest', async () => {
+        await pruneAll();
+        const e = newEra();
+        const schedule = await created({ historyLimit: 2, overlapPolicy: 'allow' });
+        const runs: Run[] = [];
+        for (let i = 0; i < 4; i++) runs.push((await dispatchFire(schedule, at(e, i * SECOND))).run);
+        // Newest first: active, ended | ended (pruned), active (kept).
+        const [oldestActive, ended, keptEnded, newestActive] = runs;
+        await storage.reportRunStatus(ended.id, 'succeeded', null, at(e, MINUTE));
+        await storage.reportRunStatus(keptEnded.id, 'failed', 'x', at(e, MINUTE));
+        assert.equal(await storage.pruneHistory(1000), 3);
+        assert.deepEqual(await runIds(schedule), [newestActive.id, keptEnded.id, oldestActive.id]);
+        assert.equal((await sessionIds(schedule)).length, 2);
+        assert.equal((await storage.pageRunsBySchedule(schedule.userId, schedule.id, { limit: 1 })).total, 3);
+      });
+
+      it('prunes at most `limit` sessions and runs per call, so that repeated calls finish the job', async () => {
+        await pruneAll();
+        const schedule = await created({ historyLimit: 1 });
+        for (let day = 1; day <= 5; day++) await fireAt(schedule, `2026-06-0${day}T09:00:00.000Z`);
+        const [newestSession] = await sessionIds(schedule);
+        const [newestRun] = await runIds(schedule);
+        const counts = [];
+        for (let call = 0; call < 4; call++) counts.push(await storage.pruneHistory(3));
+        assert.deepEqual(counts, [3, 3, 2, 0]);
+        assert.deepEqual(await sessionIds(schedule), [newestSession]);
+        assert.deepEqual(await runIds(schedule), [newestRun]);
+      });
+
+      it('deletes the pruned runs’ delivery attempts', async () => {
+        await pruneAll();
+        const e = newEra();
+        const schedule = await created({ historyLimit: 1, overlapPolicy: 'allow' });
+        const { run } = await dispatchFire(schedule, at(e));
+        await recordAttempt(run.id, at(e, SECOND), 503, { outcome: 'retry', nextAttemptAt: at(e, MINUTE) });
+        await storage.reportRunStatus(run.id, 'succeeded', null, at(e, 2 * SECOND));
+        await fire(fireWrite(schedule, at(e, 3 * SECOND)));
+        assert.equal(await storage.pruneHistory(1000), 2);
+        assert.equal(await storage.getRun(schedule.userId, schedule.id, run.id), null);
+        // A new run under the pruned one's id shows that nothing of it was left behind.
+        const reused = fireWrite(schedule, at(e, 4 * SECOND), 'manual', at(e, 4 * SECOND), true);
+        reused.run.id = run.id;
+        await fire(reused);
+        assert.deepEqual(await storage.getRun(schedule.userId, schedule.id, run.id), { run: reused.run, attempts: [] });
+        assert.deepEqual((await deliverable(at(e, 4 * SECOND))).map((d) => [d.run.id, d.attemptsMade]), [[run.id, 0]]);
+      });
+
+      it('may prune the session of an active run, which is then delivered without it', async () => {
+        await pruneAll();
+        const e = newEra();
+        const schedule = await created({ historyLimit: 1, overlapPolicy: 'allow' });
+        const older = await dispatchFire(schedule, at(e));
+        const newer = await dispatchFire(schedule, at(e, SECOND));
+        assert.equal(await storage.pruneHistory(1000), 1);
+        const deliveries = await deliverable(at(e, SECOND));
+        assert.deepEqual(deliveries.map((d) => [d.run.id, d.session]), [[older.run.id, null], [newer.run.id, newer.session]]);
+      });
+    });
+
+    describe('delete, with deliveries', () => {
+      it('deletes the schedule’s outbox entries and delivery attempts with its runs', async () => {
+        const e = newEra();
+        const doomed = await created({ overlapPolicy: 'allow' });
+        const kept = await created({ userId: doomed.userId });
+        const retried = (await dispatchFire(doomed, at(e))).run;
+        await recordAttempt(retried.id, at(e, SECOND), 503, { outcome: 'retry', nextAttemptAt: at(e, MINUTE) });
+        await dispatchFire(doomed, at(e, 2 * SECOND));
+        const keptRun = (await dispatchFire(kept, at(e, 3 * SECOND))).run;
+        assert.equal(await storage.deleteSchedule(doomed.userId, doomed.id), true);
+        assert.deepEqual(await deliverableIds(at(e, 4 * SECOND)), [keptRun.id]);
+        // A new run under the deleted one's id shows that nothing of it was left behind.
+        const successor = await created({ userId: doomed.userId });
+        const reused = fireWrite(successor, at(e, 4 * SECOND), 'manual', at(e, 4 * SECOND), true);
+        reused.run.id = retried.id;
+        await fire(reused);
+        assert.deepEqual(await storage.getRun(successor.userId, successor.id, retried.id), { run: reused.run, attempts: [] });
+        assert.deepEqual((await deliverable(at(e, 4 * SECOND))).map((d) => [d.run.id, d.attemptsMade]), [
+          [keptRun.id, 0],
+          [retried.id, 0],
+        ]);
       });
     });
   });

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
-import { appendKeepingNewest, fireWrite, scheduledTaskMessage, statefulSessionId, unfiredRun } from './fire.js';
+import {
+  appendKeepingNewest,
+  decideFire,
+  fireWrite,
+  NO_ACTIVITY,
+  scheduledTaskMessage,
+  statefulSessionId,
+  unfiredRun,
+} from './fire.js';
 import type { Schedule } from './schedule.js';
 
 function schedule(overrides: Partial<Schedule> = {}): Schedule {
@@ -27,6 +35,9 @@ function schedule(overrides: Partial<Schedule> = {}): Schedule {
     source: 'USER',
     sourceSessionId: null,
     catchupWindowSeconds: 300,
+    overlapPolicy: 'skip',
+    runTimeoutSeconds: 3600,
+    historyLimit: null,
     nextRunAt: null,
     lastRunAt: null,
     createdAt: at,
@@ -144,8 +155,8 @@ describe('fireWrite', () => {
     assert.deepEqual(session.state.context[0], message);
   });
 
-  it('records a succeeded run for the cron time it fired for', () => {
-    const { run, firedAt, session } = fireWrite(schedule(), FIRED_AT, 'catchup', SCHEDULED_FOR);
+  it('records a succeeded run for the cron time it fired for, finished as it fired, when only recording', () => {
+    const { run, firedAt, session, dispatch } = fireWrite(schedule(), FIRED_AT, 'catchup', SCHEDULED_FOR);
     assert.deepEqual(run, {
       id: run.id,
       scheduleId: 'sched-1',
@@ -156,10 +167,22 @@ describe('fireWrite', () => {
       firedAt: FIRED_AT,
       status: 'succeeded',
       error: null,
+      finishedAt: FIRED_AT,
+      timeoutAt: null,
     });
     assert.match(run.id, UUID_V7);
     assert.notEqual(run.id, session.id);
     assert.equal(firedAt, FIRED_AT);
+    assert.equal(dispatch, null);
+  });
+
+  it('records a pending run that times out after the run timeout when dispatching', () => {
+    const s = schedule({ overlapPolicy: 'buffer_one', runTimeoutSeconds: 90 });
+    const { run, dispatch } = fireWrite(s, FIRED_AT, 'cron', SCHEDULED_FOR, true);
+    assert.equal(run.status, 'pending');
+    assert.equal(run.finishedAt, null);
+    assert.deepEqual(run.timeoutAt, new Date(FIRED_AT.getTime() + 90_000));
+    assert.deepEqual(dispatch, { overlapPolicy: 'buffer_one', runTimeoutSeconds: 90 });
   });
 
   it('defaults to a manual run scheduled for when it fired', () => {
@@ -221,6 +244,8 @@ describe('unfiredRun', () => {
       firedAt: null,
       status: 'missed',
       error: 'not fired: 600 s late',
+      finishedAt: null,
+      timeoutAt: null,
     });
     assert.match(run.id, UUID_V7);
   });
@@ -233,5 +258,69 @@ describe('unfiredRun', () => {
     assert.equal(a.sessionId, null);
     assert.equal(a.firedAt, null);
     assert.notEqual(a.id, b.id);
+  });
+});
+
+describe('decideFire', () => {
+  const dispatched = (overlapPolicy: Schedule['overlapPolicy']) =>
+    fireWrite(schedule({ overlapPolicy }), FIRED_AT, 'cron', SCHEDULED_FOR, true);
+  const active = { activeRunId: 'run-active', waitingRunId: null };
+  const activeAndWaiting = { activeRunId: 'run-active', waitingRunId: 'run-waiting' };
+
+  it('records a fire as it is when only recording, whatever the policy and the activity', () => {
+    const fire = fireWrite(schedule({ overlapPolicy: 'skip' }), FIRED_AT);
+    assert.deepEqual(decideFire(fire, activeAndWaiting), { kind: 'record', fire });
+  });
+
+  it('dispatches at once when nothing is active, under every policy', () => {
+    for (const policy of ['skip', 'buffer_one', 'allow'] as const) {
+      const fire = dispatched(policy);
+      assert.deepEqual(decideFire(fire, NO_ACTIVITY), { kind: 'dispatch', fire, outboxAvailableAt: FIRED_AT });
+    }
+  });
+
+  it('skips under `skip` while a run is active, with a skipped record that names it and has no session', () => {
+    const fire = dispatched('skip');
+    const decided = decideFire(fire, active);
+    assert.equal(decided.kind, 'skip');
+    if (decided.kind !== 'skip') return;
+    assert.equal(decided.blockingRunId, 'run-active');
+    assert.deepEqual(decided.run, {
+      ...fire.run,
+      sessionId: null,
+      firedAt: null,
+      status: 'skipped',
+      error: 'skipped: run run-active of this schedule was still active (overlap_policy skip)',
+      finishedAt: null,
+      timeoutAt: null,
+    });
+  });
+
+  it('lets one fire wait under `buffer_one`, held and without a timeout, and skips the next', () => {
+    const fire = dispatched('buffer_one');
+    const waiting = decideFire(fire, active);
+    assert.equal(waiting.kind, 'dispatch');
+    if (waiting.kind !== 'dispatch') return;
+    assert.equal(waiting.outboxAvailableAt, null);
+    assert.equal(waiting.fire.run.timeoutAt, null);
+    assert.equal(waiting.fire.run.status, 'pending');
+    assert.notEqual(fire.run.timeoutAt, null, 'the fire given is not changed');
+
+    const next = decideFire(dispatched('buffer_one'), activeAndWaiting);
+    assert.equal(next.kind, 'skip');
+    if (next.kind === 'skip') assert.equal(next.blockingRunId, 'run-active');
+  });
+
+  it('names the waiting run when it is the only one blocking (the active one timed out)', () => {
+    for (const policy of ['skip', 'buffer_one'] as const) {
+      const decided = decideFire(dispatched(policy), { activeRunId: null, waitingRunId: 'run-waiting' });
+      assert.equal(decided.kind, 'skip', policy);
+      if (decided.kind === 'skip') assert.equal(decided.blockingRunId, 'run-waiting', policy);
+    }
+  });
+
+  it('always dispatches under `allow`', () => {
+    const fire = dispatched('allow');
+    assert.deepEqual(decideFire(fire, activeAndWaiting), { kind: 'dispatch', fire, outboxAvailableAt: FIRED_AT });
   });
 });

@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Run, RunTrigger } from './run.js';
-import type { Schedule } from './schedule.js';
+import type { OverlapPolicy, Schedule } from './schedule.js';
 import type { Message, Session } from './session.js';
 
 /**
@@ -17,8 +17,40 @@ export interface FireWrite {
   stateful: boolean;
   message: Message;
   firedAt: Date;
+  /** `succeeded` at once in record-only mode; `pending`, with its `timeoutAt`, when dispatched. */
   run: Run;
+  /**
+   * Null in record-only mode (no DISPATCH_URL). Otherwise the fire is handed to the runtime: it is
+   * subject to the schedule's overlap policy against the runs active when it is written (see
+   * decideFire), and writes an outbox entry in the same transaction as its session and run.
+   */
+  dispatch: { overlapPolicy: OverlapPolicy; runTimeoutSeconds: number } | null;
 }
+
+/** The schedule's runs that are active when a fire is written (see ACTIVE_RUN_STATUSES). */
+export interface ScheduleActivity {
+  /** An active run that is not waiting (pending, dispatched or running, not timed out), if any. */
+  activeRunId: string | null;
+  /** The run waiting under `buffer_one` for the active one to end (its outbox entry is held), if any. */
+  waitingRunId: string | null;
+}
+
+export const NO_ACTIVITY: ScheduleActivity = { activeRunId: null, waitingRunId: null };
+
+/** What a fire writes once the overlap policy has been applied to it (see decideFire). */
+export type DecidedFire =
+  /** Record-only mode: the session and a `succeeded` run. */
+  | { kind: 'record'; fire: FireWrite }
+  /**
+   * The session, a `pending` run and an outbox entry, deliverable from `outboxAvailableAt`; null
+   * holds it: the run waits (buffer_one) until the active run ends, and its `timeoutAt` is null.
+   */
+  | { kind: 'dispatch'; fire: FireWrite; outboxAvailableAt: Date | null }
+  /**
+   * Nothing but `run`, a `skipped` record without a session (cron and catch-up fires; a manual
+   * fire writes nothing at all and is refused, naming `blockingRunId`).
+   */
+  | { kind: 'skip'; run: Run; blockingRunId: string };
 
 /** What claiming a due schedule writes, decided by the scheduler from the schedule as claimed. */
 export interface DueFirePlan {
@@ -72,13 +104,16 @@ export function scheduledTaskMessage(schedule: Schedule, firedAt: Date): Message
 
 /**
  * What one fire of `schedule` at `firedAt` writes: a fresh session, or the stateful one with the
- * prompt appended, and its run record (for the cron time `scheduledFor`).
+ * prompt appended, and its run record (for the cron time `scheduledFor`). With `dispatching`,
+ * the run is `pending` and handed to the runtime (see FireWrite.dispatch); otherwise it is
+ * `succeeded` as soon as written.
  */
 export function fireWrite(
   schedule: Schedule,
   firedAt: Date,
   trigger: RunTrigger = 'manual',
   scheduledFor: Date = firedAt,
+  dispatching = false,
 ): FireWrite {
   const message = scheduledTaskMessage(schedule, firedAt);
   const id = schedule.stateful ? statefulSessionId(schedule.id) : uuidv7();
@@ -114,7 +149,7 @@ export function fireWrite(
     createdAt: firedAt,
     updatedAt: firedAt,
   };
-  const run = {
+  const run: Run = {
     id: uuidv7(),
     scheduleId: schedule.id,
     userId: schedule.userId,
@@ -122,10 +157,47 @@ export function fireWrite(
     trigger,
     scheduledFor,
     firedAt,
-    status: 'succeeded' as const,
+    status: dispatching ? 'pending' : 'succeeded',
     error: null,
+    finishedAt: dispatching ? null : firedAt,
+    timeoutAt: dispatching ? timeoutAfter(firedAt, schedule.runTimeoutSeconds) : null,
   };
-  return { session, stateful: schedule.stateful, message, firedAt, run };
+  const dispatch = dispatching ? { overlapPolicy: schedule.overlapPolicy, runTimeoutSeconds: schedule.runTimeoutSeconds } : null;
+  return { session, stateful: schedule.stateful, message, firedAt, run, dispatch };
+}
+
+/** When a run dispatched (or released from waiting) at `at` times out. */
+export function timeoutAfter(at: Date, runTimeoutSeconds: number): Date {
+  return new Date(at.getTime() + runTimeoutSeconds * 1000);
+}
+
+/**
+ * Applies the overlap policy of a fire to the schedule's activity when it is written:
+ * - record-only fires (no `dispatch`) always fire;
+ * - `allow` always fires;
+ * - `skip` is skipped while any run is active or waiting;
+ * - `buffer_one` waits behind an active run, unless a run waits already: then it is skipped.
+ * The storage calls this inside the transaction that holds the schedule, so that two fires of one
+ * schedule decide one after the other.
+ */
+export function decideFire(fire: FireWrite, activity: ScheduleActivity): DecidedFire {
+  if (!fire.dispatch) return { kind: 'record', fire };
+  const { overlapPolicy } = fire.dispatch;
+  const blocking = activity.activeRunId ?? activity.waitingRunId;
+  if (overlapPolicy === 'allow' || !blocking) return { kind: 'dispatch', fire, outboxAvailableAt: fire.firedAt };
+  if (overlapPolicy === 'buffer_one' && !activity.waitingRunId) {
+    return { kind: 'dispatch', fire: { ...fire, run: { ...fire.run, timeoutAt: null } }, outboxAvailableAt: null };
+  }
+  const skipped: Run = {
+    ...fire.run,
+    sessionId: null,
+    firedAt: null,
+    status: 'skipped',
+    error: `skipped: run ${blocking} of this schedule was still active (overlap_policy ${overlapPolicy})`,
+    finishedAt: null,
+    timeoutAt: null,
+  };
+  return { kind: 'skip', run: skipped, blockingRunId: blocking };
 }
 
 /** A run recorded for a cron fire time that did not fire. */
@@ -140,5 +212,7 @@ export function unfiredRun(schedule: Schedule, scheduledFor: Date, status: 'miss
     firedAt: null,
     status,
     error,
+    finishedAt: null,
+    timeoutAt: null,
   };
 }

@@ -1,21 +1,83 @@
 export const RUN_TRIGGERS = ['cron', 'manual', 'catchup'] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 
-export const RUN_STATUSES = ['succeeded', 'failed', 'missed'] as const;
+/**
+ * A run's lifecycle: `pending` (written by the fire, waiting for delivery) → `dispatched` (the
+ * runtime accepted the webhook) → `running` → `succeeded` | `failed`; `timed_out` when no final
+ * status came within the schedule's run timeout. `missed` and `skipped` are records of fire
+ * times that did not fire (no session). In record-only mode (no dispatch) a fire is `succeeded`
+ * at once.
+ */
+export const RUN_STATUSES = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'timed_out', 'missed', 'skipped'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
-/** One fire of a schedule, or one fire time it missed: the schedule's run history. */
+/** Statuses of a run the runtime still owes an outcome: what the overlap policy counts as active. */
+export const ACTIVE_RUN_STATUSES = ['pending', 'dispatched', 'running'] as const satisfies readonly RunStatus[];
+
+/** What the runtime may report (POST /runtime/runs/{id}/status, or a webhook's answer). */
+export const RUNTIME_RUN_STATUSES = ['running', 'succeeded', 'failed'] as const satisfies readonly RunStatus[];
+export type RuntimeRunStatus = (typeof RUNTIME_RUN_STATUSES)[number];
+
+export function isActiveRunStatus(status: RunStatus): boolean {
+  return (ACTIVE_RUN_STATUSES as readonly RunStatus[]).includes(status);
+}
+
+/** A status no run leaves. */
+export function isFinalRunStatus(status: RunStatus): boolean {
+  return !isActiveRunStatus(status);
+}
+
+/**
+ * What a runtime report of `to` does to a run in `current`: `apply` it; `noop` when it is the
+ * current status already (runtimes retry their reports); `illegal` otherwise: from a final
+ * status. (An active run may skip ahead: a runtime can report `succeeded` before its `running`.)
+ */
+export function runTransition(current: RunStatus, to: RuntimeRunStatus): 'apply' | 'noop' | 'illegal' {
+  if (current === to) return 'noop';
+  return isFinalRunStatus(current) ? 'illegal' : 'apply';
+}
+
+/** One fire of a schedule, or one fire time it missed or skipped: the schedule's run history. */
 export interface Run {
   id: string;
   scheduleId: string;
   userId: string;
-  /** The session the fire created or appended to; null for failed and missed runs. */
+  /** The session the fire created or appended to; null for runs without one (missed, skipped, failed to write). */
   sessionId: string | null;
   trigger: RunTrigger;
   /** The cron time this run is for (for a manual run: when it was asked for). */
   scheduledFor: Date;
-  /** When it actually fired; null for a missed run. */
+  /** When it actually fired; null for a missed or skipped run. */
   firedAt: Date | null;
   status: RunStatus;
   error: string | null;
+  /**
+   * When it reached its final status: the fire itself in record-only mode, else when the runtime
+   * (or the timeout, or a delivery that gave up) ended it. Null while active, and for records of
+   * fire times that did not fire (missed, skipped, failed to write).
+   */
+  finishedAt: Date | null;
+  /**
+   * When an active run times out (`timed_out`) unless a final status arrives first: fired (or,
+   * for a run that waited under `buffer_one`, released) plus the schedule's run timeout. Null
+   * for runs that are not dispatched, and for a run still waiting for its turn.
+   */
+  timeoutAt: Date | null;
+}
+
+/** One try at delivering a run's webhook. */
+export interface DispatchAttempt {
+  runId: string;
+  at: Date;
+  /** The HTTP status the runtime answered; null when there was no answer (network error, timeout). */
+  statusCode: number | null;
+  /** Why the attempt did not deliver; null when it did. */
+  error: string | null;
+  durationMs: number;
+}
+
+/** A run with every delivery attempt made for it, oldest first (GET /schedule/{id}/runs/{run_id}). */
+export interface RunWithAttempts {
+  run: Run;
+  attempts: DispatchAttempt[];
 }

@@ -23,6 +23,9 @@ function schedule(overrides: Partial<Schedule> = {}): Schedule {
     source: 'USER',
     sourceSessionId: null,
     catchupWindowSeconds: 300,
+    overlapPolicy: 'skip',
+    runTimeoutSeconds: 3600,
+    historyLimit: null,
     nextRunAt: null,
     lastRunAt: null,
     createdAt: at,
@@ -55,6 +58,16 @@ describe('planDueFire', () => {
     assert.equal(plan.fire.run.scheduleId, 'sched-1');
     assert.equal(plan.fire.run.sessionId, plan.fire.session.id);
     assert.equal(plan.fire.session.sourceScheduleId, 'sched-1');
+  });
+
+  it('hands the fire to the runtime when dispatching: a pending run under the schedule\'s policy', () => {
+    const s = schedule({ nextRunAt: d('2026-05-04T09:00:00Z'), overlapPolicy: 'allow', runTimeoutSeconds: 60 });
+    const plan = planDueFire(s, d('2026-05-04T09:00:05Z'), true);
+    assert.ok(plan.fire);
+    assert.equal(plan.fire.run.status, 'pending');
+    assert.equal(iso(plan.fire.run.timeoutAt), '2026-05-04T09:01:05.000Z');
+    assert.deepEqual(plan.fire.dispatch, { overlapPolicy: 'allow', runTimeoutSeconds: 60 });
+    assert.equal(planDueFire(s, d('2026-05-04T09:00:05Z')).fire?.dispatch, null);
   });
 
   it('fires a time that is exactly now, even with a catch-up window of 0', () => {
@@ -119,6 +132,8 @@ describe('planDueFire', () => {
         firedAt: null,
         status: 'missed',
         error: `not fired: ${late} s late, beyond the catch-up window of 300 s`,
+        finishedAt: null,
+        timeoutAt: null,
       })),
     );
     assert.equal(new Set(plan.unfired.map((r) => r.id)).size, 3);

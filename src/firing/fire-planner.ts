@@ -12,8 +12,9 @@ export const MAX_MISSED_RUNS_RECORDED = 100;
  * the catch-up window: those older than the window are recorded as missed; those inside it
  * coalesce into one fire, for the latest of them (trigger `cron` when it is the only fire time
  * pending, `catchup` when several were). Then `nextRunAt` moves to the first fire time after `now`.
+ * With `dispatching`, the fire is handed to the runtime (see fireWrite).
  */
-export function planDueFire(schedule: Schedule, now: Date): DueFirePlan {
+export function planDueFire(schedule: Schedule, now: Date, dispatching = false): DueFirePlan {
   const cutoff = new Date(now.getTime() - schedule.catchupWindowSeconds * 1000);
   const missed: Run[] = [];
   let pending = 0;
@@ -35,7 +36,7 @@ export function planDueFire(schedule: Schedule, now: Date): DueFirePlan {
     pending++;
     at = nextFireAfter(schedule, at);
   }
-  const fire = fireFor ? fireWrite(schedule, now, pending > 1 ? 'catchup' : 'cron', fireFor) : null;
+  const fire = fireFor ? fireWrite(schedule, now, pending > 1 ? 'catchup' : 'cron', fireFor, dispatching) : null;
   return { scheduleId: schedule.id, fire, unfired: missed, nextRunAt: at };
 }
 

@@ -1,9 +1,10 @@
 import type { Page, PageRequest } from '../common/page.js';
 import { DEFAULT_STORAGE_LIMITS } from '../config/app-config.js';
+import type { ClaimedDelivery, DeliveryResult } from '../domain/delivery.js';
 import type { ClaimOutcome, DueFirePlan, FireWrite } from '../domain/fire.js';
-import type { Run } from '../domain/run.js';
+import type { DispatchAttempt, Run, RunWithAttempts, RuntimeRunStatus } from '../domain/run.js';
 import type { Schedule } from '../domain/schedule.js';
-import type { Session } from '../domain/session.js';
+import type { Session, SessionState } from '../domain/session.js';
 
 /** What StorageBase.updateSchedule did. */
 export type ScheduleUpdateOutcome =
@@ -45,6 +46,20 @@ export interface StorageOptions {
 export const DEFAULT_STORAGE_OPTIONS: StorageOptions = {
   statefulSessionMaxMessages: DEFAULT_STORAGE_LIMITS.statefulSessionMaxMessages,
 };
+
+/** What StorageBase.recordFire did. */
+export type RecordFireOutcome =
+  | { status: 'fired'; session: Session; run: Run }
+  /** The overlap policy refused the fire (see decideFire): nothing was written. */
+  | { status: 'busy'; blockingRunId: string }
+  | { status: 'not-found' };
+
+/** What StorageBase.reportRunStatus did. */
+export type RunReportOutcome =
+  | { status: 'applied' | 'unchanged'; run: Run }
+  /** Not a legal transition from the run's status (see runTransition): nothing was written. */
+  | { status: 'illegal'; run: Run }
+  | { status: 'not-found' };
 
 /** Schedules that are due and not yet claimed (see StorageBase.dueBacklog). */
 export interface DueBacklog {
@@ -120,7 +135,8 @@ export abstract class StorageBase {
   ): Promise<Date | null>;
 
   /**
-   * Deletes the user's schedule and, in the same transaction, every session and run it triggered.
+   * Deletes the user's schedule and, in the same transaction, every session and run it triggered,
+   * with the runs' outbox entries and delivery attempts.
    * Returns false, deleting nothing, when the user has no such schedule.
    */
   abstract deleteSchedule(userId: string, scheduleId: string): Promise<boolean>;
@@ -147,15 +163,21 @@ export abstract class StorageBase {
    * `nextRunAt` is left alone). Fires of one schedule are serialised, so concurrent stateful
    * fires lose no message.
    *
+   * A fire with `dispatch` is first decided by decideFire against the schedule's activity at
+   * `fire.firedAt`, read in the same transaction: `dispatch` writes as above plus the run's outbox
+   * entry (held, when it waits); `skip` writes nothing at all and answers `busy` (a manual fire
+   * is refused, not recorded).
+   *
    * The append does not read the session's document into the process: what a fire costs does
    * not depend on how large its session has grown. A stateful session keeps at most
    * `statefulSessionMaxMessages` (StorageOptions) messages: an append past it drops the oldest in
    * the same write, keeping the newest.
    *
-   * Returns the stored session as it is after this fire, or null, writing nothing, when the
-   * schedule (`session.sourceScheduleId` of `session.userId`) no longer exists.
+   * Returns `fired` with the stored session as it is after this fire and the run as written,
+   * `busy`, or `not-found`, writing nothing, when the schedule (`session.sourceScheduleId` of
+   * `session.userId`) no longer exists.
    */
-  abstract recordFire(fire: FireWrite): Promise<Session | null>;
+  abstract recordFire(fire: FireWrite): Promise<RecordFireOutcome>;
 
   /**
    * Claims up to `limit` schedules whose `nextRunAt` is at or before `now` (earliest first) and,
@@ -164,7 +186,8 @@ export abstract class StorageBase {
    * leaves a claim undone, never half done. Schedules another caller holds are skipped, not
    * waited for, so any number of callers (replicas) share the work and each due fire time
    * happens once. A stateful fire appends to its session as recordFire does (without reading
-   * the session, within the same bound). A plan whose fire cannot be written (the database refuses it) is recorded as
+   * the session, within the same bound). A fire with `dispatch` is decided as in recordFire, except
+   * that `skip` writes its skipped run (and advances `nextRunAt`, leaving `lastRunAt`). A plan whose fire cannot be written (the database refuses it) is recorded as
    * a `failed` run instead; it still advances `nextRunAt`, and the other schedules are not
    * affected. `plan` must not throw. Returns one outcome per claimed schedule.
    */
@@ -183,6 +206,72 @@ export abstract class StorageBase {
 
   /** One page of listRunsBySchedule's order, by keyset (scheduled_for, id); `next` is the last item's. */
   abstract pageRunsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Run>>;
+
+  /** The user's run of this schedule, with its delivery attempts oldest first; null when there is none. */
+  abstract getRun(userId: string, scheduleId: string, runId: string): Promise<RunWithAttempts | null>;
+
+  // ---- Dispatch. These serve the service itself and the agent runtime: they span users. ----
+
+  /**
+   * Claims up to `limit` outbox entries deliverable at `now` (released, available at or before
+   * `now`, not leased or with a lease that ended at or before `now`), earliest first, and leases
+   * them until `leaseUntil`: no other caller claims them before then, so a caller that dies
+   * mid-delivery leaves them to be retried by another once the lease ends. Entries another caller
+   * is claiming are skipped, not waited for (SKIP LOCKED). An entry whose run is no longer active
+   * is deleted, not returned. Returns each claimed run with its schedule and session, as the
+   * webhook sends them, and how many attempts were made before.
+   */
+  abstract claimDeliveries(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedDelivery[]>;
+
+  /**
+   * Records one delivery attempt of `attempt.runId` and its result, in one transaction. The
+   * attempt is kept (getRun lists it) unless the run no longer exists. Then, by `result.outcome`:
+   * - `delivered`: a `pending` run becomes `dispatched` (one the runtime has already moved on
+   *   keeps its status); the outbox entry is deleted;
+   * - `completed`: an active run takes `result.status` and `result.error`, `finishedAt` = `now`;
+   *   the entry is deleted;
+   * - `retry`: the entry becomes available again at `result.nextAttemptAt`, unleased, with one
+   *   more attempt counted (only if the entry still exists);
+   * - `gave-up`: an active run becomes `failed` with `result.error`, `finishedAt` = `now`; the
+   *   entry is deleted.
+   * A run that ends here releases its schedule's waiting run (see reportRunStatus).
+   */
+  abstract recordDeliveryAttempt(attempt: DispatchAttempt, result: DeliveryResult, now: Date): Promise<void>;
+
+  /**
+   * Applies a status the runtime reports for the run with this id, of any user, by runTransition:
+   * `apply` sets the status, the error (`to` = `failed`: `error`; otherwise null) and, for a final
+   * status, `finishedAt` = `now`; it also deletes the run's outbox entry (the runtime has the run,
+   * so it is not delivered again), and a run that ends releases its schedule's waiting run: that
+   * run's outbox entry becomes available at `now` and its `timeoutAt` = `now` + the schedule's run
+   * timeout. A run that is not ended and has no `timeoutAt` (it was waiting) gets one: `now` + the
+   * schedule's run timeout, so that no run stays active for ever. `noop` answers `unchanged`,
+   * `illegal` answers `illegal`; both write nothing.
+   */
+  abstract reportRunStatus(runId: string, to: RuntimeRunStatus, error: string | null, now: Date): Promise<RunReportOutcome>;
+
+  /**
+   * Ends up to `limit` active runs whose `timeoutAt` is at or before `now`: `timed_out`, with
+   * `finishedAt` = `now` and an error that gives the timeout; their outbox entries are deleted and
+   * their schedules' waiting runs released (as in reportRunStatus). Returns how many it ended.
+   */
+  abstract timeOutRuns(now: Date, limit: number): Promise<number>;
+
+  /**
+   * Replaces the state of the session with this id, of any user, and sets its `updatedAt` to
+   * `now`. Returns the session as stored afterwards, or null, writing nothing, when there is none.
+   */
+  abstract putSessionState(sessionId: string, state: SessionState, now: Date): Promise<Session | null>;
+
+  /**
+   * Deletes history beyond each schedule's `historyLimit` (schedules with none keep all): its
+   * sessions other than the newest `historyLimit` (createdAt, id), never a stateful schedule's
+   * session; and its runs other than the newest `historyLimit` (scheduledFor, id), never an active
+   * one, with their delivery attempts. At most `limit` rows in all per call, and `limit` whenever
+   * that many are due, so that the caller prunes in batches and knows from a full batch that
+   * there may be more. Returns how many sessions and runs it deleted.
+   */
+  abstract pruneHistory(limit: number): Promise<number>;
 
   /**
    * Up to `limit` enabled schedules without a `nextRunAt`, of any user: rows written before the
@@ -227,6 +316,13 @@ export const STORAGE_METHODS = Object.keys({
   claimDueSchedules: true,
   listRunsBySchedule: true,
   pageRunsBySchedule: true,
+  getRun: true,
+  claimDeliveries: true,
+  recordDeliveryAttempt: true,
+  reportRunStatus: true,
+  timeOutRuns: true,
+  putSessionState: true,
+  pruneHistory: true,
   listEnabledSchedulesWithoutNextRun: true,
   dueBacklog: true,
   ping: true,

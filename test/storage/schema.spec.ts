@@ -3,9 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
-import { DataSource } from 'typeorm';
+import { DataSource, type DataSourceOptions, type MigrationInterface } from 'typeorm';
 import type { StorageConfig } from '../../src/config/app-config.js';
+import type { Run } from '../../src/domain/run.js';
 import { dataSourceOptions } from '../../src/storage/typeorm/data-source-options.js';
+import { dialectNamed, type SqlDialectName } from '../../src/storage/typeorm/dialect.js';
+import { toRunRow, toScheduleRow } from '../../src/storage/typeorm/entities/row.mapper.js';
+import { TypeOrmStorage } from '../../src/storage/typeorm/typeorm.storage.js';
+import { aSchedule } from '../support/builders.js';
 import { createThrowawayDatabase, postgresSkipReason } from '../support/postgres.js';
 
 /*
@@ -28,7 +33,7 @@ interface EmptyDatabase {
 }
 
 interface SchemaDialect {
-  name: string;
+  name: SqlDialectName;
   skipReason?: string;
   emptyDatabase(): Promise<EmptyDatabase>;
   /** The SQL that creates `index`, as the database reports it (runnable), or undefined without one. */
@@ -185,5 +190,101 @@ function describeSchema(dialect: SchemaDialect): void {
   });
 }
 
+/** Inserts `row` (column → value) as a statement of the dialect's own, whatever the entities say. */
+async function insertRow(dataSource: DataSource, dialect: SqlDialectName, table: string, row: Record<string, unknown>): Promise<void> {
+  const sql = dialectNamed(dialect);
+  const columns = Object.keys(row);
+  const slots = columns.map((_, i) => sql.placeholder(i + 1));
+  await dataSource.query(
+    `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${slots.join(', ')})`,
+    columns.map((column) => sql.param(row[column])),
+  );
+}
+
+/** Whether `table` exists in the database. */
+async function hasTable(dataSource: DataSource, table: string): Promise<boolean> {
+  return dataSource.createQueryRunner().hasTable(table);
+}
+
+/*
+ * Databases that already hold data migrate forward: each migration is applied to a database the
+ * migrations before it made and filled, as an upgrade would; and it can be undone.
+ */
+function describeUpgrades(dialect: SchemaDialect): void {
+  describe(`${dialect.name} upgrades`, () => {
+    if (dialect.skipReason) {
+      it.skip(`skipped: ${dialect.skipReason}`, () => undefined);
+      return;
+    }
+    const cleanups: Array<() => Promise<void>> = [];
+    afterAll(async () => {
+      for (const cleanup of cleanups.reverse()) await cleanup();
+    });
+
+    /** A DataSource on `config` that has run the migrations up to (not including) the one named `before`, or all. */
+    async function migratedUpTo(config: StorageConfig, before?: string): Promise<DataSource> {
+      const options = dataSourceOptions(config);
+      const all = options.migrations as Array<new () => MigrationInterface>;
+      const upTo = before ? all.slice(0, all.findIndex((m) => new m().name === before)) : all;
+      assert.ok(upTo.length > 0 && upTo.length <= all.length);
+      const dataSource = await new DataSource({ ...options, migrations: upTo } as DataSourceOptions).initialize();
+      cleanups.push(async () => {
+        if (dataSource.isInitialized) await dataSource.destroy();
+      });
+      return dataSource;
+    }
+
+    it('gives existing schedules and runs what dispatch needs, and undoes it', async () => {
+      const database = await dialect.emptyDatabase();
+      cleanups.push(() => database.dispose());
+      const dispatch = dialect.name === 'postgres' ? 'DispatchPostgres1764700000000' : 'DispatchSqlite1764700000000';
+      const before = await migratedUpTo(database.config, dispatch);
+
+      const schedule = aSchedule({ userId: 'upgraded', lastRunAt: new Date('2026-03-02T09:00:00.000Z') });
+      const { overlap_policy, run_timeout_seconds, history_limit, ...scheduleRow } = toScheduleRow(schedule);
+      await insertRow(before, dialect.name, 'schedules', scheduleRow);
+      const run = (status: Run['status'], at: string): Run => ({
+        id: `run-${status}`,
+        scheduleId: schedule.id,
+        userId: schedule.userId,
+        sessionId: status === 'succeeded' ? 'session-1' : null,
+        trigger: 'cron',
+        scheduledFor: new Date(at),
+        firedAt: status === 'succeeded' ? new Date(at) : null,
+        status,
+        error: status === 'missed' ? 'missed' : null,
+        finishedAt: null,
+        timeoutAt: null,
+      });
+      const runs = [run('succeeded', '2026-03-02T09:00:00.123Z'), run('missed', '2026-03-01T09:00:00.000Z')];
+      for (const r of runs) {
+        const { finished_at, timeout_at, ...runRow } = toRunRow(r);
+        await insertRow(before, dialect.name, 'runs', runRow);
+      }
+      await before.destroy();
+
+      const after = await migratedUpTo(database.config);
+      const storage = new TypeOrmStorage(after);
+      await storage.ping();
+      assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), schedule);
+      assert.deepEqual(await storage.listRunsBySchedule(schedule.userId, schedule.id), [
+        { ...runs[0], finishedAt: runs[0].firedAt },
+        runs[1],
+      ]);
+
+      await after.undoLastMigration();
+      assert.equal(await hasTable(after, 'outbox'), false);
+      assert.equal(await hasTable(after, 'dispatch_attempts'), false);
+      await assert.rejects(after.query('SELECT finished_at FROM runs'));
+      await assert.rejects(after.query('SELECT overlap_policy FROM schedules'));
+      await after.runMigrations();
+      await storage.ping();
+      assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), schedule);
+    });
+  });
+}
+
 describeSchema(SQLITE);
 describeSchema(POSTGRES);
+describeUpgrades(SQLITE);
+describeUpgrades(POSTGRES);

@@ -88,10 +88,11 @@ for (const backend of BACKENDS) {
       const fires = Array.from({ length: 8 }, (_, i) => fireWrite(schedule, new Date(Date.UTC(2026, 0, 1, 0, 0, i))));
       for (const fire of fires.slice(0, 7)) await storage.recordFire(fire);
       const lowered = new TypeOrmStorage(dataSource, { statefulSessionMaxMessages: 3 });
-      const returned = (await lowered.recordFire(fires[7]))!;
+      const outcome = await lowered.recordFire(fires[7]);
+      assert.equal(outcome.status, 'fired');
       const stored = (await storage.getSession(schedule.userId, statefulSessionId(schedule.id)))!;
       assert.deepEqual(stored.state.context.map((m) => m.id), fires.slice(5).map((f) => f.message.id));
-      assert.deepEqual(returned, stored);
+      assert.deepEqual(outcome.session, stored);
     });
 
     it('answers a refused statement with the driver’s error, not as unavailable', async () => {
@@ -229,6 +230,37 @@ describe('postgres storage under a slow or broken server', () => {
     const session = (await storage.getSession(busy.userId, statefulSessionId(busy.id)))!;
     assert.deepEqual(session.state.context.map((m) => m.id).sort(), fires.map((f) => f.message.id).sort());
     assert.equal((await storage.getSchedule(busy.userId, busy.id))!.name, 'renamed');
+  });
+
+  it('releases a waiting run that a fire holding the schedule wrote while the active run ended', async () => {
+    const { storage, config } = await BACKENDS[1].open();
+    const schedule = aSchedule({ overlapPolicy: 'buffer_one', runTimeoutSeconds: 60 });
+    await storage.createSchedule(schedule);
+    const firedAt = new Date(Date.UTC(2026, 0, 1));
+    const active = await storage.recordFire(fireWrite(schedule, firedAt, 'manual', firedAt, true));
+    assert.equal(active.status, 'fired');
+    // A fire of the schedule, mid-transaction: it holds the row and has seen the active run.
+    const admin = await adminOf(config.databaseUrl!);
+    await admin.query('BEGIN');
+    await admin.query('SELECT id FROM schedules WHERE id = $1 FOR UPDATE', [schedule.id]);
+    const endedAt = new Date(firedAt.getTime() + 1000);
+    const report = storage.reportRunStatus(active.run.id, 'succeeded', null, endedAt);
+    await waiterOn(admin, new URL(config.databaseUrl!).pathname.slice(1));
+    // The fire writes its run as waiting, and commits: only then does the report end the active run.
+    const waiting = fireWrite(schedule, new Date(firedAt.getTime() + 500), 'manual', new Date(firedAt.getTime() + 500), true);
+    await admin.query(
+      `INSERT INTO runs (id, schedule_id, user_id, session_id, trigger, scheduled_for, fired_at, status, error, finished_at, timeout_at)
+       VALUES ($1, $2, $3, NULL, 'manual', $4, $4, 'pending', NULL, NULL, NULL)`,
+      [waiting.run.id, schedule.id, schedule.userId, waiting.firedAt],
+    );
+    await admin.query(`INSERT INTO outbox (run_id, schedule_id, available_at, attempts, lease_until) VALUES ($1, $2, NULL, 0, NULL)`, [
+      waiting.run.id,
+      schedule.id,
+    ]);
+    await admin.query('COMMIT');
+    assert.equal((await report).status, 'applied');
+    const claimed = await storage.claimDeliveries(endedAt, 10, new Date(endedAt.getTime() + 1000));
+    assert.deepEqual(claimed.map((d) => [d.run.id, d.run.timeoutAt]), [[waiting.run.id, new Date(endedAt.getTime() + 60_000)]]);
   });
 
   it('is unavailable when its connection is terminated mid-statement, and recovers at once', async () => {

@@ -1,11 +1,34 @@
-import type { Run } from '../../domain/run.js';
+import type { ClaimedDelivery, DeliveryResult } from '../../domain/delivery.js';
+import {
+  type DispatchAttempt,
+  isActiveRunStatus,
+  isFinalRunStatus,
+  type Run,
+  type RunStatus,
+  type RunWithAttempts,
+  type RuntimeRunStatus,
+  runTransition,
+} from '../../domain/run.js';
 import type { Schedule } from '../../domain/schedule.js';
-import type { Session } from '../../domain/session.js';
+import type { Session, SessionState } from '../../domain/session.js';
 import type { Page, PageRequest } from '../../common/page.js';
-import { appendKeepingNewest, type ClaimOutcome, type DueFirePlan, type FireWrite } from '../../domain/fire.js';
+import {
+  appendKeepingNewest,
+  type ClaimOutcome,
+  type DecidedFire,
+  decideFire,
+  type DueFirePlan,
+  type FireWrite,
+  NO_ACTIVITY,
+  type ScheduleActivity,
+  statefulSessionId,
+  timeoutAfter,
+} from '../../domain/fire.js';
 import {
   DEFAULT_STORAGE_OPTIONS,
   type DueBacklog,
+  type RecordFireOutcome,
+  type RunReportOutcome,
   type ScheduleUpdateOutcome,
   StorageBase,
   type StorageOptions,
@@ -38,6 +61,10 @@ export class MemoryStorage extends StorageBase {
   private readonly runs = new Map<string, Run>();
   /** The unique constraint on scheduled runs: `${scheduleId} ${scheduledFor}`. */
   private readonly scheduledRunSlots = new Set<string>();
+  /** Dispatched runs still to deliver, by run id. */
+  private readonly outbox = new Map<string, OutboxEntry>();
+  /** Each run's delivery attempts, oldest first, by run id. */
+  private readonly attempts = new Map<string, DispatchAttempt[]>();
 
   constructor(private readonly options: StorageOptions = DEFAULT_STORAGE_OPTIONS) {
     super();
@@ -117,11 +144,15 @@ export class MemoryStorage extends StorageBase {
     return { items: items.map(fromStored), total, next };
   }
 
-  async recordFire(fire: FireWrite): Promise<Session | null> {
+  async recordFire(fire: FireWrite): Promise<RecordFireOutcome> {
     const { userId, sourceScheduleId } = fire.session;
     const schedule = sourceScheduleId ? this.ownSchedule(userId, sourceScheduleId) : undefined;
-    if (!schedule) return null;
-    return fromStored(this.writeFire(schedule, fire));
+    if (!schedule) return { status: 'not-found' };
+    const decided = this.decide(schedule, fire);
+    // A manual fire the policy skips is refused: nothing of it is recorded.
+    if (decided.kind === 'skip') return { status: 'busy', blockingRunId: decided.blockingRunId };
+    const session = this.writeFire(schedule, decided);
+    return { status: 'fired', session: fromStored(session), run: structuredClone(decided.fire.run) };
   }
 
   async claimDueSchedules(
@@ -136,13 +167,19 @@ export class MemoryStorage extends StorageBase {
     return due.map((schedule) => {
       const decided = plan(structuredClone(schedule));
       try {
-        this.checkRunsAllowed([...(decided.fire ? [decided.fire.run] : []), ...decided.unfired]);
-        if (decided.fire) this.writeFire(schedule, decided.fire);
+        const fire = decided.fire && this.decide(schedule, decided.fire);
+        // A skipped fire is recorded as its skipped run only; lastRunAt stays, nextRunAt advances.
+        const runs = fire ? [fire.kind === 'skip' ? fire.run : fire.fire.run] : [];
+        this.checkRunsAllowed([...runs, ...decided.unfired]);
+        if (fire?.kind === 'skip') this.insertRun(fire.run);
+        else if (fire) this.writeFire(schedule, fire);
         this.finishClaim(schedule, decided);
         return { scheduleId: schedule.id, status: 'fired' as const };
       } catch (error) {
         const message = (error as Error).message;
-        const failed = decided.fire ? [{ ...decided.fire.run, sessionId: null, status: 'failed' as const, error: message }] : [];
+        const failed: Run[] = decided.fire
+          ? [{ ...decided.fire.run, sessionId: null, status: 'failed', error: message, finishedAt: null, timeoutAt: null }]
+          : [];
         try {
           this.checkRunsAllowed([...failed, ...decided.unfired]);
           failed.forEach((run) => this.insertRun(run));
@@ -156,16 +193,143 @@ export class MemoryStorage extends StorageBase {
   }
 
   async listRunsBySchedule(userId: string, scheduleId: string): Promise<Run[]> {
-    return [...this.runs.values()]
-      .filter((r) => r.userId === userId && r.scheduleId === scheduleId)
-      .sort(byScheduledFor)
-      .map((r) => structuredClone(r));
+    return this.runsOf(userId, scheduleId).map((r) => structuredClone(r));
   }
 
   async pageRunsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Run>> {
-    const all = [...this.runs.values()].filter((r) => r.userId === userId && r.scheduleId === scheduleId).sort(byScheduledFor);
-    const { items, total, next } = pageOf(all, page, (r) => r.scheduledFor);
+    const { items, total, next } = pageOf(this.runsOf(userId, scheduleId), page, (r) => r.scheduledFor);
     return { items: items.map((r) => structuredClone(r)), total, next };
+  }
+
+  async getRun(userId: string, scheduleId: string, runId: string): Promise<RunWithAttempts | null> {
+    const run = this.runs.get(runId);
+    if (!run || run.userId !== userId || run.scheduleId !== scheduleId) return null;
+    const attempts = [...(this.attempts.get(runId) ?? [])].sort((a, b) => a.at.getTime() - b.at.getTime());
+    return { run: structuredClone(run), attempts: structuredClone(attempts) };
+  }
+
+  async claimDeliveries(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedDelivery[]> {
+    const deliverable = [...this.outbox.values()]
+      .filter((e) => e.availableAt && e.availableAt <= now && (!e.leaseUntil || e.leaseUntil <= now))
+      .sort((a, b) => a.availableAt!.getTime() - b.availableAt!.getTime() || (a.runId < b.runId ? -1 : 1));
+    const claimed: ClaimedDelivery[] = [];
+    for (const entry of deliverable) {
+      if (claimed.length >= limit) break;
+      const run = this.runs.get(entry.runId);
+      const schedule = this.schedules.get(entry.scheduleId);
+      if (!run || !schedule || !isActiveRunStatus(run.status)) {
+        // Nothing to deliver any more: the entry outlived its run's activity.
+        this.outbox.delete(entry.runId);
+        continue;
+      }
+      entry.leaseUntil = new Date(leaseUntil);
+      const session = run.sessionId ? this.sessions.get(run.sessionId) : undefined;
+      claimed.push({
+        run: structuredClone(run),
+        schedule: structuredClone(schedule),
+        session: session ? fromStored(session) : null,
+        attemptsMade: entry.attempts,
+      });
+    }
+    return claimed;
+  }
+
+  async recordDeliveryAttempt(attempt: DispatchAttempt, result: DeliveryResult, now: Date): Promise<void> {
+    const run = this.runs.get(attempt.runId);
+    if (!run) return;
+    const attempts = this.attempts.get(run.id) ?? [];
+    attempts.push(structuredClone(attempt));
+    this.attempts.set(run.id, attempts);
+    switch (result.outcome) {
+      case 'delivered':
+        // The runtime may have reported on the run before its answer to the webhook came back.
+        if (run.status === 'pending') run.status = 'dispatched';
+        this.outbox.delete(run.id);
+        return;
+      case 'completed':
+        if (isActiveRunStatus(run.status)) this.endRun(run, result.status, result.error, now);
+        this.outbox.delete(run.id);
+        return;
+      case 'retry': {
+        const entry = this.outbox.get(run.id);
+        if (!entry) return;
+        entry.availableAt = new Date(result.nextAttemptAt);
+        entry.leaseUntil = null;
+        entry.attempts++;
+        return;
+      }
+      case 'gave-up':
+        if (isActiveRunStatus(run.status)) this.endRun(run, 'failed', result.error, now);
+        this.outbox.delete(run.id);
+        return;
+    }
+  }
+
+  async reportRunStatus(runId: string, to: RuntimeRunStatus, error: string | null, now: Date): Promise<RunReportOutcome> {
+    const run = this.runs.get(runId);
+    if (!run) return { status: 'not-found' };
+    const transition = runTransition(run.status, to);
+    if (transition === 'noop') return { status: 'unchanged', run: structuredClone(run) };
+    if (transition === 'illegal') return { status: 'illegal', run: structuredClone(run) };
+    const kept = to === 'failed' ? error : null;
+    if (isFinalRunStatus(to)) {
+      this.endRun(run, to, kept, now);
+    } else {
+      run.status = to;
+      run.error = kept;
+      // The runtime has the run: it is not delivered again.
+      this.outbox.delete(run.id);
+      // A run that was waiting has no timeout yet: it gets one now, or it could stay active for ever.
+      const schedule = this.schedules.get(run.scheduleId);
+      if (!run.timeoutAt && schedule) run.timeoutAt = timeoutAfter(now, schedule.runTimeoutSeconds);
+    }
+    return { status: 'applied', run: structuredClone(run) };
+  }
+
+  async timeOutRuns(now: Date, limit: number): Promise<number> {
+    const due = [...this.runs.values()]
+      .filter((r) => isActiveRunStatus(r.status) && r.timeoutAt && r.timeoutAt <= now)
+      .sort((a, b) => a.timeoutAt!.getTime() - b.timeoutAt!.getTime())
+      .slice(0, limit);
+    for (const run of due) {
+      const seconds = this.schedules.get(run.scheduleId)?.runTimeoutSeconds;
+      this.endRun(run, 'timed_out', `timed out: no final status within the run timeout (${seconds} s)`, now);
+    }
+    return due.length;
+  }
+
+  async putSessionState(sessionId: string, state: SessionState, now: Date): Promise<Session | null> {
+    const stored = this.sessions.get(sessionId);
+    if (!stored) return null;
+    // As toStored does: the messages apart, one text each.
+    stored.state = JSON.stringify({ ...state, context: [] });
+    stored.context = state.context.map((message) => JSON.stringify(message));
+    stored.updatedAt = new Date(now);
+    return fromStored(stored);
+  }
+
+  async pruneHistory(limit: number): Promise<number> {
+    let pruned = 0;
+    for (const schedule of this.schedules.values()) {
+      if (schedule.historyLimit === null) continue;
+      // Newest first: beyond the limit, the oldest go first.
+      const sessions = this.sessionsOf(schedule.userId, schedule.id).slice(schedule.historyLimit).reverse();
+      for (const session of sessions) {
+        if (pruned >= limit) return pruned;
+        // The one session a stateful schedule appends to is its conversation, not history.
+        if (session.id === statefulSessionId(schedule.id)) continue;
+        this.sessions.delete(session.id);
+        pruned++;
+      }
+      const runs = this.runsOf(schedule.userId, schedule.id).slice(schedule.historyLimit).reverse();
+      for (const run of runs) {
+        if (pruned >= limit) return pruned;
+        if (isActiveRunStatus(run.status)) continue;
+        this.deleteRun(run);
+        pruned++;
+      }
+    }
+    return pruned;
   }
 
   async listEnabledSchedulesWithoutNextRun(limit: number): Promise<Schedule[]> {
@@ -194,13 +358,61 @@ export class MemoryStorage extends StorageBase {
     return [...this.sessions.values()].filter((s) => s.userId === userId && s.sourceScheduleId === scheduleId).sort(byCreatedAt);
   }
 
+  private runsOf(userId: string, scheduleId: string): Run[] {
+    return [...this.runs.values()].filter((r) => r.userId === userId && r.scheduleId === scheduleId).sort(byScheduledFor);
+  }
+
   private ownSchedule(userId: string, scheduleId: string): Schedule | undefined {
     const schedule = this.schedules.get(scheduleId);
     return schedule?.userId === userId ? schedule : undefined;
   }
 
-  /** Writes a fire (checking first that its run is allowed); returns the stored session, not copied. */
-  private writeFire(schedule: Schedule, fire: FireWrite): StoredSession {
+  /** The overlap policy applied to a fire of `schedule`, against the schedule's runs as they are now. */
+  private decide(schedule: Schedule, fire: FireWrite): DecidedFire {
+    return decideFire(fire, fire.dispatch ? this.activityOf(schedule.id, fire.firedAt) : NO_ACTIVITY);
+  }
+
+  /** The schedule's active and waiting runs at `at` (see ScheduleActivity). */
+  private activityOf(scheduleId: string, at: Date): ScheduleActivity {
+    const activity: ScheduleActivity = { activeRunId: null, waitingRunId: null };
+    for (const run of this.runs.values()) {
+      if (run.scheduleId !== scheduleId || !isActiveRunStatus(run.status)) continue;
+      if (this.isWaiting(run)) activity.waitingRunId ??= run.id;
+      // A run past its timeout no longer holds the schedule, even before timeOutRuns ends it.
+      else if (!run.timeoutAt || run.timeoutAt > at) activity.activeRunId ??= run.id;
+    }
+    return activity;
+  }
+
+  /** Waiting under buffer_one: pending, with its outbox entry held. */
+  private isWaiting(run: Run): boolean {
+    return run.status === 'pending' && this.outbox.get(run.id)?.availableAt === null;
+  }
+
+  /**
+   * Ends an active run: its final status, error and finishedAt; its outbox entry goes; and, the
+   * schedule now free, its waiting run is released: deliverable now, timing out from now.
+   */
+  private endRun(run: Run, status: RunStatus, error: string | null, now: Date): void {
+    run.status = status;
+    run.error = error;
+    run.finishedAt = new Date(now);
+    this.outbox.delete(run.id);
+    const schedule = this.schedules.get(run.scheduleId);
+    if (!schedule) return;
+    for (const entry of this.outbox.values()) {
+      if (entry.scheduleId !== run.scheduleId || entry.availableAt !== null) continue;
+      entry.availableAt = new Date(now);
+      this.runs.get(entry.runId)!.timeoutAt = timeoutAfter(now, schedule.runTimeoutSeconds);
+    }
+  }
+
+  /**
+   * Writes a fire the policy let through (checking first that its run is allowed), with its
+   * outbox entry when dispatched; returns the stored session, not copied.
+   */
+  private writeFire(schedule: Schedule, decided: Exclude<DecidedFire, { kind: 'skip' }>): StoredSession {
+    const { fire } = decided;
     const existing = this.sessions.get(fire.session.id);
     if (existing && !fire.stateful) throw new Error(`Session ${fire.session.id} already exists`);
     this.checkRunsAllowed([fire.run]);
@@ -214,6 +426,15 @@ export class MemoryStorage extends StorageBase {
       this.sessions.set(stored.id, stored);
     }
     this.insertRun(fire.run);
+    if (decided.kind === 'dispatch') {
+      this.outbox.set(fire.run.id, {
+        runId: fire.run.id,
+        scheduleId: schedule.id,
+        availableAt: decided.outboxAvailableAt && new Date(decided.outboxAvailableAt),
+        attempts: 0,
+        leaseUntil: null,
+      });
+    }
     schedule.lastRunAt = new Date(fire.firedAt);
     return stored;
   }
@@ -224,6 +445,10 @@ export class MemoryStorage extends StorageBase {
   }
 
   private checkRunsAllowed(runs: Run[]): void {
+    // Run ids are keys, as the databases' primary key is.
+    if (runs.some((r, i) => this.runs.has(r.id) || runs.findIndex((other) => other.id === r.id) !== i)) {
+      throw new Error('a run with this id already exists');
+    }
     const slots = runs.filter((r) => r.trigger !== 'manual').map(slotOf);
     if (slots.some((slot, i) => this.scheduledRunSlots.has(slot) || slots.indexOf(slot) !== i)) {
       throw new Error('a scheduled run for this schedule and time already exists');
@@ -235,10 +460,24 @@ export class MemoryStorage extends StorageBase {
     if (run.trigger !== 'manual') this.scheduledRunSlots.add(slotOf(run));
   }
 
+  /** Deletes a run with what belongs to it: its outbox entry and delivery attempts. */
   private deleteRun(run: Run): void {
     this.runs.delete(run.id);
+    this.outbox.delete(run.id);
+    this.attempts.delete(run.id);
     if (run.trigger !== 'manual') this.scheduledRunSlots.delete(slotOf(run));
   }
+}
+
+/** A dispatched run's delivery: held (availableAt null) while the run waits its turn under buffer_one. */
+interface OutboxEntry {
+  runId: string;
+  scheduleId: string;
+  availableAt: Date | null;
+  /** Attempts made so far (counted by each retry). */
+  attempts: number;
+  /** Claimed by a dispatcher until then; null when not claimed. */
+  leaseUntil: Date | null;
 }
 
 /** A page of a list sorted newest first by (at, id), starting after `page.after`; the items are not copied. */

@@ -5,7 +5,7 @@ import type { SqlDialect } from './dialect.js';
 // builder spends more time on named parameters than the database spends on the rows, so the
 // hot path bypasses it; values are converted here the way TypeORM stores them.
 
-const ROWS_PER_STATEMENT = 500;
+export const ROWS_PER_STATEMENT = 500;
 
 export class BulkSql {
   constructor(private readonly dialect: SqlDialect) {}
@@ -46,8 +46,28 @@ export class BulkSql {
     }
   }
 
+  /**
+   * A VALUES list of `rows` (arrays of one length), their values appended to `params`; the columns
+   * at the indexes in `timestamps` are typed as timestamps. In SQL its columns are column1, column2, …
+   */
+  values(params: unknown[], rows: readonly unknown[][], timestamps: readonly number[] = []): string {
+    const tuples = rows.map((row) => {
+      const slots = row.map((value, i) => {
+        const slot = this.slot(params, value);
+        return timestamps.includes(i) ? this.dialect.timestampSlot(slot) : slot;
+      });
+      return `(${slots.join(', ')})`;
+    });
+    return `VALUES ${tuples.join(', ')}`;
+  }
+
+  /** A parenthesised list of placeholders for `values`, appended to `params` (for `IN`). */
+  list(params: unknown[], values: readonly unknown[]): string {
+    return `(${values.map((value) => this.slot(params, value)).join(', ')})`;
+  }
+
   /** Adds a value to the parameters and returns its placeholder. */
-  private slot(params: unknown[], value: unknown): string {
+  slot(params: unknown[], value: unknown): string {
     params.push(this.dialect.param(value));
     return this.dialect.placeholder(params.length);
   }

@@ -5,25 +5,35 @@ import type { DataSourceOptions } from 'typeorm';
 import { DEFAULT_STORAGE_LIMITS, type StorageConfig } from '../../config/app-config.js';
 import { LogThrottle, suppressedSuffix } from '../../common/log-throttle.js';
 import { POSTGRES, SQLITE, type SqlDialect } from './dialect.js';
+import { dispatchAttemptEntity } from './entities/dispatch-attempt.entity.js';
+import { outboxEntity } from './entities/outbox.entity.js';
 import { runEntity } from './entities/run.entity.js';
 import { scheduleEntity } from './entities/schedule.entity.js';
 import { sessionEntity } from './entities/session.entity.js';
 import { InitialSchemaPostgres1764300000000 } from './migrations/postgres/1764300000000-initial-schema.js';
 import { SchedulerPostgres1764400000000 } from './migrations/postgres/1764400000000-scheduler.js';
 import { ScheduleVersionPostgres1764600000000 } from './migrations/postgres/1764600000000-schedule-version.js';
+import { DispatchPostgres1764700000000 } from './migrations/postgres/1764700000000-dispatch.js';
 import { InitialSchemaSqlite1764300000000 } from './migrations/sqlite/1764300000000-initial-schema.js';
 import { SchedulerSqlite1764400000000 } from './migrations/sqlite/1764400000000-scheduler.js';
 import { RunsIdNotNullSqlite1764500000000 } from './migrations/sqlite/1764500000000-runs-id-not-null.js';
 import { ScheduleVersionSqlite1764600000000 } from './migrations/sqlite/1764600000000-schedule-version.js';
+import { DispatchSqlite1764700000000 } from './migrations/sqlite/1764700000000-dispatch.js';
 
 // Migrations are listed, not globbed, so the same list works from the sources (tests) and from dist/.
 const MIGRATIONS = {
-  postgres: [InitialSchemaPostgres1764300000000, SchedulerPostgres1764400000000, ScheduleVersionPostgres1764600000000],
+  postgres: [
+    InitialSchemaPostgres1764300000000,
+    SchedulerPostgres1764400000000,
+    ScheduleVersionPostgres1764600000000,
+    DispatchPostgres1764700000000,
+  ],
   sqlite: [
     InitialSchemaSqlite1764300000000,
     SchedulerSqlite1764400000000,
     RunsIdNotNullSqlite1764500000000,
     ScheduleVersionSqlite1764600000000,
+    DispatchSqlite1764700000000,
   ],
 };
 
@@ -53,7 +63,7 @@ class ListenedClient extends pg.Client {
 }
 
 export function entitiesFor(dialect: SqlDialect) {
-  return [scheduleEntity(dialect), sessionEntity(dialect), runEntity(dialect)];
+  return [scheduleEntity(dialect), sessionEntity(dialect), runEntity(dialect), outboxEntity(dialect), dispatchAttemptEntity(dialect)];
 }
 
 /** The DataSource options for a SQL storage config: schema by migrations, run on start, never synchronize. */

@@ -9,7 +9,12 @@ export type SqlDialectName = 'sqlite' | 'postgres';
  */
 export interface SqlDialect {
   readonly name: SqlDialectName;
-  readonly columnTypes: { readonly timestamp: ColumnType; readonly json: ColumnType };
+  readonly columnTypes: {
+    readonly timestamp: ColumnType;
+    readonly json: ColumnType;
+    /** A generated, ever-increasing row number (64-bit where the engine allows it with a sequence). */
+    readonly serial: ColumnType;
+  };
   /** Collation of id columns, so that "ties by id" order byte-wise on every backend. */
   readonly idCollation: string | undefined;
   /**
@@ -17,6 +22,12 @@ export interface SqlDialect {
    * and a single TypeORM connection, so its transactions are queued by the process instead.
    */
   readonly rowLocks: boolean;
+  /**
+   * The clause a raw SELECT ends with to lock the rows it reads until the transaction ends
+   * (`FOR UPDATE`), skipping rather than waiting for rows another transaction holds when
+   * `skipLocked`; empty where there are no row locks (see rowLocks).
+   */
+  lockClause(skipLocked: boolean): string;
   /** The placeholder of the `position`-th (1-based) query parameter. */
   placeholder(position: number): string;
   /** A timestamp placeholder where the database cannot infer the type (a VALUES list). */
@@ -103,9 +114,10 @@ function sharedParam(value: unknown): unknown {
 
 export const POSTGRES: SqlDialect = {
   name: 'postgres',
-  columnTypes: { timestamp: 'timestamptz', json: 'jsonb' },
+  columnTypes: { timestamp: 'timestamptz', json: 'jsonb', serial: 'bigint' },
   idCollation: 'C',
   rowLocks: true,
+  lockClause: (skipLocked) => (skipLocked ? ' FOR UPDATE SKIP LOCKED' : ' FOR UPDATE'),
   placeholder: (position) => `$${position}`,
   timestampSlot: (placeholder) => `${placeholder}::timestamptz`,
   param: sharedParam,
@@ -132,9 +144,11 @@ export const POSTGRES: SqlDialect = {
 
 export const SQLITE: SqlDialect = {
   name: 'sqlite',
-  columnTypes: { timestamp: 'datetime', json: 'simple-json' },
+  // Only an `integer` primary key is SQLite's rowid, which AUTOINCREMENT needs (it is 64-bit anyway).
+  columnTypes: { timestamp: 'datetime', json: 'simple-json', serial: 'integer' },
   idCollation: undefined,
   rowLocks: false,
+  lockClause: () => '',
   placeholder: (position) => `?${position}`,
   timestampSlot: (placeholder) => placeholder,
   // Timestamps as TypeORM's UTC text form (`2026-11-28 09:00:00.123`), booleans as 0/1.

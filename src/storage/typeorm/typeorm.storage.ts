@@ -1,13 +1,41 @@
-import { type DataSource, type EntityManager, IsNull, type ObjectLiteral, type QueryDeepPartialEntity, type Repository, type SelectQueryBuilder } from 'typeorm';
-import type { Run } from '../../domain/run.js';
+import {
+  type DataSource,
+  type EntityManager,
+  In,
+  IsNull,
+  type ObjectLiteral,
+  type QueryDeepPartialEntity,
+  type Repository,
+  type SelectQueryBuilder,
+} from 'typeorm';
+import {
+  type DispatchAttempt,
+  isActiveRunStatus,
+  isFinalRunStatus,
+  type Run,
+  type RunWithAttempts,
+  type RuntimeRunStatus,
+  runTransition,
+} from '../../domain/run.js';
 import type { Schedule } from '../../domain/schedule.js';
-import type { Session } from '../../domain/session.js';
+import type { Session, SessionState } from '../../domain/session.js';
 import type { KeysetPosition, Page, PageRequest } from '../../common/page.js';
 import { DomainError, StorageUnavailable } from '../../common/domain-errors.js';
-import type { ClaimOutcome, DueFirePlan, FireWrite } from '../../domain/fire.js';
+import type { ClaimedDelivery, DeliveryResult } from '../../domain/delivery.js';
+import {
+  type ClaimOutcome,
+  decideFire,
+  type DueFirePlan,
+  type FireWrite,
+  NO_ACTIVITY,
+  type ScheduleActivity,
+  timeoutAfter,
+} from '../../domain/fire.js';
 import {
   DEFAULT_STORAGE_OPTIONS,
   type DueBacklog,
+  type RecordFireOutcome,
+  type RunReportOutcome,
   type ScheduleUpdateOutcome,
   STORAGE_METHODS,
   StorageBase,
@@ -17,24 +45,52 @@ import {
 } from '../storage.base.js';
 import { BulkSql } from './bulk-sql.js';
 import { dialectOfDriver, type SqlDialect } from './dialect.js';
+import { DispatchSql, type RunEnding } from './dispatch-sql.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { type RawSessionRow, SESSION_COLUMNS, type SessionQueries, sessionFromRaw, sessionQueries } from './session-queries.js';
+import type { DispatchAttemptRow } from './entities/dispatch-attempt.entity.js';
+import type { OutboxRow } from './entities/outbox.entity.js';
 import type { RunRow } from './entities/run.entity.js';
 import type { ScheduleRow } from './entities/schedule.entity.js';
 import type { SessionRow } from './entities/session.entity.js';
-import { toRun, toRunRow, toSchedule, toScheduleRow, toSession, toSessionRow } from './entities/row.mapper.js';
+import {
+  toDispatchAttempt,
+  toDispatchAttemptRow,
+  toRun,
+  toRunRow,
+  toSchedule,
+  toScheduleRow,
+  toSession,
+  toSessionRow,
+} from './entities/row.mapper.js';
 
 const NEWEST_FIRST = { created_at: 'DESC', id: 'DESC' } as const;
 
 /** Selects nothing, but fails unless every table is there: the schema half of the readiness check. */
-const SCHEMA_PROBE =
-  'SELECT 1 AS x FROM schedules WHERE 1 = 0 UNION ALL SELECT 1 FROM sessions WHERE 1 = 0 UNION ALL SELECT 1 FROM runs WHERE 1 = 0';
+const SCHEMA_PROBE = ['schedules', 'sessions', 'runs', 'outbox', 'dispatch_attempts']
+  .map((table, i) => `SELECT 1${i === 0 ? ' AS x' : ''} FROM ${table} WHERE 1 = 0`)
+  .join(' UNION ALL ');
+
+/**
+ * A claimed schedule's plan once its fire has been decided (decideFire): what the claim writes.
+ */
+interface DecidedClaim {
+  scheduleId: string;
+  /** The fire to write (recorded or dispatched); null when the plan has none or it was skipped. */
+  fire: FireWrite | null;
+  /** The dispatched fire's outbox entry. */
+  outbox: OutboxRow | null;
+  /** Runs written without a fire: missed fire times, a skipped fire. */
+  unfired: Run[];
+  nextRunAt: Date | null;
+}
 
 /** SQLite (embedded) and PostgreSQL (production) storage, through one TypeORM DataSource. */
 export class TypeOrmStorage extends StorageBase {
   private readonly dialect: SqlDialect;
   private readonly bulk: BulkSql;
   private readonly queries: SessionQueries;
+  private readonly dispatch: DispatchSql;
   private writeQueue: Promise<unknown> = Promise.resolve();
   /**
    * The writes that hold one schedule's row (updates, fires, deletion) wait for each other here,
@@ -51,6 +107,7 @@ export class TypeOrmStorage extends StorageBase {
     this.dialect = dialectOfDriver(dataSource.options.type);
     this.bulk = new BulkSql(this.dialect);
     this.queries = sessionQueries(this.dialect);
+    this.dispatch = new DispatchSql(this.dialect);
     // Every port method, wrapped once: a database that is down, unreachable, overloaded or without
     // its schema surfaces as StorageUnavailable, so that nothing above storage knows about drivers.
     for (const name of STORAGE_METHODS) {
@@ -119,7 +176,14 @@ export class TypeOrmStorage extends StorageBase {
       const deleted = await this.schedules(em).delete({ id: scheduleId, user_id: userId });
       if ((deleted.affected ?? 0) === 0) return false;
       await this.sessions(em).delete({ user_id: userId, source_schedule_id: scheduleId });
-      await this.runs(em).delete({ schedule_id: scheduleId });
+      const p = this.dialect.placeholder;
+      await em.query(`DELETE FROM dispatch_attempts WHERE run_id IN (SELECT id FROM runs WHERE user_id = ${p(1)} AND schedule_id = ${p(2)})`, [
+        userId,
+        scheduleId,
+      ]);
+      await this.outbox(em).delete({ schedule_id: scheduleId });
+      // The user too: that is how the runs are indexed (a schedule's runs are all its user's).
+      await this.runs(em).delete({ user_id: userId, schedule_id: scheduleId });
       return true;
     });
   }
@@ -156,22 +220,28 @@ export class TypeOrmStorage extends StorageBase {
     return pageFrom(sessions, Number(counted[0].n), limit, (s) => s.createdAt);
   }
 
-  async recordFire(fire: FireWrite): Promise<Session | null> {
+  async recordFire(fire: FireWrite): Promise<RecordFireOutcome> {
     const { userId, sourceScheduleId } = fire.session;
-    if (!sourceScheduleId) return null;
+    if (!sourceScheduleId) return { status: 'not-found' };
     return this.scheduleWrite(sourceScheduleId, async (em) => {
-      // Locking the schedule row serialises the fires of one schedule (and races with its deletion).
+      // Locking the schedule row serialises the fires of one schedule (and races with its deletion),
+      // and the endings of its runs, which release a waiting run (see endRuns).
       const query = this.schedules(em)
         .createQueryBuilder('s')
         .select('s.id')
         .where('s.id = :id AND s.user_id = :userId', { id: sourceScheduleId, userId });
       const schedule = await (this.dialect.rowLocks ? query.setLock('pessimistic_write') : query).getOne();
-      if (!schedule) return null;
-      const appended = fire.stateful ? await this.appendMessageAndRead(em, fire) : null;
-      if (!appended) await this.bulk.insert(em, 'sessions', [toSessionRow(fire.session)]);
-      await this.bulk.insert(em, 'runs', [toRunRow(fire.run)]);
-      await this.schedules(em).update({ id: fire.run.scheduleId }, { last_run_at: fire.firedAt });
-      return appended ?? structuredClone(fire.session);
+      if (!schedule) return { status: 'not-found' };
+      const activity = fire.dispatch ? await this.dispatch.activity(em, sourceScheduleId, fire.firedAt) : NO_ACTIVITY;
+      const decided = decideFire(fire, activity);
+      if (decided.kind === 'skip') return { status: 'busy', blockingRunId: decided.blockingRunId };
+      const written = decided.fire;
+      const appended = written.stateful ? await this.appendMessageAndRead(em, written) : null;
+      if (!appended) await this.bulk.insert(em, 'sessions', [toSessionRow(written.session)]);
+      await this.bulk.insert(em, 'runs', [toRunRow(written.run)]);
+      if (decided.kind === 'dispatch') await this.bulk.insert(em, 'outbox', [outboxRow(written, decided.outboxAvailableAt)]);
+      await this.schedules(em).update({ id: written.run.scheduleId }, { last_run_at: written.firedAt });
+      return { status: 'fired', session: appended ?? structuredClone(written.session), run: structuredClone(written.run) };
     });
   }
 
@@ -194,14 +264,18 @@ export class TypeOrmStorage extends StorageBase {
           ? await query.setLock('pessimistic_write').setOnLocked('skip_locked').getMany()
           : await query.getMany();
       const plans = claimed.map((row) => plan(toSchedule(row)));
+      // The overlap policy of every dispatched fire, against its schedule's runs: one read for the batch.
+      const dispatched = plans.flatMap((p) => (p.fire?.dispatch ? [{ scheduleId: p.scheduleId, firedAt: p.fire.firedAt }] : []));
+      const activities = dispatched.length > 0 ? await this.dispatch.activities(em, dispatched) : new Map<string, ScheduleActivity>();
+      const claims = plans.map((p) => decidedClaim(p, activities.get(p.scheduleId) ?? NO_ACTIVITY));
       try {
         // The common case: every plan writes, in a few multi-row statements for the whole batch.
-        await em.transaction((sp) => this.writeClaims(sp, plans));
-        return plans.map((p): ClaimOutcome => ({ scheduleId: p.scheduleId, status: 'fired' }));
+        await em.transaction((sp) => this.writeClaims(sp, claims));
+        return claims.map((c): ClaimOutcome => ({ scheduleId: c.scheduleId, status: 'fired' }));
       } catch {
         // Something in the batch was refused: redo it schedule by schedule, so only that one fails.
         const outcomes: ClaimOutcome[] = [];
-        for (const decided of plans) outcomes.push(await this.writeClaimAlone(em, decided));
+        for (const claim of claims) outcomes.push(await this.writeClaimAlone(em, claim));
         return outcomes;
       }
     });
@@ -223,6 +297,139 @@ export class TypeOrmStorage extends StorageBase {
       this.runs().countBy(where),
     ]);
     return pageFrom(rows.map(toRun), total, page.limit, (r) => r.scheduledFor);
+  }
+
+  async getRun(userId: string, scheduleId: string, runId: string): Promise<RunWithAttempts | null> {
+    const row = await this.runs().findOneBy({ id: runId, user_id: userId, schedule_id: scheduleId });
+    if (!row) return null;
+    const attempts = await this.attempts().find({ where: { run_id: runId }, order: { at: 'ASC', id: 'ASC' } });
+    return { run: toRun(row), attempts: attempts.map(toDispatchAttempt) };
+  }
+
+  async claimDeliveries(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedDelivery[]> {
+    return this.transaction(async (em) => {
+      // Locked (SKIP LOCKED) until the lease is written: concurrent claimers take other entries.
+      const due = await this.dispatch.dueOutbox(em, now, limit);
+      if (due.length === 0) return [];
+      const runs = new Map((await this.runs(em).findBy({ id: In(due.map((d) => d.runId)) })).map((r) => [r.id, toRun(r)]));
+      const scheduleIds = [...new Set([...runs.values()].map((r) => r.scheduleId))];
+      const scheduleRows = scheduleIds.length > 0 ? await this.schedules(em).findBy({ id: In(scheduleIds) }) : [];
+      const schedules = new Map(scheduleRows.map((s) => [s.id, toSchedule(s)]));
+      const deliverable = due.filter((d) => {
+        const run = runs.get(d.runId);
+        return run !== undefined && isActiveRunStatus(run.status) && schedules.has(run.scheduleId);
+      });
+      const deliverableIds = new Set(deliverable.map((d) => d.runId));
+      await this.dispatch.deleteOutbox(em, due.filter((d) => !deliverableIds.has(d.runId)).map((d) => d.runId));
+      await this.dispatch.leaseOutbox(em, [...deliverableIds], leaseUntil);
+      const sessionIds = [...new Set(deliverable.flatMap((d) => runs.get(d.runId)!.sessionId ?? []))];
+      const sessionRows = sessionIds.length > 0 ? await this.sessions(em).findBy({ id: In(sessionIds) }) : [];
+      const sessions = new Map(sessionRows.map((s) => [s.id, toSession(s)]));
+      return deliverable.map((d): ClaimedDelivery => {
+        const run = runs.get(d.runId)!;
+        return {
+          run,
+          schedule: schedules.get(run.scheduleId)!,
+          session: (run.sessionId && sessions.get(run.sessionId)) || null,
+          attemptsMade: d.attempts,
+        };
+      });
+    });
+  }
+
+  async recordDeliveryAttempt(attempt: DispatchAttempt, result: DeliveryResult, now: Date): Promise<void> {
+    await this.transaction(async (em) => {
+      const runId = attempt.runId;
+      const found = await this.runs(em).findOne({ select: { id: true, schedule_id: true }, where: { id: runId } });
+      if (!found) {
+        await this.dispatch.deleteOutbox(em, [runId]);
+        return;
+      }
+      await this.bulk.insert(em, 'dispatch_attempts', [toDispatchAttemptRow(attempt)]);
+      switch (result.outcome) {
+        case 'delivered':
+          // A run the runtime has already moved on (reported running, or ended) keeps its status.
+          await this.runs(em).update({ id: runId, status: 'pending' }, { status: 'dispatched' });
+          await this.dispatch.deleteOutbox(em, [runId]);
+          return;
+        case 'retry':
+          await this.outbox(em).update(
+            { run_id: runId },
+            { available_at: result.nextAttemptAt, lease_until: null, attempts: () => 'attempts + 1' },
+          );
+          return;
+        case 'completed':
+          await this.endRunIfActive(em, found.schedule_id, runId, result.status, result.error, now);
+          return;
+        case 'gave-up':
+          await this.endRunIfActive(em, found.schedule_id, runId, 'failed', result.error, now);
+          return;
+      }
+    });
+  }
+
+  async reportRunStatus(runId: string, to: RuntimeRunStatus, error: string | null, now: Date): Promise<RunReportOutcome> {
+    return this.transaction(async (em) => {
+      const found = await this.runs(em).findOne({ select: { id: true, schedule_id: true }, where: { id: runId } });
+      if (!found) return { status: 'not-found' };
+      const held = await this.dispatch.holdSchedules(em, [found.schedule_id], false);
+      // Re-read under the schedule's lock: the endings of its runs are serialised by it. (A schedule
+      // that is gone took its runs with it.)
+      const row = await this.runs(em).findOneBy({ id: runId });
+      if (!row || held.length === 0) return { status: 'not-found' };
+      const run = toRun(row);
+      const transition = runTransition(run.status, to);
+      if (transition === 'noop') return { status: 'unchanged', run };
+      if (transition === 'illegal') return { status: 'illegal', run };
+      const reported: Run = { ...run, status: to, error: to === 'failed' ? error : null };
+      if (isFinalRunStatus(to)) {
+        await this.dispatch.endRuns(em, [{ runId, scheduleId: run.scheduleId, status: to, error: reported.error }], held, now);
+        return { status: 'applied', run: { ...reported, finishedAt: now } };
+      }
+      // A run that was waiting has no timeout yet: it takes one now, so that it cannot stay active for ever.
+      const timeoutAt = run.timeoutAt ?? timeoutAfter(now, held[0].runTimeoutSeconds);
+      await this.runs(em).update({ id: runId }, { status: to, error: null, timeout_at: timeoutAt });
+      // The runtime has the run: it is not delivered again.
+      await this.dispatch.deleteOutbox(em, [runId]);
+      return { status: 'applied', run: { ...reported, timeoutAt } };
+    });
+  }
+
+  async timeOutRuns(now: Date, limit: number): Promise<number> {
+    return this.transaction(async (em) => {
+      const due = await this.dispatch.dueTimeouts(em, now, limit);
+      if (due.length === 0) return 0;
+      // Schedules another caller holds are left to it (or to the next call).
+      const held = await this.dispatch.holdSchedules(em, due.map((r) => r.scheduleId), true);
+      const timeouts = new Map(held.map((s) => [s.id, s.runTimeoutSeconds]));
+      const ending = await this.dispatch.stillTimedOut(em, due.filter((r) => timeouts.has(r.scheduleId)).map((r) => r.id), now);
+      const endings = ending.map(
+        (r): RunEnding => ({ runId: r.id, scheduleId: r.scheduleId, status: 'timed_out', error: timedOutError(timeouts.get(r.scheduleId)!) }),
+      );
+      await this.dispatch.endRuns(em, endings, held, now);
+      return endings.length;
+    });
+  }
+
+  async putSessionState(sessionId: string, state: SessionState, now: Date): Promise<Session | null> {
+    return this.transaction(async (em) => {
+      const result = await this.sessions(em).update({ id: sessionId }, writable<SessionRow>({ state, updated_at: now }));
+      if ((result.affected ?? 0) === 0) return null;
+      const row = await this.sessions(em).findOneBy({ id: sessionId });
+      return row ? toSession(row) : null;
+    });
+  }
+
+  async pruneHistory(limit: number): Promise<number> {
+    if (limit <= 0) return 0;
+    return this.transaction(async (em) => {
+      const sessions = await this.dispatch.pruneSessions(em, limit);
+      if (sessions >= limit) return sessions;
+      const runIds = await this.dispatch.prunableRuns(em, limit - sessions);
+      await this.dispatch.deleteWhereIn(em, 'dispatch_attempts', 'run_id', runIds);
+      await this.dispatch.deleteOutbox(em, runIds);
+      return sessions + (await this.dispatch.deleteWhereIn(em, 'runs', 'id', runIds));
+    });
   }
 
   async listEnabledSchedulesWithoutNextRun(limit: number): Promise<Schedule[]> {
@@ -254,16 +461,32 @@ export class TypeOrmStorage extends StorageBase {
   }
 
   /**
-   * Writes the plans of claimed schedules with a handful of statements, whatever their number:
-   * their fires, their unfired runs, and the schedules' advance as one UPDATE.
+   * Writes the decided plans of claimed schedules with a handful of statements, whatever their
+   * number: their fires and outbox entries, their unfired runs, and the schedules' advance as one UPDATE.
    */
-  private async writeClaims(em: EntityManager, plans: DueFirePlan[]): Promise<void> {
-    await this.writeFires(em, plans.flatMap((p) => (p.fire ? [p.fire] : [])));
-    await this.bulk.insert(em, 'runs', plans.flatMap((p) => p.unfired).map(toRunRow));
+  private async writeClaims(em: EntityManager, claims: DecidedClaim[]): Promise<void> {
+    await this.writeFires(em, claims.flatMap((c) => (c.fire ? [c.fire] : [])));
+    await this.bulk.insert(em, 'outbox', claims.flatMap((c) => (c.outbox ? [c.outbox] : [])));
+    await this.bulk.insert(em, 'runs', claims.flatMap((c) => c.unfired).map(toRunRow));
     await this.bulk.advanceSchedules(
       em,
-      plans.map((p) => ({ id: p.scheduleId, nextRunAt: p.nextRunAt, lastRunAt: p.fire?.firedAt ?? null })),
+      claims.map((c) => ({ id: c.scheduleId, nextRunAt: c.nextRunAt, lastRunAt: c.fire?.firedAt ?? null })),
     );
+  }
+
+  /**
+   * Ends the run if it is still active, in a transaction that then holds its schedule: with
+   * `status` and `error`, its outbox entry deleted, the schedule's waiting run released. A run
+   * that has ended already keeps its status; its outbox entry goes all the same.
+   */
+  private async endRunIfActive(em: EntityManager, scheduleId: string, runId: string, status: Run['status'], error: string | null, now: Date): Promise<void> {
+    const held = await this.dispatch.holdSchedules(em, [scheduleId], false);
+    const row = await this.runs(em).findOne({ select: { id: true, status: true }, where: { id: runId } });
+    if (row && isActiveRunStatus(row.status as Run['status'])) {
+      await this.dispatch.endRuns(em, [{ runId, scheduleId, status, error }], held, now);
+    } else {
+      await this.dispatch.deleteOutbox(em, [runId]);
+    }
   }
 
   /**
@@ -315,25 +538,27 @@ export class TypeOrmStorage extends StorageBase {
   }
 
   /** One claim in its own savepoint; if its fire is refused, a failed run takes its place. */
-  private async writeClaimAlone(em: EntityManager, decided: DueFirePlan): Promise<ClaimOutcome> {
+  private async writeClaimAlone(em: EntityManager, claim: DecidedClaim): Promise<ClaimOutcome> {
     try {
-      await em.transaction((sp) => this.writeClaims(sp, [decided]));
-      return { scheduleId: decided.scheduleId, status: 'fired' };
+      await em.transaction((sp) => this.writeClaims(sp, [claim]));
+      return { scheduleId: claim.scheduleId, status: 'fired' };
     } catch (error) {
       const message = (error as Error).message;
-      await this.recordFailedClaim(em, decided, message);
-      return { scheduleId: decided.scheduleId, status: 'failed', error: message };
+      await this.recordFailedClaim(em, claim, message);
+      return { scheduleId: claim.scheduleId, status: 'failed', error: message };
     }
   }
 
   /** A claim whose fire could not be written: record the failure and still move on to the next fire time. */
-  private async recordFailedClaim(em: EntityManager, decided: DueFirePlan, error: string): Promise<void> {
-    const failed: Run[] = decided.fire ? [{ ...decided.fire.run, sessionId: null, status: 'failed', error }] : [];
+  private async recordFailedClaim(em: EntityManager, claim: DecidedClaim, error: string): Promise<void> {
+    const failed: Run[] = claim.fire
+      ? [{ ...claim.fire.run, sessionId: null, status: 'failed', error, finishedAt: null, timeoutAt: null }]
+      : [];
     try {
-      await em.transaction((sp) => this.writeClaims(sp, [{ ...decided, fire: null, unfired: [...failed, ...decided.unfired] }]));
+      await em.transaction((sp) => this.writeClaims(sp, [{ ...claim, fire: null, outbox: null, unfired: [...failed, ...claim.unfired] }]));
     } catch {
       // Even the failure cannot be recorded (say, the run already exists): at least do not retry it every tick.
-      await this.schedules(em).update({ id: decided.scheduleId }, { next_run_at: decided.nextRunAt });
+      await this.schedules(em).update({ id: claim.scheduleId }, { next_run_at: claim.nextRunAt });
     }
   }
 
@@ -359,6 +584,14 @@ export class TypeOrmStorage extends StorageBase {
     return em.getRepository<RunRow>('RunRow');
   }
 
+  private outbox(em: EntityManager = this.dataSource.manager): Repository<OutboxRow> {
+    return em.getRepository<OutboxRow>('OutboxRow');
+  }
+
+  private attempts(em: EntityManager = this.dataSource.manager): Repository<DispatchAttemptRow> {
+    return em.getRepository<DispatchAttemptRow>('DispatchAttemptRow');
+  }
+
   /** Runs `work` in a transaction, after every write of this schedule that came before it in this process. */
   private scheduleWrite<T>(scheduleId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
     return this.scheduleWrites.run(scheduleId, () => this.transaction(work));
@@ -374,6 +607,31 @@ export class TypeOrmStorage extends StorageBase {
     this.writeQueue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** A claimed schedule's plan, its fire decided by the overlap policy against the schedule's activity. */
+function decidedClaim(plan: DueFirePlan, activity: ScheduleActivity): DecidedClaim {
+  const claim = { scheduleId: plan.scheduleId, nextRunAt: plan.nextRunAt, unfired: plan.unfired, fire: null, outbox: null };
+  if (!plan.fire) return claim;
+  const decided = decideFire(plan.fire, activity);
+  switch (decided.kind) {
+    case 'record':
+      return { ...claim, fire: decided.fire };
+    case 'dispatch':
+      return { ...claim, fire: decided.fire, outbox: outboxRow(decided.fire, decided.outboxAvailableAt) };
+    case 'skip':
+      return { ...claim, unfired: [...plan.unfired, decided.run] };
+  }
+}
+
+/** The outbox entry of a dispatched fire; `availableAt` null holds it (its run waits). */
+function outboxRow(fire: FireWrite, availableAt: Date | null): OutboxRow {
+  return { run_id: fire.run.id, schedule_id: fire.run.scheduleId, available_at: availableAt, attempts: 0, lease_until: null };
+}
+
+/** The error of a run that timed out. */
+function timedOutError(runTimeoutSeconds: number): string {
+  return `timed out: no final status within run_timeout_seconds (${runTimeoutSeconds} s)`;
 }
 
 /** Newest first from after `page.after`, one row more than asked for: it tells whether there is a next page. */

@@ -1,6 +1,7 @@
-import type { PermissionMode, Schedule, ScheduleSource } from '../../../domain/schedule.js';
+import type { OverlapPolicy, PermissionMode, Schedule, ScheduleSource } from '../../../domain/schedule.js';
 import type { Session, SessionSource } from '../../../domain/session.js';
-import type { Run, RunStatus, RunTrigger } from '../../../domain/run.js';
+import type { DispatchAttempt, Run, RunStatus, RunTrigger } from '../../../domain/run.js';
+import type { DispatchAttemptRow } from './dispatch-attempt.entity.js';
 import type { RunRow } from './run.entity.js';
 import type { ScheduleRow } from './schedule.entity.js';
 import type { SessionRow } from './session.entity.js';
@@ -25,6 +26,9 @@ export function toScheduleRow(s: Schedule): ScheduleRow {
     source: s.source,
     source_session_id: s.sourceSessionId,
     catchup_window_seconds: s.catchupWindowSeconds,
+    overlap_policy: s.overlapPolicy,
+    run_timeout_seconds: s.runTimeoutSeconds,
+    history_limit: s.historyLimit,
     next_run_at: s.nextRunAt,
     last_run_at: s.lastRunAt,
     created_at: s.createdAt,
@@ -51,6 +55,9 @@ export function toSchedule(r: ScheduleRow): Schedule {
     source: r.source as ScheduleSource,
     sourceSessionId: r.source_session_id,
     catchupWindowSeconds: r.catchup_window_seconds,
+    overlapPolicy: r.overlap_policy as OverlapPolicy,
+    runTimeoutSeconds: r.run_timeout_seconds,
+    historyLimit: r.history_limit,
     nextRunAt: r.next_run_at,
     lastRunAt: r.last_run_at,
     createdAt: r.created_at,
@@ -100,6 +107,8 @@ export function toRunRow(r: Run): RunRow {
     fired_at: r.firedAt,
     status: r.status,
     error: r.error,
+    finished_at: r.finishedAt,
+    timeout_at: r.timeoutAt,
   };
 }
 
@@ -114,5 +123,15 @@ export function toRun(r: RunRow): Run {
     firedAt: r.fired_at,
     status: r.status as RunStatus,
     error: r.error,
+    finishedAt: r.finished_at,
+    timeoutAt: r.timeout_at,
   };
+}
+
+export function toDispatchAttemptRow(a: DispatchAttempt): DispatchAttemptRow {
+  return { run_id: a.runId, at: a.at, status_code: a.statusCode, error: a.error, duration_ms: a.durationMs };
+}
+
+export function toDispatchAttempt(r: DispatchAttemptRow): DispatchAttempt {
+  return { runId: r.run_id, at: r.at, statusCode: r.status_code, error: r.error, durationMs: r.duration_ms };
 }

@@ -12,7 +12,15 @@ export interface RunRow {
   fired_at: Date | null;
   status: string;
   error: string | null;
+  finished_at: Date | null;
+  timeout_at: Date | null;
 }
+
+/**
+ * The WHERE clause of the indexes over active runs (ACTIVE_RUN_STATUSES), and of the queries that
+ * use them: SQLite uses a partial index only for a query that repeats its condition.
+ */
+export const ACTIVE_RUN = "status IN ('pending', 'dispatched', 'running')";
 
 export function runEntity(dialect: SqlDialect): EntitySchema<RunRow> {
   const t = dialect.columnTypes;
@@ -30,6 +38,8 @@ export function runEntity(dialect: SqlDialect): EntitySchema<RunRow> {
       fired_at: { type: t.timestamp, nullable: true },
       status: { type: 'varchar', length: 16 },
       error: { type: 'text', nullable: true },
+      finished_at: { type: t.timestamp, nullable: true },
+      timeout_at: { type: t.timestamp, nullable: true },
     },
     indices: [
       // Exactly once, enforced by the database: one scheduled run per schedule and fire time.
@@ -40,6 +50,9 @@ export function runEntity(dialect: SqlDialect): EntitySchema<RunRow> {
         where: "trigger <> 'manual'",
       },
       { name: 'runs_user_schedule_time_idx', columns: ['user_id', 'schedule_id', 'scheduled_for', 'id'] },
+      // Only active runs: what a fire's overlap policy looks at, and what the timeout scan ends.
+      { name: 'runs_active_idx', columns: ['schedule_id', 'id'], where: ACTIVE_RUN },
+      { name: 'runs_timeout_idx', columns: ['timeout_at', 'id'], where: ACTIVE_RUN },
     ],
   });
 }

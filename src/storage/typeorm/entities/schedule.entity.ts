@@ -20,6 +20,9 @@ export interface ScheduleRow {
   source: string;
   source_session_id: string | null;
   catchup_window_seconds: number;
+  overlap_policy: string;
+  run_timeout_seconds: number;
+  history_limit: number | null;
   next_run_at: Date | null;
   last_run_at: Date | null;
   created_at: Date;
@@ -52,6 +55,10 @@ export function scheduleEntity(dialect: SqlDialect): EntitySchema<ScheduleRow> {
       source_session_id: { type: 'varchar', length: 256, nullable: true },
       // The migration that added the column gave existing rows 300 as its DEFAULT, which stays on the column.
       catchup_window_seconds: { type: 'integer', default: 300 },
+      // Likewise: the dispatch migration's DEFAULTs (what existing schedules got) stay on the columns.
+      overlap_policy: { type: 'varchar', length: 16, default: 'skip' },
+      run_timeout_seconds: { type: 'integer', default: 3600 },
+      history_limit: { type: 'integer', nullable: true },
       next_run_at: { type: t.timestamp, nullable: true },
       last_run_at: { type: t.timestamp, nullable: true },
       created_at: { type: t.timestamp },
@@ -63,6 +70,8 @@ export function scheduleEntity(dialect: SqlDialect): EntitySchema<ScheduleRow> {
       { name: 'schedules_user_created_idx', columns: ['user_id', 'created_at', 'id'] },
       // The claim's "due first" scan; only schedules that will fire are in it.
       { name: 'schedules_due_idx', columns: ['next_run_at', 'id'], where: 'next_run_at IS NOT NULL' },
+      // The pruner's starting point: only schedules that keep a bounded history.
+      { name: 'schedules_history_limited_idx', columns: ['id'], where: 'history_limit IS NOT NULL' },
     ],
   });
 }

@@ -1,0 +1,24 @@
+import type { Run } from './run.js';
+import type { Schedule } from './schedule.js';
+import type { Session } from './session.js';
+
+/** A run's webhook, claimed for delivery (StorageBase.claimDeliveries): what its body is built from. */
+export interface ClaimedDelivery {
+  run: Run;
+  schedule: Schedule;
+  /** The run's session as it is now; null if it is gone (pruned). */
+  session: Session | null;
+  /** Attempts made before this one. */
+  attemptsMade: number;
+}
+
+/** What one delivery attempt leads to (StorageBase.recordDeliveryAttempt). */
+export type DeliveryResult =
+  /** The runtime accepted the webhook (2xx): the run is `dispatched`. */
+  | { outcome: 'delivered' }
+  /** The runtime ran it synchronously: its 2xx body carried the final status. */
+  | { outcome: 'completed'; status: 'succeeded' | 'failed'; error: string | null }
+  /** A transient failure: try again at `nextAttemptAt`. */
+  | { outcome: 'retry'; nextAttemptAt: Date }
+  /** No more tries (a permanent failure, or the last attempt): the run fails with `error`. */
+  | { outcome: 'gave-up'; error: string };

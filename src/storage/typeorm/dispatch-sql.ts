@@ -1,0 +1,239 @@
+import type { EntityManager } from 'typeorm';
+import { NO_ACTIVITY, type ScheduleActivity, timeoutAfter } from '../../domain/fire.js';
+import type { RunStatus } from '../../domain/run.js';
+import { BulkSql, ROWS_PER_STATEMENT } from './bulk-sql.js';
+import type { SqlDialect } from './dialect.js';
+import { ACTIVE_RUN } from './entities/run.entity.js';
+
+// The statements of dispatch (overlap, outbox, run endings, pruning) as plain SQL with positional
+// parameters, like bulk-sql.ts: several of them run for a whole claim batch at once.
+
+/** A schedule held by the transaction, with what releasing its waiting run needs. */
+export interface HeldSchedule {
+  id: string;
+  runTimeoutSeconds: number;
+}
+
+/** An active run to end, and how. */
+export interface RunEnding {
+  runId: string;
+  scheduleId: string;
+  status: RunStatus;
+  error: string | null;
+}
+
+export class DispatchSql {
+  private readonly bulk: BulkSql;
+
+  constructor(private readonly dialect: SqlDialect) {
+    this.bulk = new BulkSql(dialect);
+  }
+
+  /**
+   * The activity of each schedule at its fire's time (decideFire's input), for many schedules in
+   * one statement: the oldest active run that is not waiting and not timed out at that time, and
+   * the oldest waiting one (pending, its outbox entry held). Schedules without either are absent.
+   */
+  async activities(em: EntityManager, fires: ReadonlyArray<{ scheduleId: string; firedAt: Date }>): Promise<Map<string, ScheduleActivity>> {
+    const activities = new Map<string, ScheduleActivity>();
+    for (const chunk of chunks(fires)) {
+      const params: unknown[] = [];
+      const values = this.bulk.values(params, chunk.map((f) => [f.scheduleId, f.firedAt]), [1]);
+      const rows: Array<{ schedule_id: string; active_run_id: string | null; waiting_run_id: string | null }> = await em.query(
+        `SELECT r.schedule_id AS schedule_id,
+                min(CASE WHEN o.run_id IS NULL OR o.available_at IS NOT NULL THEN
+                      CASE WHEN r.timeout_at IS NULL OR r.timeout_at > v.column2 THEN r.id END END) AS active_run_id,
+                min(CASE WHEN o.run_id IS NOT NULL AND o.available_at IS NULL AND r.status = 'pending' THEN r.id END) AS waiting_run_id
+           FROM (${values}) AS v
+           JOIN runs r ON r.schedule_id = v.column1
+           LEFT JOIN outbox o ON o.run_id = r.id
+          WHERE r.${ACTIVE_RUN}
+          GROUP BY r.schedule_id`,
+        params,
+      );
+      for (const row of Array.from(rows)) {
+        activities.set(row.schedule_id, { activeRunId: row.active_run_id ?? null, waitingRunId: row.waiting_run_id ?? null });
+      }
+    }
+    return activities;
+  }
+
+  /** activities() for one fire. */
+  async activity(em: EntityManager, scheduleId: string, firedAt: Date): Promise<ScheduleActivity> {
+    return (await this.activities(em, [{ scheduleId, firedAt }])).get(scheduleId) ?? NO_ACTIVITY;
+  }
+
+  /**
+   * Holds these schedules' rows until the transaction ends, in id order (so that two holders of
+   * several never deadlock); with `skipLocked`, those another transaction holds are left out.
+   * Returns those held (that exist). Where the engine has no row locks, its transactions queue.
+   */
+  async holdSchedules(em: EntityManager, ids: readonly string[], skipLocked: boolean): Promise<HeldSchedule[]> {
+    const held: HeldSchedule[] = [];
+    // Sorted here too, so that the chunks take their locks in one ascending order.
+    for (const chunk of chunks([...new Set(ids)].sort(byteOrder))) {
+      const params: unknown[] = [];
+      const list = this.bulk.list(params, chunk);
+      const rows: Array<{ id: string; run_timeout_seconds: number }> = await em.query(
+        `SELECT id, run_timeout_seconds FROM schedules WHERE id IN ${list} ORDER BY id${this.dialect.lockClause(skipLocked)}`,
+        params,
+      );
+      for (const row of Array.from(rows)) held.push({ id: row.id, runTimeoutSeconds: Number(row.run_timeout_seconds) });
+    }
+    return held;
+  }
+
+  /**
+   * Ends active runs, in a transaction that holds their schedules: each takes its status and error,
+   * `finished_at` = `now`; their outbox entries go; each schedule's waiting run is released.
+   */
+  async endRuns(em: EntityManager, endings: readonly RunEnding[], held: readonly HeldSchedule[], now: Date): Promise<void> {
+    if (endings.length === 0) return;
+    for (const chunk of chunks(endings)) {
+      const params: unknown[] = [this.dialect.param(now)];
+      const values = this.bulk.values(params, chunk.map((e) => [e.runId, e.status, e.error]));
+      await em.query(
+        `UPDATE runs SET status = v.column2, error = v.column3, finished_at = ${this.dialect.placeholder(1)}
+           FROM (${values}) AS v WHERE runs.id = v.column1`,
+        params,
+      );
+    }
+    await this.deleteOutbox(em, endings.map((e) => e.runId));
+    const schedules = new Set(endings.map((e) => e.scheduleId));
+    await this.releaseWaiting(em, held.filter((s) => schedules.has(s.id)), now);
+  }
+
+  /**
+   * Releases the waiting run of each schedule (held by the transaction): its outbox entry becomes
+   * available at `now`, and it times out its schedule's run timeout after `now`.
+   */
+  async releaseWaiting(em: EntityManager, schedules: readonly HeldSchedule[], now: Date): Promise<void> {
+    for (const chunk of chunks(schedules)) {
+      const timeouts: unknown[] = [];
+      const values = this.bulk.values(timeouts, chunk.map((s) => [s.id, timeoutAfter(now, s.runTimeoutSeconds)]), [1]);
+      await em.query(
+        `UPDATE runs SET timeout_at = v.column2
+           FROM outbox o JOIN (${values}) AS v ON o.schedule_id = v.column1
+          WHERE runs.id = o.run_id AND o.available_at IS NULL AND runs.status = 'pending'`,
+        timeouts,
+      );
+      const params: unknown[] = [this.dialect.param(now)];
+      const ids = this.bulk.list(params, chunk.map((s) => s.id));
+      await em.query(
+        `UPDATE outbox SET available_at = ${this.dialect.placeholder(1)} WHERE available_at IS NULL AND schedule_id IN ${ids}`,
+        params,
+      );
+    }
+  }
+
+  async deleteOutbox(em: EntityManager, runIds: readonly string[]): Promise<void> {
+    await this.deleteWhereIn(em, 'outbox', 'run_id', runIds);
+  }
+
+  /** Deletes the rows whose `column` is one of `values`; returns how many. */
+  async deleteWhereIn(em: EntityManager, table: string, column: string, values: readonly unknown[]): Promise<number> {
+    let deleted = 0;
+    for (const chunk of chunks(values)) {
+      const params: unknown[] = [];
+      const list = this.bulk.list(params, chunk);
+      const result = await em.queryRunner!.query(`DELETE FROM ${table} WHERE ${column} IN ${list}`, params, true);
+      deleted += result.affected ?? 0;
+    }
+    return deleted;
+  }
+
+  /**
+   * Up to `limit` outbox entries deliverable at `now` (released, due, not leased), earliest first,
+   * locked until the transaction ends; entries another transaction holds are skipped.
+   */
+  async dueOutbox(em: EntityManager, now: Date, limit: number): Promise<Array<{ runId: string; attempts: number }>> {
+    const p = this.dialect.placeholder;
+    const rows: Array<{ run_id: string; attempts: number | string }> = await em.query(
+      `SELECT run_id, attempts FROM outbox
+        WHERE available_at <= ${p(1)} AND (lease_until IS NULL OR lease_until <= ${p(1)})
+        ORDER BY available_at, run_id LIMIT ${p(2)}${this.dialect.lockClause(true)}`,
+      [this.dialect.param(now), limit],
+    );
+    return Array.from(rows, (row) => ({ runId: row.run_id, attempts: Number(row.attempts) }));
+  }
+
+  async leaseOutbox(em: EntityManager, runIds: readonly string[], leaseUntil: Date): Promise<void> {
+    for (const chunk of chunks(runIds)) {
+      const params: unknown[] = [this.dialect.param(leaseUntil)];
+      const list = this.bulk.list(params, chunk);
+      await em.query(`UPDATE outbox SET lease_until = ${this.dialect.placeholder(1)} WHERE run_id IN ${list}`, params);
+    }
+  }
+
+  /** Up to `limit` active runs whose timeout is at or before `now`, earliest first. */
+  async dueTimeouts(em: EntityManager, now: Date, limit: number): Promise<Array<{ id: string; scheduleId: string }>> {
+    const p = this.dialect.placeholder;
+    const rows: Array<{ id: string; schedule_id: string }> = await em.query(
+      `SELECT id, schedule_id FROM runs WHERE ${ACTIVE_RUN} AND timeout_at <= ${p(1)} ORDER BY timeout_at, id LIMIT ${p(2)}`,
+      [this.dialect.param(now), limit],
+    );
+    return Array.from(rows, (row) => ({ id: row.id, scheduleId: row.schedule_id }));
+  }
+
+  /** Of these runs, those still active and timed out at `now` (re-read once their schedules are held). */
+  async stillTimedOut(em: EntityManager, runIds: readonly string[], now: Date): Promise<Array<{ id: string; scheduleId: string }>> {
+    const due: Array<{ id: string; scheduleId: string }> = [];
+    for (const chunk of chunks(runIds)) {
+      const params: unknown[] = [this.dialect.param(now)];
+      const list = this.bulk.list(params, chunk);
+      const rows: Array<{ id: string; schedule_id: string }> = await em.query(
+        `SELECT id, schedule_id FROM runs WHERE id IN ${list} AND ${ACTIVE_RUN} AND timeout_at <= ${this.dialect.placeholder(1)}`,
+        params,
+      );
+      for (const row of Array.from(rows)) due.push({ id: row.id, scheduleId: row.schedule_id });
+    }
+    return due;
+  }
+
+  /**
+   * Deletes up to `limit` sessions beyond their schedule's history limit (newest first by
+   * created_at, id), never a stateful schedule's own session. Returns how many.
+   */
+  async pruneSessions(em: EntityManager, limit: number): Promise<number> {
+    const result = await em.queryRunner!.query(
+      `DELETE FROM sessions WHERE id IN (
+         SELECT id FROM (
+           SELECT se.id, se.source_schedule_id, s.history_limit,
+                  row_number() OVER (PARTITION BY se.user_id, se.source_schedule_id ORDER BY se.created_at DESC, se.id DESC) AS newer
+             FROM schedules s JOIN sessions se ON se.user_id = s.user_id AND se.source_schedule_id = s.id
+            WHERE s.history_limit IS NOT NULL
+         ) AS ranked
+         WHERE newer > history_limit AND id <> source_schedule_id || '_stateful'
+         LIMIT ${this.dialect.placeholder(1)})`,
+      [limit],
+      true,
+    );
+    return result.affected ?? 0;
+  }
+
+  /** Up to `limit` runs beyond their schedule's history limit (newest first by scheduled_for, id) that are not active. */
+  async prunableRuns(em: EntityManager, limit: number): Promise<string[]> {
+    const rows: Array<{ id: string }> = await em.query(
+      `SELECT id FROM (
+         SELECT r.id, r.status, s.history_limit,
+                row_number() OVER (PARTITION BY r.user_id, r.schedule_id ORDER BY r.scheduled_for DESC, r.id DESC) AS newer
+           FROM schedules s JOIN runs r ON r.user_id = s.user_id AND r.schedule_id = s.id
+          WHERE s.history_limit IS NOT NULL
+       ) AS ranked
+       WHERE newer > history_limit AND status NOT IN ('pending', 'dispatched', 'running')
+       LIMIT ${this.dialect.placeholder(1)}`,
+      [limit],
+    );
+    return Array.from(rows, (row) => row.id);
+  }
+}
+
+/** `items` in slices of at most ROWS_PER_STATEMENT, for statements with a parameter or a tuple per item. */
+function* chunks<T>(items: readonly T[]): Generator<T[]> {
+  for (let i = 0; i < items.length; i += ROWS_PER_STATEMENT) yield items.slice(i, i + ROWS_PER_STATEMENT);
+}
+
+/** Code-unit order: for the ids this service makes (ASCII), their order under "C" and in SQLite. */
+function byteOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
