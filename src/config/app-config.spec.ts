@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
 import { InvalidConfigError, loadConfig } from './app-config.js';
 
+/** A Standard Webhooks secret: whsec_ and 32 random bytes in base64. */
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/IQkmK0Vnxo=';
+
 describe('loadConfig', () => {
   it('defaults to SQLite under ./data, port 3000 on all interfaces', () => {
     assert.deepEqual(loadConfig({}), {
@@ -19,6 +22,8 @@ describe('loadConfig', () => {
       },
       scheduler: { enabled: true, intervalMs: 1000, batchSize: 100 },
       limits: { maxSchedulesPerUser: 1000, minFireIntervalSeconds: 1 },
+      dispatch: null,
+      runtime: { token: null },
     });
   });
 
@@ -42,6 +47,13 @@ describe('loadConfig', () => {
       DATABASE_STATEMENT_TIMEOUT_MS: '3000',
       MAX_SCHEDULES_PER_USER: '25',
       MIN_FIRE_INTERVAL_SECONDS: '60',
+      DISPATCH_URL: 'https://runtime.internal:8443/hooks/fired',
+      DISPATCH_SECRET: SECRET,
+      DISPATCH_ENABLED: 'false',
+      DISPATCH_CONCURRENCY: '4',
+      DISPATCH_TIMEOUT_MS: '2500',
+      DISPATCH_MAX_ATTEMPTS: '3',
+      RUNTIME_TOKEN: 'runtime-token-0123456789',
     });
     assert.deepEqual(config, {
       host: '127.0.0.1',
@@ -58,7 +70,53 @@ describe('loadConfig', () => {
       },
       scheduler: { enabled: false, intervalMs: 250, batchSize: 500 },
       limits: { maxSchedulesPerUser: 25, minFireIntervalSeconds: 60 },
+      dispatch: {
+        url: 'https://runtime.internal:8443/hooks/fired',
+        secret: SECRET,
+        enabled: false,
+        concurrency: 4,
+        timeoutMs: 2500,
+        maxAttempts: 3,
+        pollIntervalMs: 500,
+      },
+      runtime: { token: 'runtime-token-0123456789' },
     });
+  });
+
+  it('dispatches with the defaults once DISPATCH_URL and DISPATCH_SECRET are set', () => {
+    assert.deepEqual(loadConfig({ DISPATCH_URL: 'http://127.0.0.1:4000/hook', DISPATCH_SECRET: SECRET }).dispatch, {
+      url: 'http://127.0.0.1:4000/hook',
+      secret: SECRET,
+      enabled: true,
+      concurrency: 16,
+      timeoutMs: 10_000,
+      maxAttempts: 8,
+      pollIntervalMs: 500,
+    });
+  });
+
+  it('refuses a dispatch configuration it could not use, naming the variable', () => {
+    const refused: Array<[Record<string, string>, string, RegExp]> = [
+      [{ DISPATCH_URL: 'http://127.0.0.1:4000/hook' }, 'DISPATCH_SECRET', /required with DISPATCH_URL/],
+      [{ DISPATCH_SECRET: SECRET }, 'DISPATCH_URL', /required with DISPATCH_SECRET/],
+      [{ DISPATCH_URL: 'ftp://runtime/hook', DISPATCH_SECRET: SECRET }, 'DISPATCH_URL', /http:\/\/ or https:\/\//],
+      [{ DISPATCH_URL: 'runtime:4000/hook', DISPATCH_SECRET: SECRET }, 'DISPATCH_URL', /http:\/\/ or https:\/\//],
+      [{ DISPATCH_URL: 'https://user:pw@runtime/hook', DISPATCH_SECRET: SECRET }, 'DISPATCH_URL', /must not carry credentials/],
+      [{ DISPATCH_URL: 'http://runtime/hook', DISPATCH_SECRET: 'not-a-secret' }, 'DISPATCH_SECRET', /whsec_/],
+      [{ DISPATCH_URL: 'http://runtime/hook', DISPATCH_SECRET: 'whsec_c2hvcnQ=' }, 'DISPATCH_SECRET', /at least 24 bytes/],
+      [{ DISPATCH_URL: 'http://runtime/hook', DISPATCH_SECRET: `${SECRET}A` }, 'DISPATCH_SECRET', /base64/],
+      [{ DISPATCH_URL: 'http://runtime/hook', DISPATCH_SECRET: SECRET, DISPATCH_MAX_ATTEMPTS: '0' }, 'DISPATCH_MAX_ATTEMPTS', /./],
+      [{ RUNTIME_TOKEN: 'short' }, 'RUNTIME_TOKEN', /16 to 512 printable/],
+      [{ RUNTIME_TOKEN: 'has a space in it, sixteen+' }, 'RUNTIME_TOKEN', /16 to 512 printable/],
+    ];
+    for (const [env, name, message] of refused) {
+      assert.throws(() => loadConfig(env), (error: unknown) => {
+        assert.ok(error instanceof InvalidConfigError);
+        assert.deepEqual(error.problems.map((p) => p.split('=')[0]), [name], JSON.stringify(env));
+        assert.match(error.message, message);
+        return true;
+      });
+    }
   });
 
   it('names every bad variable in one error', () => {

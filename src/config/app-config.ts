@@ -5,6 +5,7 @@ import {
   IsInt,
   IsOptional,
   IsString,
+  IsUrl,
   Matches,
   Max,
   Min,
@@ -79,6 +80,40 @@ export const DEFAULT_HTTP_CONFIG: HttpConfig = {
   maxConnections: 1024,
 };
 
+/**
+ * Hand-off of fires to the agent runtime (DESIGN.md "Dispatch"); also the injection token.
+ * Absent (null in AppConfig) without DISPATCH_URL: the service records fires only.
+ */
+export class DispatchConfig {
+  /** Where every fire's webhook is POSTed: deployment configuration, never a user's field. */
+  url: string;
+  /** The Standard Webhooks signing secret, `whsec_` + base64. */
+  secret: string;
+  /** Whether this process delivers (fires write outbox entries either way; another replica may deliver them). */
+  enabled: boolean;
+  /** Deliveries in flight at once, per process. */
+  concurrency: number;
+  /** One attempt's limit, connecting to the last byte of the answer. */
+  timeoutMs: number;
+  /** Attempts per run, the first included, before its delivery gives up and the run fails. */
+  maxAttempts: number;
+  /** How often an idle dispatcher looks for due entries. */
+  pollIntervalMs: number;
+}
+
+export const DISPATCH_DEFAULTS = {
+  concurrency: 16,
+  timeoutMs: 10_000,
+  maxAttempts: 8,
+  pollIntervalMs: 500,
+} as const satisfies Partial<DispatchConfig>;
+
+/** The agent runtime's credential on /runtime routes; also the injection token. */
+export class RuntimeConfig {
+  /** `Authorization: Bearer <token>`; null: the /runtime routes answer 404. */
+  token: string | null;
+}
+
 export interface AppConfig {
   host: string;
   port: number;
@@ -87,6 +122,10 @@ export interface AppConfig {
   scheduler: SchedulerConfig;
   /** Unset: DEFAULT_LIMITS. */
   limits?: LimitsConfig;
+  /** Unset or null: record-only mode. */
+  dispatch?: DispatchConfig | null;
+  /** Unset: no runtime token (the /runtime routes answer 404). */
+  runtime?: RuntimeConfig;
 }
 
 /** The environment the service reads, validated once at start-up. */
@@ -207,6 +246,53 @@ class EnvironmentVariables {
   @Min(1)
   @Max(86_400)
   MIN_FIRE_INTERVAL_SECONDS?: number;
+
+  @ValidateIf((env: EnvironmentVariables) => env.DISPATCH_URL !== undefined || env.DISPATCH_SECRET !== undefined)
+  @IsString({ message: 'DISPATCH_URL is required with DISPATCH_SECRET' })
+  @IsUrl(
+    { protocols: ['http', 'https'], require_protocol: true, require_tld: false, require_valid_protocol: true },
+    { message: 'DISPATCH_URL must be an http:// or https:// URL' },
+  )
+  // fetch refuses credentials in a URL, and they would end up in logs: the secret signs instead.
+  @Matches(/^https?:\/\/[^/?#@\s]+([/?#]|$)/i, { message: 'DISPATCH_URL must not carry credentials (user:password@); requests are signed with DISPATCH_SECRET' })
+  DISPATCH_URL?: string;
+
+  @ValidateIf((env: EnvironmentVariables) => env.DISPATCH_URL !== undefined || env.DISPATCH_SECRET !== undefined)
+  @IsString({ message: 'DISPATCH_SECRET is required with DISPATCH_URL' })
+  @Matches(/^whsec_(?:[A-Za-z0-9+/]{4}){8,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, {
+    message: 'DISPATCH_SECRET must be whsec_ followed by at least 24 bytes in base64 (e.g. whsec_ + `openssl rand -base64 32`)',
+  })
+  DISPATCH_SECRET?: string;
+
+  @IsOptional()
+  @IsIn(['true', 'false', '1', '0'])
+  DISPATCH_ENABLED?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  DISPATCH_CONCURRENCY?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  DISPATCH_TIMEOUT_MS?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(50)
+  DISPATCH_MAX_ATTEMPTS?: number;
+
+  @IsOptional()
+  @IsString()
+  @Matches(/^[\x21-\x7e]{16,512}$/, { message: 'RUNTIME_TOKEN must be 16 to 512 printable ASCII characters without spaces' })
+  RUNTIME_TOKEN?: string;
 }
 
 export class InvalidConfigError extends Error {
@@ -254,5 +340,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxSchedulesPerUser: vars.MAX_SCHEDULES_PER_USER ?? DEFAULT_LIMITS.maxSchedulesPerUser,
       minFireIntervalSeconds: vars.MIN_FIRE_INTERVAL_SECONDS ?? DEFAULT_LIMITS.minFireIntervalSeconds,
     },
+    dispatch: vars.DISPATCH_URL
+      ? {
+          url: vars.DISPATCH_URL,
+          secret: vars.DISPATCH_SECRET!,
+          enabled: vars.DISPATCH_ENABLED === undefined || ['true', '1'].includes(vars.DISPATCH_ENABLED),
+          concurrency: vars.DISPATCH_CONCURRENCY ?? DISPATCH_DEFAULTS.concurrency,
+          timeoutMs: vars.DISPATCH_TIMEOUT_MS ?? DISPATCH_DEFAULTS.timeoutMs,
+          maxAttempts: vars.DISPATCH_MAX_ATTEMPTS ?? DISPATCH_DEFAULTS.maxAttempts,
+          pollIntervalMs: DISPATCH_DEFAULTS.pollIntervalMs,
+        }
+      : null,
+    runtime: { token: vars.RUNTIME_TOKEN ?? null },
   };
 }

@@ -10,6 +10,7 @@ import { Clock } from '../../src/common/clock.js';
 import {
   type AppConfig,
   DEFAULT_HTTP_CONFIG,
+  type DispatchConfig,
   DEFAULT_LIMITS,
   type HttpConfig,
   type LimitsConfig,
@@ -43,6 +44,10 @@ export interface TestAppOptions {
   limits?: Partial<LimitsConfig>;
   /** Storage settings (the stateful session bound, the pool) other than the defaults. */
   storage?: Pick<StorageConfig, 'statefulSessionMaxMessages' | 'poolSize' | 'statementTimeoutMs'>;
+  /** Hand fires to a runtime at this configuration; record-only mode otherwise. */
+  dispatch?: DispatchConfig;
+  /** The runtime's bearer token on /runtime routes; none otherwise (they answer 404). */
+  runtimeToken?: string;
 }
 
 /**
@@ -77,6 +82,8 @@ export async function createTestApp(driver: StorageDriver, options: TestAppOptio
         storage,
         scheduler,
         limits: { ...DEFAULT_LIMITS, ...options.limits },
+        dispatch: options.dispatch ?? null,
+        runtime: { token: options.runtimeToken ?? null },
       }),
     ],
   });
@@ -107,9 +114,14 @@ export interface BackendHandle {
  * One `describe` per backend, each on its own fresh app, built in `beforeAll` (Jest defines
  * suites synchronously): the body reads `backend.app` inside hooks and tests, never while
  * defining them. Where PostgreSQL is not available (outside CI) its suite is one skipped test
- * that says why.
+ * that says why. `options` configure every backend's app alike; a function is called in
+ * `beforeAll` (for what exists only then, such as a receiver's port).
  */
-export function describeOnEveryBackend(title: string, body: (backend: BackendHandle) => void): void {
+export function describeOnEveryBackend(
+  title: string,
+  body: (backend: BackendHandle) => void,
+  options: Omit<TestAppOptions, 'clock'> | (() => Omit<TestAppOptions, 'clock'>) = {},
+): void {
   for (const driver of BACKENDS) {
     describe(`${title} on ${driver}`, () => {
       const skip = driver === 'postgres' ? postgresSkipReason() : undefined;
@@ -120,7 +132,7 @@ export function describeOnEveryBackend(title: string, body: (backend: BackendHan
       const clock = new ManualClock();
       let testApp: TestApp | undefined;
       beforeAll(async () => {
-        testApp = await createTestApp(driver, { clock });
+        testApp = await createTestApp(driver, { ...(typeof options === 'function' ? options() : options), clock });
       });
       afterAll(() => testApp?.close());
       body({

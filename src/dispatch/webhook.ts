@@ -1,0 +1,154 @@
+import { performance } from 'node:perf_hooks';
+import { Webhook } from 'standardwebhooks';
+import type { DispatchConfig } from '../config/app-config.js';
+import type { ClaimedDelivery } from '../domain/delivery.js';
+import { toRunResponse } from '../schedules/dto/run.response.js';
+import { toScheduleResponse } from '../schedules/dto/schedule.response.js';
+import { toSessionResponse } from '../sessions/dto/session.response.js';
+import type { AttemptAnswer } from './retry-policy.js';
+
+export const WEBHOOK_EVENT_TYPE = 'schedule.fired';
+export const WEBHOOK_USER_AGENT = 'schedule-service-dispatcher/1';
+/** Of the runtime's answer, only this much is read: enough for a completion, not a memory hazard. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+/** An attempt's (or a completion's) error is kept to this many characters. */
+export const MAX_ERROR_LENGTH = 500;
+
+/**
+ * The webhook's body: the run, its schedule and its session, each exactly as the API returns
+ * them, and `timestamp` = `now` (when it is sent).
+ */
+export function webhookBody(delivery: ClaimedDelivery, now: Date): string {
+  return JSON.stringify({
+    type: WEBHOOK_EVENT_TYPE,
+    timestamp: now.toISOString(),
+    data: {
+      run: toRunResponse(delivery.run),
+      schedule: toScheduleResponse(delivery.schedule),
+      session: delivery.session ? toSessionResponse(delivery.session) : null,
+    },
+  });
+}
+
+/** One attempt: what the runtime answered (or why it did not), and how long the exchange took. */
+export interface SentWebhook {
+  answer: AttemptAnswer;
+  durationMs: number;
+}
+
+/**
+ * POSTs signed webhooks (Standard Webhooks) to the configured URL. An attempt never throws: every
+ * failure is an answer without a status code and with an error that says what happened.
+ */
+export class WebhookSender {
+  private readonly signer: Webhook;
+
+  constructor(private readonly config: Pick<DispatchConfig, 'url' | 'secret' | 'timeoutMs'>) {
+    this.signer = new Webhook(config.secret);
+  }
+
+  /** Sends `body` as message `msgId` (the run id: the runtime deduplicates retries by it). */
+  async send(msgId: string, body: string): Promise<SentWebhook> {
+    const started = performance.now();
+    const answer = await this.exchange(msgId, body).catch((error: unknown) => ({
+      statusCode: null,
+      error: this.describeFailure(error),
+    }));
+    return { answer, durationMs: Math.round(performance.now() - started) };
+  }
+
+  private async exchange(msgId: string, body: string): Promise<AttemptAnswer> {
+    // The real wall clock, not the injected one: the runtime checks webhook-timestamp against its
+    // own clock (within 5 minutes, as the Standard Webhooks verifier does) to refuse replays.
+    const sentAt = new Date();
+    const response = await fetch(this.config.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': WEBHOOK_USER_AGENT,
+        'webhook-id': msgId,
+        'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
+        'webhook-signature': this.signer.sign(msgId, sentAt, body),
+      },
+      body,
+      // A redirect is an answer (a permanent failure), never followed: the URL is the operator's.
+      redirect: 'manual',
+      // Covers the whole exchange: connecting, sending, and reading the answer below.
+      signal: AbortSignal.timeout(this.config.timeoutMs),
+    });
+    const retryAfter = response.headers.get('retry-after');
+    if (response.status < 200 || response.status >= 300) {
+      await response.body?.cancel().catch(() => undefined);
+      return { statusCode: response.status, retryAfter, completion: null };
+    }
+    const text = await readAtMost(response.body, MAX_ANSWER_BYTES);
+    return { statusCode: response.status, retryAfter, completion: parseCompletion(text) };
+  }
+
+  /** The error of an attempt without an answer, bounded, and never showing the URL (it may hold credentials). */
+  private describeFailure(error: unknown): string {
+    if (errorField(error, 'name') === 'TimeoutError') return `timed out after ${this.config.timeoutMs} ms`;
+    return storableError(networkErrorMessage(error).split(this.config.url).join('<DISPATCH_URL>'));
+  }
+}
+
+/**
+ * The root cause of a failed fetch: fetch rejects with a generic "fetch failed" whose cause is
+ * the socket's error (an AggregateError of one per address, when several were tried). Duck-typed:
+ * the errors may come from another realm than this module's Error.
+ */
+function networkErrorMessage(error: unknown): string {
+  let cause = errorField(error, 'cause');
+  const aggregated = errorField(cause, 'errors');
+  if (Array.isArray(aggregated) && aggregated.length > 0) cause = aggregated[0];
+  const described = errorField(cause, 'message') || errorField(cause, 'code') || errorField(error, 'message');
+  return typeof described === 'string' && described !== '' ? described : String(error);
+}
+
+function errorField(error: unknown, field: 'name' | 'message' | 'code' | 'cause' | 'errors'): unknown {
+  return typeof error === 'object' && error !== null ? (error as Record<string, unknown>)[field] : undefined;
+}
+
+/** The body's text, or null when it is longer than `limit` bytes (the rest is not read). */
+async function readAtMost(body: ReadableStream<Uint8Array> | null, limit: number): Promise<string | null> {
+  if (!body) return '';
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * A 2xx body of `{"status": "succeeded" | "failed", "error"?: string}`: the runtime ran the task
+ * before answering, and this is its outcome. Anything else (no body, other JSON) is not one.
+ */
+export function parseCompletion(text: string | null): { status: 'succeeded' | 'failed'; error: string | null } | null {
+  if (!text) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const { status, error } = value as Record<string, unknown>;
+  if (status !== 'succeeded' && status !== 'failed') return null;
+  if (error !== undefined && error !== null && typeof error !== 'string') return null;
+  return { status, error: status === 'failed' && typeof error === 'string' ? storableError(error) : null };
+}
+
+/** Bounded to MAX_ERROR_LENGTH, and storable on every backend (no NUL, no lone surrogate). */
+export function storableError(text: string): string {
+  const bounded = text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 1)}…` : text;
+  return bounded.toWellFormed().replaceAll('\u0000', '');
+}
