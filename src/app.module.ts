@@ -2,8 +2,10 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { CommonModule } from './common/common.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { LimitsModule } from './config/limits.module.js';
+import { DispatchModule } from './dispatch/dispatch.module.js';
 import { HealthModule } from './health/health.module.js';
 import { FiringModule } from './firing/firing.module.js';
+import { RuntimeModule } from './runtime/runtime.module.js';
 import { SchedulesModule } from './schedules/schedules.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 import { StorageModule } from './storage/storage.module.js';
@@ -17,11 +19,13 @@ export class AppModule {
       imports: [
         CommonModule,
         LimitsModule.forRoot(config.limits),
+        DispatchModule.forRoot(config.dispatch ?? null),
         StorageModule.forRoot(config.storage),
         SessionsModule,
         SchedulesModule,
         FiringModule.forRoot(config.scheduler),
         HealthModule,
+        RuntimeModule.forRoot(config.runtime ?? { token: null }),
       ],
     };
   }

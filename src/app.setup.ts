@@ -5,11 +5,12 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type FieldError, ValidationFailed } from './common/domain-errors.js';
-import { JSON_BODY_LIMITS, parseJsonBody } from './common/json-body.js';
+import { JSON_BODY_LIMITS, parseJsonBody, RUNTIME_JSON_BODY_LIMITS, RUNTIME_ROUTE_PREFIX } from './common/json-body.js';
 import { isPlausibleId } from './common/text.js';
 import { internalErrorProblem, PROBLEM_CONTENT_TYPE, toProblem } from './common/problem-details.js';
 import { ProblemDetailsFilter } from './common/problem-details.filter.js';
 import { DEFAULT_HTTP_CONFIG, type HttpConfig } from './config/app-config.js';
+import { RUNTIME_BEARER_AUTH } from './runtime/runtime-auth.decorator.js';
 
 /**
  * The HTTP adapter: Fastify, answering 413 past JSON_BODY_LIMITS.bytes, closing connections that
@@ -71,11 +72,21 @@ export function configureApp(app: NestFastifyApplication, http: HttpConfig = DEF
         }
       }
     });
+  // The runtime's routes take larger bodies (a session's whole state); a route's bodyLimit is
+  // what Fastify enforces, before the parser below sees a byte.
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRoute', (route) => {
+      if (route.url.startsWith(RUNTIME_ROUTE_PREFIX)) route.bodyLimit = RUNTIME_JSON_BODY_LIMITS.bytes;
+    });
   app.useBodyParser(
     '*',
-    { bodyLimit: JSON_BODY_LIMITS.bytes },
-    (request: FastifyRequest, body: Buffer, done: (error: Error | null, parsed?: unknown) => void) =>
-      done(null, parseJsonBody(request.headers['content-type'], body)),
+    {},
+    (request: FastifyRequest, body: Buffer, done: (error: Error | null, parsed?: unknown) => void) => {
+      const limits = request.routeOptions.url?.startsWith(RUNTIME_ROUTE_PREFIX) ? RUNTIME_JSON_BODY_LIMITS : JSON_BODY_LIMITS;
+      done(null, parseJsonBody(request.headers['content-type'], body, limits));
+    },
   );
   app.useGlobalPipes(
     new ValidationPipe({
@@ -98,8 +109,22 @@ export function configureApp(app: NestFastifyApplication, http: HttpConfig = DEF
           'Errors are RFC 9457 problem details (application/problem+json).',
       )
       .setVersion('0.1.0')
+      .addBearerAuth(
+        // An opaque shared secret, not the JWT addBearerAuth assumes.
+        {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: undefined,
+          description: "The agent runtime's credential on /runtime routes: RUNTIME_TOKEN.",
+        },
+        RUNTIME_BEARER_AUTH,
+      )
       .build(),
   );
+  // The runtime routes exist only with a RUNTIME_TOKEN: without them, no Authorize button for it.
+  if (!Object.keys(document.paths).some((path) => path.startsWith('/runtime/'))) {
+    delete document.components?.securitySchemes?.[RUNTIME_BEARER_AUTH];
+  }
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   app.enableShutdownHooks();
 }

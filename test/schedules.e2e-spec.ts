@@ -51,6 +51,7 @@ describeOnEveryBackend('/schedule', (backend) => {
       ['delete', '/schedule/x'],
       ['get', '/schedule/x/sessions'],
       ['post', '/schedule/x/run'],
+      ['get', '/schedule/x/runs/y'],
     ];
     for (const [method, path] of routes) {
       it(`${method.toUpperCase()} ${path} is 401 without x-user-id, and with an empty one`, async () => {
@@ -93,6 +94,9 @@ describeOnEveryBackend('/schedule', (backend) => {
           source: 'USER',
           source_session_id: null,
           catchup_window_seconds: 300,
+          overlap_policy: 'skip',
+          run_timeout_seconds: 3600,
+          history_limit: null,
         },
         next_run_at: '2026-04-02T09:00:00.000Z',
         last_run_at: null,

@@ -1509,6 +1509,18 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
         assert.equal(await storage.putSessionState(uuidv7(), state, new Date('2026-05-12T09:00:10.000Z')), null);
       });
 
+      it('keeps the newest statefulSessionMaxMessages messages of a longer context, as appends do', async () => {
+        const schedule = await created({});
+        const first = fireWrite(schedule, new Date('2026-05-12T09:00:00.000Z'));
+        await fire(first);
+        const state = structuredClone(first.session.state);
+        for (let i = 0; i < CONTRACT_SESSION_MAX_MESSAGES + 2; i++) state.context.push(reply(`reply ${i}`, `reply-${i}`));
+        const stored = await storage.putSessionState(first.session.id, state, new Date('2026-05-12T09:00:10.000Z'));
+        const kept = state.context.slice(-CONTRACT_SESSION_MAX_MESSAGES);
+        assert.deepEqual(stored?.state, { ...state, context: kept });
+        assert.deepEqual((await storage.getSession(schedule.userId, first.session.id))?.state.context, kept);
+      });
+
       it('is what the next stateful fire appends to', async () => {
         const schedule = await created({ stateful: true });
         const first = fireWrite(schedule, new Date('2026-05-12T09:00:00.000Z'));

@@ -67,7 +67,7 @@ describe('API documentation', () => {
     const operations = scheduleRoutes.flatMap(([path, methods]) =>
       Object.entries(methods).map(([method, op]) => ({ route: `${method.toUpperCase()} ${path}`, path, op })),
     );
-    assert.equal(operations.length, 9);
+    assert.equal(operations.length, 10);
     for (const { route, path, op } of operations) {
       const codes = Object.keys(op.responses);
       const success = codes.find((c) => c.startsWith('2'))!;
@@ -83,6 +83,47 @@ describe('API documentation', () => {
     }
   });
 
+  it('documents the overlap policy, run timeout and history limit of a schedule, on create and in the record', () => {
+    const create = resolve(doc.paths['/schedule'].post.requestBody!.content['application/json'].schema) as Schema & {
+      properties: Record<string, Schema & { enum?: string[]; minimum?: number; maximum?: number; nullable?: boolean }>;
+    };
+    assert.deepEqual(create.properties.overlap_policy.enum, ['skip', 'buffer_one', 'allow']);
+    assert.deepEqual([create.properties.run_timeout_seconds.minimum, create.properties.run_timeout_seconds.maximum], [1, 604800]);
+    assert.deepEqual([create.properties.history_limit.minimum, create.properties.history_limit.maximum], [1, 100000]);
+    assert.equal(create.properties.history_limit.nullable, true);
+    const record = resolve(doc.paths['/schedule/{schedule_id}'].get.responses['200'].content!['application/json'].schema);
+    const data = resolve(record.properties!.data);
+    for (const field of ['overlap_policy', 'run_timeout_seconds', 'history_limit']) assert.ok(data.properties![field], field);
+  });
+
+  it('documents every run status, finished_at and timeout_at, and one run with its attempts', () => {
+    const op = doc.paths['/schedule/{schedule_id}/runs/{run_id}'].get;
+    assert.deepEqual(op.parameters!.filter((p) => p.in === 'path').map((p) => p.name), ['schedule_id', 'run_id']);
+    const run = resolve(op.responses['200'].content!['application/json'].schema) as Schema & {
+      properties: Record<string, Schema & { enum?: string[] }>;
+    };
+    assert.deepEqual(run.properties.status.enum, [
+      'pending',
+      'dispatched',
+      'running',
+      'succeeded',
+      'failed',
+      'timed_out',
+      'missed',
+      'skipped',
+    ]);
+    for (const field of ['finished_at', 'timeout_at']) assert.ok(run.properties[field], field);
+    const attempt = resolve(run.properties.attempts.items!);
+    assert.deepEqual(Object.keys(attempt.properties!).sort(), ['at', 'duration_ms', 'error', 'status_code']);
+    const fired = resolve(doc.paths['/schedule/{schedule_id}/run'].post.responses['202'].content!['application/json'].schema);
+    assert.deepEqual(Object.keys(fired.properties!).sort(), ['run', 'session_id']);
+  });
+
+  it('has no runtime routes, nor their bearer scheme, without a runtime token', () => {
+    assert.deepEqual(Object.keys(doc.paths).filter((path) => path.startsWith('/runtime')), []);
+    assert.equal((doc.components as { securitySchemes?: Record<string, unknown> }).securitySchemes?.['runtime-token'], undefined);
+  });
+
   it('documents the ETag of GET and PATCH, and If-Match with its 412 on PATCH', () => {
     const { get, patch } = doc.paths['/schedule/{schedule_id}'];
     for (const op of [get, patch]) assert.equal(op.responses['200'].headers?.ETag?.schema?.type, 'string');
@@ -90,5 +131,52 @@ describe('API documentation', () => {
     assert.ok(ifMatch && ifMatch.required === false && ifMatch.description);
     assert.ok(patch.responses['412'], 'PATCH documents 412');
     assert.ok(!get.responses['412'], 'GET takes no precondition');
+  });
+});
+
+describe('API documentation of the runtime routes', () => {
+  let testApp: TestApp;
+  let doc: {
+    paths: Record<string, Record<string, Operation & { security?: Array<Record<string, string[]>> }>>;
+    components: { schemas: Record<string, Schema>; securitySchemes: Record<string, { type: string; scheme: string }> };
+  };
+
+  beforeAll(async () => {
+    testApp = await createTestApp('memory', { runtimeToken: 'runtime-token-for-the-docs' });
+    doc = (await request(testApp.app.getHttpServer()).get('/docs-json').expect(200)).body;
+  });
+  afterAll(() => testApp.close());
+
+  it('documents both routes with the bearer scheme, their errors as problems, and no user header', () => {
+    assert.deepEqual(doc.components.securitySchemes['runtime-token'], {
+      type: 'http',
+      scheme: 'bearer',
+      description: "The agent runtime's credential on /runtime routes: RUNTIME_TOKEN.",
+    });
+    const routes: Array<[string, string, string[]]> = [
+      ['/runtime/runs/{run_id}/status', 'post', ['200', '401', '404', '409', '422', '503']],
+      ['/runtime/sessions/{session_id}/state', 'put', ['200', '401', '404', '422', '503']],
+    ];
+    for (const [path, method, codes] of routes) {
+      const op = doc.paths[path][method];
+      assert.deepEqual(op.security, [{ 'runtime-token': [] }], path);
+      assert.deepEqual(Object.keys(op.responses).sort(), codes, path);
+      assert.ok(op.requestBody, `${path} documents its body`);
+      assert.ok(!op.parameters!.some((p) => p.in === 'header' && p.name === 'x-user-id'), `${path} takes no user`);
+      for (const code of codes.filter((c) => c >= '400')) {
+        assert.equal(op.responses[code].content!['application/json'].schema.$ref, '#/components/schemas/ProblemDetails', `${path} ${code}`);
+      }
+    }
+    const state = doc.components.schemas.SessionStateDto as Schema & { required: string[] };
+    assert.deepEqual(state.required.sort(), [
+      'context',
+      'cur_iter',
+      'permission_context',
+      'reply_id',
+      'session_id',
+      'summary',
+      'tasks_context',
+      'tool_context',
+    ]);
   });
 });

@@ -7,6 +7,8 @@ export interface FieldError {
 /** Errors the services throw. Each has a stable code; ProblemDetailsFilter maps the code to an HTTP status. */
 export abstract class DomainError extends Error {
   abstract readonly code: DomainErrorCode;
+  /** Members the problem body carries besides the standard ones (RFC 9457 extension members), snake_case. */
+  readonly extensions?: Record<string, string>;
 }
 
 export type DomainErrorCode =
@@ -17,7 +19,12 @@ export type DomainErrorCode =
   | 'schedule-version-mismatch'
   | 'schedule-limit-reached'
   | 'validation-failed'
-  | 'storage-unavailable';
+  | 'storage-unavailable'
+  | 'schedule-busy'
+  | 'run-not-found'
+  | 'illegal-run-transition'
+  | 'session-not-found'
+  | 'invalid-runtime-token';
 
 export class MissingUserId extends DomainError {
   readonly code = 'missing-user-id';
@@ -44,6 +51,55 @@ export class ScheduleDisabled extends DomainError {
   readonly code = 'schedule-disabled';
   constructor(scheduleId: string) {
     super(`Schedule ${scheduleId} is disabled; enable it before running it.`);
+  }
+}
+
+/** A manual fire the overlap policy refuses: the schedule has a run still active (see decideFire). */
+export class ScheduleBusy extends DomainError {
+  readonly code = 'schedule-busy';
+  readonly extensions: { active_run_id: string };
+  constructor(scheduleId: string, activeRunId: string) {
+    super(
+      `Schedule ${scheduleId} has run ${activeRunId} still active, and its overlap_policy does not let another ` +
+        'fire now; retry when that run has ended.',
+    );
+    this.extensions = { active_run_id: activeRunId };
+  }
+}
+
+export class RunNotFound extends DomainError {
+  readonly code = 'run-not-found';
+  constructor(runId: string) {
+    super(`Run ${runId} not found.`);
+  }
+}
+
+/** A status the runtime reported that the run cannot take from the one it has (see runTransition). */
+export class IllegalRunTransition extends DomainError {
+  readonly code = 'illegal-run-transition';
+  readonly extensions: { current_status: string };
+  constructor(runId: string, currentStatus: string, reported: string) {
+    super(`Run ${runId} is already ${currentStatus}, a final status; it cannot become ${reported}.`);
+    this.extensions = { current_status: currentStatus };
+  }
+}
+
+export class SessionNotFound extends DomainError {
+  readonly code = 'session-not-found';
+  constructor(sessionId: string) {
+    super(`Session ${sessionId} not found.`);
+  }
+}
+
+/** The /runtime routes' credential is missing or not the configured RUNTIME_TOKEN. */
+export class InvalidRuntimeToken extends DomainError {
+  readonly code = 'invalid-runtime-token';
+  constructor(missing: boolean) {
+    super(
+      missing
+        ? 'The runtime routes require Authorization: Bearer <RUNTIME_TOKEN>.'
+        : 'The bearer token is not the runtime token.',
+    );
   }
 }
 

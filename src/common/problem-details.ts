@@ -40,6 +40,11 @@ const DOMAIN_ERRORS: Record<DomainErrorCode, { status: number; title: string; re
     title: 'Storage unavailable',
     retryAfterSeconds: STORAGE_UNAVAILABLE_RETRY_AFTER_SECONDS,
   },
+  'schedule-busy': { status: HttpStatus.CONFLICT, title: 'Schedule has an active run' },
+  'run-not-found': { status: HttpStatus.NOT_FOUND, title: 'Run not found' },
+  'illegal-run-transition': { status: HttpStatus.CONFLICT, title: 'Illegal run status transition' },
+  'session-not-found': { status: HttpStatus.NOT_FOUND, title: 'Session not found' },
+  'invalid-runtime-token': { status: HttpStatus.UNAUTHORIZED, title: 'Runtime authentication failed' },
 };
 
 /** The `Retry-After` (seconds) to send with the problem for `error`, or undefined for none. */
@@ -52,6 +57,8 @@ export function toProblem(error: unknown, instance: string): ProblemDetails | nu
   if (error instanceof DomainError) {
     const { status, title } = DOMAIN_ERRORS[error.code];
     return {
+      // First, so that no extension member can stand in for a standard one.
+      ...error.extensions,
       type: `urn:schedule-service:problem:${error.code}`,
       title,
       status,

@@ -20,7 +20,7 @@ import { encodeCursor } from '../common/cursor.js';
 import { PageQuery, pageRequestOf } from '../common/page-query.dto.js';
 import { ProblemDetails } from '../common/problem-details.js';
 import { toLocalIso } from '../common/time.js';
-import { RunListResponse, toRunResponse } from './dto/run.response.js';
+import { RunDetailResponse, RunListResponse, toRunDetailResponse, toRunResponse } from './dto/run.response.js';
 import { ScheduleSessionsResponse, toSessionResponse } from '../sessions/dto/session.response.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { CreateScheduleDto } from './dto/create-schedule.dto.js';
@@ -167,15 +167,23 @@ export class ScheduleController {
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
     summary: 'Fire a schedule once now',
-    description: 'Creates the execution session (or appends to the stateful one) whatever the cron says.',
+    description:
+      'Creates the execution session (or appends to the stateful one) whatever the cron says, and its run; with ' +
+      'dispatch, hands it to the agent runtime, subject to the overlap policy.',
   })
   @ScheduleIdParam()
   @ApiAcceptedResponse({ type: RunScheduleResponse })
   @NotFound()
-  @ApiConflictResponse({ description: 'The schedule is disabled.', type: ProblemDetails })
+  @ApiConflictResponse({
+    description:
+      'The schedule is disabled; or a run of it is still active and its `overlap_policy` refuses another now ' +
+      '(`skip`, or `buffer_one` with a run already waiting): the problem names that run in `detail` and in ' +
+      '`active_run_id`, and nothing was written.',
+    type: ProblemDetails,
+  })
   async run(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string): Promise<RunScheduleResponse> {
-    const session = await this.schedules.runNow(userId, scheduleId);
-    return { session_id: session.id };
+    const { session, run } = await this.schedules.runNow(userId, scheduleId);
+    return { session_id: session.id, run: toRunResponse(run) };
   }
 
   @Get(':schedule_id/runs')
@@ -193,6 +201,20 @@ export class ScheduleController {
     const { items, total, next } = await this.schedules.listRuns(userId, scheduleId, page);
     const runs = items.map(toRunResponse);
     return page ? { runs, total, next_cursor: next && encodeCursor(next) } : { runs, total };
+  }
+
+  @Get(':schedule_id/runs/:run_id')
+  @ApiOperation({ summary: 'Get one run', description: 'The run and every attempt at delivering its webhook to the agent runtime.' })
+  @ScheduleIdParam()
+  @ApiParam({ name: 'run_id', description: 'ID of the run.' })
+  @ApiOkResponse({ type: RunDetailResponse })
+  @ApiNotFoundResponse({ description: 'The caller has no such run of this schedule.', type: ProblemDetails })
+  async getRun(
+    @CurrentUser() userId: string,
+    @Param('schedule_id') scheduleId: string,
+    @Param('run_id') runId: string,
+  ): Promise<RunDetailResponse> {
+    return toRunDetailResponse(await this.schedules.getRun(userId, scheduleId, runId));
   }
 
   @Get(':schedule_id/next-runs')

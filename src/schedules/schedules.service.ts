@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { v7 as uuidv7 } from 'uuid';
 import { Clock } from '../common/clock.js';
 import {
+  RunNotFound,
   ScheduleDisabled,
   ScheduleLimitReached,
   ScheduleNotFound,
@@ -10,7 +11,7 @@ import {
 } from '../common/domain-errors.js';
 import { LimitsConfig } from '../config/app-config.js';
 import { SessionsService } from '../sessions/sessions.service.js';
-import type { Run } from '../domain/run.js';
+import type { Run, RunWithAttempts } from '../domain/run.js';
 import type { Session } from '../domain/session.js';
 import type { Page, PageRequest } from '../common/page.js';
 import { StorageBase } from '../storage/storage.base.js';
@@ -18,7 +19,13 @@ import { fireIntervalProblem, nextFireAfter, upcomingFires } from '../firing/cro
 import type { ChatModelConfigDto } from './dto/chat-model-config.dto.js';
 import type { CreateScheduleDto } from './dto/create-schedule.dto.js';
 import type { UpdateScheduleDto } from './dto/update-schedule.dto.js';
-import { type ChatModelConfig, DEFAULT_CATCHUP_WINDOW_SECONDS, type Schedule } from '../domain/schedule.js';
+import {
+  type ChatModelConfig,
+  DEFAULT_CATCHUP_WINDOW_SECONDS,
+  DEFAULT_OVERLAP_POLICY,
+  DEFAULT_RUN_TIMEOUT_SECONDS,
+  type Schedule,
+} from '../domain/schedule.js';
 
 @Injectable()
 export class SchedulesService {
@@ -58,6 +65,9 @@ export class SchedulesService {
       source: 'USER',
       sourceSessionId: null,
       catchupWindowSeconds: dto.catchup_window_seconds ?? DEFAULT_CATCHUP_WINDOW_SECONDS,
+      overlapPolicy: dto.overlap_policy ?? DEFAULT_OVERLAP_POLICY,
+      runTimeoutSeconds: dto.run_timeout_seconds ?? DEFAULT_RUN_TIMEOUT_SECONDS,
+      historyLimit: dto.history_limit ?? null,
       nextRunAt: null,
       lastRunAt: null,
       createdAt: now,
@@ -65,6 +75,7 @@ export class SchedulesService {
       version: 1,
     };
     assertValidWindow(schedule);
+    assertValidOverlapPolicy(schedule);
     assertFireInterval(schedule, this.limits.minFireIntervalSeconds, now);
     schedule.nextRunAt = nextFireAfter(schedule, now);
     const { maxSchedulesPerUser } = this.limits;
@@ -106,11 +117,21 @@ export class SchedulesService {
     if (!(await this.storage.deleteSchedule(userId, scheduleId))) throw new ScheduleNotFound(scheduleId);
   }
 
-  /** Fires the schedule once now, whatever its cron says. */
-  async runNow(userId: string, scheduleId: string): Promise<Session> {
+  /**
+   * Fires the schedule once now, whatever its cron says, subject to its overlap policy:
+   * ScheduleBusy when the policy refuses the fire (nothing is written).
+   */
+  async runNow(userId: string, scheduleId: string): Promise<{ session: Session; run: Run }> {
     const schedule = await this.get(userId, scheduleId);
     if (!schedule.enabled) throw new ScheduleDisabled(scheduleId);
     return this.sessions.fire(schedule, this.clock.now());
+  }
+
+  /** One run of the user's schedule, with its delivery attempts; RunNotFound when there is none. */
+  async getRun(userId: string, scheduleId: string, runId: string): Promise<RunWithAttempts> {
+    const found = await this.storage.getRun(userId, scheduleId, runId);
+    if (!found) throw new RunNotFound(runId);
+    return found;
   }
 
   /** The schedule's fire history, newest first: all of it, or one page. */
@@ -144,9 +165,13 @@ function applyUpdate(current: Schedule, dto: UpdateScheduleDto, now: Date, limit
     stateful: dto.stateful ?? current.stateful,
     permissionMode: dto.permission_mode ?? current.permissionMode,
     catchupWindowSeconds: dto.catchup_window_seconds ?? current.catchupWindowSeconds,
+    overlapPolicy: dto.overlap_policy ?? current.overlapPolicy,
+    runTimeoutSeconds: dto.run_timeout_seconds ?? current.runTimeoutSeconds,
+    historyLimit: dto.history_limit === undefined ? current.historyLimit : dto.history_limit,
     updatedAt: now,
   };
   assertValidWindow(next);
+  assertValidOverlapPolicy(next);
   // Only a new cron or time zone is checked: a schedule kept from before a stricter limit still saves.
   if (next.cronExpression !== current.cronExpression || next.timezone !== current.timezone) {
     assertFireInterval(next, limits.minFireIntervalSeconds, now);
@@ -177,6 +202,15 @@ function toInstant(value: string | null | undefined): Date | null {
 function assertFireInterval(schedule: Schedule, minSeconds: number, now: Date): void {
   const problem = fireIntervalProblem(schedule.cronExpression, schedule.timezone, minSeconds, now);
   if (problem) throw new ValidationFailed([{ field: 'cron_expression', message: `cron_expression ${problem}` }]);
+}
+
+/** The runs of a stateful schedule share one session: two of them at once would interleave in it. */
+function assertValidOverlapPolicy(schedule: Schedule): void {
+  if (schedule.stateful && schedule.overlapPolicy === 'allow') {
+    throw new ValidationFailed([
+      { field: 'overlap_policy', message: 'overlap_policy allow cannot be used with a stateful schedule: its runs share one session' },
+    ]);
+  }
 }
 
 function assertValidWindow(schedule: Schedule): void {

@@ -1,14 +1,19 @@
 import { Injectable } from '@nestjs/common';
-import { ScheduleNotFound } from '../common/domain-errors.js';
+import { ScheduleBusy, ScheduleNotFound } from '../common/domain-errors.js';
 import type { Schedule } from '../domain/schedule.js';
 import type { Page, PageRequest } from '../common/page.js';
+import { DispatchMode } from '../dispatch/dispatch-mode.js';
 import { StorageBase } from '../storage/storage.base.js';
 import { fireWrite } from '../domain/fire.js';
+import type { Run } from '../domain/run.js';
 import type { Session } from '../domain/session.js';
 
 @Injectable()
 export class SessionsService {
-  constructor(private readonly storage: StorageBase) {}
+  constructor(
+    private readonly storage: StorageBase,
+    private readonly dispatch: DispatchMode,
+  ) {}
 
   /**
    * The sessions the user's schedule triggered, newest first: all of them, or one page;
@@ -21,10 +26,21 @@ export class SessionsService {
     return { items: sessions, total: sessions.length, next: null };
   }
 
-  /** Creates (or, for a stateful schedule, appends to) the execution session of one fire. */
-  async fire(schedule: Schedule, firedAt: Date): Promise<Session> {
-    const session = await this.storage.recordFire(fireWrite(schedule, firedAt));
-    if (!session) throw new ScheduleNotFound(schedule.id);
-    return session;
+  /**
+   * A manual fire: creates (or, for a stateful schedule, appends to) the execution session and
+   * records its run, handed to the runtime when fires are dispatched. The overlap policy is
+   * decided by the storage against the runs active at that moment: ScheduleBusy when it refuses
+   * the fire, which then writes nothing.
+   */
+  async fire(schedule: Schedule, firedAt: Date): Promise<{ session: Session; run: Run }> {
+    const outcome = await this.storage.recordFire(fireWrite(schedule, firedAt, 'manual', firedAt, this.dispatch.dispatching));
+    switch (outcome.status) {
+      case 'fired':
+        return { session: outcome.session, run: outcome.run };
+      case 'busy':
+        throw new ScheduleBusy(schedule.id, outcome.blockingRunId);
+      case 'not-found':
+        throw new ScheduleNotFound(schedule.id);
+    }
   }
 }

@@ -259,7 +259,8 @@ export abstract class StorageBase {
 
   /**
    * Replaces the state of the session with this id, of any user, and sets its `updatedAt` to
-   * `now`. Returns the session as stored afterwards, or null, writing nothing, when there is none.
+   * `now`. Of a context longer than `statefulSessionMaxMessages` (StorageOptions), the newest
+   * that many messages are kept, as an append keeps them. Returns the session as stored afterwards, or null, writing nothing, when there is none.
    */
   abstract putSessionState(sessionId: string, state: SessionState, now: Date): Promise<Session | null>;
 

@@ -15,11 +15,20 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
-import { PERMISSION_MODES, type PermissionMode } from '../../domain/schedule.js';
+import {
+  DEFAULT_OVERLAP_POLICY,
+  DEFAULT_RUN_TIMEOUT_SECONDS,
+  HISTORY_LIMIT_RANGE,
+  OVERLAP_POLICIES,
+  type OverlapPolicy,
+  PERMISSION_MODES,
+  type PermissionMode,
+  RUN_TIMEOUT_SECONDS_RANGE,
+} from '../../domain/schedule.js';
 import { IsCronExpression, IsIsoInstant, Omittable } from './schedule.validators.js';
 import { ChatModelConfigDto } from './chat-model-config.dto.js';
 
-/** Optional and nullable: null clears the field (the activation window's ends). */
+/** Optional and nullable: null clears the field (the activation window's ends, the history limit). */
 const nullable = ValidateIf((_object, value) => value !== null && value !== undefined);
 
 export class CreateScheduleDto {
@@ -105,6 +114,50 @@ export class CreateScheduleDto {
   @Min(1)
   @Max(86400)
   readonly catchup_window_seconds?: number;
+
+  @ApiPropertyOptional({
+    description:
+      'What a fire does while a run of this schedule is still active (pending, dispatched or running, not timed out), ' +
+      'when fires are dispatched to an agent runtime: `skip` records a skipped run (a manual run is refused with 409); ' +
+      '`buffer_one` lets one fire wait and dispatches it when the active run ends (later ones are skipped); ' +
+      '`allow` always fires. A stateful schedule cannot `allow` (its runs share one session). ' +
+      'Without dispatch no run stays active, so every policy fires.',
+    enum: OVERLAP_POLICIES,
+    default: DEFAULT_OVERLAP_POLICY,
+  })
+  @Omittable()
+  @IsIn(OVERLAP_POLICIES)
+  readonly overlap_policy?: OverlapPolicy;
+
+  @ApiPropertyOptional({
+    description:
+      'A dispatched run without a final status (`succeeded` or `failed`) this many seconds after it was dispatched ' +
+      '(or released from waiting) becomes `timed_out`. A change applies to runs dispatched afterwards.',
+    minimum: RUN_TIMEOUT_SECONDS_RANGE.min,
+    maximum: RUN_TIMEOUT_SECONDS_RANGE.max,
+    default: DEFAULT_RUN_TIMEOUT_SECONDS,
+  })
+  @Omittable()
+  @IsInt()
+  @Min(RUN_TIMEOUT_SECONDS_RANGE.min)
+  @Max(RUN_TIMEOUT_SECONDS_RANGE.max)
+  readonly run_timeout_seconds?: number;
+
+  @ApiPropertyOptional({
+    description:
+      'Keep only the newest this many sessions and runs of this schedule; older ones are deleted in the background ' +
+      '(never a stateful schedule\'s session, never an active run). null keeps all.',
+    type: 'integer',
+    minimum: HISTORY_LIMIT_RANGE.min,
+    maximum: HISTORY_LIMIT_RANGE.max,
+    nullable: true,
+    default: null,
+  })
+  @nullable
+  @IsInt()
+  @Min(HISTORY_LIMIT_RANGE.min)
+  @Max(HISTORY_LIMIT_RANGE.max)
+  readonly history_limit?: number | null;
 
   @ApiPropertyOptional({
     description: 'Start of the activation window: an instant (ISO 8601 with offset), stored and returned in UTC.',

@@ -1,25 +1,74 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ApiNextCursor } from '../../common/page-query.dto.js';
-import { type Run, RUN_STATUSES, RUN_TRIGGERS, type RunStatus, type RunTrigger } from '../../domain/run.js';
+import {
+  type DispatchAttempt,
+  type Run,
+  RUN_STATUSES,
+  RUN_TRIGGERS,
+  type RunStatus,
+  type RunTrigger,
+  type RunWithAttempts,
+} from '../../domain/run.js';
 
 export class RunResponse {
   @ApiProperty() readonly id: string;
   @ApiProperty() readonly schedule_id: string;
-  @ApiProperty({ type: String, nullable: true, description: 'The session the fire created or appended to.' })
+  @ApiProperty({ type: String, nullable: true, description: 'The session the fire created or appended to; null for missed and skipped runs.' })
   readonly session_id: string | null;
   @ApiProperty({ enum: RUN_TRIGGERS, description: '`cron` on time, `catchup` for fires coalesced after downtime, `manual` for POST /run.' })
   readonly trigger: RunTrigger;
-  @ApiProperty({ format: 'date-time', description: 'The cron time this run is for.' }) readonly scheduled_for: string;
-  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When it fired; null when missed.' })
+  @ApiProperty({ format: 'date-time', description: 'The cron time this run is for (for a manual run: when it was asked for).' })
+  readonly scheduled_for: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When it fired; null when missed or skipped.' })
   readonly fired_at: string | null;
-  @ApiProperty({ enum: RUN_STATUSES }) readonly status: RunStatus;
-  @ApiProperty({ type: String, nullable: true, description: 'Why it failed or was missed.' }) readonly error: string | null;
+  @ApiProperty({
+    enum: RUN_STATUSES,
+    description:
+      'With dispatch to an agent runtime: `pending` (written, not yet delivered, or waiting for the active run under ' +
+      '`buffer_one`) → `dispatched` (the runtime accepted the webhook) → `running` → `succeeded` | `failed`; ' +
+      '`timed_out` when no final status came within the schedule\'s `run_timeout_seconds`; `failed` also when the ' +
+      'delivery gave up. `missed` (the service was down past the catch-up window) and `skipped` (the overlap policy ' +
+      'refused the fire) have no session. Without dispatch a fire is `succeeded` as soon as its session is written.',
+  })
+  readonly status: RunStatus;
+  @ApiProperty({ type: String, nullable: true, description: 'Why it failed, timed out, was missed or skipped.' })
+  readonly error: string | null;
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'When it reached its final status; null while active and for missed or skipped runs.',
+  })
+  readonly finished_at: string | null;
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description:
+      'When an active run becomes `timed_out` unless a final status arrives first; null when not dispatched, ' +
+      'or while it waits for its turn.',
+  })
+  readonly timeout_at: string | null;
 }
 
 export class RunListResponse {
   @ApiProperty({ type: [RunResponse], description: 'Newest first (by scheduled_for).' }) readonly runs: RunResponse[];
   @ApiProperty({ type: 'integer', description: 'Number of runs (all pages).' }) readonly total: number;
   @ApiNextCursor() readonly next_cursor?: string | null;
+}
+
+export class DispatchAttemptResponse {
+  @ApiProperty({ format: 'date-time', description: 'When the attempt started.' }) readonly at: string;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'The HTTP status the runtime answered; null without an answer.' })
+  readonly status_code: number | null;
+  @ApiProperty({ type: String, nullable: true, description: 'Why the attempt did not deliver (network error, timeout, status); null when it did.' })
+  readonly error: string | null;
+  @ApiProperty({ type: 'integer', description: 'How long the attempt took, in milliseconds.' }) readonly duration_ms: number;
+}
+
+export class RunDetailResponse extends RunResponse {
+  @ApiProperty({ type: [DispatchAttemptResponse], description: "Every delivery attempt of the run's webhook, oldest first." })
+  readonly attempts: DispatchAttemptResponse[];
 }
 
 export function toRunResponse(r: Run): RunResponse {
@@ -32,5 +81,15 @@ export function toRunResponse(r: Run): RunResponse {
     fired_at: r.firedAt?.toISOString() ?? null,
     status: r.status,
     error: r.error,
+    finished_at: r.finishedAt?.toISOString() ?? null,
+    timeout_at: r.timeoutAt?.toISOString() ?? null,
   };
+}
+
+export function toDispatchAttemptResponse(a: DispatchAttempt): DispatchAttemptResponse {
+  return { at: a.at.toISOString(), status_code: a.statusCode, error: a.error, duration_ms: a.durationMs };
+}
+
+export function toRunDetailResponse({ run, attempts }: RunWithAttempts): RunDetailResponse {
+  return { ...toRunResponse(run), attempts: attempts.map(toDispatchAttemptResponse) };
 }

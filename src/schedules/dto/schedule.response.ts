@@ -1,6 +1,15 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { PERMISSION_MODES, type PermissionMode, type Schedule, SCHEDULE_SOURCES, type ScheduleSource } from '../../domain/schedule.js';
+import {
+  OVERLAP_POLICIES,
+  type OverlapPolicy,
+  PERMISSION_MODES,
+  type PermissionMode,
+  type Schedule,
+  SCHEDULE_SOURCES,
+  type ScheduleSource,
+} from '../../domain/schedule.js';
 import { ChatModelConfigDto } from './chat-model-config.dto.js';
+import { RunResponse } from './run.response.js';
 
 export class ScheduleDataResponse {
   @ApiProperty() readonly name: string;
@@ -17,6 +26,12 @@ export class ScheduleDataResponse {
   @ApiProperty({ type: String, nullable: true, description: 'The session an agent created the schedule from.' })
   readonly source_session_id: string | null;
   @ApiProperty({ description: 'Catch-up window for missed fires, in seconds.' }) readonly catchup_window_seconds: number;
+  @ApiProperty({ enum: OVERLAP_POLICIES, description: 'What a fire does while a run of the schedule is still active.' })
+  readonly overlap_policy: OverlapPolicy;
+  @ApiProperty({ type: 'integer', description: 'A dispatched run without a final status this many seconds after dispatch times out.' })
+  readonly run_timeout_seconds: number;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Sessions and runs kept (the newest); null keeps all.' })
+  readonly history_limit: number | null;
 }
 
 export class ScheduleResponse {
@@ -50,6 +65,11 @@ export class CreateScheduleResponse {
 export class RunScheduleResponse {
   @ApiProperty({ description: 'ID of the execution session the fire created or appended to.' })
   readonly session_id: string;
+  @ApiProperty({
+    type: RunResponse,
+    description: 'The run of this fire: `succeeded` without dispatch; `pending` with it (under `buffer_one`, waiting for the active run).',
+  })
+  readonly run: RunResponse;
 }
 
 export function toScheduleResponse(s: Schedule): ScheduleResponse {
@@ -73,6 +93,9 @@ export function toScheduleResponse(s: Schedule): ScheduleResponse {
       source: s.source,
       source_session_id: s.sourceSessionId,
       catchup_window_seconds: s.catchupWindowSeconds,
+      overlap_policy: s.overlapPolicy,
+      run_timeout_seconds: s.runTimeoutSeconds,
+      history_limit: s.historyLimit,
     },
     next_run_at: s.nextRunAt?.toISOString() ?? null,
     last_run_at: s.lastRunAt?.toISOString() ?? null,

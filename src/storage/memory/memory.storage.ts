@@ -303,7 +303,7 @@ export class MemoryStorage extends StorageBase {
     if (!stored) return null;
     // As toStored does: the messages apart, one text each.
     stored.state = JSON.stringify({ ...state, context: [] });
-    stored.context = state.context.map((message) => JSON.stringify(message));
+    stored.context = state.context.slice(-this.options.statefulSessionMaxMessages).map((message) => JSON.stringify(message));
     stored.updatedAt = new Date(now);
     return fromStored(stored);
   }

@@ -413,7 +413,8 @@ export class TypeOrmStorage extends StorageBase {
 
   async putSessionState(sessionId: string, state: SessionState, now: Date): Promise<Session | null> {
     return this.transaction(async (em) => {
-      const result = await this.sessions(em).update({ id: sessionId }, writable<SessionRow>({ state, updated_at: now }));
+      const kept = { ...state, context: state.context.slice(-this.options.statefulSessionMaxMessages) };
+      const result = await this.sessions(em).update({ id: sessionId }, writable<SessionRow>({ state: kept, updated_at: now }));
       if ((result.affected ?? 0) === 0) return null;
       const row = await this.sessions(em).findOneBy({ id: sessionId });
       return row ? toSession(row) : null;

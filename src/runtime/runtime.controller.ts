@@ -1,0 +1,70 @@
+import { Body, Controller, HttpCode, HttpStatus, Param, Post, Put } from '@nestjs/common';
+import {
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import { ProblemDetails } from '../common/problem-details.js';
+import { RunResponse, toRunResponse } from '../schedules/dto/run.response.js';
+import { SessionResponse, toSessionResponse } from '../sessions/dto/session.response.js';
+import { ReportRunStatusDto } from './dto/report-run-status.dto.js';
+import { SessionStateDto, toSessionState } from './dto/session-state.dto.js';
+import { RuntimeAuth } from './runtime-auth.decorator.js';
+import { RuntimeService } from './runtime.service.js';
+
+const Invalid = () =>
+  ApiUnprocessableEntityResponse({ description: 'A field is invalid; `errors[]` names each one. Nothing was written.', type: ProblemDetails });
+
+/** The agent runtime's side of dispatch: it reports what became of the runs it was handed. */
+@ApiTags('runtime')
+@RuntimeAuth()
+@ApiServiceUnavailableResponse({
+  description: 'The database is unavailable; `Retry-After` says when to try again.',
+  type: ProblemDetails,
+})
+@Controller('runtime')
+export class RuntimeController {
+  constructor(private readonly runtime: RuntimeService) {}
+
+  @Post('runs/:run_id/status')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: "Report a run's status",
+    description:
+      'The runtime reports `running`, then `succeeded` or `failed` (a run may skip `running`). Repeating the ' +
+      'current status is a no-op (200), so reports may be retried. A final status ends the run and lets the ' +
+      "schedule's waiting run (`buffer_one`) go.",
+  })
+  @ApiParam({ name: 'run_id', description: 'ID of the run: the `webhook-id` of its webhook.' })
+  @ApiOkResponse({ type: RunResponse, description: 'The run as it is now.' })
+  @ApiNotFoundResponse({ description: 'No run has this ID.', type: ProblemDetails })
+  @ApiConflictResponse({
+    description: 'The run already has a final status; `current_status` names it. Nothing was written.',
+    type: ProblemDetails,
+  })
+  @Invalid()
+  async reportRunStatus(@Param('run_id') runId: string, @Body() dto: ReportRunStatusDto): Promise<RunResponse> {
+    return toRunResponse(await this.runtime.reportRunStatus(runId, dto.status, dto.error ?? null));
+  }
+
+  @Put('sessions/:session_id/state')
+  @ApiOperation({
+    summary: "Write a session's state",
+    description:
+      "Replaces the session's `state` (the conversation, summary, tasks, permission and tool context) with the " +
+      'one sent, as `GET /schedule/{schedule_id}/sessions` then shows it. For a stateful schedule this is its one ' +
+      'shared session.',
+  })
+  @ApiParam({ name: 'session_id', description: 'ID of the session: `data.session.id` of the webhook.' })
+  @ApiOkResponse({ type: SessionResponse, description: 'The session as it is now.' })
+  @ApiNotFoundResponse({ description: 'No session has this ID.', type: ProblemDetails })
+  @Invalid()
+  async putSessionState(@Param('session_id') sessionId: string, @Body() dto: SessionStateDto): Promise<SessionResponse> {
+    return toSessionResponse(await this.runtime.putSessionState(sessionId, toSessionState(dto)));
+  }
+}
