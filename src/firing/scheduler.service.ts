@@ -3,6 +3,7 @@ import { Clock } from '../common/clock.js';
 import { StorageUnavailable } from '../common/domain-errors.js';
 import { LOG_THROTTLE_INTERVAL_MS, LogThrottle, suppressedSuffix } from '../common/log-throttle.js';
 import { SchedulerConfig } from '../config/app-config.js';
+import { DispatchMode } from '../dispatch/dispatch-mode.js';
 import { nextFireAfter } from './cron.js';
 import type { Schedule } from '../domain/schedule.js';
 import { type DueFirePlan, unfiredRun } from '../domain/fire.js';
@@ -14,6 +15,15 @@ import { planDueFire } from './fire-planner.js';
  * up to one interval late (it waits for the next tick), plus the time its batch takes.
  */
 export const BACKLOG_TOLERANCE_MS = 10_000;
+
+/** Sessions and runs beyond the schedules' history limits deleted per batch (one batch per prune). */
+export const PRUNE_BATCH_SIZE = 1000;
+
+/**
+ * How often the ticker prunes history when the last prune found nothing more to do: pruning scans
+ * the history of every limited schedule, which is not worth doing every second.
+ */
+export const PRUNE_INTERVAL_MS = 10_000;
 
 /**
  * Fires due schedules: every tick it claims them from storage in batches until none is due.
@@ -31,11 +41,14 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   private stopping = false;
   /** Ticks that failed in a row. */
   private failedTicks = 0;
+  /** When history may be pruned next (see PRUNE_INTERVAL_MS); at once after a start. */
+  private nextPruneAt = 0;
 
   constructor(
     private readonly storage: StorageBase,
     private readonly clock: Clock,
     private readonly config: SchedulerConfig,
+    private readonly dispatch: DispatchMode = new DispatchMode(false),
   ) {
     this.throttle = new LogThrottle(LOG_THROTTLE_INTERVAL_MS, () => this.clock.now().getTime());
   }
@@ -58,7 +71,8 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
 
   /**
    * Claims and fires everything due, batch after batch, until nothing is; then checks what is
-   * still due (see warnIfBehind). Returns how many schedules it claimed.
+   * still due (see warnIfBehind), ends the runs that timed out, and prunes history beyond the
+   * schedules' limits. Returns how many schedules it claimed.
    */
   async tick(): Promise<number> {
     let claimed = 0;
@@ -81,7 +95,29 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
       if (outcomes.length < this.config.batchSize) break;
     }
     if (!this.stopping) await this.warnIfBehind(claimed, lateMs);
+    if (!this.stopping) await this.timeOutRuns();
+    if (!this.stopping) await this.pruneHistory();
     return claimed;
+  }
+
+  /**
+   * Ends the runs whose runtime gave no final status within their schedule's run timeout (which
+   * frees their schedules for the overlap policy). Done here rather than by the dispatcher so
+   * that it happens even where no replica dispatches any more.
+   */
+  private async timeOutRuns(): Promise<void> {
+    while (!this.stopping) {
+      const ended = await this.storage.timeOutRuns(this.clock.now(), this.config.batchSize);
+      if (ended < this.config.batchSize) return;
+    }
+  }
+
+  /** One batch of history pruning, at most every PRUNE_INTERVAL_MS unless there is more to do. */
+  private async pruneHistory(): Promise<void> {
+    const now = this.clock.now().getTime();
+    if (now < this.nextPruneAt) return;
+    const deleted = await this.storage.pruneHistory(PRUNE_BATCH_SIZE);
+    this.nextPruneAt = deleted < PRUNE_BATCH_SIZE ? now + PRUNE_INTERVAL_MS : now;
   }
 
   /**
@@ -129,7 +165,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
    */
   private plan(schedule: Schedule, now: Date): DueFirePlan {
     try {
-      return planDueFire(schedule, now);
+      return planDueFire(schedule, now, this.dispatch.dispatching);
     } catch (error) {
       const message = `cannot compute the fire times: ${(error as Error).message}`;
       this.logger.error(`Schedule ${schedule.id} ${message}; it will not fire until it is changed`);
