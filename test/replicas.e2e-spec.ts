@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { StorageBase } from '../src/storage/storage.base.js';
@@ -20,7 +24,7 @@ class Replica {
   readonly output: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(databaseUrl: string) {
+  constructor(databaseUrl: string, extraEnv: Record<string, string> = {}) {
     this.process = spawn(process.execPath, [MAIN], {
       cwd: ROOT,
       env: {
@@ -32,6 +36,7 @@ class Replica {
         PORT: '0',
         SCHEDULER_INTERVAL_MS: '100',
         SCHEDULER_BATCH_SIZE: '25',
+        ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -159,6 +164,131 @@ describe('several replicas on one PostgreSQL database', () => {
     for (const r of survivors) r.process.kill('SIGTERM');
     for (const r of survivors) await r.exited;
     await assertFiredExactlyOnce(user, n);
+    for (const r of survivors) assert.doesNotMatch(r.output.join(''), /ERROR/, 'a survivor logged an error');
+  });
+});
+
+/**
+ * The agent runtime the replicas dispatch to: verifies each webhook's signature, answers after a
+ * little while (so that deliveries are in flight when a replica is killed) with a final status,
+ * and counts the deliveries of each run (webhook-id).
+ */
+class RecordingRuntime {
+  readonly secret = `whsec_${randomBytes(32).toString('base64')}`;
+  readonly deliveries = new Map<string, number>();
+  badSignatures = 0;
+  private readonly server: Server;
+  private readonly verifier = new Webhook(this.secret);
+
+  constructor(private readonly answerAfterMs: number) {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        try {
+          this.verifier.verify(body, req.headers as Record<string, string>);
+        } catch {
+          this.badSignatures++;
+          res.writeHead(401).end();
+          return;
+        }
+        const id = String(req.headers['webhook-id']);
+        this.deliveries.set(id, (this.deliveries.get(id) ?? 0) + 1);
+        setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"succeeded"}'), this.answerAfterMs);
+      });
+    });
+  }
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+describe('several replicas dispatching to one runtime', () => {
+  const skip = postgresSkipReason();
+  if (skip) {
+    it.skip(`skipped: ${skip}`, () => undefined);
+    return;
+  }
+  let db: ThrowawayDatabase;
+  let dataSource: DataSource;
+  let storage: StorageBase;
+  const runtime = new RecordingRuntime(50);
+  let dispatchEnv: Record<string, string>;
+  const replicas: Replica[] = [];
+
+  beforeAll(async () => {
+    db = await createThrowawayDatabase();
+    dataSource = await new DataSource(dataSourceOptions({ driver: 'postgres', sqlitePath: '', databaseUrl: db.url })).initialize();
+    storage = new TypeOrmStorage(dataSource);
+    // A 1 s attempt timeout makes the lease of a killed replica's claims end after 3 s.
+    dispatchEnv = { DISPATCH_URL: await runtime.start(), DISPATCH_SECRET: runtime.secret, DISPATCH_TIMEOUT_MS: '1000' };
+  });
+  afterAll(async () => {
+    for (const r of replicas) if (r.process.exitCode === null && r.process.signalCode === null) r.process.kill('SIGKILL');
+    await runtime.stop();
+    await storage.close();
+    await db.drop();
+  });
+
+  const count = async (sql: string, params: unknown[] = []) => Number((await dataSource.query(sql, params))[0].n);
+  const finalRuns = (userId: string) =>
+    count(`SELECT count(*) AS n FROM runs WHERE user_id = $1 AND status NOT IN ('pending', 'dispatched', 'running')`, [userId]);
+
+  /** `n` schedules of one user, all due now, each due once; returns their users's id. */
+  async function seedDueBurst(n: number): Promise<string> {
+    const userId = `dispatch-${uuidv7()}`;
+    const now = new Date();
+    const schedules = Array.from({ length: n }, () =>
+      aSchedule({ userId, cronExpression: '0 0 1 1 *', timezone: 'UTC', startedAt: null, nextRunAt: now }),
+    );
+    for (let i = 0; i < n; i += 50) await Promise.all(schedules.slice(i, i + 50).map((s) => storage.createSchedule(s)));
+    return userId;
+  }
+
+  /** Every run of the user succeeded, was delivered at least once, and signed right. */
+  async function assertEveryRunDelivered(userId: string, n: number): Promise<string[]> {
+    const runs: Array<{ id: string; status: string }> = await dataSource.query(`SELECT id, status FROM runs WHERE user_id = $1`, [userId]);
+    assert.equal(runs.length, n);
+    assert.deepEqual(runs.filter((r) => r.status !== 'succeeded'), []);
+    assert.deepEqual(runs.filter((r) => !runtime.deliveries.has(r.id)), [], 'a run was never delivered');
+    assert.equal(runtime.badSignatures, 0);
+    return runs.map((r) => r.id);
+  }
+
+  it('delivers each of 300 fires exactly once when no replica dies', async () => {
+    const userId = await seedDueBurst(300);
+    const started = [new Replica(db.url, dispatchEnv), new Replica(db.url, dispatchEnv), new Replica(db.url, dispatchEnv)];
+    replicas.push(...started);
+    await waitFor('every run to end', () => finalRuns(userId), (n) => n >= 300);
+    for (const r of started) r.process.kill('SIGTERM');
+    for (const r of started) {
+      await r.exited;
+      assert.doesNotMatch(r.output.join(''), /ERROR/, 'a replica logged an error');
+    }
+    const ids = await assertEveryRunDelivered(userId, 300);
+    assert.deepEqual(ids.filter((id) => runtime.deliveries.get(id) !== 1), [], 'a run was delivered twice');
+  });
+
+  it('still ends every run when a replica is SIGKILLed mid-delivery; only then is a run delivered twice', async () => {
+    const userId = await seedDueBurst(300);
+    const [victim, ...survivors] = [new Replica(db.url, dispatchEnv), new Replica(db.url, dispatchEnv), new Replica(db.url, dispatchEnv)];
+    replicas.push(victim, ...survivors);
+    const delivered = () => count(`SELECT count(*) AS n FROM runs WHERE user_id = $1 AND status <> 'pending'`, [userId]);
+    await waitFor('deliveries to start', delivered, (n) => n > 0);
+    victim.process.kill('SIGKILL');
+    assert.equal((await victim.exited).signal, 'SIGKILL');
+    await waitFor('every run to end', () => finalRuns(userId), (n) => n >= 300);
+    for (const r of survivors) r.process.kill('SIGTERM');
+    for (const r of survivors) await r.exited;
+    await assertEveryRunDelivered(userId, 300);
     for (const r of survivors) assert.doesNotMatch(r.output.join(''), /ERROR/, 'a survivor logged an error');
   });
 });
