@@ -881,6 +881,17 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
         return plan;
       });
 
+    /** An agent's reply, as the runtime writes it into a session's context. */
+    const reply = (text: string, id: string): Message => ({
+      name: 'assistant',
+      content: [{ type: 'text', text, id: `${id}-text` }],
+      id,
+      metadata: {},
+      created_at: '2026-05-12T09:00:05.000Z',
+      finished_at: '2026-05-12T09:00:09.000Z',
+      usage: { input_tokens: 120, output_tokens: 40 },
+    });
+
     describe('record-only and dispatched fires', () => {
       it('writes a record-only fire as succeeded, finished when fired, with nothing to deliver', async () => {
         const e = newEra();
@@ -1389,6 +1400,135 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
       });
     });
 
+    describe('a stateful fire waiting behind the active run (buffer_one)', () => {
+      /**
+       * A stateful schedule whose run A is dispatched and whose fire B waits; then the runtime, done
+       * with A, writes the session back whole: its state S plus A's reply.
+       */
+      const activeAndWaiting = async (e: number) => {
+        const schedule = await created({ stateful: true, overlapPolicy: 'buffer_one', runTimeoutSeconds: 600 });
+        const a = fireWrite(schedule, at(e), 'manual', at(e), true);
+        await fire(a);
+        await recordAttempt(a.run.id, at(e, SECOND), 202, { outcome: 'delivered' });
+        const b = fireWrite(schedule, at(e, 2 * SECOND), 'manual', at(e, 2 * SECOND), true);
+        const waiting = await fire(b);
+        // B's prompt is not in the session yet: the write-back would erase it.
+        assert.deepEqual(waiting.session.state.context, [a.message]);
+        assert.deepEqual(waiting.session.updatedAt, at(e));
+        assert.deepEqual(waiting.run, { ...b.run, sessionId: statefulSessionId(schedule.id), timeoutAt: null });
+        assert.deepEqual(await storage.getSession(schedule.userId, a.session.id), waiting.session);
+        const state = structuredClone(a.session.state);
+        state.summary = 'A is done';
+        state.context.push(reply('Done.', 'reply-a'));
+        await storage.putSessionState(a.session.id, state, at(e, 3 * SECOND));
+        return { schedule, a, b, state };
+      };
+
+      /** B, released at `now`: its prompt follows the state the runtime wrote, and it is delivered with it. */
+      const assertReleased = async ({ schedule, b, state }: Awaited<ReturnType<typeof activeAndWaiting>>, now: Date) => {
+        const session = (await storage.getSession(schedule.userId, statefulSessionId(schedule.id)))!;
+        assert.deepEqual(session.state, { ...state, context: [...state.context, b.message] });
+        assert.deepEqual(session.updatedAt, now);
+        const released = { ...b.run, timeoutAt: at(now, 600 * SECOND) };
+        assert.deepEqual(await runOf(b.run), released);
+        assert.deepEqual(await deliverable(now), [
+          { run: released, schedule: await storage.getSchedule(schedule.userId, schedule.id), session, attemptsMade: 0 },
+        ]);
+      };
+
+      it('appends its prompt when the active run’s end is reported, after the state the runtime wrote', async () => {
+        const e = newEra();
+        const fires = await activeAndWaiting(e);
+        const now = at(e, 4 * SECOND);
+        await storage.reportRunStatus(fires.a.run.id, 'succeeded', null, now);
+        await assertReleased(fires, now);
+      });
+
+      it('appends its prompt when the active run times out', async () => {
+        const e = newEra();
+        const fires = await activeAndWaiting(e);
+        const now = at(e, 600 * SECOND);
+        assert.equal(await storage.timeOutRuns(now, 10), 1);
+        await assertReleased(fires, now);
+      });
+
+      it('appends its prompt when a delivery result ends the active run', async () => {
+        const e = newEra();
+        const fires = await activeAndWaiting(e);
+        const now = at(e, 4 * SECOND);
+        await recordAttempt(fires.a.run.id, now, 404, { outcome: 'gave-up', error: 'HTTP 404' });
+        await assertReleased(fires, now);
+      });
+
+      it('appends nothing for a fire skipped behind it', async () => {
+        const e = newEra();
+        const fires = await activeAndWaiting(e);
+        const { schedule, a } = fires;
+        const before = await storage.getSession(schedule.userId, a.session.id);
+        assert.deepEqual(await tryDispatchFire(schedule, at(e, 3 * SECOND)), { status: 'busy', blockingRunId: a.run.id });
+        assert.deepEqual(await storage.getSession(schedule.userId, a.session.id), before);
+        const now = at(e, 4 * SECOND);
+        await storage.reportRunStatus(a.run.id, 'succeeded', null, now);
+        await assertReleased(fires, now);
+      });
+
+      it('keeps a claimed fire’s prompt too, and a skipped claim appends nothing', async () => {
+        const e = newEra();
+        const schedule = await created({ stateful: true, overlapPolicy: 'buffer_one', runTimeoutSeconds: 10 * 3600, nextRunAt: at(e) });
+        const plans: DueFirePlan[] = [];
+        for (const hours of [0, 1, 2]) await claimDispatched(at(e, hours * HOUR), plans);
+        const [active, waiting] = plans.map((p) => p.fire!);
+        const sessionId = statefulSessionId(schedule.id);
+        assert.deepEqual((await storage.getSession(schedule.userId, sessionId))!.state.context, [active.message]);
+        assert.equal((await storage.listRunsBySchedule(schedule.userId, schedule.id))[0].status, 'skipped');
+        const state = structuredClone(active.session.state);
+        state.context.push(reply('Done.', 'reply-a'));
+        await storage.putSessionState(sessionId, state, at(e, 2 * HOUR));
+        const now = at(e, 3 * HOUR);
+        await storage.reportRunStatus(active.run.id, 'failed', 'out of credits', now);
+        const session = (await storage.getSession(schedule.userId, sessionId))!;
+        assert.deepEqual(session.state.context, [...state.context, waiting.message]);
+        assert.deepEqual(session.updatedAt, now);
+        assert.deepEqual(await deliverableIds(now), [waiting.run.id]);
+      });
+
+      it('appends its prompt within the bound, keeping the newest messages', async () => {
+        const e = newEra();
+        const fires = await activeAndWaiting(e);
+        const { schedule, a, b } = fires;
+        const state = structuredClone(fires.state);
+        for (let i = state.context.length; i < CONTRACT_SESSION_MAX_MESSAGES; i++) state.context.push(reply(`reply ${i}`, `reply-${i}`));
+        await storage.putSessionState(a.session.id, state, at(e, 3 * SECOND));
+        await storage.reportRunStatus(a.run.id, 'succeeded', null, at(e, 4 * SECOND));
+        const context = (await storage.getSession(schedule.userId, a.session.id))!.state.context;
+        assert.deepEqual(context, [...state.context.slice(1), b.message]);
+      });
+
+      it('appends its prompt when the runtime reports on it before its release', async () => {
+        const e = newEra();
+        const { schedule, a, b, state } = await activeAndWaiting(e);
+        const now = at(e, 4 * SECOND);
+        await storage.reportRunStatus(b.run.id, 'running', null, now);
+        const session = (await storage.getSession(schedule.userId, a.session.id))!;
+        assert.deepEqual(session.state.context, [...state.context, b.message]);
+        assert.deepEqual(session.updatedAt, now);
+        // Its entry is gone: ending A releases nothing more.
+        await storage.reportRunStatus(a.run.id, 'succeeded', null, at(e, 5 * SECOND));
+        assert.deepEqual((await storage.getSession(schedule.userId, a.session.id))!.state.context, [...state.context, b.message]);
+        assert.deepEqual(await deliverable(at(e, 5 * SECOND)), []);
+      });
+
+      it('leaves a non-stateful waiting fire as before: its own session, written when it fires', async () => {
+        const e = newEra();
+        const schedule = await created({ overlapPolicy: 'buffer_one', runTimeoutSeconds: 600 });
+        const a = await dispatchFire(schedule, at(e));
+        const b = fireWrite(schedule, at(e, SECOND), 'manual', at(e, SECOND), true);
+        assert.deepEqual((await fire(b)).session, b.session);
+        await storage.reportRunStatus(a.run.id, 'succeeded', null, at(e, 2 * SECOND));
+        assert.deepEqual(await storage.getSession(schedule.userId, b.session.id), b.session);
+      });
+    });
+
     describe('time-outs', () => {
       it('end active runs whose timeoutAt has come, at most `limit` per call, and count them', async () => {
         const e = newEra();
@@ -1468,16 +1608,6 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
     });
 
     describe('session state', () => {
-      const reply = (text: string, id: string): Message => ({
-        name: 'assistant',
-        content: [{ type: 'text', text, id: `${id}-text` }],
-        id,
-        metadata: {},
-        created_at: '2026-05-12T09:00:05.000Z',
-        finished_at: '2026-05-12T09:00:09.000Z',
-        usage: { input_tokens: 120, output_tokens: 40 },
-      });
-
       it('replaces the state of any user’s session and sets updatedAt', async () => {
         const schedule = await created({});
         const write = fireWrite(schedule, new Date('2026-05-12T09:00:00.000Z'));

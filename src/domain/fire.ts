@@ -200,6 +200,16 @@ export function decideFire(fire: FireWrite, activity: ScheduleActivity): Decided
   return { kind: 'skip', run: skipped, blockingRunId: blocking };
 }
 
+/**
+ * Whether a decided fire keeps its message with its held outbox entry instead of appending it
+ * now: a stateful fire that waits (buffer_one). The active run's runtime writes the shared session
+ * back whole when it is done (putSessionState), which would erase a message appended before; so
+ * the message is appended when the waiting run is released.
+ */
+export function keepsMessageUntilReleased(decided: DecidedFire): boolean {
+  return decided.kind === 'dispatch' && decided.outboxAvailableAt === null && decided.fire.stateful;
+}
+
 /** A run recorded for a cron fire time that did not fire. */
 export function unfiredRun(schedule: Schedule, scheduledFor: Date, status: 'missed' | 'failed', error: string): Run {
   return {

@@ -166,16 +166,20 @@ export abstract class StorageBase {
    * A fire with `dispatch` is first decided by decideFire against the schedule's activity at
    * `fire.firedAt`, read in the same transaction: `dispatch` writes as above plus the run's outbox
    * entry (held, when it waits); `skip` writes nothing at all and answers `busy` (a manual fire
-   * is refused, not recorded).
+   * is refused, not recorded). A stateful fire that waits does not append its message: the
+   * runtime writes the session back whole when the active run is done (putSessionState), which
+   * would erase it. The message is kept with the held outbox entry and appended when the run is
+   * released (see reportRunStatus); the session is left as it is (inserted, with the message,
+   * only if it does not exist yet), and the run's `sessionId` is the stateful session all the same.
    *
    * The append does not read the session's document into the process: what a fire costs does
    * not depend on how large its session has grown. A stateful session keeps at most
    * `statefulSessionMaxMessages` (StorageOptions) messages: an append past it drops the oldest in
    * the same write, keeping the newest.
    *
-   * Returns `fired` with the stored session as it is after this fire and the run as written,
-   * `busy`, or `not-found`, writing nothing, when the schedule (`session.sourceScheduleId` of
-   * `session.userId`) no longer exists.
+   * Returns `fired` with the stored session as it is after this fire (without the message of a
+   * stateful fire that waits) and the run as written, `busy`, or `not-found`, writing nothing,
+   * when the schedule (`session.sourceScheduleId` of `session.userId`) no longer exists.
    */
   abstract recordFire(fire: FireWrite): Promise<RecordFireOutcome>;
 
@@ -186,10 +190,12 @@ export abstract class StorageBase {
    * leaves a claim undone, never half done. Schedules another caller holds are skipped, not
    * waited for, so any number of callers (replicas) share the work and each due fire time
    * happens once. A stateful fire appends to its session as recordFire does (without reading
-   * the session, within the same bound). A fire with `dispatch` is decided as in recordFire, except
-   * that `skip` writes its skipped run (and advances `nextRunAt`, leaving `lastRunAt`). A plan whose fire cannot be written (the database refuses it) is recorded as
-   * a `failed` run instead; it still advances `nextRunAt`, and the other schedules are not
-   * affected. `plan` must not throw. Returns one outcome per claimed schedule.
+   * the session, within the same bound). A fire with `dispatch` is decided as in recordFire (a
+   * stateful fire that waits keeps its message until it is released, as there), except that
+   * `skip` writes its skipped run (and advances `nextRunAt`, leaving `lastRunAt`). A plan whose
+   * fire cannot be written (the database refuses it) is recorded as a `failed` run instead; it
+   * still advances `nextRunAt`, and the other schedules are not affected. `plan` must not throw.
+   * Returns one outcome per claimed schedule.
    */
   abstract claimDueSchedules(
     now: Date,
@@ -244,8 +250,11 @@ export abstract class StorageBase {
    * status, `finishedAt` = `now`; it also deletes the run's outbox entry (the runtime has the run,
    * so it is not delivered again), and a run that ends releases its schedule's waiting run: that
    * run's outbox entry becomes available at `now` and its `timeoutAt` = `now` + the schedule's run
-   * timeout. A run that is not ended and has no `timeoutAt` (it was waiting) gets one: `now` + the
-   * schedule's run timeout, so that no run stays active for ever. `noop` answers `unchanged`,
+   * timeout; the message a waiting stateful fire kept with its entry is appended to its session
+   * (within the bound, as a fire appends; `updatedAt` = `now`) and cleared, in the same
+   * transaction. A run that is not ended and has no `timeoutAt` (it was waiting) gets one: `now`
+   * + the schedule's run timeout, so that no run stays active for ever; a message it kept is
+   * appended to its session then, as its entry goes. `noop` answers `unchanged`,
    * `illegal` answers `illegal`; both write nothing.
    */
   abstract reportRunStatus(runId: string, to: RuntimeRunStatus, error: string | null, now: Date): Promise<RunReportOutcome>;

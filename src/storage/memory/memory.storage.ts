@@ -20,6 +20,7 @@ import {
   type DueFirePlan,
   type FireWrite,
   NO_ACTIVITY,
+  keepsMessageUntilReleased,
   type ScheduleActivity,
   statefulSessionId,
   timeoutAfter,
@@ -277,7 +278,9 @@ export class MemoryStorage extends StorageBase {
     } else {
       run.status = to;
       run.error = kept;
-      // The runtime has the run: it is not delivered again.
+      // The runtime has the run: it is not delivered again; a message it kept (it was waiting) goes to its session.
+      const entry = this.outbox.get(run.id);
+      if (entry) this.appendKeptMessage(entry, now);
       this.outbox.delete(run.id);
       // A run that was waiting has no timeout yet: it gets one now, or it could stay active for ever.
       const schedule = this.schedules.get(run.scheduleId);
@@ -404,22 +407,42 @@ export class MemoryStorage extends StorageBase {
       if (entry.scheduleId !== run.scheduleId || entry.availableAt !== null) continue;
       entry.availableAt = new Date(now);
       this.runs.get(entry.runId)!.timeoutAt = timeoutAfter(now, schedule.runTimeoutSeconds);
+      this.appendKeptMessage(entry, now);
     }
   }
 
   /**
+   * Appends the message a waiting stateful fire kept with its outbox entry to its run's session
+   * (as a fire appends, within the bound; `updatedAt` = `now`), and clears it from the entry.
+   */
+  private appendKeptMessage(entry: OutboxEntry, now: Date): void {
+    if (entry.pendingMessage === null) return;
+    const sessionId = this.runs.get(entry.runId)?.sessionId;
+    const session = sessionId ? this.sessions.get(sessionId) : undefined;
+    if (session) {
+      appendKeepingNewest(session.context, entry.pendingMessage, this.options.statefulSessionMaxMessages);
+      session.updatedAt = new Date(now);
+    }
+    entry.pendingMessage = null;
+  }
+
+  /**
    * Writes a fire the policy let through (checking first that its run is allowed), with its
-   * outbox entry when dispatched; returns the stored session, not copied.
+   * outbox entry when dispatched; returns the stored session, not copied. A waiting stateful fire
+   * whose session exists keeps its message on its entry (see keepsMessageUntilReleased).
    */
   private writeFire(schedule: Schedule, decided: Exclude<DecidedFire, { kind: 'skip' }>): StoredSession {
     const { fire } = decided;
     const existing = this.sessions.get(fire.session.id);
     if (existing && !fire.stateful) throw new Error(`Session ${fire.session.id} already exists`);
     this.checkRunsAllowed([fire.run]);
+    const keeps = existing !== undefined && keepsMessageUntilReleased(decided);
     let stored: StoredSession;
     if (existing) {
-      appendKeepingNewest(existing.context, JSON.stringify(fire.message), this.options.statefulSessionMaxMessages);
-      existing.updatedAt = new Date(fire.firedAt);
+      if (!keeps) {
+        appendKeepingNewest(existing.context, JSON.stringify(fire.message), this.options.statefulSessionMaxMessages);
+        existing.updatedAt = new Date(fire.firedAt);
+      }
       stored = existing;
     } else {
       stored = toStored(fire.session);
@@ -433,6 +456,7 @@ export class MemoryStorage extends StorageBase {
         availableAt: decided.outboxAvailableAt && new Date(decided.outboxAvailableAt),
         attempts: 0,
         leaseUntil: null,
+        pendingMessage: keeps ? JSON.stringify(fire.message) : null,
       });
     }
     schedule.lastRunAt = new Date(fire.firedAt);
@@ -478,6 +502,11 @@ interface OutboxEntry {
   attempts: number;
   /** Claimed by a dispatcher until then; null when not claimed. */
   leaseUntil: Date | null;
+  /**
+   * A waiting stateful fire's message (JSON text), appended to its session when the run is
+   * released, not when it fired (see keepsMessageUntilReleased); null otherwise.
+   */
+  pendingMessage: string | null;
 }
 
 /** A page of a list sorted newest first by (at, id), starting after `page.after`; the items are not copied. */

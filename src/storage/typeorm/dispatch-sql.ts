@@ -25,7 +25,11 @@ export interface RunEnding {
 export class DispatchSql {
   private readonly bulk: BulkSql;
 
-  constructor(private readonly dialect: SqlDialect) {
+  /** `statefulSessionMaxMessages`: the bound a released fire's kept message is appended within (StorageOptions). */
+  constructor(
+    private readonly dialect: SqlDialect,
+    private readonly statefulSessionMaxMessages: number,
+  ) {
     this.bulk = new BulkSql(dialect);
   }
 
@@ -105,9 +109,11 @@ export class DispatchSql {
 
   /**
    * Releases the waiting run of each schedule (held by the transaction): its outbox entry becomes
-   * available at `now`, and it times out its schedule's run timeout after `now`.
+   * available at `now`, and it times out its schedule's run timeout after `now`. A message the
+   * entry kept (a waiting stateful fire) is appended to the run's session now, and cleared.
    */
   async releaseWaiting(em: EntityManager, schedules: readonly HeldSchedule[], now: Date): Promise<void> {
+    await this.appendKeptMessages(em, 'schedule_id', schedules.map((s) => s.id), now);
     for (const chunk of chunks(schedules)) {
       const timeouts: unknown[] = [];
       const values = this.bulk.values(timeouts, chunk.map((s) => [s.id, timeoutAfter(now, s.runTimeoutSeconds)]), [1]);
@@ -120,9 +126,37 @@ export class DispatchSql {
       const params: unknown[] = [this.dialect.param(now)];
       const ids = this.bulk.list(params, chunk.map((s) => s.id));
       await em.query(
-        `UPDATE outbox SET available_at = ${this.dialect.placeholder(1)} WHERE available_at IS NULL AND schedule_id IN ${ids}`,
+        `UPDATE outbox SET available_at = ${this.dialect.placeholder(1)}, pending_message = NULL
+          WHERE available_at IS NULL AND schedule_id IN ${ids}`,
         params,
       );
+    }
+  }
+
+  /**
+   * Appends the messages kept by the held outbox entries whose `column` is one of `ids` (waiting
+   * stateful fires) to their runs' sessions, as a fire appends them: in SQL, within the bound,
+   * `updated_at` = `now`. The entries keep them: the caller releases or deletes the entries.
+   * A schedule has at most one waiting run, so this is a statement per schedule that has one.
+   */
+  async appendKeptMessages(em: EntityManager, column: 'schedule_id' | 'run_id', ids: readonly string[], now: Date): Promise<void> {
+    for (const chunk of chunks(ids)) {
+      const params: unknown[] = [];
+      const list = this.bulk.list(params, chunk);
+      const kept: Array<{ pending_message: string; session_id: string | null }> = await em.query(
+        `SELECT o.pending_message, r.session_id FROM outbox o JOIN runs r ON r.id = o.run_id
+          WHERE o.${column} IN ${list} AND o.available_at IS NULL AND o.pending_message IS NOT NULL`,
+        params,
+      );
+      for (const row of Array.from(kept)) {
+        if (row.session_id === null) continue;
+        await em.query(this.dialect.appendContextMessage(), [
+          row.pending_message,
+          this.statefulSessionMaxMessages,
+          this.dialect.param(now),
+          row.session_id,
+        ]);
+      }
     }
   }
 

@@ -27,6 +27,7 @@ import {
   decideFire,
   type DueFirePlan,
   type FireWrite,
+  keepsMessageUntilReleased,
   NO_ACTIVITY,
   type ScheduleActivity,
   timeoutAfter,
@@ -80,6 +81,8 @@ interface DecidedClaim {
   fire: FireWrite | null;
   /** The dispatched fire's outbox entry. */
   outbox: OutboxRow | null;
+  /** Whether the fire waits on a stateful session, keeping its message until it is released (keepsMessageUntilReleased). */
+  keepsMessage: boolean;
   /** Runs written without a fire: missed fire times, a skipped fire. */
   unfired: Run[];
   nextRunAt: Date | null;
@@ -107,7 +110,7 @@ export class TypeOrmStorage extends StorageBase {
     this.dialect = dialectOfDriver(dataSource.options.type);
     this.bulk = new BulkSql(this.dialect);
     this.queries = sessionQueries(this.dialect);
-    this.dispatch = new DispatchSql(this.dialect);
+    this.dispatch = new DispatchSql(this.dialect, options.statefulSessionMaxMessages);
     // Every port method, wrapped once: a database that is down, unreachable, overloaded or without
     // its schema surfaces as StorageUnavailable, so that nothing above storage knows about drivers.
     for (const name of STORAGE_METHODS) {
@@ -236,12 +239,21 @@ export class TypeOrmStorage extends StorageBase {
       const decided = decideFire(fire, activity);
       if (decided.kind === 'skip') return { status: 'busy', blockingRunId: decided.blockingRunId };
       const written = decided.fire;
-      const appended = written.stateful ? await this.appendMessageAndRead(em, written) : null;
-      if (!appended) await this.bulk.insert(em, 'sessions', [toSessionRow(written.session)]);
+      // A waiting stateful fire leaves an existing session as it is: its message waits with its outbox entry.
+      const keepsMessage = keepsMessageUntilReleased(decided);
+      const stored = !written.stateful
+        ? null
+        : keepsMessage
+          ? await this.readSession(em, written.session.id)
+          : await this.appendMessageAndRead(em, written);
+      if (!stored) await this.bulk.insert(em, 'sessions', [toSessionRow(written.session)]);
       await this.bulk.insert(em, 'runs', [toRunRow(written.run)]);
-      if (decided.kind === 'dispatch') await this.bulk.insert(em, 'outbox', [outboxRow(written, decided.outboxAvailableAt)]);
+      if (decided.kind === 'dispatch') {
+        const kept = keepsMessage && stored ? written.message : null;
+        await this.bulk.insert(em, 'outbox', [outboxRow(written, decided.outboxAvailableAt, kept)]);
+      }
       await this.schedules(em).update({ id: written.run.scheduleId }, { last_run_at: written.firedAt });
-      return { status: 'fired', session: appended ?? structuredClone(written.session), run: structuredClone(written.run) };
+      return { status: 'fired', session: stored ?? structuredClone(written.session), run: structuredClone(written.run) };
     });
   }
 
@@ -389,7 +401,8 @@ export class TypeOrmStorage extends StorageBase {
       // A run that was waiting has no timeout yet: it takes one now, so that it cannot stay active for ever.
       const timeoutAt = run.timeoutAt ?? timeoutAfter(now, held[0].runTimeoutSeconds);
       await this.runs(em).update({ id: runId }, { status: to, error: null, timeout_at: timeoutAt });
-      // The runtime has the run: it is not delivered again.
+      // The runtime has the run: it is not delivered again; a message it kept (it was waiting) goes to its session.
+      await this.dispatch.appendKeptMessages(em, 'run_id', [runId], now);
       await this.dispatch.deleteOutbox(em, [runId]);
       return { status: 'applied', run: { ...reported, timeoutAt } };
     });
@@ -466,8 +479,7 @@ export class TypeOrmStorage extends StorageBase {
    * number: their fires and outbox entries, their unfired runs, and the schedules' advance as one UPDATE.
    */
   private async writeClaims(em: EntityManager, claims: DecidedClaim[]): Promise<void> {
-    await this.writeFires(em, claims.flatMap((c) => (c.fire ? [c.fire] : [])));
-    await this.bulk.insert(em, 'outbox', claims.flatMap((c) => (c.outbox ? [c.outbox] : [])));
+    await this.bulk.insert(em, 'outbox', await this.writeFires(em, claims));
     await this.bulk.insert(em, 'runs', claims.flatMap((c) => c.unfired).map(toRunRow));
     await this.bulk.advanceSchedules(
       em,
@@ -491,16 +503,34 @@ export class TypeOrmStorage extends StorageBase {
   }
 
   /**
-   * Writes the sessions and runs of fires as multi-row inserts. Stateful fires whose session
-   * exists append to it instead, row by row (a schedule has at most one fire in a batch).
+   * Writes the sessions and runs of the claims' fires as multi-row inserts. Stateful fires whose
+   * session exists append to it instead, row by row (a schedule has at most one fire in a batch),
+   * except those that wait: their message goes with their outbox entry. Returns the claims'
+   * outbox entries, to insert.
    */
-  private async writeFires(em: EntityManager, fires: FireWrite[]): Promise<void> {
+  private async writeFires(em: EntityManager, claims: DecidedClaim[]): Promise<OutboxRow[]> {
     const inserts: SessionRow[] = [];
-    for (const fire of fires) {
-      if (!fire.stateful || !(await this.appendMessage(em, fire))) inserts.push(toSessionRow(fire.session));
+    const entries: OutboxRow[] = [];
+    const fires: FireWrite[] = [];
+    for (const { fire, outbox, keepsMessage } of claims) {
+      if (!fire) continue;
+      fires.push(fire);
+      let kept = false;
+      if (!fire.stateful) inserts.push(toSessionRow(fire.session));
+      else if (keepsMessage) kept = (await this.readSession(em, fire.session.id)) !== null;
+      else if (!(await this.appendMessage(em, fire))) inserts.push(toSessionRow(fire.session));
+      if (keepsMessage && !kept) inserts.push(toSessionRow(fire.session));
+      if (outbox) entries.push({ ...outbox, pending_message: kept ? JSON.stringify(fire.message) : null });
     }
     await this.bulk.insert(em, 'sessions', inserts);
     await this.bulk.insert(em, 'runs', fires.map((f) => toRunRow(f.run)));
+    return entries;
+  }
+
+  /** The session with this id as stored, read in the transaction; null when there is none. */
+  private async readSession(em: EntityManager, sessionId: string): Promise<Session | null> {
+    const rows = Array.from((await em.query(this.queries.byId, [sessionId])) as RawSessionRow[]);
+    return rows.length > 0 ? sessionFromRaw(this.dialect, rows[0]) : null;
   }
 
   /**
@@ -523,7 +553,7 @@ export class TypeOrmStorage extends StorageBase {
       rows = Array.from(result.records as RawSessionRow[]);
     } else {
       if (!(await this.appendMessage(em, fire))) return null;
-      rows = Array.from((await em.query(this.queries.byId, [fire.session.id])) as RawSessionRow[]);
+      return this.readSession(em, fire.session.id);
     }
     return rows.length > 0 ? sessionFromRaw(this.dialect, rows[0]) : null;
   }
@@ -556,7 +586,9 @@ export class TypeOrmStorage extends StorageBase {
       ? [{ ...claim.fire.run, sessionId: null, status: 'failed', error, finishedAt: null, timeoutAt: null }]
       : [];
     try {
-      await em.transaction((sp) => this.writeClaims(sp, [{ ...claim, fire: null, outbox: null, unfired: [...failed, ...claim.unfired] }]));
+      await em.transaction((sp) =>
+        this.writeClaims(sp, [{ ...claim, fire: null, outbox: null, keepsMessage: false, unfired: [...failed, ...claim.unfired] }]),
+      );
     } catch {
       // Even the failure cannot be recorded (say, the run already exists): at least do not retry it every tick.
       await this.schedules(em).update({ id: claim.scheduleId }, { next_run_at: claim.nextRunAt });
@@ -612,22 +644,37 @@ export class TypeOrmStorage extends StorageBase {
 
 /** A claimed schedule's plan, its fire decided by the overlap policy against the schedule's activity. */
 function decidedClaim(plan: DueFirePlan, activity: ScheduleActivity): DecidedClaim {
-  const claim = { scheduleId: plan.scheduleId, nextRunAt: plan.nextRunAt, unfired: plan.unfired, fire: null, outbox: null };
+  const claim = { scheduleId: plan.scheduleId, nextRunAt: plan.nextRunAt, unfired: plan.unfired, fire: null, outbox: null, keepsMessage: false };
   if (!plan.fire) return claim;
   const decided = decideFire(plan.fire, activity);
   switch (decided.kind) {
     case 'record':
       return { ...claim, fire: decided.fire };
     case 'dispatch':
-      return { ...claim, fire: decided.fire, outbox: outboxRow(decided.fire, decided.outboxAvailableAt) };
+      return {
+        ...claim,
+        fire: decided.fire,
+        outbox: outboxRow(decided.fire, decided.outboxAvailableAt, null),
+        keepsMessage: keepsMessageUntilReleased(decided),
+      };
     case 'skip':
       return { ...claim, unfired: [...plan.unfired, decided.run] };
   }
 }
 
-/** The outbox entry of a dispatched fire; `availableAt` null holds it (its run waits). */
-function outboxRow(fire: FireWrite, availableAt: Date | null): OutboxRow {
-  return { run_id: fire.run.id, schedule_id: fire.run.scheduleId, available_at: availableAt, attempts: 0, lease_until: null };
+/**
+ * The outbox entry of a dispatched fire; `availableAt` null holds it (its run waits), with the
+ * message a waiting stateful fire keeps until it is released, if any.
+ */
+function outboxRow(fire: FireWrite, availableAt: Date | null, kept: FireWrite['message'] | null): OutboxRow {
+  return {
+    run_id: fire.run.id,
+    schedule_id: fire.run.scheduleId,
+    available_at: availableAt,
+    attempts: 0,
+    lease_until: null,
+    pending_message: kept && JSON.stringify(kept),
+  };
 }
 
 /** The error of a run that timed out. */

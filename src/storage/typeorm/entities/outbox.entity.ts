@@ -11,6 +11,11 @@ export interface OutboxRow {
   attempts: number;
   /** Claimed by a dispatcher until then; null when nobody holds it. */
   lease_until: Date | null;
+  /**
+   * A waiting stateful fire's message (JSON text), appended to its session when the run is
+   * released, not when it fired (see keepsMessageUntilReleased); null otherwise.
+   */
+  pending_message: string | null;
 }
 
 export function outboxEntity(dialect: SqlDialect): EntitySchema<OutboxRow> {
@@ -25,6 +30,7 @@ export function outboxEntity(dialect: SqlDialect): EntitySchema<OutboxRow> {
       available_at: { type: t.timestamp, nullable: true },
       attempts: { type: 'integer', default: 0 },
       lease_until: { type: t.timestamp, nullable: true },
+      pending_message: { type: 'text', nullable: true },
     },
     indices: [
       // The dispatcher's "deliverable first" scan; held entries are not in it.

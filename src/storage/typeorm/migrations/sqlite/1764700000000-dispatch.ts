@@ -2,8 +2,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * Dispatch to the agent runtime: each schedule's overlap policy, run timeout and history limit;
- * each run's end and timeout; the outbox of webhooks to deliver and the attempts made. Existing
- * schedules take the defaults; existing succeeded runs (record-only fires) finished when they fired.
+ * each run's end and timeout; the outbox of webhooks to deliver (holding a waiting stateful fire's
+ * message until its run is released) and the attempts made. Existing schedules take the defaults;
+ * existing succeeded runs (record-only fires) finished when they fired.
  */
 export class DispatchSqlite1764700000000 implements MigrationInterface {
   name = 'DispatchSqlite1764700000000';
@@ -24,7 +25,8 @@ export class DispatchSqlite1764700000000 implements MigrationInterface {
         schedule_id varchar(64) NOT NULL,
         available_at datetime NULL,
         attempts integer NOT NULL DEFAULT 0,
-        lease_until datetime NULL
+        lease_until datetime NULL,
+        pending_message text NULL
       )`);
     await q.query(`CREATE INDEX outbox_due_idx ON outbox (available_at, run_id) WHERE available_at IS NOT NULL`);
     await q.query(`CREATE INDEX outbox_schedule_idx ON outbox (schedule_id)`);
