@@ -1,9 +1,10 @@
-import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
 import { StorageUnavailable } from '../common/domain-errors.js';
 import { LOG_THROTTLE_INTERVAL_MS, LogThrottle, suppressedSuffix } from '../common/log-throttle.js';
 import { DispatchConfig } from '../config/app-config.js';
 import type { ClaimedDelivery } from '../domain/delivery.js';
+import { Metrics } from '../metrics/metrics.js';
 import { StorageBase } from '../storage/storage.base.js';
 import { attemptError, deliveryResult } from './retry-policy.js';
 import { webhookBody, WebhookSender } from './webhook.js';
@@ -47,6 +48,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     private readonly storage: StorageBase,
     private readonly clock: Clock,
     private readonly config: DispatchConfig,
+    @Optional() private readonly metrics: Metrics = Metrics.none,
   ) {
     this.throttle = new LogThrottle(LOG_THROTTLE_INTERVAL_MS, () => this.clock.now().getTime());
     this.sender = new WebhookSender(config);
@@ -58,7 +60,10 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     this.schedulePoll(0);
   }
 
-  /** Stops claiming, and waits for the deliveries in flight to be sent and recorded. */
+  /**
+   * Stops claiming, and waits for the deliveries in flight to be sent and recorded. Runs after the
+   * HTTP drain and before the storage closes (see SchedulerService.beforeApplicationShutdown).
+   */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.timer);
@@ -138,6 +143,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     const now = this.clock.now();
     const result = deliveryResult(answer, delivery.attemptsMade, this.config.maxAttempts, now);
     const error = attemptError(answer);
+    this.metrics.recordDeliveryAttempt(result.outcome, durationMs);
     await this.storage.recordDeliveryAttempt({ runId: run.id, at, statusCode: answer.statusCode, error, durationMs }, result, now);
     if (result.outcome === 'gave-up') {
       this.throttle.run('gave-up', (suppressed) =>

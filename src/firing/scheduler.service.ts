@@ -1,4 +1,4 @@
-import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
 import { StorageUnavailable } from '../common/domain-errors.js';
 import { LOG_THROTTLE_INTERVAL_MS, LogThrottle, suppressedSuffix } from '../common/log-throttle.js';
@@ -7,6 +7,7 @@ import { DispatchMode } from '../dispatch/dispatch-mode.js';
 import { nextFireAfter } from './cron.js';
 import type { Schedule } from '../domain/schedule.js';
 import { type DueFirePlan, unfiredRun } from '../domain/fire.js';
+import { Metrics } from '../metrics/metrics.js';
 import { StorageBase } from '../storage/storage.base.js';
 import { planDueFire } from './fire-planner.js';
 
@@ -49,6 +50,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     private readonly clock: Clock,
     private readonly config: SchedulerConfig,
     private readonly dispatch: DispatchMode = new DispatchMode(false),
+    @Optional() private readonly metrics: Metrics = Metrics.none,
   ) {
     this.throttle = new LogThrottle(LOG_THROTTLE_INTERVAL_MS, () => this.clock.now().getTime());
   }
@@ -62,7 +64,11 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     this.scheduleTick(0);
   }
 
-  /** Stops claiming; the batch in flight commits or rolls back before the storage closes. */
+  /**
+   * Stops claiming; the batch in flight commits or rolls back before the storage closes. Runs
+   * after the HTTP drain (ShutdownDrain, an onModuleDestroy) and before the storage closes (in
+   * onApplicationShutdown): Nest's order for these hooks, whatever the modules.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.timer);
@@ -80,10 +86,17 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     let lateMs = 0;
     while (!this.stopping) {
       const now = this.clock.now();
-      const outcomes = await this.storage.claimDueSchedules(now, this.config.batchSize, (s) => {
-        if (s.nextRunAt) lateMs = Math.max(lateMs, now.getTime() - s.nextRunAt.getTime());
-        return this.plan(s, now);
-      });
+      const plans = new Map<string, DueFirePlan>();
+      const claimTimer = this.metrics.startClaimTimer();
+      const outcomes = await this.storage
+        .claimDueSchedules(now, this.config.batchSize, (s) => {
+          if (s.nextRunAt) lateMs = Math.max(lateMs, now.getTime() - s.nextRunAt.getTime());
+          const plan = this.plan(s, now);
+          plans.set(s.id, plan);
+          return plan;
+        })
+        .finally(claimTimer);
+      this.metrics.recordClaims(outcomes, plans);
       for (const failed of outcomes.filter((o) => o.status === 'failed')) {
         this.throttle.run('fire-failed', (suppressed) =>
           this.logger.error(
@@ -146,6 +159,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   private async warnIfBehind(claimed: number, claimedLateMs: number): Promise<void> {
     const now = this.clock.now();
     const backlog = await this.storage.dueBacklog(now);
+    this.metrics.setDueBacklog(backlog.count);
     const oldestLateMs = backlog.oldestNextRunAt ? now.getTime() - backlog.oldestNextRunAt.getTime() : 0;
     if (Math.max(claimedLateMs, oldestLateMs) <= this.config.intervalMs + BACKLOG_TOLERANCE_MS) return;
     const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;

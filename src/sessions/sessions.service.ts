@@ -1,8 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { ScheduleBusy, ScheduleNotFound } from '../common/domain-errors.js';
 import type { Schedule } from '../domain/schedule.js';
 import type { Page, PageRequest } from '../common/page.js';
 import { DispatchMode } from '../dispatch/dispatch-mode.js';
+import { Metrics } from '../metrics/metrics.js';
 import { StorageBase } from '../storage/storage.base.js';
 import { fireWrite } from '../domain/fire.js';
 import type { Run } from '../domain/run.js';
@@ -13,6 +14,7 @@ export class SessionsService {
   constructor(
     private readonly storage: StorageBase,
     private readonly dispatch: DispatchMode,
+    @Optional() private readonly metrics: Metrics = Metrics.none,
   ) {}
 
   /**
@@ -36,8 +38,10 @@ export class SessionsService {
     const outcome = await this.storage.recordFire(fireWrite(schedule, firedAt, 'manual', firedAt, this.dispatch.dispatching));
     switch (outcome.status) {
       case 'fired':
+        this.metrics.recordFire('manual', outcome.run.status);
         return { session: outcome.session, run: outcome.run };
       case 'busy':
+        this.metrics.recordFire('manual', 'skipped');
         throw new ScheduleBusy(schedule.id, outcome.blockingRunId);
       case 'not-found':
         throw new ScheduleNotFound(schedule.id);

@@ -1,0 +1,148 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DeliveryResult } from '../domain/delivery.js';
+import type { ClaimOutcome, DueFirePlan } from '../domain/fire.js';
+import type { RunStatus, RunTrigger } from '../domain/run.js';
+
+/** The route label of requests that matched no route: random paths must not each make a series. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+const FIRE_LAG_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * Node's process metrics, collected once per process: they describe the process, not an app, and
+ * prom-client cannot stop their collectors (a GC observer, an event-loop delay monitor), so one
+ * set per app would pile up in a process that starts many apps, as the tests do.
+ */
+let processRegistry: Registry | undefined;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+function instruments(registry: Registry) {
+  const registers = [registry];
+  return {
+    httpRequestDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help:
+        'HTTP requests by route template (`unmatched` for requests no route matched), method and status code: ' +
+        'the time from receiving the request to sending the response. GET /metrics itself is not counted.',
+      labelNames: ['route', 'method', 'status_code'] as const,
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    fires: new Counter({
+      name: 'schedule_fires_total',
+      help:
+        'Runs written for fire times, by trigger (cron, catchup, manual) and by the status they were written with: ' +
+        'succeeded (record-only mode), pending (handed to the runtime: the overlap policy may still have held it ' +
+        'waiting or recorded it as skipped; see the run), failed (the fire could not be planned or written), ' +
+        'missed (beyond the catch-up window), skipped (a manual fire the overlap policy refused; it writes nothing).',
+      labelNames: ['trigger', 'status'] as const,
+      registers,
+    }),
+    fireLag: new Histogram({
+      name: 'schedule_fire_lag_seconds',
+      help: 'For each cron or catch-up fire the ticker wrote: fired_at - scheduled_for.',
+      buckets: FIRE_LAG_BUCKETS,
+      registers,
+    }),
+    dueBacklog: new Gauge({
+      name: 'schedule_due_backlog',
+      help: "Schedules due and not yet claimed, as this replica's ticker saw at the end of its last tick.",
+      registers,
+    }),
+    claimBatchDuration: new Histogram({
+      name: 'schedule_claim_batch_duration_seconds',
+      help: 'How long each batch claim of due schedules took (the claim and the writes of its fires), failed ones included.',
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    dispatchAttempts: new Counter({
+      name: 'dispatch_attempts_total',
+      help:
+        'Webhook attempts to the agent runtime, by outcome: delivered, completed (the answer carried the final ' +
+        'status of the run), retry (a transient failure, tried again later), gave-up (the run failed).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    deliveryDuration: new Histogram({
+      name: 'dispatch_delivery_duration_seconds',
+      help: 'How long each webhook attempt took, from sending the request to its answer, failure or timeout.',
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+  };
+}
+
+/**
+ * What the service measures, for GET /metrics (Prometheus). Each app has a registry of its own,
+ * never prom-client's global one, so that several apps in one process count apart.
+ */
+export class Metrics {
+  /** Records nothing: METRICS_ENABLED=false, and the services unit specs build by hand. */
+  static readonly none = new Metrics(false);
+
+  readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
+  private readonly registry = new Registry();
+  private readonly recorded: ReturnType<typeof instruments> | null;
+
+  constructor(readonly enabled: boolean) {
+    this.recorded = enabled ? instruments(this.registry) : null;
+  }
+
+  /** The Prometheus text exposition: the process's metrics, then the app's. */
+  async exposition(): Promise<string> {
+    if (!this.enabled) return '';
+    return (await processMetrics().metrics()) + (await this.registry.metrics());
+  }
+
+  observeHttpRequest(route: string, method: string, statusCode: number, seconds: number): void {
+    this.recorded?.httpRequestDuration.observe({ route, method, status_code: String(statusCode) }, seconds);
+  }
+
+  /** Starts timing a claim of due schedules; call the result when it ends. */
+  startClaimTimer(): () => void {
+    const end = this.recorded?.claimBatchDuration.startTimer();
+    return () => void end?.();
+  }
+
+  /**
+   * One claim's fires, from what the ticker planned for each claimed schedule and what the
+   * storage says became of it: a `fired` plan was written as planned; a `failed` one had its
+   * fire written as a failed run instead, and its unfired runs as planned.
+   */
+  recordClaims(outcomes: readonly ClaimOutcome[], plans: ReadonlyMap<string, DueFirePlan>): void {
+    if (!this.recorded) return;
+    for (const outcome of outcomes) {
+      const plan = plans.get(outcome.scheduleId);
+      if (!plan) continue;
+      for (const run of plan.unfired) this.recordFire(run.trigger, run.status);
+      if (!plan.fire) continue;
+      const { run, firedAt } = plan.fire;
+      if (outcome.status === 'failed') {
+        this.recordFire(run.trigger, 'failed');
+      } else {
+        this.recordFire(run.trigger, run.status);
+        this.recorded.fireLag.observe((firedAt.getTime() - run.scheduledFor.getTime()) / 1000);
+      }
+    }
+  }
+
+  recordFire(trigger: RunTrigger, status: RunStatus): void {
+    this.recorded?.fires.inc({ trigger, status });
+  }
+
+  setDueBacklog(count: number): void {
+    this.recorded?.dueBacklog.set(count);
+  }
+
+  recordDeliveryAttempt(outcome: DeliveryResult['outcome'], durationMs: number): void {
+    this.recorded?.dispatchAttempts.inc({ outcome });
+    this.recorded?.deliveryDuration.observe(durationMs / 1000);
+  }
+}
