@@ -1,20 +1,26 @@
 import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import { configureApp, createHttpAdapter } from './app.setup.js';
-import { type AppConfig, InvalidConfigError, loadConfig } from './config/app-config.js';
+import { type AppConfig, DEFAULT_OBSERVABILITY, InvalidConfigError, loadConfig } from './config/app-config.js';
+import { createLogger } from './logging/logger.js';
+import { NestPinoLogger } from './logging/nest-logger.js';
 
 async function bootstrap(config: AppConfig): Promise<void> {
   // A failing start-up throws here, to be told in one line: Nest's own logs of it (with stack
   // traces) stay in the buffer, which is flushed only once the service listens.
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), createHttpAdapter(config.http), {
+  // Fastify's logger, and Nest's through it: one stream of JSON lines.
+  const logger = createLogger(config.observability ?? DEFAULT_OBSERVABILITY);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), createHttpAdapter(config.http, logger), {
     abortOnError: false,
     bufferLogs: true,
     autoFlushLogs: false,
   });
-  configureApp(app, config.http);
+  app.useLogger(new NestPinoLogger(logger));
+  await configureApp(app, config);
   try {
     await app.listen(config.port, config.host);
   } catch (error) {
@@ -22,9 +28,9 @@ async function bootstrap(config: AppConfig): Promise<void> {
     throw error;
   }
   app.flushLogs();
-  new Logger('Bootstrap').log(
-    `Listening on http://${config.host}:${config.port} (storage: ${config.storage.driver}); API docs at /docs`,
-  );
+  // The bound port, which PORT=0 leaves to the system.
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  new Logger('Bootstrap').log(`Listening on http://${config.host}:${port} (storage: ${config.storage.driver}); API docs at /docs`);
 }
 
 /** Why the service could not start, naming the variable to change. */
