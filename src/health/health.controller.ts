@@ -1,10 +1,11 @@
-import { type BeforeApplicationShutdown, Controller, Get, HttpStatus, Res, ServiceUnavailableException } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { applyDecorators, Controller, Get, HttpStatus, Res, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, type ApiResponseSchemaHost, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, type HealthCheckResult, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
 import { Clock } from '../common/clock.js';
 import { STORAGE_UNAVAILABLE_RETRY_AFTER_SECONDS } from '../common/problem-details.js';
 import { StorageBase } from '../storage/storage.base.js';
+import { ShutdownDrain } from './shutdown-drain.service.js';
 
 /** How long a storage check may take before it counts as down. */
 const CHECK_TIMEOUT_MS = 2000;
@@ -15,40 +16,57 @@ const READY_DESCRIPTION =
   'many schedules are due and not yet claimed, `oldest_due_seconds` how late the oldest of them is. ' +
   '503 otherwise, with the same body saying which check failed (`error`), and `Retry-After`.';
 
+/** terminus's answer: `status`, then each check by name under `info` (up), `error` (down) and `details` (all). */
+const HEALTH_BODY: ApiResponseSchemaHost['schema'] = {
+  type: 'object',
+  properties: {
+    status: { type: 'string', enum: ['ok', 'error', 'shutting_down'] },
+    info: { type: 'object', additionalProperties: { type: 'object' }, nullable: true },
+    error: { type: 'object', additionalProperties: { type: 'object' }, nullable: true },
+    details: { type: 'object', additionalProperties: { type: 'object' } },
+  },
+};
+
+/**
+ * terminus's @HealthCheck without its Swagger part, documented here instead: terminus documents
+ * the route only where it can require() @nestjs/swagger, an ES module that Node 24 can require
+ * and Node 20 cannot, so the generated document differed between the two.
+ */
+const HealthRoute = () =>
+  applyDecorators(
+    HealthCheck({ noCache: true, swaggerDocumentation: false }),
+    ApiOkResponse({ description: 'Healthy.', schema: HEALTH_BODY }),
+    ApiServiceUnavailableResponse({ description: 'Not healthy: `error` names the failing check.', schema: HEALTH_BODY }),
+  );
+
 /**
  * For load balancers and orchestrators; no identity needed, no user data shown. Answers in
  * terminus's shape (`status`, `info`, `error`, `details`), also when it is 503.
  */
 @ApiTags('health')
 @Controller('health')
-export class HealthController implements BeforeApplicationShutdown {
-  private draining = false;
-
+export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly storage: StorageBase,
     private readonly clock: Clock,
+    private readonly shutdown: ShutdownDrain,
   ) {}
 
-  /** From here on the service is shutting down: not ready for new work. */
-  beforeApplicationShutdown(): void {
-    this.draining = true;
-  }
-
   @Get()
-  @HealthCheck()
+  @HealthRoute()
   @ApiOperation({ summary: 'Health (readiness)', description: `The same as \`/health/ready\`. ${READY_DESCRIPTION}` })
   check(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
     return this.ready(reply);
   }
 
   @Get('ready')
-  @HealthCheck()
+  @HealthRoute()
   @ApiOperation({ summary: 'Readiness', description: READY_DESCRIPTION })
   ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
     return this.answer(reply, [
-      () => (this.draining ? this.indicators.check('lifecycle').down({ draining: true }) : this.indicators.check('lifecycle').up()),
+      () => (this.shutdown.isDraining ? this.indicators.check('lifecycle').down({ draining: true }) : this.indicators.check('lifecycle').up()),
       () => this.indicators.check('storage').attempt(() => this.storage.ping()).withTimeout(CHECK_TIMEOUT_MS),
       () =>
         this.indicators
@@ -64,7 +82,7 @@ export class HealthController implements BeforeApplicationShutdown {
   }
 
   @Get('live')
-  @HealthCheck()
+  @HealthRoute()
   @ApiOperation({ summary: 'Liveness', description: '200 while the process serves requests; it checks nothing else (restarting would not bring the database back).' })
   live(): Promise<HealthCheckResult> {
     return this.health.check([]);
