@@ -5,11 +5,11 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiServiceUnavailableResponse,
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import { ProblemDetails } from '../common/problem-details.js';
+import { ApiStorageUnavailable, PROBLEM_EXAMPLES } from '../docs/problem-examples.js';
 import { RunResponse, toRunResponse } from '../schedules/dto/run.response.js';
 import { SessionResponse, toSessionResponse } from '../sessions/dto/session.response.js';
 import { ReportRunStatusDto } from './dto/report-run-status.dto.js';
@@ -17,16 +17,17 @@ import { SessionStateDto, toSessionState } from './dto/session-state.dto.js';
 import { RuntimeAuth } from './runtime-auth.decorator.js';
 import { RuntimeService } from './runtime.service.js';
 
-const Invalid = () =>
-  ApiUnprocessableEntityResponse({ description: 'A field is invalid; `errors[]` names each one. Nothing was written.', type: ProblemDetails });
+const Invalid = (example: ProblemDetails) =>
+  ApiUnprocessableEntityResponse({
+    description: 'A field is invalid; `errors[]` names each one. Nothing was written.',
+    type: ProblemDetails,
+    example,
+  });
 
 /** The agent runtime's side of dispatch: it reports what became of the runs it was handed. */
 @ApiTags('runtime')
 @RuntimeAuth()
-@ApiServiceUnavailableResponse({
-  description: 'The database is unavailable; `Retry-After` says when to try again.',
-  type: ProblemDetails,
-})
+@ApiStorageUnavailable()
 @Controller('runtime')
 export class RuntimeController {
   constructor(private readonly runtime: RuntimeService) {}
@@ -42,12 +43,13 @@ export class RuntimeController {
   })
   @ApiParam({ name: 'run_id', description: 'ID of the run: the `webhook-id` of its webhook.' })
   @ApiOkResponse({ type: RunResponse, description: 'The run as it is now.' })
-  @ApiNotFoundResponse({ description: 'No run has this ID.', type: ProblemDetails })
+  @ApiNotFoundResponse({ description: 'No run has this ID.', type: ProblemDetails, example: PROBLEM_EXAMPLES.runNotFound })
   @ApiConflictResponse({
     description: 'The run already has a final status; `current_status` names it. Nothing was written.',
     type: ProblemDetails,
+    example: PROBLEM_EXAMPLES.runAlreadyFinal,
   })
-  @Invalid()
+  @Invalid(PROBLEM_EXAMPLES.invalidRunStatus)
   async reportRunStatus(@Param('run_id') runId: string, @Body() dto: ReportRunStatusDto): Promise<RunResponse> {
     return toRunResponse(await this.runtime.reportRunStatus(runId, dto.status, dto.error ?? null));
   }
@@ -62,8 +64,8 @@ export class RuntimeController {
   })
   @ApiParam({ name: 'session_id', description: 'ID of the session: `data.session.id` of the webhook.' })
   @ApiOkResponse({ type: SessionResponse, description: 'The session as it is now.' })
-  @ApiNotFoundResponse({ description: 'No session has this ID.', type: ProblemDetails })
-  @Invalid()
+  @ApiNotFoundResponse({ description: 'No session has this ID.', type: ProblemDetails, example: PROBLEM_EXAMPLES.sessionNotFound })
+  @Invalid(PROBLEM_EXAMPLES.invalidSessionState)
   async putSessionState(@Param('session_id') sessionId: string, @Body() dto: SessionStateDto): Promise<SessionResponse> {
     return toSessionResponse(await this.runtime.putSessionState(sessionId, toSessionState(dto)));
   }

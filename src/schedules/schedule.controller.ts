@@ -2,7 +2,6 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Pa
 import {
   ApiAcceptedResponse,
   ApiConflictResponse,
-  ApiServiceUnavailableResponse,
   ApiCreatedResponse,
   ApiHeader,
   ApiNoContentResponse,
@@ -33,11 +32,17 @@ import {
 } from './dto/schedule.response.js';
 import { NextRunsQuery, NextRunsResponse } from './dto/next-runs.dto.js';
 import { UpdateScheduleDto } from './dto/update-schedule.dto.js';
+import { ApiRateLimited, ApiStorageUnavailable, PROBLEM_EXAMPLES } from '../docs/problem-examples.js';
 import { scheduleEtag, versionsIfMatch } from './schedule-etag.js';
 import { SchedulesService } from './schedules.service.js';
 
 const ScheduleIdParam = () => ApiParam({ name: 'schedule_id', description: 'ID of the schedule.' });
-const NotFound = () => ApiNotFoundResponse({ description: 'The caller has no schedule with this ID.', type: ProblemDetails });
+const NotFound = () =>
+  ApiNotFoundResponse({
+    description: 'The caller has no schedule with this ID.',
+    type: ProblemDetails,
+    example: PROBLEM_EXAMPLES.scheduleNotFound,
+  });
 const WithEtag = () =>
   ApiOkResponse({
     type: ScheduleResponse,
@@ -48,15 +53,13 @@ const WithEtag = () =>
       },
     },
   });
-const Invalid = () =>
-  ApiUnprocessableEntityResponse({ description: 'A field is invalid; `errors[]` names each one.', type: ProblemDetails });
+const Invalid = (example: ProblemDetails) =>
+  ApiUnprocessableEntityResponse({ description: 'A field is invalid; `errors[]` names each one.', type: ProblemDetails, example });
 
 @ApiTags('schedule')
 @UserAuth()
-@ApiServiceUnavailableResponse({
-  description: 'The database is unavailable; `Retry-After` says when to try again.',
-  type: ProblemDetails,
-})
+@ApiRateLimited()
+@ApiStorageUnavailable()
 @Controller('schedule')
 export class ScheduleController {
   constructor(
@@ -75,8 +78,12 @@ export class ScheduleController {
   @Post()
   @ApiOperation({ summary: 'Create a schedule' })
   @ApiCreatedResponse({ type: CreateScheduleResponse })
-  @ApiConflictResponse({ description: 'The caller already has the most schedules one user may have.', type: ProblemDetails })
-  @Invalid()
+  @ApiConflictResponse({
+    description: 'The caller already has the most schedules one user may have (MAX_SCHEDULES_PER_USER).',
+    type: ProblemDetails,
+    example: PROBLEM_EXAMPLES.scheduleLimitReached,
+  })
+  @Invalid(PROBLEM_EXAMPLES.invalidSchedule)
   async create(@CurrentUser() userId: string, @Body() dto: CreateScheduleDto): Promise<CreateScheduleResponse> {
     const schedule = await this.schedules.create(userId, dto);
     return { schedule_id: schedule.id };
@@ -117,8 +124,9 @@ export class ScheduleController {
   @ApiPreconditionFailedResponse({
     description: '`If-Match` does not name the current version: the schedule changed since it was read; nothing was written.',
     type: ProblemDetails,
+    example: PROBLEM_EXAMPLES.versionMismatch,
   })
-  @Invalid()
+  @Invalid(PROBLEM_EXAMPLES.invalidSchedule)
   async update(
     @CurrentUser() userId: string,
     @Param('schedule_id') scheduleId: string,
@@ -150,8 +158,16 @@ export class ScheduleController {
   })
   @ScheduleIdParam()
   @ApiOkResponse({ type: ScheduleSessionsResponse })
-  @ApiNotFoundResponse({ description: 'The schedule does not exist.', type: ProblemDetails })
-  @ApiUnprocessableEntityResponse({ description: 'A bad `limit` or `cursor`.', type: ProblemDetails })
+  @ApiNotFoundResponse({
+    description: 'The schedule does not exist.',
+    type: ProblemDetails,
+    example: PROBLEM_EXAMPLES.scheduleNotFound,
+  })
+  @ApiUnprocessableEntityResponse({
+    description: 'A bad `limit` or `cursor`.',
+    type: ProblemDetails,
+    example: PROBLEM_EXAMPLES.invalidPage,
+  })
   async listSessions(
     @CurrentUser() userId: string,
     @Param('schedule_id') scheduleId: string,
@@ -180,6 +196,10 @@ export class ScheduleController {
       '(`skip`, or `buffer_one` with a run already waiting): the problem names that run in `detail` and in ' +
       '`active_run_id`, and nothing was written.',
     type: ProblemDetails,
+    examples: {
+      schedule_busy: { summary: 'A run of the schedule is still active', value: PROBLEM_EXAMPLES.scheduleBusy },
+      schedule_disabled: { summary: 'The schedule is disabled', value: PROBLEM_EXAMPLES.scheduleDisabled },
+    },
   })
   async run(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string): Promise<RunScheduleResponse> {
     const { session, run } = await this.schedules.runNow(userId, scheduleId);
@@ -191,7 +211,7 @@ export class ScheduleController {
   @ScheduleIdParam()
   @ApiOkResponse({ type: RunListResponse })
   @NotFound()
-  @Invalid()
+  @Invalid(PROBLEM_EXAMPLES.invalidPage)
   async listRuns(
     @CurrentUser() userId: string,
     @Param('schedule_id') scheduleId: string,
@@ -208,7 +228,11 @@ export class ScheduleController {
   @ScheduleIdParam()
   @ApiParam({ name: 'run_id', description: 'ID of the run.' })
   @ApiOkResponse({ type: RunDetailResponse })
-  @ApiNotFoundResponse({ description: 'The caller has no such run of this schedule.', type: ProblemDetails })
+  @ApiNotFoundResponse({
+    description: 'The caller has no such run of this schedule.',
+    type: ProblemDetails,
+    example: PROBLEM_EXAMPLES.runNotFound,
+  })
   async getRun(
     @CurrentUser() userId: string,
     @Param('schedule_id') scheduleId: string,
@@ -222,7 +246,7 @@ export class ScheduleController {
   @ScheduleIdParam()
   @ApiOkResponse({ type: NextRunsResponse })
   @NotFound()
-  @Invalid()
+  @Invalid(PROBLEM_EXAMPLES.invalidCount)
   async nextRuns(
     @CurrentUser() userId: string,
     @Param('schedule_id') scheduleId: string,

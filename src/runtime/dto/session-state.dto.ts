@@ -20,6 +20,7 @@ import {
 import { PERMISSION_MODES, type PermissionMode } from '../../domain/schedule.js';
 import { type Message, type SessionState, type Task, TASK_STATES, type TaskState } from '../../domain/session.js';
 import { MaxJsonBytes } from '../../schedules/dto/schedule.validators.js';
+import { EXAMPLE_AGENT_ID, EXAMPLE_SESSION_ID } from '../../docs/examples.js';
 
 // The session state the runtime writes back (PUT /runtime/sessions/{id}/state): the seed's `state`
 // object (list-schedule-sessions.seed.txt), every field required, nothing else allowed, each list
@@ -75,7 +76,12 @@ const StringList = (max: number, chars: number): PropertyDecorator =>
 const FreeFormObject = (): PropertyDecorator => applyDecorators(IsObject(), MaxJsonBytes(L.objectBytes));
 
 const freeForm = (description: string) =>
-  ApiProperty({ type: 'object', additionalProperties: true, description: `${description} At most ${L.objectBytes} bytes as JSON.` });
+  ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: `${description} At most ${L.objectBytes} bytes as JSON.`,
+    example: {},
+  });
 
 export class TextBlockDto {
   @ApiProperty({ maxLength: L.textChars, example: 'Here is the summary of yesterday’s tickets: …' })
@@ -87,20 +93,20 @@ export class TextBlockDto {
   @IsIn(['text'])
   readonly type: 'text';
 
-  @ApiProperty({ minLength: 1, maxLength: L.idChars })
+  @ApiProperty({ minLength: 1, maxLength: L.idChars, example: '019cad9a-4b10-7a3e-8c5d-1e2f3a4b5c6d' })
   @IsString()
   @Length(1, L.idChars)
   readonly id: string;
 }
 
 export class UsageDto {
-  @ApiProperty({ type: 'integer', minimum: 0, maximum: L.tokens })
+  @ApiProperty({ type: 'integer', minimum: 0, maximum: L.tokens, example: 1834 })
   @IsInt()
   @Min(0)
   @Max(L.tokens)
   readonly input_tokens: number;
 
-  @ApiProperty({ type: 'integer', minimum: 0, maximum: L.tokens })
+  @ApiProperty({ type: 'integer', minimum: 0, maximum: L.tokens, example: 412 })
   @IsInt()
   @Min(0)
   @Max(L.tokens)
@@ -108,7 +114,12 @@ export class UsageDto {
 }
 
 export class MessageDto {
-  @ApiProperty({ description: 'Author of the message, e.g. `user` or the agent’s name.', minLength: 1, maxLength: L.idChars })
+  @ApiProperty({
+    description: 'Author of the message, e.g. `user` or the agent’s name.',
+    minLength: 1,
+    maxLength: L.idChars,
+    example: EXAMPLE_AGENT_ID,
+  })
   @IsString()
   @Length(1, L.idChars)
   readonly name: string;
@@ -117,7 +128,7 @@ export class MessageDto {
   @NestedList(() => TextBlockDto, L.blocksPerMessage)
   readonly content: TextBlockDto[];
 
-  @ApiProperty({ minLength: 1, maxLength: L.idChars })
+  @ApiProperty({ minLength: 1, maxLength: L.idChars, example: '019cad9a-4b10-7a3e-8c5d-2f3a4b5c6d7e' })
   @IsString()
   @Length(1, L.idChars)
   readonly id: string;
@@ -144,7 +155,7 @@ export class MessageDto {
 }
 
 export class PermissionContextDto {
-  @ApiProperty({ enum: PERMISSION_MODES })
+  @ApiProperty({ enum: PERMISSION_MODES, example: 'dont_ask' })
   @IsIn(PERMISSION_MODES)
   readonly mode: PermissionMode;
 
@@ -166,22 +177,27 @@ export class PermissionContextDto {
 }
 
 export class ReadFileCacheEntryDto {
-  @ApiProperty({ type: [String], maxItems: L.linesPerCacheEntry, description: `Lines of at most ${L.lineChars} characters.` })
+  @ApiProperty({
+    type: [String],
+    maxItems: L.linesPerCacheEntry,
+    description: `Lines of at most ${L.lineChars} characters.`,
+    example: ['# Support runbook', 'Escalate P1 tickets within 15 minutes.'],
+  })
   @StringList(L.linesPerCacheEntry, L.lineChars)
   readonly lines: string[];
 
-  @ApiProperty({ description: 'When the entry was read (a Unix time).', minimum: 0 })
+  @ApiProperty({ description: 'When the entry was read (a Unix time).', minimum: 0, example: 1772438493 })
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
   readonly updated_at: number;
 
-  @ApiProperty({ type: 'integer', minimum: 0, maximum: L.cacheBytes })
+  @ApiProperty({ type: 'integer', minimum: 0, maximum: L.cacheBytes, example: 57 })
   @IsInt()
   @Min(0)
   @Max(L.cacheBytes)
   readonly bytes: number;
 
-  @ApiProperty({ minLength: 1, maxLength: L.filePathChars })
+  @ApiProperty({ minLength: 1, maxLength: L.filePathChars, example: '/workspace/docs/runbook.md' })
   @IsString()
   @Length(1, L.filePathChars)
   readonly file_path: string;
@@ -204,18 +220,23 @@ export class ToolContextDto {
   @NestedList(() => ReadFileCacheEntryDto, L.readFileCacheEntries)
   readonly read_file_cache: ReadFileCacheEntryDto[];
 
-  @ApiProperty({ type: [String], maxItems: L.activatedGroups, description: `Names of at most ${L.idChars} characters.` })
+  @ApiProperty({
+    type: [String],
+    maxItems: L.activatedGroups,
+    description: `Names of at most ${L.idChars} characters.`,
+    example: ['web'],
+  })
   @StringList(L.activatedGroups, L.idChars)
   readonly activated_groups: string[];
 }
 
 export class TaskDto {
-  @ApiProperty({ maxLength: L.taskSubjectChars })
+  @ApiProperty({ maxLength: L.taskSubjectChars, example: 'Collect yesterday’s tickets' })
   @IsString()
   @MaxLength(L.taskSubjectChars)
   readonly subject: string;
 
-  @ApiProperty({ maxLength: L.taskDescriptionChars })
+  @ApiProperty({ maxLength: L.taskDescriptionChars, example: 'Every ticket opened or updated since 09:00 yesterday.' })
   @IsString()
   @MaxLength(L.taskDescriptionChars)
   readonly description: string;
@@ -224,31 +245,31 @@ export class TaskDto {
   @FreeFormObject()
   readonly metadata: Record<string, unknown>;
 
-  @ApiProperty({ maxLength: L.timestampChars })
+  @ApiProperty({ maxLength: L.timestampChars, example: '2026-03-02T08:11:40.000Z' })
   @IsString()
   @MaxLength(L.timestampChars)
   readonly created_at: string;
 
-  @ApiProperty({ enum: TASK_STATES })
+  @ApiProperty({ enum: TASK_STATES, example: 'completed' })
   @IsIn(TASK_STATES)
   readonly state: TaskState;
 
-  @ApiProperty({ minLength: 1, maxLength: L.idChars })
+  @ApiProperty({ minLength: 1, maxLength: L.idChars, example: 'task-1' })
   @IsString()
   @Length(1, L.idChars)
   readonly id: string;
 
-  @ApiProperty({ type: String, nullable: true, maxLength: L.idChars })
+  @ApiProperty({ type: String, nullable: true, maxLength: L.idChars, example: EXAMPLE_AGENT_ID })
   @Nullable()
   @IsString()
   @MaxLength(L.idChars)
   readonly owner: string | null;
 
-  @ApiProperty({ type: [String], maxItems: L.taskReferences, description: 'IDs of the tasks this one blocks.' })
+  @ApiProperty({ type: [String], maxItems: L.taskReferences, description: 'IDs of the tasks this one blocks.', example: ['task-2'] })
   @StringList(L.taskReferences, L.idChars)
   readonly blocks: string[];
 
-  @ApiProperty({ type: [String], maxItems: L.taskReferences, description: 'IDs of the tasks that block this one.' })
+  @ApiProperty({ type: [String], maxItems: L.taskReferences, description: 'IDs of the tasks that block this one.', example: [] })
   @StringList(L.taskReferences, L.idChars)
   readonly blocked_by: string[];
 }
@@ -260,12 +281,17 @@ export class TasksContextDto {
 }
 
 export class SessionStateDto {
-  @ApiProperty({ description: 'The session this state belongs to: the `session_id` of the path.', minLength: 1, maxLength: 128 })
+  @ApiProperty({
+    description: 'The session this state belongs to: the `session_id` of the path.',
+    minLength: 1,
+    maxLength: 128,
+    example: EXAMPLE_SESSION_ID,
+  })
   @IsString()
   @Length(1, 128)
   readonly session_id: string;
 
-  @ApiProperty({ maxLength: L.textChars, example: '' })
+  @ApiProperty({ maxLength: L.textChars, example: 'Posted the digest of 14 tickets to #support.' })
   @IsString()
   @MaxLength(L.textChars)
   readonly summary: string;
@@ -274,13 +300,19 @@ export class SessionStateDto {
   @NestedList(() => MessageDto, L.contextMessages)
   readonly context: MessageDto[];
 
-  @ApiProperty({ type: String, nullable: true, maxLength: L.idChars, description: 'The message the agent is replying with.' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    maxLength: L.idChars,
+    description: 'The message the agent is replying with.',
+    example: '019cad9a-4b10-7a3e-8c5d-2f3a4b5c6d7e',
+  })
   @Nullable()
   @IsString()
   @MaxLength(L.idChars)
   readonly reply_id: string | null;
 
-  @ApiProperty({ type: 'integer', minimum: 0, maximum: L.curIter, example: 0 })
+  @ApiProperty({ type: 'integer', minimum: 0, maximum: L.curIter, example: 3 })
   @IsInt()
   @Min(0)
   @Max(L.curIter)

@@ -1,22 +1,32 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsObject, IsString, Length } from 'class-validator';
 import { MaxJsonBytes, Omittable } from './schedule.validators.js';
+import { EXAMPLE_CHAT_MODEL_CONFIG } from '../../docs/examples.js';
 
 /** The most `parameters` may hold, as JSON. */
 export const MAX_PARAMETERS_BYTES = 16 * 1024;
 
 export class ChatModelConfigDto {
-  @ApiProperty({ description: 'Model provider type, e.g. `openai`.', minLength: 1, maxLength: 256 })
+  @ApiProperty({
+    description: 'Model provider type, e.g. `openai`.',
+    minLength: 1,
+    maxLength: 256,
+    example: EXAMPLE_CHAT_MODEL_CONFIG.type,
+  })
   @IsString()
   @Length(1, 256)
   readonly type: string;
 
-  @ApiProperty({ description: 'ID of the stored credential the runtime uses to call the model.', maxLength: 256 })
+  @ApiProperty({
+    description: 'ID of the stored credential the runtime uses to call the model.',
+    maxLength: 256,
+    example: EXAMPLE_CHAT_MODEL_CONFIG.credential_id,
+  })
   @IsString()
   @Length(0, 256)
   readonly credential_id: string;
 
-  @ApiProperty({ description: 'Model name, e.g. `gpt-4o`.', minLength: 1, maxLength: 256 })
+  @ApiProperty({ description: 'Model name, e.g. `gpt-4o`.', minLength: 1, maxLength: 256, example: EXAMPLE_CHAT_MODEL_CONFIG.model })
   @IsString()
   @Length(1, 256)
   readonly model: string;
@@ -26,6 +36,7 @@ export class ChatModelConfigDto {
     type: 'object',
     additionalProperties: true,
     default: {},
+    example: EXAMPLE_CHAT_MODEL_CONFIG.parameters,
   })
   @Omittable()
   @IsObject()

@@ -27,12 +27,13 @@ import {
 } from '../../domain/schedule.js';
 import { IsCronExpression, IsIsoInstant, Omittable } from './schedule.validators.js';
 import { ChatModelConfigDto } from './chat-model-config.dto.js';
+import { EXAMPLE_AGENT_ID, EXAMPLE_CRON, EXAMPLE_DESCRIPTION, EXAMPLE_TIMEZONE } from '../../docs/examples.js';
 
 /** Optional and nullable: null clears the field (the activation window's ends, the history limit). */
 const nullable = ValidateIf((_object, value) => value !== null && value !== undefined);
 
 export class CreateScheduleDto {
-  @ApiProperty({ description: 'Display name of the schedule.', minLength: 1, maxLength: 256, example: 'Daily digest' })
+  @ApiProperty({ description: 'Display name of the schedule.', minLength: 1, maxLength: 256, example: 'Weekday support digest' })
   @IsString()
   @Length(1, 256)
   readonly name: string;
@@ -41,7 +42,7 @@ export class CreateScheduleDto {
     description: 'The task: sent to the agent as `<scheduled-task>\\n{description}\\n</scheduled-task>` on each fire.',
     maxLength: 20000,
     default: '',
-    example: 'Summarise yesterday’s tickets.',
+    example: EXAMPLE_DESCRIPTION,
   })
   @Omittable()
   @IsString()
@@ -53,21 +54,21 @@ export class CreateScheduleDto {
       'Standard cron: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first. ' +
       'Day-of-week 0 and 7 are Sunday, so `0 9 * * 1-5` is Monday to Friday at 09:00.',
     maxLength: 256,
-    example: '0 9 * * 1-5',
+    example: EXAMPLE_CRON,
   })
   @IsString()
   @MaxLength(256)
   @IsCronExpression()
   readonly cron_expression: string;
 
-  @ApiPropertyOptional({ description: 'IANA time zone the cron expression is read in.', default: 'UTC', example: 'Asia/Shanghai' })
+  @ApiPropertyOptional({ description: 'IANA time zone the cron expression is read in.', default: 'UTC', example: EXAMPLE_TIMEZONE })
   @Omittable()
   @IsString()
   @MaxLength(64)
   @IsTimeZone({ message: 'timezone must be an IANA time zone, e.g. Europe/Berlin' })
   readonly timezone?: string;
 
-  @ApiProperty({ description: 'The agent each fire runs.', minLength: 1, maxLength: 256 })
+  @ApiProperty({ description: 'The agent each fire runs.', minLength: 1, maxLength: 256, example: EXAMPLE_AGENT_ID })
   @IsString()
   @Length(1, 256)
   readonly agent_id: string;
@@ -79,7 +80,7 @@ export class CreateScheduleDto {
   @Type(() => ChatModelConfigDto)
   readonly chat_model_config: ChatModelConfigDto;
 
-  @ApiPropertyOptional({ description: 'Disabled schedules never fire and cannot be run by hand.', default: true })
+  @ApiPropertyOptional({ description: 'Disabled schedules never fire and cannot be run by hand.', default: true, example: true })
   @Omittable()
   @IsBoolean()
   readonly enabled?: boolean;
@@ -87,6 +88,7 @@ export class CreateScheduleDto {
   @ApiPropertyOptional({
     description: 'When true, every fire appends to one session (`{schedule_id}_stateful`); otherwise each fire gets a fresh session.',
     default: false,
+    example: false,
   })
   @Omittable()
   @IsBoolean()
@@ -96,6 +98,7 @@ export class CreateScheduleDto {
     description: 'Permission mode of the sessions this schedule creates.',
     enum: PERMISSION_MODES,
     default: 'dont_ask',
+    example: 'dont_ask',
   })
   @Omittable()
   @IsIn(PERMISSION_MODES)
@@ -108,6 +111,7 @@ export class CreateScheduleDto {
     minimum: 1,
     maximum: 86400,
     default: 300,
+    example: 300,
   })
   @Omittable()
   @IsInt()
@@ -124,6 +128,7 @@ export class CreateScheduleDto {
       'Without dispatch no run stays active, so every policy fires.',
     enum: OVERLAP_POLICIES,
     default: DEFAULT_OVERLAP_POLICY,
+    example: DEFAULT_OVERLAP_POLICY,
   })
   @Omittable()
   @IsIn(OVERLAP_POLICIES)
@@ -136,6 +141,7 @@ export class CreateScheduleDto {
     minimum: RUN_TIMEOUT_SECONDS_RANGE.min,
     maximum: RUN_TIMEOUT_SECONDS_RANGE.max,
     default: DEFAULT_RUN_TIMEOUT_SECONDS,
+    example: DEFAULT_RUN_TIMEOUT_SECONDS,
   })
   @Omittable()
   @IsInt()
@@ -152,6 +158,7 @@ export class CreateScheduleDto {
     maximum: HISTORY_LIMIT_RANGE.max,
     nullable: true,
     default: null,
+    example: 100,
   })
   @nullable
   @IsInt()
@@ -164,7 +171,7 @@ export class CreateScheduleDto {
     type: String,
     format: 'date-time',
     nullable: true,
-    example: '2026-01-01T00:00:00Z',
+    example: '2026-01-01T00:00:00+08:00',
   })
   @nullable
   @IsIsoInstant()
@@ -175,7 +182,7 @@ export class CreateScheduleDto {
     type: String,
     format: 'date-time',
     nullable: true,
-    example: '2026-12-31T23:59:59Z',
+    example: '2030-12-31T23:59:59+08:00',
   })
   @nullable
   @IsIsoInstant()

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { DecimalInteger } from '../../common/page-query.dto.js';
+import { EXAMPLE_SCHEDULE_ID, EXAMPLE_TIMES, EXAMPLE_TIMEZONE } from '../../docs/examples.js';
 
 export class NextRunsQuery {
   @ApiPropertyOptional({ description: 'How many upcoming fire times.', minimum: 1, maximum: 100, default: 5 })
@@ -13,15 +14,15 @@ export class NextRunsQuery {
 }
 
 export class NextRunResponse {
-  @ApiProperty({ format: 'date-time', description: 'The fire time in UTC.', example: '2026-11-30T01:00:00.000Z' })
+  @ApiProperty({ format: 'date-time', description: 'The fire time in UTC.', example: EXAMPLE_TIMES.nextRun })
   readonly utc: string;
-  @ApiProperty({ description: "The same instant in the schedule's time zone, with its offset.", example: '2026-11-30T09:00:00+08:00' })
+  @ApiProperty({ description: "The same instant in the schedule's time zone, with its offset.", example: EXAMPLE_TIMES.nextRunLocal })
   readonly local: string;
 }
 
 export class NextRunsResponse {
-  @ApiProperty() readonly schedule_id: string;
-  @ApiProperty({ description: 'IANA time zone of the schedule.' }) readonly timezone: string;
+  @ApiProperty({ example: EXAMPLE_SCHEDULE_ID }) readonly schedule_id: string;
+  @ApiProperty({ description: 'IANA time zone of the schedule.', example: EXAMPLE_TIMEZONE }) readonly timezone: string;
   @ApiProperty({ type: [NextRunResponse], description: 'Empty when the schedule is disabled or past its activation window.' })
   readonly next_runs: NextRunResponse[];
 }

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ApiNextCursor } from '../../common/page-query.dto.js';
+import { EXAMPLE_RUN_ID, EXAMPLE_SCHEDULE_ID, EXAMPLE_SESSION_ID, EXAMPLE_TIMES } from '../../docs/examples.js';
 import {
   type DispatchAttempt,
   type Run,
@@ -11,15 +12,34 @@ import {
 } from '../../domain/run.js';
 
 export class RunResponse {
-  @ApiProperty() readonly id: string;
-  @ApiProperty() readonly schedule_id: string;
-  @ApiProperty({ type: String, nullable: true, description: 'The session the fire created or appended to; null for missed and skipped runs.' })
+  @ApiProperty({ example: EXAMPLE_RUN_ID }) readonly id: string;
+  @ApiProperty({ example: EXAMPLE_SCHEDULE_ID }) readonly schedule_id: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'The session the fire created or appended to; null for missed and skipped runs.',
+    example: EXAMPLE_SESSION_ID,
+  })
   readonly session_id: string | null;
-  @ApiProperty({ enum: RUN_TRIGGERS, description: '`cron` on time, `catchup` for fires coalesced after downtime, `manual` for POST /run.' })
+  @ApiProperty({
+    enum: RUN_TRIGGERS,
+    description: '`cron` on time, `catchup` for fires coalesced after downtime, `manual` for POST /run.',
+    example: 'manual',
+  })
   readonly trigger: RunTrigger;
-  @ApiProperty({ format: 'date-time', description: 'The cron time this run is for (for a manual run: when it was asked for).' })
+  @ApiProperty({
+    format: 'date-time',
+    description: 'The cron time this run is for (for a manual run: when it was asked for).',
+    example: EXAMPLE_TIMES.fired,
+  })
   readonly scheduled_for: string;
-  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When it fired; null when missed or skipped.' })
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'When it fired; null when missed or skipped.',
+    example: EXAMPLE_TIMES.fired,
+  })
   readonly fired_at: string | null;
   @ApiProperty({
     enum: RUN_STATUSES,
@@ -29,15 +49,17 @@ export class RunResponse {
       '`timed_out` when no final status came within the schedule\'s `run_timeout_seconds`; `failed` also when the ' +
       'delivery gave up. `missed` (the service was down past the catch-up window) and `skipped` (the overlap policy ' +
       'refused the fire) have no session. Without dispatch a fire is `succeeded` as soon as its session is written.',
+    example: 'pending',
   })
   readonly status: RunStatus;
-  @ApiProperty({ type: String, nullable: true, description: 'Why it failed, timed out, was missed or skipped.' })
+  @ApiProperty({ type: String, nullable: true, description: 'Why it failed, timed out, was missed or skipped.', example: null })
   readonly error: string | null;
   @ApiProperty({
     type: String,
     format: 'date-time',
     nullable: true,
     description: 'When it reached its final status; null while active and for missed or skipped runs.',
+    example: null,
   })
   readonly finished_at: string | null;
   @ApiProperty({
@@ -47,23 +69,34 @@ export class RunResponse {
     description:
       'When an active run becomes `timed_out` unless a final status arrives first; null when not dispatched, ' +
       'or while it waits for its turn.',
+    example: EXAMPLE_TIMES.timeout,
   })
   readonly timeout_at: string | null;
 }
 
 export class RunListResponse {
   @ApiProperty({ type: [RunResponse], description: 'Newest first (by scheduled_for).' }) readonly runs: RunResponse[];
-  @ApiProperty({ type: 'integer', description: 'Number of runs (all pages).' }) readonly total: number;
+  @ApiProperty({ type: 'integer', description: 'Number of runs (all pages).', example: 1 }) readonly total: number;
   @ApiNextCursor() readonly next_cursor?: string | null;
 }
 
 export class DispatchAttemptResponse {
-  @ApiProperty({ format: 'date-time', description: 'When the attempt started.' }) readonly at: string;
-  @ApiProperty({ type: 'integer', nullable: true, description: 'The HTTP status the runtime answered; null without an answer.' })
+  @ApiProperty({ format: 'date-time', description: 'When the attempt started.', example: EXAMPLE_TIMES.fired }) readonly at: string;
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    description: 'The HTTP status the runtime answered; null without an answer.',
+    example: 202,
+  })
   readonly status_code: number | null;
-  @ApiProperty({ type: String, nullable: true, description: 'Why the attempt did not deliver (network error, timeout, status); null when it did.' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Why the attempt did not deliver (network error, timeout, status); null when it did.',
+    example: null,
+  })
   readonly error: string | null;
-  @ApiProperty({ type: 'integer', description: 'How long the attempt took, in milliseconds.' }) readonly duration_ms: number;
+  @ApiProperty({ type: 'integer', description: 'How long the attempt took, in milliseconds.', example: 84 }) readonly duration_ms: number;
 }
 
 export class RunDetailResponse extends RunResponse {

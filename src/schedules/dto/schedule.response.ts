@@ -10,60 +10,77 @@ import {
 } from '../../domain/schedule.js';
 import { ChatModelConfigDto } from './chat-model-config.dto.js';
 import { RunResponse } from './run.response.js';
+import {
+  EXAMPLE_AGENT_ID,
+  EXAMPLE_CRON,
+  EXAMPLE_DESCRIPTION,
+  EXAMPLE_SCHEDULE_ID,
+  EXAMPLE_SESSION_ID,
+  EXAMPLE_TIMES,
+  EXAMPLE_TIMEZONE,
+  EXAMPLE_USER_ID,
+} from '../../docs/examples.js';
 
 export class ScheduleDataResponse {
-  @ApiProperty() readonly name: string;
-  @ApiProperty() readonly description: string;
-  @ApiProperty() readonly enabled: boolean;
-  @ApiProperty({ description: 'IANA time zone.' }) readonly timezone: string;
-  @ApiProperty() readonly cron_expression: string;
-  @ApiProperty({ type: String, format: 'date-time', nullable: true }) readonly started_at: string | null;
-  @ApiProperty({ type: String, format: 'date-time', nullable: true }) readonly ended_at: string | null;
+  @ApiProperty({ example: 'Weekday support digest' }) readonly name: string;
+  @ApiProperty({ example: EXAMPLE_DESCRIPTION }) readonly description: string;
+  @ApiProperty({ example: true }) readonly enabled: boolean;
+  @ApiProperty({ description: 'IANA time zone.', example: EXAMPLE_TIMEZONE }) readonly timezone: string;
+  @ApiProperty({ example: EXAMPLE_CRON }) readonly cron_expression: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: '2025-12-31T16:00:00.000Z' })
+  readonly started_at: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: '2030-12-31T15:59:59.000Z' })
+  readonly ended_at: string | null;
   @ApiProperty({ type: ChatModelConfigDto }) readonly chat_model_config: ChatModelConfigDto;
-  @ApiProperty() readonly stateful: boolean;
-  @ApiProperty({ enum: PERMISSION_MODES }) readonly permission_mode: PermissionMode;
-  @ApiProperty({ enum: SCHEDULE_SOURCES, description: 'Who created the schedule.' }) readonly source: ScheduleSource;
-  @ApiProperty({ type: String, nullable: true, description: 'The session an agent created the schedule from.' })
+  @ApiProperty({ example: false }) readonly stateful: boolean;
+  @ApiProperty({ enum: PERMISSION_MODES, example: 'dont_ask' }) readonly permission_mode: PermissionMode;
+  @ApiProperty({ enum: SCHEDULE_SOURCES, description: 'Who created the schedule.', example: 'USER' }) readonly source: ScheduleSource;
+  @ApiProperty({ type: String, nullable: true, description: 'The session an agent created the schedule from.', example: null })
   readonly source_session_id: string | null;
-  @ApiProperty({ description: 'Catch-up window for missed fires, in seconds.' }) readonly catchup_window_seconds: number;
-  @ApiProperty({ enum: OVERLAP_POLICIES, description: 'What a fire does while a run of the schedule is still active.' })
+  @ApiProperty({ description: 'Catch-up window for missed fires, in seconds.', example: 300 }) readonly catchup_window_seconds: number;
+  @ApiProperty({ enum: OVERLAP_POLICIES, description: 'What a fire does while a run of the schedule is still active.', example: 'skip' })
   readonly overlap_policy: OverlapPolicy;
-  @ApiProperty({ type: 'integer', description: 'A dispatched run without a final status this many seconds after dispatch times out.' })
+  @ApiProperty({
+    type: 'integer',
+    description: 'A dispatched run without a final status this many seconds after dispatch times out.',
+    example: 3600,
+  })
   readonly run_timeout_seconds: number;
-  @ApiProperty({ type: 'integer', nullable: true, description: 'Sessions and runs kept (the newest); null keeps all.' })
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Sessions and runs kept (the newest); null keeps all.', example: 100 })
   readonly history_limit: number | null;
 }
 
 export class ScheduleResponse {
-  @ApiProperty() readonly id: string;
-  @ApiProperty() readonly user_id: string;
-  @ApiProperty() readonly agent_id: string;
-  @ApiProperty({ format: 'date-time' }) readonly created_at: string;
-  @ApiProperty({ format: 'date-time' }) readonly updated_at: string;
+  @ApiProperty({ example: EXAMPLE_SCHEDULE_ID }) readonly id: string;
+  @ApiProperty({ example: EXAMPLE_USER_ID }) readonly user_id: string;
+  @ApiProperty({ example: EXAMPLE_AGENT_ID }) readonly agent_id: string;
+  @ApiProperty({ format: 'date-time', example: EXAMPLE_TIMES.created }) readonly created_at: string;
+  @ApiProperty({ format: 'date-time', example: EXAMPLE_TIMES.created }) readonly updated_at: string;
   @ApiProperty({ type: ScheduleDataResponse }) readonly data: ScheduleDataResponse;
   @ApiProperty({
     type: String,
     format: 'date-time',
     nullable: true,
     description: 'Next fire time (UTC); null when disabled or past the activation window.',
+    example: EXAMPLE_TIMES.nextRun,
   })
   readonly next_run_at: string | null;
-  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When it last fired.' })
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When it last fired.', example: EXAMPLE_TIMES.fired })
   readonly last_run_at: string | null;
 }
 
 export class ScheduleListResponse {
   @ApiProperty({ type: [ScheduleResponse], description: "The caller's schedules, newest first." })
   readonly schedules: ScheduleResponse[];
-  @ApiProperty() readonly total: number;
+  @ApiProperty({ type: 'integer', example: 1 }) readonly total: number;
 }
 
 export class CreateScheduleResponse {
-  @ApiProperty({ description: 'ID of the new schedule.' }) readonly schedule_id: string;
+  @ApiProperty({ description: 'ID of the new schedule.', example: EXAMPLE_SCHEDULE_ID }) readonly schedule_id: string;
 }
 
 export class RunScheduleResponse {
-  @ApiProperty({ description: 'ID of the execution session the fire created or appended to.' })
+  @ApiProperty({ description: 'ID of the execution session the fire created or appended to.', example: EXAMPLE_SESSION_ID })
   readonly session_id: string;
   @ApiProperty({
     type: RunResponse,
