@@ -12,7 +12,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../src/app.module.js';
 import { configureApp, createHttpAdapter } from '../src/app.setup.js';
-import { DEFAULT_HTTP_CONFIG, type StorageConfig } from '../src/config/app-config.js';
+import { type AppConfig, DEFAULT_HTTP_CONFIG, type StorageConfig } from '../src/config/app-config.js';
 import type { Schedule } from '../src/domain/schedule.js';
 import { fireWrite } from '../src/domain/fire.js';
 import { StorageBase } from '../src/storage/storage.base.js';
@@ -61,12 +61,12 @@ async function openStore(driver: 'memory' | 'sqlite' | 'postgres'): Promise<Stor
 }
 
 async function startService(storage: StorageConfig, scheduler = { enabled: false, intervalMs: 50, batchSize: 500 }) {
-  const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot({ host: '127.0.0.1', port: 0, http: DEFAULT_HTTP_CONFIG, storage, scheduler }),
-    createHttpAdapter(),
-    { logger: ['error', 'warn'] },
-  );
-  configureApp(app);
+  // No rate limit: the bench is one caller making thousands of requests.
+  const config: AppConfig = { host: '127.0.0.1', port: 0, http: DEFAULT_HTTP_CONFIG, storage, scheduler };
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), createHttpAdapter(), {
+    logger: ['error', 'warn'],
+  });
+  await configureApp(app, config);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return { app, url: `http://127.0.0.1:${port}` };

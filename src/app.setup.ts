@@ -1,7 +1,6 @@
 import { type ValidationError, ValidationPipe } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type FieldError, ValidationFailed } from './common/domain-errors.js';
@@ -9,8 +8,14 @@ import { JSON_BODY_LIMITS, parseJsonBody, RUNTIME_JSON_BODY_LIMITS, RUNTIME_ROUT
 import { isPlausibleId } from './common/text.js';
 import { internalErrorProblem, PROBLEM_CONTENT_TYPE, toProblem } from './common/problem-details.js';
 import { ProblemDetailsFilter } from './common/problem-details.filter.js';
-import { DEFAULT_HTTP_CONFIG, type HttpConfig } from './config/app-config.js';
-import { RUNTIME_BEARER_AUTH } from './runtime/runtime-auth.decorator.js';
+import { type AppConfig, DEFAULT_HTTP_CONFIG, DEFAULT_SHUTDOWN_TIMEOUT_MS, type HttpConfig } from './config/app-config.js';
+import { HEADER_AUTH, registerIdentity } from './auth/identity.js';
+import { setupSwagger } from './docs/swagger.js';
+import { registerGracefulShutdown } from './health/graceful-shutdown.js';
+import { registerSecurity } from './http/security.js';
+import { registerRequestLogging, RequestLogController, requestIdFor } from './logging/request-logging.js';
+import { registerHttpMetrics } from './metrics/http-metrics.js';
+import { NO_RATE_LIMIT, registerRateLimit } from './rate-limit/rate-limit.js';
 
 /**
  * The HTTP adapter: Fastify, answering 413 past JSON_BODY_LIMITS.bytes, closing connections that
@@ -18,8 +23,12 @@ import { RUNTIME_BEARER_AUTH } from './runtime/runtime-auth.decorator.js';
  * that never reaches a route (bad URL encoding, a path parameter past 256 characters, headers
  * past 16 KiB, malformed HTTP) with a problem body too.
  */
-export function createHttpAdapter(http: HttpConfig = DEFAULT_HTTP_CONFIG): FastifyAdapter {
+export function createHttpAdapter(http: HttpConfig = DEFAULT_HTTP_CONFIG, logger?: FastifyBaseLogger): FastifyAdapter {
   return new FastifyAdapter({
+    ...(logger ? { loggerInstance: logger } : {}),
+    // One log line per request instead of Fastify's two, with the caller's x-request-id when sane.
+    logController: new RequestLogController(),
+    genReqId: requestIdFor,
     bodyLimit: JSON_BODY_LIMITS.bytes,
     // Past this a path parameter is 414; up to it, ids longer than 128 characters are a 422 naming the parameter.
     routerOptions: { maxParamLength: 256 },
@@ -54,8 +63,13 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   );
 }
 
-/** Everything main.ts and the e2e tests both need: body parsing, validation, problem details, Swagger, shutdown hooks. */
-export function configureApp(app: NestFastifyApplication, http: HttpConfig = DEFAULT_HTTP_CONFIG): void {
+/**
+ * Everything main.ts and the e2e tests both need, in the order requests meet it: body parsing,
+ * validation, problem details, security headers and CORS, request logs, identity, rate limits,
+ * metrics, Swagger, shutdown hooks.
+ */
+export async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+  const http = config.http;
   app.getHttpServer().maxConnections = http.maxConnections;
   // One parser for every content type, so that anything but JSON is a 415 (Fastify's own
   // text/plain parser would hand a string to validation); it bounds what validation then sees.
@@ -100,33 +114,13 @@ export function configureApp(app: NestFastifyApplication, http: HttpConfig = DEF
   // installs Fastify's error handler and passes them through the global filters.
   app.useGlobalFilters(new ProblemDetailsFilter());
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Schedule service')
-      .setDescription(
-        'Cron schedules for AI agents. Each fire creates an execution session that an agent runtime picks up. ' +
-          'Errors are RFC 9457 problem details (application/problem+json).',
-      )
-      .setVersion('0.1.0')
-      .addBearerAuth(
-        // An opaque shared secret, not the JWT addBearerAuth assumes.
-        {
-          type: 'http',
-          scheme: 'bearer',
-          bearerFormat: undefined,
-          description: "The agent runtime's credential on /runtime routes: RUNTIME_TOKEN.",
-        },
-        RUNTIME_BEARER_AUTH,
-      )
-      .build(),
-  );
-  // The runtime routes exist only with a RUNTIME_TOKEN: without them, no Authorize button for it.
-  if (!Object.keys(document.paths).some((path) => path.startsWith('/runtime/'))) {
-    delete document.components?.securitySchemes?.[RUNTIME_BEARER_AUTH];
-  }
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
-  app.enableShutdownHooks();
+  await registerSecurity(app, config.corsOrigins ?? []);
+  registerRequestLogging(app);
+  await registerIdentity(app, config.auth ?? HEADER_AUTH);
+  await registerRateLimit(app, config.rateLimit ?? NO_RATE_LIMIT);
+  registerHttpMetrics(app);
+  setupSwagger(app, config);
+  registerGracefulShutdown(app, config.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
 }
 
 /** One entry per bad field, named by its dotted path (`chat_model_config.model`). */

@@ -15,6 +15,9 @@ import { aSchedule } from './support/builders.js';
 import { createThrowawayDatabase, postgresSkipReason, type ThrowawayDatabase } from './support/postgres.js';
 
 const ROOT = join(import.meta.dirname, '..');
+/** A log line at error level or worse: the service logs JSON lines (pino). */
+const LOGGED_ERROR = /"level":"(error|fatal)"/;
+
 /** The built service (`npm test` builds it first), started as deployed. */
 const MAIN = join(ROOT, 'dist/src/main.js');
 
@@ -108,7 +111,7 @@ describe('several replicas on one PostgreSQL database', () => {
   }
 
   it('three replicas fire every due time exactly once, and stop cleanly on SIGTERM', async () => {
-    // (Each replica logs its start-up; an ERROR line would mean a failed fire or tick.)
+    // (Each replica logs its start-up; an error line would mean a failed fire or tick.)
     const burstUser = `burst-${uuidv7()}`;
     const steadyUser = `steady-${uuidv7()}`;
     await seedDueBurst(burstUser, 300);
@@ -130,7 +133,7 @@ describe('several replicas on one PostgreSQL database', () => {
     for (const r of started) {
       const { code, signal } = await r.exited;
       assert.ok(code === 0 || signal === 'SIGTERM', `replica exited with ${code ?? signal}: ${r.output.join('')}`);
-      assert.doesNotMatch(r.output.join(''), /ERROR/, 'a replica logged an error');
+      assert.doesNotMatch(r.output.join(''), LOGGED_ERROR, 'a replica logged an error');
     }
     await assertFiredExactlyOnce(burstUser, 300);
     // Steady schedules: each 2-second fire time once, none skipped, a session per run.
@@ -164,7 +167,7 @@ describe('several replicas on one PostgreSQL database', () => {
     for (const r of survivors) r.process.kill('SIGTERM');
     for (const r of survivors) await r.exited;
     await assertFiredExactlyOnce(user, n);
-    for (const r of survivors) assert.doesNotMatch(r.output.join(''), /ERROR/, 'a survivor logged an error');
+    for (const r of survivors) assert.doesNotMatch(r.output.join(''), LOGGED_ERROR, 'a survivor logged an error');
   });
 });
 
@@ -271,7 +274,7 @@ describe('several replicas dispatching to one runtime', () => {
     for (const r of started) r.process.kill('SIGTERM');
     for (const r of started) {
       await r.exited;
-      assert.doesNotMatch(r.output.join(''), /ERROR/, 'a replica logged an error');
+      assert.doesNotMatch(r.output.join(''), LOGGED_ERROR, 'a replica logged an error');
     }
     const ids = await assertEveryRunDelivered(userId, 300);
     assert.deepEqual(ids.filter((id) => runtime.deliveries.get(id) !== 1), [], 'a run was delivered twice');
@@ -289,6 +292,6 @@ describe('several replicas dispatching to one runtime', () => {
     for (const r of survivors) r.process.kill('SIGTERM');
     for (const r of survivors) await r.exited;
     await assertEveryRunDelivered(userId, 300);
-    for (const r of survivors) assert.doesNotMatch(r.output.join(''), /ERROR/, 'a survivor logged an error');
+    for (const r of survivors) assert.doesNotMatch(r.output.join(''), LOGGED_ERROR, 'a survivor logged an error');
   });
 });

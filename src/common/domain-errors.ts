@@ -24,12 +24,33 @@ export type DomainErrorCode =
   | 'run-not-found'
   | 'illegal-run-transition'
   | 'session-not-found'
-  | 'invalid-runtime-token';
+  | 'invalid-runtime-token'
+  | 'invalid-token'
+  | 'rate-limited';
 
 export class MissingUserId extends DomainError {
   readonly code = 'missing-user-id';
   constructor() {
     super('The x-user-id header is required: 1 to 256 characters, no control characters.');
+  }
+}
+
+/**
+ * jwt mode: the bearer token is missing, malformed, badly signed, expired, not yet valid, for
+ * another issuer or audience, or without the user claim. `detail` says which only in general terms.
+ */
+export class InvalidToken extends DomainError {
+  readonly code = 'invalid-token';
+  constructor(detail = 'A valid bearer token is required.') {
+    super(detail);
+  }
+}
+
+/** The caller made more requests than RATE_LIMIT_PER_MINUTE allows; Retry-After says when to retry. */
+export class RateLimited extends DomainError {
+  readonly code = 'rate-limited';
+  constructor(readonly retryAfterSeconds: number) {
+    super(`Too many requests; retry in ${retryAfterSeconds} s.`);
   }
 }
 

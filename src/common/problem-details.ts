@@ -1,7 +1,7 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { STATUS_CODES } from 'node:http';
-import { DomainError, type DomainErrorCode, type FieldError, ValidationFailed } from './domain-errors.js';
+import { DomainError, type DomainErrorCode, type FieldError, RateLimited, ValidationFailed } from './domain-errors.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -45,10 +45,13 @@ const DOMAIN_ERRORS: Record<DomainErrorCode, { status: number; title: string; re
   'illegal-run-transition': { status: HttpStatus.CONFLICT, title: 'Illegal run status transition' },
   'session-not-found': { status: HttpStatus.NOT_FOUND, title: 'Session not found' },
   'invalid-runtime-token': { status: HttpStatus.UNAUTHORIZED, title: 'Runtime authentication failed' },
+  'invalid-token': { status: HttpStatus.UNAUTHORIZED, title: 'Invalid bearer token' },
+  'rate-limited': { status: HttpStatus.TOO_MANY_REQUESTS, title: 'Too many requests' },
 };
 
 /** The `Retry-After` (seconds) to send with the problem for `error`, or undefined for none. */
 export function retryAfterSeconds(error: unknown): number | undefined {
+  if (error instanceof RateLimited) return error.retryAfterSeconds;
   return error instanceof DomainError ? DOMAIN_ERRORS[error.code].retryAfterSeconds : undefined;
 }
 

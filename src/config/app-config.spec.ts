@@ -5,6 +5,8 @@ import { InvalidConfigError, loadConfig } from './app-config.js';
 /** A Standard Webhooks secret: whsec_ and 32 random bytes in base64. */
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/IQkmK0Vnxo=';
 
+const PEM = '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n';
+
 describe('loadConfig', () => {
   it('defaults to SQLite under ./data, port 3000 on all interfaces', () => {
     assert.deepEqual(loadConfig({}), {
@@ -24,6 +26,11 @@ describe('loadConfig', () => {
       limits: { maxSchedulesPerUser: 1000, minFireIntervalSeconds: 1 },
       dispatch: null,
       runtime: { token: null },
+      auth: { mode: 'header', jwt: null },
+      rateLimit: { perMinute: 600, redisUrl: null },
+      observability: { logLevel: 'info', logFormat: 'json', metricsEnabled: true },
+      corsOrigins: [],
+      shutdownTimeoutMs: 10_000,
     });
   });
 
@@ -54,6 +61,19 @@ describe('loadConfig', () => {
       DISPATCH_TIMEOUT_MS: '2500',
       DISPATCH_MAX_ATTEMPTS: '3',
       RUNTIME_TOKEN: 'runtime-token-0123456789',
+      AUTH_MODE: 'jwt',
+      JWT_JWKS_URL: 'https://issuer.example.com/.well-known/jwks.json',
+      JWT_ALGORITHMS: 'RS256,ES256',
+      JWT_ISSUER: 'https://issuer.example.com/',
+      JWT_AUDIENCE: 'schedule-service',
+      JWT_USER_CLAIM: 'uid',
+      RATE_LIMIT_PER_MINUTE: '0',
+      REDIS_URL: 'redis://127.0.0.1:6379/0',
+      METRICS_ENABLED: 'false',
+      LOG_LEVEL: 'debug',
+      LOG_FORMAT: 'pretty',
+      CORS_ORIGINS: 'https://app.example.com,http://localhost:5173',
+      SHUTDOWN_TIMEOUT_MS: '2500',
     });
     assert.deepEqual(config, {
       host: '127.0.0.1',
@@ -80,7 +100,48 @@ describe('loadConfig', () => {
         pollIntervalMs: 500,
       },
       runtime: { token: 'runtime-token-0123456789' },
+      auth: {
+        mode: 'jwt',
+        jwt: {
+          jwksUrl: 'https://issuer.example.com/.well-known/jwks.json',
+          publicKey: null,
+          secret: null,
+          algorithms: ['RS256', 'ES256'],
+          issuer: 'https://issuer.example.com/',
+          audience: 'schedule-service',
+          userClaim: 'uid',
+          clockToleranceSeconds: 30,
+        },
+      },
+      rateLimit: { perMinute: 0, redisUrl: 'redis://127.0.0.1:6379/0' },
+      observability: { logLevel: 'debug', logFormat: 'pretty', metricsEnabled: false },
+      corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
+      shutdownTimeoutMs: 2500,
     });
+  });
+
+  it('names every missing or contradictory JWT variable', () => {
+    const refused: Array<[Record<string, string>, string[]]> = [
+      [{ AUTH_MODE: 'jwt' }, ['JWT_JWKS_URL', 'JWT_ISSUER', 'JWT_AUDIENCE']],
+      [{ AUTH_MODE: 'jwt', JWT_SECRET: 'x'.repeat(32), JWT_PUBLIC_KEY: PEM, JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, ['JWT_SECRET']],
+      [{ AUTH_MODE: 'jwt', JWT_SECRET: 'x'.repeat(32), JWT_ALGORITHMS: 'RS256', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, ['JWT_ALGORITHMS']],
+      [{ AUTH_MODE: 'jwt', JWT_SECRET: 'short', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, ['JWT_SECRET']],
+      [{ AUTH_MODE: 'jwt', JWT_SECRET: 'x'.repeat(32), JWT_ALGORITHMS: 'none', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, ['JWT_ALGORITHMS']],
+      [{ JWT_SECRET: 'x'.repeat(32), JWT_ISSUER: 'i' }, ['JWT_SECRET', 'JWT_ISSUER']],
+      [{ AUTH_MODE: 'oauth' }, ['AUTH_MODE']],
+    ];
+    for (const [env, names] of refused) {
+      assert.throws(() => loadConfig(env), (error: unknown) => {
+        assert.ok(error instanceof InvalidConfigError);
+        assert.deepEqual(error.problems.map((p) => p.split(/[=:]/)[0]).sort(), [...names].sort(), JSON.stringify(env));
+        return true;
+      });
+    }
+    const hs = loadConfig({ AUTH_MODE: 'jwt', JWT_SECRET: 'x'.repeat(32), JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' });
+    assert.deepEqual(hs.auth?.jwt?.algorithms, ['HS256']);
+    assert.equal(hs.auth?.jwt?.userClaim, 'sub');
+    const pem = loadConfig({ AUTH_MODE: 'jwt', JWT_PUBLIC_KEY: PEM, JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' });
+    assert.ok(pem.auth?.jwt?.algorithms.includes('RS256') && !pem.auth.jwt.algorithms.includes('HS256'));
   });
 
   it('dispatches with the defaults once DISPATCH_URL and DISPATCH_SECRET are set', () => {

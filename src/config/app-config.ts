@@ -114,6 +114,59 @@ export class RuntimeConfig {
   token: string | null;
 }
 
+export const AUTH_MODES = ['header', 'jwt'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
+/** Algorithms a JWT may be signed with: asymmetric ones for JWKS and PEM keys, HS256 for a shared secret. Never `none`. */
+export const JWT_ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export const JWT_SYMMETRIC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
+
+/** Where users' identity comes from (DESIGN.md "Identity"); also the injection token. */
+export class AuthConfig {
+  mode: AuthMode;
+  /** Set in jwt mode only. */
+  jwt: JwtConfig | null;
+}
+
+export interface JwtConfig {
+  /** Exactly one of jwksUrl, publicKey (PEM) and secret (HS*) is set. */
+  jwksUrl: string | null;
+  publicKey: string | null;
+  secret: string | null;
+  /** The algorithms a token may use (JWT_ALGORITHMS, else every one the key kind allows). */
+  algorithms: string[];
+  issuer: string;
+  audience: string;
+  /** The claim that holds the user id. */
+  userClaim: string;
+  /** Seconds of skew allowed on exp and nbf. */
+  clockToleranceSeconds: number;
+}
+
+/** Requests per caller per minute; also the injection token. */
+export class RateLimitConfig {
+  /** 0: no limit. */
+  perMinute: number;
+  /** Counters shared by every replica in this Redis; null: per process. */
+  redisUrl: string | null;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** What the service tells operators: logs and metrics. */
+export interface ObservabilityConfig {
+  logLevel: LogLevel;
+  /** JSON lines in production; `pretty` for a developer's terminal. */
+  logFormat: LogFormat;
+  /** GET /metrics (Prometheus). */
+  metricsEnabled: boolean;
+}
+
+export const DEFAULT_OBSERVABILITY: ObservabilityConfig = { logLevel: 'info', logFormat: 'json', metricsEnabled: true };
+
 export interface AppConfig {
   host: string;
   port: number;
@@ -126,7 +179,19 @@ export interface AppConfig {
   dispatch?: DispatchConfig | null;
   /** Unset: no runtime token (the /runtime routes answer 404). */
   runtime?: RuntimeConfig;
+  /** Unset: header mode. */
+  auth?: AuthConfig;
+  /** Unset: no rate limit. */
+  rateLimit?: RateLimitConfig;
+  /** Unset: DEFAULT_OBSERVABILITY. */
+  observability?: ObservabilityConfig;
+  /** Origins allowed by CORS; empty: CORS off. */
+  corsOrigins?: string[];
+  /** On SIGTERM, in-flight requests get this long to finish before the process stops. */
+  shutdownTimeoutMs?: number;
 }
+
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 
 /** The environment the service reads, validated once at start-up. */
 class EnvironmentVariables {
@@ -293,6 +358,120 @@ class EnvironmentVariables {
   @IsString()
   @Matches(/^[\x21-\x7e]{16,512}$/, { message: 'RUNTIME_TOKEN must be 16 to 512 printable ASCII characters without spaces' })
   RUNTIME_TOKEN?: string;
+
+  @IsOptional()
+  @IsIn(AUTH_MODES)
+  AUTH_MODE?: AuthMode;
+
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false }, { message: 'JWT_JWKS_URL must be an http:// or https:// URL' })
+  JWT_JWKS_URL?: string;
+
+  @IsOptional()
+  @Matches(/^-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----\s*$/, {
+    message: 'JWT_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY----- … -----END PUBLIC KEY-----)',
+  })
+  JWT_PUBLIC_KEY?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'JWT_SECRET must be at least 32 characters (HS256 wants 256 bits)' })
+  JWT_SECRET?: string;
+
+  @IsOptional()
+  @Matches(new RegExp(`^(${[...JWT_ASYMMETRIC_ALGORITHMS, ...JWT_SYMMETRIC_ALGORITHMS].join('|')})(,(${[...JWT_ASYMMETRIC_ALGORITHMS, ...JWT_SYMMETRIC_ALGORITHMS].join('|')}))*$`), {
+    message: `JWT_ALGORITHMS must be a comma-separated list of ${[...JWT_ASYMMETRIC_ALGORITHMS, ...JWT_SYMMETRIC_ALGORITHMS].join(', ')} (never none)`,
+  })
+  JWT_ALGORITHMS?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  JWT_ISSUER?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  JWT_AUDIENCE?: string;
+
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_:.\/-]{1,128}$/, { message: 'JWT_USER_CLAIM must be a claim name' })
+  JWT_USER_CLAIM?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  RATE_LIMIT_PER_MINUTE?: number;
+
+  @IsOptional()
+  @Matches(/^rediss?:\/\/[^\s]+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  @IsOptional()
+  @IsIn(['true', 'false', '1', '0'])
+  METRICS_ENABLED?: string;
+
+  @IsOptional()
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL?: LogLevel;
+
+  @IsOptional()
+  @IsIn(LOG_FORMATS)
+  LOG_FORMAT?: LogFormat;
+
+  @IsOptional()
+  @Matches(/^https?:\/\/[^\s,/]+(,https?:\/\/[^\s,/]+)*$/, {
+    message: 'CORS_ORIGINS must be a comma-separated list of origins (https://app.example.com,http://localhost:5173)',
+  })
+  CORS_ORIGINS?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  SHUTDOWN_TIMEOUT_MS?: number;
+}
+
+/** What the variables say together that none says alone: the JWT settings of jwt mode. */
+function contradictions(vars: EnvironmentVariables): string[] {
+  const problems: string[] = [];
+  const keys = (['JWT_JWKS_URL', 'JWT_PUBLIC_KEY', 'JWT_SECRET'] as const).filter((name) => vars[name] !== undefined);
+  const jwtVars = (['JWT_JWKS_URL', 'JWT_PUBLIC_KEY', 'JWT_SECRET', 'JWT_ALGORITHMS', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_USER_CLAIM'] as const).filter(
+    (name) => vars[name] !== undefined,
+  );
+  if (vars.AUTH_MODE !== 'jwt') {
+    for (const name of jwtVars) problems.push(`${name}: set, but AUTH_MODE is not jwt (set AUTH_MODE=jwt, or unset ${name})`);
+    return problems;
+  }
+  if (keys.length === 0) problems.push('JWT_JWKS_URL: AUTH_MODE=jwt needs one of JWT_JWKS_URL, JWT_PUBLIC_KEY or JWT_SECRET');
+  if (keys.length > 1) problems.push(`${keys[1]}: only one of ${keys.join(', ')} may be set`);
+  if (vars.JWT_ISSUER === undefined) problems.push('JWT_ISSUER: required when AUTH_MODE=jwt');
+  if (vars.JWT_AUDIENCE === undefined) problems.push('JWT_AUDIENCE: required when AUTH_MODE=jwt');
+  if (vars.JWT_ALGORITHMS !== undefined && keys.length === 1) {
+    const allowed: readonly string[] = keys[0] === 'JWT_SECRET' ? JWT_SYMMETRIC_ALGORITHMS : JWT_ASYMMETRIC_ALGORITHMS;
+    const wrong = vars.JWT_ALGORITHMS.split(',').filter((a) => !allowed.includes(a));
+    if (wrong.length > 0) problems.push(`JWT_ALGORITHMS: ${wrong.join(', ')} cannot be used with ${keys[0]}`);
+  }
+  return problems;
+}
+
+function jwtConfig(vars: EnvironmentVariables): JwtConfig | null {
+  if (vars.AUTH_MODE !== 'jwt') return null;
+  const secret = vars.JWT_SECRET ?? null;
+  const defaults: readonly string[] = secret ? ['HS256'] : JWT_ASYMMETRIC_ALGORITHMS;
+  return {
+    jwksUrl: vars.JWT_JWKS_URL ?? null,
+    publicKey: vars.JWT_PUBLIC_KEY ?? null,
+    secret,
+    algorithms: vars.JWT_ALGORITHMS?.split(',') ?? [...defaults],
+    issuer: vars.JWT_ISSUER!,
+    audience: vars.JWT_AUDIENCE!,
+    userClaim: vars.JWT_USER_CLAIM ?? 'sub',
+    clockToleranceSeconds: 30,
+  };
 }
 
 export class InvalidConfigError extends Error {
@@ -308,11 +487,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const vars = plainToInstance(EnvironmentVariables, present, { excludeExtraneousValues: false });
   const errors = validateSync(vars, { whitelist: false });
-  if (errors.length > 0) {
-    throw new InvalidConfigError(
-      errors.map((e) => `${e.property}=${JSON.stringify(present[e.property] ?? '')}: ${Object.values(e.constraints ?? {}).join('; ')}`),
-    );
-  }
+  const problems = errors.map((e) => `${e.property}=${JSON.stringify(present[e.property] ?? '')}: ${Object.values(e.constraints ?? {}).join('; ')}`);
+  const named = new Set(errors.map((e) => e.property));
+  problems.push(...contradictions(vars).filter((problem) => !named.has(problem.split(':')[0])));
+  if (problems.length > 0) throw new InvalidConfigError(problems);
   return {
     host: vars.HOST ?? '0.0.0.0',
     port: vars.PORT ?? 3000,
@@ -352,5 +530,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         }
       : null,
     runtime: { token: vars.RUNTIME_TOKEN ?? null },
+    auth: { mode: vars.AUTH_MODE ?? 'header', jwt: jwtConfig(vars) },
+    rateLimit: { perMinute: vars.RATE_LIMIT_PER_MINUTE ?? 600, redisUrl: vars.REDIS_URL ?? null },
+    observability: {
+      logLevel: vars.LOG_LEVEL ?? DEFAULT_OBSERVABILITY.logLevel,
+      logFormat: vars.LOG_FORMAT ?? DEFAULT_OBSERVABILITY.logFormat,
+      metricsEnabled: vars.METRICS_ENABLED === undefined || ['true', '1'].includes(vars.METRICS_ENABLED),
+    },
+    corsOrigins: vars.CORS_ORIGINS?.split(',') ?? [],
+    shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
   };
 }

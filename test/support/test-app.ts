@@ -7,9 +7,15 @@ import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module.js';
 import { configureApp, createHttpAdapter } from '../../src/app.setup.js';
 import { Clock } from '../../src/common/clock.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { NestPinoLogger } from '../../src/logging/nest-logger.js';
 import {
   type AppConfig,
+  type AuthConfig,
   DEFAULT_HTTP_CONFIG,
+  DEFAULT_OBSERVABILITY,
+  type ObservabilityConfig,
+  type RateLimitConfig,
   type DispatchConfig,
   DEFAULT_LIMITS,
   type HttpConfig,
@@ -48,6 +54,16 @@ export interface TestAppOptions {
   dispatch?: DispatchConfig;
   /** The runtime's bearer token on /runtime routes; none otherwise (they answer 404). */
   runtimeToken?: string;
+  /** Identity from JWTs instead of the x-user-id header. */
+  auth?: AuthConfig;
+  /** A rate limit; none otherwise. */
+  rateLimit?: RateLimitConfig;
+  /** Log level and format, metrics on or off (DEFAULT_OBSERVABILITY otherwise). */
+  observability?: ObservabilityConfig;
+  /** CORS origins; CORS off otherwise. */
+  corsOrigins?: string[];
+  /** Where the service's logs go (JSON lines); no logs otherwise. */
+  logStream?: NodeJS.WritableStream;
 }
 
 /**
@@ -73,23 +89,28 @@ export async function createTestApp(driver: StorageDriver, options: TestAppOptio
     cleanups.push(() => db.drop());
   }
   const clock = options.clock ?? new ManualClock();
-  const builder = Test.createTestingModule({
-    imports: [
-      AppModule.forRoot({
-        host: '127.0.0.1',
-        port: 0,
-        http: options.http ?? DEFAULT_HTTP_CONFIG,
-        storage,
-        scheduler,
-        limits: { ...DEFAULT_LIMITS, ...options.limits },
-        dispatch: options.dispatch ?? null,
-        runtime: { token: options.runtimeToken ?? null },
-      }),
-    ],
-  });
+  const config: AppConfig = {
+    host: '127.0.0.1',
+    port: 0,
+    http: options.http ?? DEFAULT_HTTP_CONFIG,
+    storage,
+    scheduler,
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    dispatch: options.dispatch ?? null,
+    runtime: { token: options.runtimeToken ?? null },
+    auth: options.auth,
+    rateLimit: options.rateLimit,
+    observability: options.observability,
+    corsOrigins: options.corsOrigins,
+  };
+  const builder = Test.createTestingModule({ imports: [AppModule.forRoot(config)] });
   const moduleRef = await (options.realClock ? builder : builder.overrideProvider(Clock).useValue(clock)).compile();
-  const app = moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(options.http), { logger: false });
-  configureApp(app, options.http);
+  const logger = options.logStream ? createLogger(config.observability ?? DEFAULT_OBSERVABILITY, options.logStream) : undefined;
+  // Nest's logs go to the same stream, or nowhere.
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(options.http, logger), {
+    logger: logger ? new NestPinoLogger(logger) : false,
+  });
+  await configureApp(app, config);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return {
