@@ -1,4 +1,4 @@
-import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap, Optional } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
 import { StorageUnavailable } from '../common/domain-errors.js';
 import { LOG_THROTTLE_INTERVAL_MS, LogThrottle, suppressedSuffix } from '../common/log-throttle.js';
@@ -10,6 +10,9 @@ import { type DueFirePlan, unfiredRun } from '../domain/fire.js';
 import { Metrics } from '../metrics/metrics.js';
 import { StorageBase } from '../storage/storage.base.js';
 import { planDueFire } from './fire-planner.js';
+import { SchedulerWakeUp } from './scheduler-wake-up.js';
+import { sleepAfterTick } from './tick-delay.js';
+import { SystemTimers, Timers } from './timers.js';
 
 /**
  * How late past its tick a fire may be before the scheduler counts as behind: a fire is normally
@@ -29,15 +32,25 @@ export const PRUNE_INTERVAL_MS = 10_000;
 /**
  * Fires due schedules: every tick it claims them from storage in batches until none is due.
  * The database is the coordination: any number of replicas tick against it, and each due fire
- * time happens once (see StorageBase.claimDueSchedules). A tick that fails (the database is
- * down) is retried at the next one; repeated failures and a scheduler that falls behind are
- * logged at most once per LOG_THROTTLE_INTERVAL_MS, with a count of the rest.
+ * time happens once (see StorageBase.claimDueSchedules). Between ticks it sleeps until the
+ * earliest next run in storage, at most SCHEDULER_INTERVAL_MS (see sleepAfterTick), and a write
+ * that announces an earlier one (SchedulerWakeUp, from this process or another replica) wakes
+ * it sooner. A tick that fails (the database is down) is retried after SCHEDULER_INTERVAL_MS;
+ * repeated failures and a scheduler that falls behind are logged at most once per
+ * LOG_THROTTLE_INTERVAL_MS, with a count of the rest.
  */
 @Injectable()
 export class SchedulerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(SchedulerService.name);
   private readonly throttle: LogThrottle;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
+  /** When the timer will tick (by the clock), or null while a tick runs or before the first. */
+  private plannedAt: number | null = null;
+  /** The earliest next run announced while the tick in flight runs (see sleepAfterTick). */
+  private announcedAt: number | null = null;
+  /** The `now` of the last claim. */
+  private lastClaimAt = 0;
+  private stopListening: (() => void) | undefined;
   private inFlight: Promise<unknown> | null = null;
   private stopping = false;
   /** Ticks that failed in a row. */
@@ -51,6 +64,8 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     private readonly config: SchedulerConfig,
     private readonly dispatch: DispatchMode = new DispatchMode(false),
     @Optional() private readonly metrics: Metrics = Metrics.none,
+    @Optional() @Inject(SchedulerWakeUp) private readonly wakeUp: SchedulerWakeUp | null = null,
+    @Optional() private readonly timers: Timers = new SystemTimers(),
   ) {
     this.throttle = new LogThrottle(LOG_THROTTLE_INTERVAL_MS, () => this.clock.now().getTime());
   }
@@ -61,6 +76,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     await this.rescheduleUnplanned().catch((error: Error) =>
       this.logger.error(`Rescheduling unplanned schedules failed: ${error.message}`, error.stack),
     );
+    this.stopListening = this.wakeUp?.listen((at) => this.wake(at));
     this.scheduleTick(0);
   }
 
@@ -71,7 +87,8 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.timer);
+    this.timers.clear(this.timer);
+    this.stopListening?.();
     await this.inFlight;
   }
 
@@ -86,6 +103,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     let lateMs = 0;
     while (!this.stopping) {
       const now = this.clock.now();
+      this.lastClaimAt = now.getTime();
       const plans = new Map<string, DueFirePlan>();
       const claimTimer = this.metrics.startClaimTimer();
       const outcomes = await this.storage
@@ -188,16 +206,48 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     }
   }
 
+  /** A write announced a next run at `at`: tick then if the timer would tick later. */
+  private wake(at: Date): void {
+    if (this.stopping) return;
+    const atMs = at.getTime();
+    if (this.plannedAt === null) {
+      this.announcedAt = Math.min(this.announcedAt ?? atMs, atMs);
+      return;
+    }
+    if (atMs < this.plannedAt) this.scheduleTick(Math.max(0, atMs - this.clock.now().getTime()));
+  }
+
   private scheduleTick(delayMs: number): void {
-    this.timer = setTimeout(() => {
-      this.inFlight = this.tick()
-        .then(() => this.tickSucceeded())
-        .catch((error: Error) => this.tickFailed(error))
-        .finally(() => {
-          this.inFlight = null;
-          if (!this.stopping) this.scheduleTick(this.config.intervalMs);
-        });
+    this.timers.clear(this.timer);
+    this.plannedAt = this.clock.now().getTime() + delayMs;
+    this.timer = this.timers.set(() => {
+      this.timer = undefined;
+      this.plannedAt = null;
+      this.announcedAt = null;
+      this.inFlight = this.tickAndPlan().then((sleepMs) => {
+        this.inFlight = null;
+        if (!this.stopping) this.scheduleTick(sleepMs);
+      });
     }, delayMs);
+  }
+
+  /** One tick, then how long to sleep before the next; never rejects. */
+  private async tickAndPlan(): Promise<number> {
+    try {
+      await this.tick();
+      const nextDueAt = this.stopping ? null : await this.storage.nextDueAt();
+      this.tickSucceeded();
+      return sleepAfterTick({
+        now: this.clock.now().getTime(),
+        nextDueAt: nextDueAt?.getTime() ?? null,
+        lastClaimAt: this.lastClaimAt,
+        announcedAt: this.announcedAt,
+        maxMs: this.config.intervalMs,
+      });
+    } catch (error) {
+      this.tickFailed(error as Error);
+      return this.config.intervalMs;
+    }
   }
 
   private tickSucceeded(): void {

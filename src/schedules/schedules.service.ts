@@ -16,6 +16,7 @@ import type { Session } from '../domain/session.js';
 import type { Page, PageRequest } from '../common/page.js';
 import { StorageBase } from '../storage/storage.base.js';
 import { fireIntervalProblem, nextFireAfter, upcomingFires } from '../firing/cron.js';
+import { SchedulerWakeUp } from '../firing/scheduler-wake-up.js';
 import type { ChatModelConfigDto } from './dto/chat-model-config.dto.js';
 import type { CreateScheduleDto } from './dto/create-schedule.dto.js';
 import type { UpdateScheduleDto } from './dto/update-schedule.dto.js';
@@ -34,6 +35,7 @@ export class SchedulesService {
     private readonly sessions: SessionsService,
     private readonly clock: Clock,
     private readonly limits: LimitsConfig,
+    private readonly wakeUp: SchedulerWakeUp,
   ) {}
 
   list(userId: string): Promise<Schedule[]> {
@@ -80,6 +82,7 @@ export class SchedulesService {
     schedule.nextRunAt = nextFireAfter(schedule, now);
     const { maxSchedulesPerUser } = this.limits;
     if (!(await this.storage.createSchedule(schedule, maxSchedulesPerUser))) throw new ScheduleLimitReached(maxSchedulesPerUser);
+    await this.wakeUp.nextRunSet(schedule.nextRunAt);
     return schedule;
   }
 
@@ -105,6 +108,7 @@ export class SchedulesService {
     );
     switch (outcome.status) {
       case 'updated':
+        await this.wakeUp.nextRunSet(outcome.schedule.nextRunAt);
         return outcome.schedule;
       case 'not-found':
         throw new ScheduleNotFound(scheduleId);

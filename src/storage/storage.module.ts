@@ -2,10 +2,12 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DEFAULT_STORAGE_LIMITS, type StorageConfig } from '../config/app-config.js';
+import { DueNotifications, SingleProcessDueNotifications } from './due-notifications.js';
 import { MemoryStorage } from './memory/memory.storage.js';
 import { StorageBase, type StorageOptions } from './storage.base.js';
 import { dataSourceOptions } from './typeorm/data-source-options.js';
 import { openDataSource } from './typeorm/open-data-source.js';
+import { dueNotificationsFor } from './typeorm/postgres-due-notifications.js';
 import { TypeOrmStorage } from './typeorm/typeorm.storage.js';
 
 /** Binds StorageBase to the implementation the configuration names; the only place that chooses. */
@@ -19,8 +21,11 @@ export class StorageModule {
       return {
         module: StorageModule,
         global: true,
-        providers: [{ provide: StorageBase, useValue: new MemoryStorage(options) }],
-        exports: [StorageBase],
+        providers: [
+          { provide: StorageBase, useValue: new MemoryStorage(options) },
+          { provide: DueNotifications, useValue: new SingleProcessDueNotifications() },
+        ],
+        exports: [StorageBase, DueNotifications],
       };
     }
     return {
@@ -34,8 +39,11 @@ export class StorageModule {
           dataSourceFactory: () => openDataSource(config),
         }),
       ],
-      providers: [{ provide: StorageBase, useFactory: (ds: DataSource) => new TypeOrmStorage(ds, options), inject: [DataSource] }],
-      exports: [StorageBase],
+      providers: [
+        { provide: StorageBase, useFactory: (ds: DataSource) => new TypeOrmStorage(ds, options), inject: [DataSource] },
+        { provide: DueNotifications, useFactory: (ds: DataSource) => dueNotificationsFor(ds, config.databaseUrl), inject: [DataSource] },
+      ],
+      exports: [StorageBase, DueNotifications],
     };
   }
 }

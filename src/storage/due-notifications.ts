@@ -1,0 +1,36 @@
+/** Called with the instant a schedule is now due at (see DueNotifications). */
+export type DueListener = (at: Date) => void;
+
+/**
+ * Tells the other processes sharing the storage that a schedule's next run was written, so that
+ * their tickers need not wait for their next planned tick; and hears what they tell. Its own
+ * injection token, bound by StorageModule next to StorageBase. A notification is a hint, never
+ * the truth: it may be lost (the tickers still look at the storage at least once per maximum
+ * sleep), and a listener may hear its own process's.
+ */
+export abstract class DueNotifications {
+  /**
+   * Tells the other processes that a schedule is due at `at`. Call it after the write committed,
+   * so that whoever hears it finds the schedule; resolves once sent. Rejects if it cannot be sent.
+   */
+  abstract publish(at: Date): Promise<void>;
+
+  /**
+   * Calls `listener` with each instant another process publishes, until the returned function is
+   * called. When notifications may have been missed (a lost connection came back), the listener
+   * hears the epoch: whatever it planned, it should look at the storage again now.
+   */
+  abstract subscribe(listener: DueListener): () => void;
+}
+
+/**
+ * One process has the storage to itself (memory, SQLite): there is no one else to tell, and its
+ * own ticker is told directly (SchedulerWakeUp).
+ */
+export class SingleProcessDueNotifications extends DueNotifications {
+  async publish(): Promise<void> {}
+
+  subscribe(): () => void {
+    return () => undefined;
+  }
+}
