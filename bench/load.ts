@@ -55,19 +55,22 @@ export async function measure(url: string, headers: Record<string, string>, opts
 }
 
 /**
- * Two URLs measured in alternation (a, b, a, b, …), so that drift in the machine's load falls
- * on both alike rather than on whichever ran second.
+ * URLs measured in alternation (a, b, c, a, b, c, …), so that drift in the machine's load falls
+ * on all alike rather than on whichever ran last.
  */
-export async function measurePair(a: string, b: string, headers: Record<string, string>, opts: Options): Promise<[LoadSummary, LoadSummary]> {
-  await once(a, headers, opts.connections, 1);
-  await once(b, headers, opts.connections, 1);
-  const runsA: LoadResult[] = [];
-  const runsB: LoadResult[] = [];
+export async function measureAlternating(urls: string[], headers: Record<string, string>, opts: Options): Promise<LoadSummary[]> {
+  for (const url of urls) await once(url, headers, opts.connections, 1);
+  const runs: LoadResult[][] = urls.map(() => []);
   for (let i = 0; i < opts.runs; i++) {
-    runsA.push(await once(a, headers, opts.connections, opts.seconds));
-    runsB.push(await once(b, headers, opts.connections, opts.seconds));
+    for (const [k, url] of urls.entries()) runs[k].push(await once(url, headers, opts.connections, opts.seconds));
   }
-  return [summarise(runsA), summarise(runsB)];
+  return runs.map(summarise);
+}
+
+/** Two URLs measured in alternation (see measureAlternating). */
+export async function measurePair(a: string, b: string, headers: Record<string, string>, opts: Options): Promise<[LoadSummary, LoadSummary]> {
+  const [sa, sb] = await measureAlternating([a, b], headers, opts);
+  return [sa, sb];
 }
 
 export function median(values: number[]): number {

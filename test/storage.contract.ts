@@ -2,14 +2,17 @@ import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { v7 as uuidv7 } from 'uuid';
 import { aSchedule } from './support/builders.js';
-import type { KeysetPosition } from '../src/common/page.js';
+import { encodeCursor } from '../src/common/cursor.js';
+import type { KeysetPosition, Page } from '../src/common/page.js';
 import type { DeliveryResult } from '../src/domain/delivery.js';
 import { type DueFirePlan, type FireWrite, fireWrite, statefulSessionId, unfiredRun } from '../src/domain/fire.js';
 import type { DispatchAttempt, Run } from '../src/domain/run.js';
 import type { Schedule } from '../src/domain/schedule.js';
 import type { Message, Session } from '../src/domain/session.js';
 import { ValidationFailed } from '../src/common/domain-errors.js';
-import type { StorageBase, StorageOptions } from '../src/storage/storage.base.js';
+import type { SessionJson, StorageBase, StorageOptions } from '../src/storage/storage.base.js';
+import { scheduleSessionsJson } from '../src/sessions/dto/session-json.response.js';
+import { toSessionResponse } from '../src/sessions/dto/session.response.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -663,6 +666,74 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
       });
     });
 
+    describe('sessions as JSON text', () => {
+      // pageSessionsJson's texts, spliced into the sessions page, must read as the page of
+      // pageSessionsBySchedule serialised by JSON.stringify. Compared as parsed and re-serialised
+      // (values and key order): PostgreSQL writes jsonb's text with spaces JSON.stringify does not.
+      const spliced = (page: Page<SessionJson>, paged: boolean) => JSON.stringify(JSON.parse(scheduleSessionsJson(page, paged).toString('utf8')));
+      const serialised = (page: Page<Session>, paged: boolean) =>
+        JSON.stringify({
+          sessions: page.items.map(toSessionResponse),
+          total: page.total,
+          ...(paged ? { next_cursor: page.next && encodeCursor(page.next) } : {}),
+        });
+
+      async function firedSchedule(count: number, overrides: Partial<Schedule> = {}) {
+        const schedule = aSchedule({ userId: newUser(), ...overrides });
+        await storage.createSchedule(schedule);
+        const t = Date.parse('2026-08-02T09:00:00.000Z');
+        for (let i = 0; i < count; i++) await fire(fireWrite(schedule, new Date(t + Math.floor(i / 2) * SECOND)));
+        return schedule;
+      }
+
+      for (const [count, limit] of [[7, 3], [2, 5], [0, 2]]) {
+        it(`reads as pageSessionsBySchedule, page by page and whole (${count} sessions, pages of ${limit})`, async () => {
+          const { userId, id } = await firedSchedule(count);
+          let after: KeysetPosition | undefined;
+          for (let pages = 0; pages <= count; pages++) {
+            const json = await storage.pageSessionsJson(userId, id, { limit, after });
+            const parsed = await storage.pageSessionsBySchedule(userId, id, { limit, after });
+            assert.equal(spliced(json, true), serialised(parsed, true));
+            assert.deepEqual(json.next, parsed.next);
+            if (!json.next) break;
+            after = json.next;
+          }
+          const all = await storage.pageSessionsJson(userId, id, null);
+          const listed = await storage.listSessionsBySchedule(userId, id);
+          assert.equal(all.next, null);
+          assert.equal(spliced(all, false), serialised({ items: listed, total: listed.length, next: null }, false));
+        });
+      }
+
+      it('keeps appended messages and awkward text in their places', async () => {
+        const schedule = await firedSchedule(1);
+        const t = Date.parse('2026-08-03T09:00:00.000Z');
+        for (let i = 0; i < 3; i++) await fire(fireWrite({ ...schedule, stateful: true }, new Date(t + i * SECOND)));
+        const [stateful, plain] = await storage.listSessionsBySchedule(schedule.userId, schedule.id);
+        const awkward = '"context":[] } ] \\ \" \u2028 ünï 🚀 </script>';
+        const state = structuredClone(plain.state);
+        state.summary = awkward;
+        state.context.push({ ...state.context[0], id: 'awkward', metadata: { context: [], [awkward]: { '"context":[]': [awkward] } } });
+        await storage.putSessionState(plain.id, state, new Date(t + 10 * SECOND));
+        for (const paged of [true, false]) {
+          const json = await storage.pageSessionsJson(schedule.userId, schedule.id, paged ? { limit: 5 } : null);
+          const parsed = paged
+            ? await storage.pageSessionsBySchedule(schedule.userId, schedule.id, { limit: 5 })
+            : { items: await storage.listSessionsBySchedule(schedule.userId, schedule.id), total: 2, next: null };
+          assert.equal(spliced(json, paged), serialised(parsed, paged));
+        }
+        assert.equal(stateful.state.context.length, 3);
+        const read = (await storage.pageSessionsJson(schedule.userId, schedule.id, null)).items.find((s) => s.id === plain.id)!;
+        assert.deepEqual(JSON.parse(read.stateJson), state);
+      });
+
+      it('scopes them to the user', async () => {
+        const schedule = await firedSchedule(2);
+        assert.deepEqual(await storage.pageSessionsJson(newUser(), schedule.id, { limit: 2 }), { items: [], total: 0, next: null });
+        assert.deepEqual(await storage.pageSessionsJson(newUser(), schedule.id, null), { items: [], total: 0, next: null });
+      });
+    });
+
     describe('claims', () => {
       const due = (userId: string, nextRunAt: Date, overrides: Partial<Schedule> = {}) =>
         aSchedule({ userId, nextRunAt, ...overrides });
@@ -800,6 +871,24 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
         assert.deepEqual(await storage.dueBacklog(new Date(now.getTime() - 3000)), { count: 1, oldestNextRunAt: early.nextRunAt });
         await storage.claimDueSchedules(now, 10, (s) => firePlan(s, now));
         assert.deepEqual(await storage.dueBacklog(now), { count: 0, oldestNextRunAt: null });
+      });
+
+      it('gives the earliest next run of every user, due or not, and none of a schedule without one', async () => {
+        const now = new Date(newEra());
+        // Whatever earlier tests left due is parked first, so that only this era's runs are ahead.
+        const park = (s: Schedule): DueFirePlan => ({ scheduleId: s.id, fire: null, unfired: [], nextRunAt: null });
+        await storage.claimDueSchedules(now, 100_000, park);
+        const [soon, later] = [1000, 5000].map((ms) => due(newUser(), new Date(now.getTime() + ms)));
+        const parked = due(newUser(), null as unknown as Date);
+        for (const s of [later, parked, soon]) await storage.createSchedule(s);
+        assert.deepEqual(await storage.nextDueAt(), soon.nextRunAt);
+        await storage.claimDueSchedules(soon.nextRunAt!, 10, park);
+        assert.deepEqual(await storage.nextDueAt(), later.nextRunAt);
+        const earlier = due(newUser(), new Date(now.getTime() + 10));
+        await storage.createSchedule(earlier);
+        assert.deepEqual(await storage.nextDueAt(), earlier.nextRunAt);
+        (await storage.nextDueAt())!.setTime(0);
+        assert.deepEqual(await storage.nextDueAt(), earlier.nextRunAt);
       });
 
       it('lists enabled schedules without a next run, of any user', async () => {

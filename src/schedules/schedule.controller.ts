@@ -20,7 +20,8 @@ import { PageQuery, pageRequestOf } from '../common/page-query.dto.js';
 import { ProblemDetails } from '../common/problem-details.js';
 import { toLocalIso } from '../common/time.js';
 import { RunDetailResponse, RunListResponse, toRunDetailResponse, toRunResponse } from './dto/run.response.js';
-import { ScheduleSessionsResponse, toSessionResponse } from '../sessions/dto/session.response.js';
+import { scheduleSessionsJson } from '../sessions/dto/session-json.response.js';
+import { ScheduleSessionsResponse } from '../sessions/dto/session.response.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { CreateScheduleDto } from './dto/create-schedule.dto.js';
 import {
@@ -172,11 +173,13 @@ export class ScheduleController {
     @CurrentUser() userId: string,
     @Param('schedule_id') scheduleId: string,
     @Query() query: PageQuery,
-  ): Promise<ScheduleSessionsResponse> {
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Buffer> {
     const page = pageRequestOf(query);
-    const { items, total, next } = await this.sessions.listBySchedule(userId, scheduleId, page);
-    const sessions = items.map(toSessionResponse);
-    return page ? { sessions, total, next_cursor: next && encodeCursor(next) } : { sessions, total };
+    const sessions = await this.sessions.listBySchedule(userId, scheduleId, page);
+    // A ScheduleSessionsResponse already written as JSON (see scheduleSessionsJson): sent as it is.
+    reply.type('application/json; charset=utf-8');
+    return scheduleSessionsJson(sessions, page !== null);
   }
 
   @Post(':schedule_id/run')

@@ -4,7 +4,7 @@ import type { Schedule } from '../domain/schedule.js';
 import type { Page, PageRequest } from '../common/page.js';
 import { DispatchMode } from '../dispatch/dispatch-mode.js';
 import { Metrics } from '../metrics/metrics.js';
-import { StorageBase } from '../storage/storage.base.js';
+import { type SessionJson, StorageBase } from '../storage/storage.base.js';
 import { fireWrite } from '../domain/fire.js';
 import type { Run } from '../domain/run.js';
 import type { Session } from '../domain/session.js';
@@ -18,14 +18,13 @@ export class SessionsService {
   ) {}
 
   /**
-   * The sessions the user's schedule triggered, newest first: all of them, or one page;
+   * The sessions the user's schedule triggered, newest first: all of them, or one page, with
+   * their documents as the JSON text they are stored as (the page is spliced, not serialised);
    * ScheduleNotFound when the schedule is not theirs.
    */
-  async listBySchedule(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<Session>> {
+  async listBySchedule(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson>> {
     if (!(await this.storage.hasSchedule(userId, scheduleId))) throw new ScheduleNotFound(scheduleId);
-    if (page) return this.storage.pageSessionsBySchedule(userId, scheduleId, page);
-    const sessions = await this.storage.listSessionsBySchedule(userId, scheduleId);
-    return { items: sessions, total: sessions.length, next: null };
+    return this.storage.pageSessionsJson(userId, scheduleId, page);
   }
 
   /**

@@ -6,6 +6,9 @@ import type { DispatchAttempt, Run, RunWithAttempts, RuntimeRunStatus } from '..
 import type { Schedule } from '../domain/schedule.js';
 import type { Session, SessionState } from '../domain/session.js';
 
+/** A session with its config and state as stored JSON text (see StorageBase.pageSessionsJson). */
+export type SessionJson = Omit<Session, 'config' | 'state'> & { configJson: string; stateJson: string };
+
 /** What StorageBase.updateSchedule did. */
 export type ScheduleUpdateOutcome =
   | { status: 'updated'; schedule: Schedule }
@@ -157,6 +160,15 @@ export abstract class StorageBase {
   abstract pageSessionsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Session>>;
 
   /**
+   * pageSessionsBySchedule (listSessionsBySchedule when `page` is null: every session, `next`
+   * null), with each session's config and state as the JSON text they are stored as, never
+   * parsed: the sessions page splices them into its response as they are. The text parses to
+   * the same values pageSessionsBySchedule returns, though not necessarily to the same bytes
+   * (PostgreSQL writes jsonb back with spaces); it is always a document this service wrote.
+   */
+  abstract pageSessionsJson(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson>>;
+
+  /**
    * Writes one fire atomically: inserts `fire.session`, or for a stateful fire whose session
    * already exists appends `fire.message` to its context and sets its `updatedAt` to
    * `fire.firedAt`; inserts `fire.run`; sets the schedule's `lastRunAt` to `fire.firedAt` (its
@@ -297,6 +309,12 @@ export abstract class StorageBase {
   abstract dueBacklog(now: Date): Promise<DueBacklog>;
 
   /**
+   * The earliest `nextRunAt` of any schedule, of any user, due or not (a schedule being claimed
+   * counts until the claim commits); null when no schedule has one. The ticker sleeps until it.
+   */
+  abstract nextDueAt(): Promise<Date | null>;
+
+  /**
    * Resolves when the storage answers and its schema is all there (every table, every migration
    * applied); rejects otherwise, with StorageUnavailable where the database is the trouble
    * (the readiness check).
@@ -322,6 +340,7 @@ export const STORAGE_METHODS = Object.keys({
   getSession: true,
   listSessionsBySchedule: true,
   pageSessionsBySchedule: true,
+  pageSessionsJson: true,
   recordFire: true,
   claimDueSchedules: true,
   listRunsBySchedule: true,
@@ -335,6 +354,7 @@ export const STORAGE_METHODS = Object.keys({
   pruneHistory: true,
   listEnabledSchedulesWithoutNextRun: true,
   dueBacklog: true,
+  nextDueAt: true,
   ping: true,
   close: true,
 } satisfies Record<keyof StorageBase, true>) as (keyof StorageBase)[];

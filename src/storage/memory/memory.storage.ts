@@ -31,6 +31,7 @@ import {
   type RecordFireOutcome,
   type RunReportOutcome,
   type ScheduleUpdateOutcome,
+  type SessionJson,
   StorageBase,
   type StorageOptions,
   updatedSchedule,
@@ -143,6 +144,12 @@ export class MemoryStorage extends StorageBase {
   async pageSessionsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Session>> {
     const { items, total, next } = pageOf(this.sessionsOf(userId, scheduleId), page, (s) => s.createdAt);
     return { items: items.map(fromStored), total, next };
+  }
+
+  async pageSessionsJson(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson>> {
+    const sessions = this.sessionsOf(userId, scheduleId);
+    const { items, total, next } = page ? pageOf(sessions, page, (s) => s.createdAt) : { items: sessions, total: sessions.length, next: null };
+    return { items: items.map(toSessionJson), total, next };
   }
 
   async recordFire(fire: FireWrite): Promise<RecordFireOutcome> {
@@ -353,6 +360,14 @@ export class MemoryStorage extends StorageBase {
     return { count, oldestNextRunAt: oldestNextRunAt && new Date(oldestNextRunAt) };
   }
 
+  async nextDueAt(): Promise<Date | null> {
+    let earliest: Date | null = null;
+    for (const { nextRunAt } of this.schedules.values()) {
+      if (nextRunAt && (!earliest || nextRunAt < earliest)) earliest = nextRunAt;
+    }
+    return earliest && new Date(earliest);
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {}
@@ -544,6 +559,46 @@ function fromStored(stored: StoredSession): Session {
   const state = JSON.parse(stored.state);
   state.context = context.map((message) => JSON.parse(message));
   return { ...session, createdAt: new Date(stored.createdAt), updatedAt: new Date(stored.updatedAt), config: JSON.parse(stored.config), state };
+}
+
+function toSessionJson(stored: StoredSession): SessionJson {
+  const { context, config, state, ...session } = stored;
+  return {
+    ...session,
+    createdAt: new Date(stored.createdAt),
+    updatedAt: new Date(stored.updatedAt),
+    configJson: config,
+    stateJson: withContext(state, context),
+  };
+}
+
+const CONTEXT_SLOT = '"context":[]';
+
+/**
+ * A stored state's text with its messages put in the `"context":[]` it keeps for them, found
+ * among the document's top-level keys (a nested `context` or a string that reads like one is
+ * skipped): the text of what fromStored's `state` is, without parsing any of it.
+ */
+function withContext(state: string, context: string[]): string {
+  let depth = 0;
+  for (let i = 0; i < state.length; i++) {
+    const c = state[i];
+    if (c === '"') {
+      if (depth === 1 && state.startsWith(CONTEXT_SLOT, i)) {
+        const at = i + CONTEXT_SLOT.length - 1;
+        return `${state.slice(0, at)}${context.join(',')}${state.slice(at)}`;
+      }
+      // To the string's closing quote: the next one not escaped by an odd run of backslashes.
+      for (;;) {
+        i = state.indexOf('"', i + 1);
+        let backslashes = 0;
+        while (state[i - 1 - backslashes] === '\\') backslashes++;
+        if (backslashes % 2 === 0) break;
+      }
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+  }
+  throw new Error('a stored session state without its context');
 }
 
 function slotOf(run: Run): string {

@@ -1,4 +1,5 @@
 import type { Session, SessionConfig, SessionSource, SessionState } from '../../domain/session.js';
+import type { SessionJson } from '../storage.base.js';
 import type { SqlDialect } from './dialect.js';
 import type { SessionRow } from './entities/session.entity.js';
 
@@ -21,18 +22,30 @@ export interface SessionQueries {
   firstPage: string;
   /** Params: userId, scheduleId, afterAt, afterId, limit → the next `limit` sessions after that position. */
   nextPage: string;
+  /** As firstPage, nextPage, and every session of the schedule, with config and state as JSON text (RawSessionJsonRow). */
+  firstPageJson: string;
+  nextPageJson: string;
+  allJson: string;
 }
 
 export function sessionQueries(dialect: SqlDialect): SessionQueries {
   const p = dialect.placeholder;
   const scoped = `user_id = ${p(1)} AND source_schedule_id = ${p(2)}`;
   const newestFirst = 'ORDER BY created_at DESC, id DESC';
+  // SQLite stores the documents as text already; PostgreSQL's jsonb is cast to its text form in
+  // the server, which hands it over about twice as fast as the driver parses it.
+  const asText = dialect.name === 'postgres'
+    ? 'id, user_id, agent_id, source, source_schedule_id, team_id, config::text AS config, state::text AS state, created_at, updated_at'
+    : COLUMNS;
   return {
     byId: `SELECT ${COLUMNS} FROM sessions WHERE id = ${p(1)}`,
     scheduleOwned: `SELECT 1 AS owned FROM schedules WHERE user_id = ${p(1)} AND id = ${p(2)}`,
     count: `SELECT count(*) AS n FROM sessions WHERE ${scoped}`,
     firstPage: `SELECT ${COLUMNS} FROM sessions WHERE ${scoped} ${newestFirst} LIMIT ${p(3)}`,
     nextPage: `SELECT ${COLUMNS} FROM sessions WHERE ${scoped} AND (created_at, id) < (${p(3)}, ${p(4)}) ${newestFirst} LIMIT ${p(5)}`,
+    firstPageJson: `SELECT ${asText} FROM sessions WHERE ${scoped} ${newestFirst} LIMIT ${p(3)}`,
+    nextPageJson: `SELECT ${asText} FROM sessions WHERE ${scoped} AND (created_at, id) < (${p(3)}, ${p(4)}) ${newestFirst} LIMIT ${p(5)}`,
+    allJson: `SELECT ${asText} FROM sessions WHERE ${scoped} ${newestFirst}`,
   };
 }
 
@@ -54,6 +67,24 @@ export function sessionFromRaw(dialect: SqlDialect, row: RawSessionRow): Session
     sourceScheduleId: row.source_schedule_id,
     teamId: row.team_id,
     state: typeof row.state === 'string' ? JSON.parse(row.state) : row.state,
+    createdAt: dialect.timestampFromRaw(row.created_at),
+    updatedAt: dialect.timestampFromRaw(row.updated_at),
+  };
+}
+
+/** A `sessions` row of the *Json queries: config and state as text on every dialect. */
+export type RawSessionJsonRow = Omit<RawSessionRow, 'config' | 'state'> & { config: string; state: string };
+
+export function sessionJsonFromRaw(dialect: SqlDialect, row: RawSessionJsonRow): SessionJson {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    agentId: row.agent_id,
+    configJson: row.config,
+    source: row.source as SessionSource,
+    sourceScheduleId: row.source_schedule_id,
+    teamId: row.team_id,
+    stateJson: row.state,
     createdAt: dialect.timestampFromRaw(row.created_at),
     updatedAt: dialect.timestampFromRaw(row.updated_at),
   };

@@ -38,6 +38,7 @@ import {
   type RecordFireOutcome,
   type RunReportOutcome,
   type ScheduleUpdateOutcome,
+  type SessionJson,
   STORAGE_METHODS,
   StorageBase,
   type StorageOptions,
@@ -48,7 +49,15 @@ import { BulkSql } from './bulk-sql.js';
 import { dialectOfDriver, type SqlDialect } from './dialect.js';
 import { DispatchSql, type RunEnding } from './dispatch-sql.js';
 import { KeyedQueue } from './keyed-queue.js';
-import { type RawSessionRow, SESSION_COLUMNS, type SessionQueries, sessionFromRaw, sessionQueries } from './session-queries.js';
+import {
+  type RawSessionJsonRow,
+  type RawSessionRow,
+  SESSION_COLUMNS,
+  type SessionQueries,
+  sessionFromRaw,
+  sessionJsonFromRaw,
+  sessionQueries,
+} from './session-queries.js';
 import type { DispatchAttemptRow } from './entities/dispatch-attempt.entity.js';
 import type { OutboxRow } from './entities/outbox.entity.js';
 import type { RunRow } from './entities/run.entity.js';
@@ -221,6 +230,22 @@ export class TypeOrmStorage extends StorageBase {
     // vm-per-file tests see that), and a page is a plain array of this realm either way.
     const sessions = Array.from(rows as RawSessionRow[], (row) => sessionFromRaw(this.dialect, row));
     return pageFrom(sessions, Number(counted[0].n), limit, (s) => s.createdAt);
+  }
+
+  async pageSessionsJson(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson>> {
+    const toJson = (rows: RawSessionJsonRow[]) => Array.from(rows, (row) => sessionJsonFromRaw(this.dialect, row));
+    if (!page) {
+      const sessions = toJson(await this.dataSource.query(this.queries.allJson, [userId, scheduleId]));
+      return { items: sessions, total: sessions.length, next: null };
+    }
+    const { after, limit } = page;
+    const [rows, counted] = await Promise.all([
+      after
+        ? this.dataSource.query(this.queries.nextPageJson, [userId, scheduleId, this.dialect.param(after.at), after.id, limit + 1])
+        : this.dataSource.query(this.queries.firstPageJson, [userId, scheduleId, limit + 1]),
+      this.dataSource.query(this.queries.count, [userId, scheduleId]),
+    ]);
+    return pageFrom(toJson(rows), Number(counted[0].n), limit, (s) => s.createdAt);
   }
 
   async recordFire(fire: FireWrite): Promise<RecordFireOutcome> {
@@ -458,6 +483,15 @@ export class TypeOrmStorage extends StorageBase {
     );
     const { n, oldest } = rows[0] as { n: number | string; oldest: Date | string | null };
     return { count: Number(n), oldestNextRunAt: oldest == null ? null : this.dialect.timestampFromRaw(oldest) };
+  }
+
+  async nextDueAt(): Promise<Date | null> {
+    // ORDER BY … LIMIT 1 on the partial schedules_due_idx: one index entry read, on both engines.
+    const rows = await this.dataSource.query(
+      'SELECT next_run_at FROM schedules WHERE next_run_at IS NOT NULL ORDER BY next_run_at LIMIT 1',
+    );
+    const first = rows[0] as { next_run_at: Date | string } | undefined;
+    return first ? this.dialect.timestampFromRaw(first.next_run_at) : null;
   }
 
   async ping(): Promise<void> {
