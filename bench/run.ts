@@ -1,10 +1,12 @@
 // npm run bench: list throughput against a bare baseline, history growth, firing throughput,
 // stateful fire cost. Prints a table and writes bench/results/latest.json. See docs/benchmarks.md.
-// BENCH_ONLY=stateful runs only the last (bench/stateful.ts) and writes bench/results/latest-stateful.json.
+// BENCH_ONLY=stateful runs only the last (bench/stateful.ts) and writes bench/results/latest-stateful.json;
+// BENCH_ONLY=list only the list throughput (no history growth), written to bench/results/latest-list.json.
+// BENCH_ONLY=firing only the steady firing load (bench/firing-load.ts), written to bench/results/latest-firing.json.
 import 'reflect-metadata';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
@@ -23,7 +25,9 @@ import { toScheduleRow } from '../src/storage/typeorm/entities/row.mapper.js';
 import { aSchedule } from '../test/support/builders.js';
 import { createThrowawayDatabase, type ThrowawayDatabase } from '../test/support/postgres.js';
 import { memorySource, sqlSource, startBaseline } from './baseline-server.js';
-import { measure, measurePair, median, type LoadSummary } from './load.js';
+import { measure, measureAlternating, median, type LoadSummary } from './load.js';
+import { naiveMemory, naivePostgres, naiveSqlite, startNaiveBaseline, type WireSession } from './naive-baseline.js';
+import { firingLoadBenchmark, firingLoadOptions, firingLoadTable } from './firing-load.js';
 import { statefulBenchmark, statefulTable } from './stateful.js';
 import { MEASURED_USER, measuredSchedule, measuredSessions, seedFillerSchedules, seedFillerSessions, seedMeasured } from './seed.js';
 
@@ -78,11 +82,15 @@ interface ListResult {
   backend: string;
   service: LoadSummary;
   baseline: LoadSummary;
+  /** service / baseline requests per second. */
   ratio: number;
+  naive: LoadSummary;
+  /** service / naive requests per second. */
+  naiveRatio: number;
   growth?: { p99Small: number; p99Large: number; largeRows: number; ratio: number };
 }
 
-async function listBenchmark(driver: 'memory' | 'sqlite' | 'postgres'): Promise<ListResult> {
+async function listBenchmark(driver: 'memory' | 'sqlite' | 'postgres', growth = true): Promise<ListResult> {
   const store = await openStore(driver);
   const schedule = measuredSchedule();
   let seedDs: DataSource | undefined;
@@ -109,15 +117,34 @@ async function listBenchmark(driver: 'memory' | 'sqlite' | 'postgres'): Promise<
   const source = store.dialect ? sqlSource(store.dialect, store.location!) : memorySource(app.get(StorageBase));
   const baseline = await startBaseline(source);
   const baselineBody = await (await fetch(baseline.url + path, { headers })).text();
-  if (JSON.stringify(Object.keys(JSON.parse(baselineBody))) !== JSON.stringify(Object.keys(JSON.parse(body))) || baselineBody.length !== body.length) {
-    throw new Error('the baseline does not answer the same response as the service');
-  }
-  const [serviceLoad, baselineLoad] = await measurePair(url + path, baseline.url + path, headers, LOAD);
+  // The same values and key order; not the same bytes on PostgreSQL, whose jsonb text the
+  // service sends as it is (with spaces after ':' and ',').
+  const normal = (text: string) => JSON.stringify(JSON.parse(text));
+  if (normal(baselineBody) !== normal(body)) throw new Error('the baseline does not answer the same response as the service');
+  const everySession = JSON.parse(await (await fetch(url + path.replace(/\?.*/, ''), { headers })).text()).sessions as WireSession[];
+  const naiveSource =
+    driver === 'postgres' ? naivePostgres(store.location!) : driver === 'sqlite' ? naiveSqlite(store.location!) : naiveMemory(MEASURED_USER, schedule.id, everySession);
+  const naive = await startNaiveBaseline(naiveSource);
+  const naiveBody = await (await fetch(naive.url + path, { headers })).text();
+  if (normal(naiveBody) !== normal(body)) throw new Error('the naive baseline does not answer the same response as the service');
+  log(`  ${driver}: bytes of a page: service ${body.length}, baseline ${baselineBody.length}, naive ${naiveBody.length}`);
+  const [serviceLoad, baselineLoad, naiveLoad] = await measureAlternating([url + path, baseline.url + path, naive.url + path], headers, LOAD);
   await baseline.close();
-  const result: ListResult = { backend: driver, service: serviceLoad, baseline: baselineLoad, ratio: serviceLoad.rps / baselineLoad.rps };
-  log(`  ${driver}: service ${serviceLoad.rps.toFixed(0)} req/s, baseline ${baselineLoad.rps.toFixed(0)} req/s, ratio ${result.ratio.toFixed(2)}`);
+  await naive.close();
+  const result: ListResult = {
+    backend: driver,
+    service: serviceLoad,
+    baseline: baselineLoad,
+    ratio: serviceLoad.rps / baselineLoad.rps,
+    naive: naiveLoad,
+    naiveRatio: serviceLoad.rps / naiveLoad.rps,
+  };
+  log(
+    `  ${driver}: service ${serviceLoad.rps.toFixed(0)} req/s, baseline ${baselineLoad.rps.toFixed(0)} req/s (ratio ${result.ratio.toFixed(2)}), ` +
+      `naive ${naiveLoad.rps.toFixed(0)} req/s (ratio ${result.naiveRatio.toFixed(2)})`,
+  );
 
-  if (seedDs && store.dialect) {
+  if (growth && seedDs && store.dialect) {
     const small = await measure(url + path, headers, LATENCY);
     const started = Date.now();
     await seedFillerSessions(seedDs, store.dialect, 1000 - MEASURED_SESSIONS + 1, LARGE_TABLE - MEASURED_SESSIONS);
@@ -125,8 +152,8 @@ async function listBenchmark(driver: 'memory' | 'sqlite' | 'postgres'): Promise<
     const large = await measure(url + path, headers, LATENCY);
     result.growth = { p99Small: small.p99, p99Large: large.p99, largeRows: LARGE_TABLE, ratio: large.p99 / small.p99 };
     log(`  ${driver}: p99 ${small.p99} ms at 1000 sessions, ${large.p99} ms at ${LARGE_TABLE}`);
-    await seedDs.destroy();
   }
+  await seedDs?.destroy();
   await app.close();
   await store.dispose();
   return result;
@@ -265,7 +292,24 @@ async function firingBenchmark(): Promise<FireResult[]> {
 async function main(): Promise<void> {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   log(`Machine: ${machine}${QUICK ? ` (BENCH_QUICK: shorter runs${ONLY ? '' : ', 100 000 rows'})` : ''}`);
-  if (ONLY !== undefined && ONLY !== 'stateful') throw new Error(`BENCH_ONLY=${ONLY}: only "stateful" is known`);
+  if (ONLY !== undefined && ONLY !== 'stateful' && ONLY !== 'list' && ONLY !== 'firing') {
+    throw new Error(`BENCH_ONLY=${ONLY}: only "stateful", "list" and "firing" are known`);
+  }
+  if (ONLY === 'firing') {
+    log('Steady firing load:');
+    const firingLoad = await firingLoadBenchmark(firingLoadOptions(QUICK), log);
+    log(['', ...firingLoadTable(firingLoad)].join('\n'));
+    writeResults({ machine, date: new Date().toISOString(), quick: QUICK, only: ONLY, loadAverage: loadavg(), firingLoad }, 'latest-firing.json');
+    return;
+  }
+  if (ONLY === 'list') {
+    log('List throughput:');
+    const lists: ListResult[] = [];
+    for (const driver of ['memory', 'sqlite', 'postgres'] as const) lists.push(await listBenchmark(driver, false));
+    log(['', ...listTable(lists)].join('\n'));
+    writeResults({ machine, date: new Date().toISOString(), quick: QUICK, only: ONLY, loadAverage: loadavg(), lists }, 'latest-list.json');
+    return;
+  }
   if (ONLY === 'stateful') {
     log('Stateful fire cost:');
     const stateful = await statefulBenchmark(log);
@@ -279,17 +323,14 @@ async function main(): Promise<void> {
   for (const driver of ['memory', 'sqlite', 'postgres'] as const) lists.push(await listBenchmark(driver));
   log('Firing throughput (10 000 schedules due at one instant):');
   const fires = await firingBenchmark();
+  log('Steady firing load:');
+  const firingLoad = await firingLoadBenchmark(firingLoadOptions(QUICK), log);
   log('Stateful fire cost:');
   const stateful = await statefulBenchmark(log);
 
   const lines = [
     '',
-    `GET /schedule/{id}/sessions?limit=50 — ${LOAD.connections} connections, median of ${LOAD.runs} × ${LOAD.seconds} s, service and baseline alternating (min–max req/s)`,
-    '| backend | service req/s | p50 ms | p99 ms | baseline req/s | p50 ms | p99 ms | service/baseline (target ≥ 0.8) |',
-    '|---|---|---|---|---|---|---|---|',
-    ...lists.map((r) =>
-      `| ${r.backend} | ${r.service.rps.toFixed(0)} (${r.service.rpsMin.toFixed(0)}–${r.service.rpsMax.toFixed(0)}) | ${r.service.p50} | ${r.service.p99} | ${r.baseline.rps.toFixed(0)} (${r.baseline.rpsMin.toFixed(0)}–${r.baseline.rpsMax.toFixed(0)}) | ${r.baseline.p50} | ${r.baseline.p99} | **${r.ratio.toFixed(2)}** |`,
-    ),
+    ...listTable(lists),
     '',
     `History growth — same request, ${LATENCY.connections} connections, p99 ms`,
     '| backend | 1 000 sessions | ' + `${LARGE_TABLE.toLocaleString('en')} sessions | ratio (target ≤ 1.3) |`,
@@ -301,10 +342,26 @@ async function main(): Promise<void> {
     '|---|---|---|',
     ...fires.map((f) => `| ${f.backend} | ${f.replicas} | **${f.ms}** (${f.msMin}–${f.msMax}) |`),
     '',
+    ...firingLoadTable(firingLoad),
+    '',
     ...statefulTable(stateful),
   ];
   log(lines.join('\n'));
-  writeResults({ machine, date: new Date().toISOString(), quick: QUICK, lists, fires, stateful });
+  writeResults({ machine, date: new Date().toISOString(), quick: QUICK, loadAverage: loadavg(), lists, fires, firingLoad, stateful });
+}
+
+function listTable(lists: ListResult[]): string[] {
+  const rps = (s: LoadSummary) => `${s.rps.toFixed(0)} (${s.rpsMin.toFixed(0)}–${s.rpsMax.toFixed(0)})`;
+  return [
+    `GET /schedule/{id}/sessions?limit=50 — ${LOAD.connections} connections, median of ${LOAD.runs} × ${LOAD.seconds} s, service, baseline and naive alternating (min–max req/s); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    '| backend | service req/s | p50 ms | p99 ms | baseline req/s | p50 ms | p99 ms | naive req/s | p50 ms | p99 ms | service/baseline | service/naive (target ≥ 1.2 PostgreSQL, ≥ 1.0 others) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...lists.map(
+      (r) =>
+        `| ${r.backend} | ${rps(r.service)} | ${r.service.p50} | ${r.service.p99} | ${rps(r.baseline)} | ${r.baseline.p50} | ${r.baseline.p99} | ` +
+        `${rps(r.naive)} | ${r.naive.p50} | ${r.naive.p99} | **${r.ratio.toFixed(2)}** | **${r.naiveRatio.toFixed(2)}** |`,
+    ),
+  ];
 }
 
 function writeResults(results: object, file = 'latest.json'): void {

@@ -4,6 +4,11 @@ import type { SqlDialect } from './dialect.js';
 // Batch writes of the claim path as plain SQL with positional parameters. TypeORM's query
 // builder spends more time on named parameters than the database spends on the rows, so the
 // hot path bypasses it; values are converted here the way TypeORM stores them.
+// On PostgreSQL a batch is one parameter instead of one per value: rows as a JSON array expanded
+// by jsonb_populate_recordset (typed by the table's own row type), updates as unnested arrays.
+// A statement with a parameter per value (5 000 for 500 sessions) cost PostgreSQL more to parse,
+// plan and bind than writing the rows; and one JSON array is stringified and parsed once, where
+// each document was stringified and parsed on its own.
 
 export const ROWS_PER_STATEMENT = 500;
 
@@ -14,6 +19,14 @@ export class BulkSql {
   async insert(em: EntityManager, table: string, rows: ObjectLiteral[]): Promise<void> {
     if (rows.length === 0) return;
     const columns = Object.keys(rows[0]);
+    if (this.dialect.batchAsOneParam) {
+      // The rows as they are: JSON columns hold objects, which nest; Dates become ISO-8601 text.
+      const list = columns.join(', ');
+      await em.query(`INSERT INTO ${table} (${list}) SELECT ${list} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb)`, [
+        JSON.stringify(rows),
+      ]);
+      return;
+    }
     for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
       const params: unknown[] = [];
       const tuples = rows.slice(i, i + ROWS_PER_STATEMENT).map((row) => {
@@ -29,6 +42,15 @@ export class BulkSql {
     em: EntityManager,
     updates: Array<{ id: string; nextRunAt: Date | null; lastRunAt: Date | null }>,
   ): Promise<void> {
+    if (updates.length === 0) return;
+    if (this.dialect.batchAsOneParam) {
+      await em.query(
+        `UPDATE schedules SET next_run_at = v.next_run_at, last_run_at = COALESCE(v.last_run_at, schedules.last_run_at)
+           FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS v(id, next_run_at, last_run_at) WHERE schedules.id = v.id`,
+        [updates.map((u) => u.id), updates.map((u) => this.dialect.param(u.nextRunAt)), updates.map((u) => this.dialect.param(u.lastRunAt))],
+      );
+      return;
+    }
     for (let i = 0; i < updates.length; i += ROWS_PER_STATEMENT) {
       const params: unknown[] = [];
       const tuples = updates.slice(i, i + ROWS_PER_STATEMENT).map((u) => {

@@ -23,6 +23,11 @@ export interface SqlDialect {
    */
   readonly rowLocks: boolean;
   /**
+   * Whether a batch of rows goes to the database as one parameter (PostgreSQL: a JSON array or
+   * an array per column, expanded in SQL) rather than one parameter per value (see BulkSql).
+   */
+  readonly batchAsOneParam: boolean;
+  /**
    * The clause a raw SELECT ends with to lock the rows it reads until the transaction ends
    * (`FOR UPDATE`), skipping rather than waiting for rows another transaction holds when
    * `skipLocked`; empty where there are no row locks (see rowLocks).
@@ -117,6 +122,7 @@ export const POSTGRES: SqlDialect = {
   columnTypes: { timestamp: 'timestamptz', json: 'jsonb', serial: 'bigint' },
   idCollation: 'C',
   rowLocks: true,
+  batchAsOneParam: true,
   lockClause: (skipLocked) => (skipLocked ? ' FOR UPDATE SKIP LOCKED' : ' FOR UPDATE'),
   placeholder: (position) => `$${position}`,
   timestampSlot: (placeholder) => `${placeholder}::timestamptz`,
@@ -148,6 +154,7 @@ export const SQLITE: SqlDialect = {
   columnTypes: { timestamp: 'datetime', json: 'simple-json', serial: 'integer' },
   idCollation: undefined,
   rowLocks: false,
+  batchAsOneParam: false,
   lockClause: () => '',
   placeholder: (position) => `?${position}`,
   timestampSlot: (placeholder) => placeholder,
