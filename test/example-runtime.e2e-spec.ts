@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import request from 'supertest';
@@ -9,6 +9,7 @@ import { DispatcherService } from '../src/dispatch/dispatcher.service.js';
 import { DISPATCH_DEFAULTS } from '../src/config/app-config.js';
 import { aCreateBody } from './support/builders.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
+import { freePort } from './support/ports.js';
 
 const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'agent-runtime.mjs');
 
@@ -23,14 +24,6 @@ async function waitFor<T>(what: string, probe: () => Promise<T>, done: (value: T
   }
 }
 
-/** A port nothing listens on right now, for the runtime to take. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('the example agent runtime (examples/agent-runtime.mjs), as the README runs it', () => {
   const secret = `whsec_${randomBytes(32).toString('base64')}`;

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -11,6 +10,7 @@ import { aRuntimeToken } from './support/dispatch.js';
 import { PROBLEM_JSON } from './support/problem.js';
 import { rateLimitRedisKey, redisSkipReason, TEST_REDIS_URL, testRedisClient } from './support/redis.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
+import { freePort } from './support/ports.js';
 
 /** Requests per caller per minute in these tests. */
 const N = 5;
@@ -187,14 +187,6 @@ describe('rate limits off (RATE_LIMIT_PER_MINUTE=0)', () => {
   });
 });
 
-/** A local port free right now: for a replica to listen on, or for a Redis URL that is refused. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('rate limits with Redis unreachable', () => {
   let testApp: TestApp;

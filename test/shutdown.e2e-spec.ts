@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
@@ -10,6 +10,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../src/storage/typeorm/data-source-options.js';
 import { TypeOrmStorage } from '../src/storage/typeorm/typeorm.storage.js';
 import { aCreateBody } from './support/builders.js';
+import { freePort } from './support/ports.js';
 
 /*
  * SIGTERM on the service as deployed: readiness goes 503 at once, a request in flight gets to
@@ -22,14 +23,6 @@ const ROOT = join(import.meta.dirname, '..');
 const MAIN = join(ROOT, 'dist/src/main.js');
 const USER = 'shutdown-user';
 
-/** A port nothing listens on now (the service logs the configured port, so PORT=0 would not do). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function waitFor(what: string, done: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
