@@ -1,6 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyRequest } from 'fastify';
 import { type DomainError, DuplicateIdentityHeader, InvalidToken, MissingUserId } from '../common/domain-errors.js';
+import { bearerToken, countHeader } from '../common/http-headers.js';
 import { RUNTIME_ROUTE_PREFIX } from '../common/json-body.js';
 import type { AuthConfig } from '../config/app-config.js';
 import { JwtVerifier } from './jwt-verifier.js';
@@ -23,8 +24,6 @@ declare module 'fastify' {
 
 /** What a rejected token's problem says: never which check failed. */
 export const INVALID_TOKEN_DETAIL = 'The bearer token is invalid or expired.';
-
-const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
 
 /**
  * Resolves each request's caller once, before rate limits and guards: the `x-user-id` header in
@@ -63,11 +62,10 @@ function headerIdentity(request: FastifyRequest): RequestIdentity | undefined {
 /** jwt mode: the user claim of a valid `Authorization: Bearer` token. Never throws. */
 function bearerIdentity(verifier: JwtVerifier): (request: FastifyRequest) => Promise<RequestIdentity | undefined> {
   return async (request) => {
-    const count = countHeader(request.raw.rawHeaders, 'authorization');
-    if (count === 0) return undefined;
-    const token = count === 1 ? BEARER.exec(request.headers.authorization ?? '')?.[1] : undefined;
+    const token = bearerToken(request.raw.rawHeaders, request.headers.authorization);
+    if (token === 'missing') return undefined;
     try {
-      if (token === undefined) throw new Error('not one Authorization: Bearer header');
+      if (token === null) throw new Error('not one Authorization: Bearer header');
       return { userId: await verifier.userIdOf(token) };
     } catch (error) {
       // Which check failed helps an operator, not a caller; the code names no claim value or token.
@@ -76,11 +74,4 @@ function bearerIdentity(verifier: JwtVerifier): (request: FastifyRequest) => Pro
       return { error: new InvalidToken(INVALID_TOKEN_DETAIL) };
     }
   };
-}
-
-/** How many times the raw request carries a header (rawHeaders alternates names and values). */
-function countHeader(rawHeaders: string[], name: string): number {
-  let count = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i].toLowerCase() === name) count++;
-  return count;
 }

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, it } from '@jest/globals';
-import { Logger, type LoggerService } from '@nestjs/common';
+import { afterAll, beforeAll, beforeEach, describe, it } from '@jest/globals';
 import { StorageUnavailable } from '../common/domain-errors.js';
 import type { DispatchConfig } from '../config/app-config.js';
 import type { ClaimedDelivery, DeliveryResult } from '../domain/delivery.js';
@@ -12,6 +11,7 @@ import type { StorageBase } from '../storage/storage.base.js';
 import { aSchedule } from '../../test/support/builders.js';
 import { ManualClock } from '../../test/support/manual-clock.js';
 import { DispatcherService, leaseMs } from './dispatcher.service.js';
+import { captureNestLogs } from '../../test/support/captured-logs.js';
 
 const SECRET = `whsec_${Buffer.from('a test secret of 32 bytes, fine.').toString('base64')}`;
 
@@ -95,21 +95,7 @@ class HoldingReceiver {
   }
 }
 
-interface Line {
-  level: 'log' | 'warn' | 'error';
-  message: string;
-}
-
-let lines: Line[];
-beforeEach(() => {
-  lines = [];
-  const capture = (level: Line['level']) => (message: unknown) => void lines.push({ level, message: String(message) });
-  const logger: LoggerService = { log: capture('log'), warn: capture('warn'), error: capture('error') };
-  Logger.overrideLogger(logger);
-});
-afterEach(() => Logger.overrideLogger(false));
-
-const of = (level: Line['level']) => lines.filter((l) => l.level === level).map((l) => l.message);
+const of = captureNestLogs();
 
 async function until(condition: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 1000; i++) {

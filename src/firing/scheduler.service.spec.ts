@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from '@jest/globals';
-import { Logger, type LoggerService } from '@nestjs/common';
+import { describe, it } from '@jest/globals';
 import { StorageUnavailable } from '../common/domain-errors.js';
 import type { ClaimOutcome, DueFirePlan } from '../domain/fire.js';
 import type { Schedule } from '../domain/schedule.js';
@@ -8,6 +7,7 @@ import { MemoryStorage } from '../storage/memory/memory.storage.js';
 import { aSchedule } from '../../test/support/builders.js';
 import { ManualClock } from '../../test/support/manual-clock.js';
 import { SchedulerService } from './scheduler.service.js';
+import { captureNestLogs } from '../../test/support/captured-logs.js';
 
 /** A MemoryStorage whose claims can fail (the database is down) or find everything held elsewhere. */
 class SwitchableStorage extends MemoryStorage {
@@ -23,21 +23,7 @@ class SwitchableStorage extends MemoryStorage {
   }
 }
 
-interface Line {
-  level: 'log' | 'warn' | 'error';
-  message: string;
-}
-
-let lines: Line[];
-beforeEach(() => {
-  lines = [];
-  const capture = (level: Line['level']) => (message: unknown) => void lines.push({ level, message: String(message) });
-  const logger: LoggerService = { log: capture('log'), warn: capture('warn'), error: capture('error') };
-  Logger.overrideLogger(logger);
-});
-afterEach(() => Logger.overrideLogger(false));
-
-const of = (level: Line['level']) => lines.filter((l) => l.level === level).map((l) => l.message);
+const of = captureNestLogs();
 
 async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 500; i++) {
@@ -88,7 +74,7 @@ describe('SchedulerService when it falls behind', () => {
     const scheduler = new SchedulerService(storage, clock, config);
     await storage.createSchedule(aSchedule({ cronExpression: '* * * * *', timezone: 'UTC', nextRunAt: new Date(clock.now().getTime() - 2000) }));
     assert.equal(await scheduler.tick(), 1);
-    assert.deepEqual(lines, []);
+    assert.deepEqual([...of('log'), ...of('warn'), ...of('error')], []);
   });
 
   it('warns, once per interval, with how late the fires were and what is still due', async () => {

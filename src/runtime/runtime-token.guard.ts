@@ -2,9 +2,8 @@ import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/com
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { InvalidRuntimeToken } from '../common/domain-errors.js';
+import { bearerToken } from '../common/http-headers.js';
 import { RuntimeConfig } from '../config/app-config.js';
-
-const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
 
 function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
@@ -28,20 +27,11 @@ export class RuntimeTokenGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const http = context.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
-    const token = bearerToken(request);
+    const sent = bearerToken(request.raw.rawHeaders, request.headers.authorization);
+    const token = sent === 'missing' ? null : sent;
     if (token !== null && timingSafeEqual(digest(token), this.expected)) return true;
     const challenge = token === null ? 'Bearer realm="runtime"' : 'Bearer realm="runtime", error="invalid_token"';
     void http.getResponse<FastifyReply>().header('www-authenticate', challenge);
     throw new InvalidRuntimeToken(token === null);
   }
-}
-
-/** The token of the request's one `Authorization: Bearer` header; null when there is none, or more than one. */
-function bearerToken(request: FastifyRequest): string | null {
-  let count = 0;
-  const raw = request.raw.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === 'authorization') count++;
-  const header = request.headers.authorization;
-  if (count !== 1 || typeof header !== 'string') return null;
-  return BEARER.exec(header)?.[1] ?? null;
 }
