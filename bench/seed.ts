@@ -79,7 +79,7 @@ export async function seedFillerSessions(ds: DataSource, dialect: SqlDialect, fr
       await ds.query(
         `INSERT INTO sessions ${columns}
          SELECT 'filler-' || g, 'user-' || (g % ${FILLER_SCHEDULES} % ${FILLER_USERS}), 'agent-1', 'schedule',
-                'sched-' || (g % ${FILLER_SCHEDULES}), NULL, $1::jsonb, $2::jsonb, ts, ts
+                'sched-' || (g % ${FILLER_SCHEDULES}), NULL, $1::json, $2::json, ts, ts
            FROM (SELECT g, now() - interval '1 day' - make_interval(secs => g) AS ts FROM generate_series($3::int, $4::int) g) x`,
         [CONFIG, SMALL_STATE, lo, hi],
       );

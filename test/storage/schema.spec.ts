@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { DataSource, type DataSourceOptions, type MigrationInterface } from 'typeorm';
 import type { StorageConfig } from '../../src/config/app-config.js';
+import { fireWrite } from '../../src/domain/fire.js';
 import type { Run } from '../../src/domain/run.js';
 import { dataSourceOptions } from '../../src/storage/typeorm/data-source-options.js';
 import { dialectNamed, type SqlDialectName } from '../../src/storage/typeorm/dialect.js';
-import { toRunRow, toScheduleRow } from '../../src/storage/typeorm/entities/row.mapper.js';
+import { toRunRow, toScheduleRow, toSessionRow } from '../../src/storage/typeorm/entities/row.mapper.js';
 import { TypeOrmStorage } from '../../src/storage/typeorm/typeorm.storage.js';
 import { aSchedule } from '../support/builders.js';
 import { createThrowawayDatabase, postgresSkipReason } from '../support/postgres.js';
@@ -191,13 +192,13 @@ function describeSchema(dialect: SchemaDialect): void {
 }
 
 /** Inserts `row` (column → value) as a statement of the dialect's own, whatever the entities say. */
-async function insertRow(dataSource: DataSource, dialect: SqlDialectName, table: string, row: Record<string, unknown>): Promise<void> {
+async function insertRow(dataSource: DataSource, dialect: SqlDialectName, table: string, row: object): Promise<void> {
   const sql = dialectNamed(dialect);
-  const columns = Object.keys(row);
-  const slots = columns.map((_, i) => sql.placeholder(i + 1));
+  const entries = Object.entries(row);
+  const slots = entries.map((_, i) => sql.placeholder(i + 1));
   await dataSource.query(
-    `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${slots.join(', ')})`,
-    columns.map((column) => sql.param(row[column])),
+    `INSERT INTO ${table} (${entries.map(([column]) => column).join(', ')}) VALUES (${slots.join(', ')})`,
+    entries.map(([, value]) => sql.param(value)),
   );
 }
 
@@ -221,11 +222,15 @@ function describeUpgrades(dialect: SchemaDialect): void {
       for (const cleanup of cleanups.reverse()) await cleanup();
     });
 
-    /** A DataSource on `config` that has run the migrations up to (not including) the one named `before`, or all. */
-    async function migratedUpTo(config: StorageConfig, before?: string): Promise<DataSource> {
+    /**
+     * A DataSource on `config` that has run the migrations up to (not including) the one named
+     * `before`, or through the one named `through`, or all.
+     */
+    async function migratedUpTo(config: StorageConfig, { before, through }: { before?: string; through?: string } = {}): Promise<DataSource> {
       const options = dataSourceOptions(config);
       const all = options.migrations as Array<new () => MigrationInterface>;
-      const upTo = before ? all.slice(0, all.findIndex((m) => new m().name === before)) : all;
+      const at = (name: string) => all.findIndex((m) => new m().name === name);
+      const upTo = before ? all.slice(0, at(before)) : through ? all.slice(0, at(through) + 1) : all;
       assert.ok(upTo.length > 0 && upTo.length <= all.length);
       const dataSource = await new DataSource({ ...options, migrations: upTo } as DataSourceOptions).initialize();
       cleanups.push(async () => {
@@ -238,7 +243,7 @@ function describeUpgrades(dialect: SchemaDialect): void {
       const database = await dialect.emptyDatabase();
       cleanups.push(() => database.dispose());
       const dispatch = dialect.name === 'postgres' ? 'DispatchPostgres1764700000000' : 'DispatchSqlite1764700000000';
-      const before = await migratedUpTo(database.config, dispatch);
+      const before = await migratedUpTo(database.config, { before: dispatch });
 
       const schedule = aSchedule({ userId: 'upgraded', lastRunAt: new Date('2026-03-02T09:00:00.000Z') });
       const { overlap_policy, run_timeout_seconds, history_limit, ...scheduleRow } = toScheduleRow(schedule);
@@ -263,7 +268,7 @@ function describeUpgrades(dialect: SchemaDialect): void {
       }
       await before.destroy();
 
-      const after = await migratedUpTo(database.config);
+      const after = await migratedUpTo(database.config, { through: dispatch });
       const storage = new TypeOrmStorage(after);
       await storage.ping();
       assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), schedule);
@@ -281,6 +286,38 @@ function describeUpgrades(dialect: SchemaDialect): void {
       await storage.ping();
       assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), schedule);
     });
+
+    if (dialect.name === 'postgres') {
+      it("keeps existing sessions' documents, as json text, and undoes it", async () => {
+        const database = await dialect.emptyDatabase();
+        cleanups.push(() => database.dispose());
+        const asJson = 'SessionDocumentsAsJsonPostgres1764800000000';
+        const before = await migratedUpTo(database.config, { before: asJson });
+        const schedule = aSchedule({ userId: 'upgraded' });
+        await insertRow(before, dialect.name, 'schedules', toScheduleRow(schedule));
+        const { session } = fireWrite(schedule, new Date('2026-03-02T09:00:00.000Z'));
+        await insertRow(before, dialect.name, 'sessions', toSessionRow(session));
+        await before.destroy();
+
+        const columnTypes = async (dataSource: DataSource) =>
+          (
+            await dataSource.query(
+              `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'sessions' AND column_name IN ('config', 'state') ORDER BY column_name`,
+            )
+          ).map((c: { column_name: string; data_type: string }) => `${c.column_name} ${c.data_type}`);
+        const after = await migratedUpTo(database.config);
+        const storage = new TypeOrmStorage(after);
+        assert.deepEqual(await columnTypes(after), ['config json', 'state json']);
+        assert.deepEqual(await storage.getSession(session.userId, session.id), session);
+        const [stored] = (await storage.pageSessionsJson(session.userId, schedule.id, null)).items;
+        assert.deepEqual([JSON.parse(stored.configJson), JSON.parse(stored.stateJson)], [session.config, session.state]);
+
+        await after.undoLastMigration();
+        assert.deepEqual(await columnTypes(after), ['config jsonb', 'state jsonb']);
+        await after.runMigrations();
+        assert.deepEqual(await storage.getSession(session.userId, session.id), session);
+      });
+    }
   });
 }
 

@@ -5,7 +5,8 @@ import type { SqlDialect } from './dialect.js';
 // builder spends more time on named parameters than the database spends on the rows, so the
 // hot path bypasses it; values are converted here the way TypeORM stores them.
 // On PostgreSQL a batch is one parameter instead of one per value: rows as a JSON array expanded
-// by jsonb_populate_recordset (typed by the table's own row type), updates as unnested arrays.
+// by json_populate_recordset (typed by the table's own row type; a `json` column keeps the text
+// of its value as written, a `jsonb` one parses it), updates as unnested arrays.
 // A statement with a parameter per value (5 000 for 500 sessions) cost PostgreSQL more to parse,
 // plan and bind than writing the rows; and one JSON array is stringified and parsed once, where
 // each document was stringified and parsed on its own.
@@ -22,7 +23,7 @@ export class BulkSql {
     if (this.dialect.batchAsOneParam) {
       // The rows as they are: JSON columns hold objects, which nest; Dates become ISO-8601 text.
       const list = columns.join(', ');
-      await em.query(`INSERT INTO ${table} (${list}) SELECT ${list} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb)`, [
+      await em.query(`INSERT INTO ${table} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${table}, $1::json)`, [
         JSON.stringify(rows),
       ]);
       return;

@@ -14,6 +14,7 @@ import { InitialSchemaPostgres1764300000000 } from './migrations/postgres/176430
 import { SchedulerPostgres1764400000000 } from './migrations/postgres/1764400000000-scheduler.js';
 import { ScheduleVersionPostgres1764600000000 } from './migrations/postgres/1764600000000-schedule-version.js';
 import { DispatchPostgres1764700000000 } from './migrations/postgres/1764700000000-dispatch.js';
+import { SessionDocumentsAsJsonPostgres1764800000000 } from './migrations/postgres/1764800000000-session-documents-as-json.js';
 import { InitialSchemaSqlite1764300000000 } from './migrations/sqlite/1764300000000-initial-schema.js';
 import { SchedulerSqlite1764400000000 } from './migrations/sqlite/1764400000000-scheduler.js';
 import { RunsIdNotNullSqlite1764500000000 } from './migrations/sqlite/1764500000000-runs-id-not-null.js';
@@ -27,6 +28,7 @@ const MIGRATIONS = {
     SchedulerPostgres1764400000000,
     ScheduleVersionPostgres1764600000000,
     DispatchPostgres1764700000000,
+    SessionDocumentsAsJsonPostgres1764800000000,
   ],
   sqlite: [
     InitialSchemaSqlite1764300000000,
@@ -48,6 +50,20 @@ function throttledPoolErrorLog(): (error: Error) => void {
       logger.warn(`An idle database connection failed and was dropped: ${error.message}${suppressedSuffix(suppressed)}`),
     );
 }
+
+/** PostgreSQL's type id of `json` (pg_type.oid). */
+const JSON_TYPE_OID = 114;
+
+/**
+ * node-postgres's type parsers, but `json` values (the sessions' config and state, the only `json`
+ * columns) arrive as the text they are stored as: the sessions page sends that text on without
+ * parsing it, and the session entity's transformer parses it where an object is needed. `jsonb`
+ * and everything else parse as usual.
+ */
+const DOCUMENTS_AS_TEXT = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === JSON_TYPE_OID && format !== 'binary' ? (text: string) => text : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};
 
 /**
  * node-postgres's client, never without an 'error' listener. Between the pool handing a client
@@ -90,6 +106,7 @@ export function dataSourceOptions(config: StorageConfig): DataSourceOptions {
           statement_timeout: config.statementTimeoutMs ?? DEFAULT_STORAGE_LIMITS.statementTimeoutMs,
           keepAlive: true,
           Client: ListenedClient,
+          types: DOCUMENTS_AS_TEXT,
         },
         // An idle connection the server closed (restart, failover, pg_terminate_backend): the pool
         // drops it and opens another when needed; say so without a line per connection.

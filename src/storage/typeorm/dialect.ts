@@ -12,6 +12,11 @@ export interface SqlDialect {
   readonly columnTypes: {
     readonly timestamp: ColumnType;
     readonly json: ColumnType;
+    /**
+     * The sessions' documents (config and state): stored as the text written, handed to the client
+     * as it is (PostgreSQL `json`, whose text needs no printing, unlike `jsonb`'s).
+     */
+    readonly document: ColumnType;
     /** A generated, ever-increasing row number (64-bit where the engine allows it with a sequence). */
     readonly serial: ColumnType;
   };
@@ -119,7 +124,7 @@ function sharedParam(value: unknown): unknown {
 
 export const POSTGRES: SqlDialect = {
   name: 'postgres',
-  columnTypes: { timestamp: 'timestamptz', json: 'jsonb', serial: 'bigint' },
+  columnTypes: { timestamp: 'timestamptz', json: 'jsonb', document: 'json', serial: 'bigint' },
   idCollation: 'C',
   rowLocks: true,
   batchAsOneParam: true,
@@ -128,16 +133,18 @@ export const POSTGRES: SqlDialect = {
   timestampSlot: (placeholder) => `${placeholder}::timestamptz`,
   param: sharedParam,
   timestampFromRaw: (value) => (value instanceof Date ? value : new Date(value)),
-  // jsonb_insert appends after the last element; at the bound the context is first cut to its
-  // newest (max - 1) messages by one slice. (Each mention of `state` decompresses the document:
-  // few of them, and none per element.) PostgreSQL still rewrites the jsonb value, in the server.
+  // The state is read as jsonb once (`parsed`), jsonb_insert appends after the last element, and
+  // the result is stored as json again. At the bound the context is first cut to its newest
+  // (max - 1) messages by one slice. PostgreSQL still rewrites the document, in the server.
   appendContextMessage: (returning) => `UPDATE sessions SET
-      state = jsonb_insert(
-        CASE WHEN jsonb_array_length(state->'context') < $2 THEN state
-          ELSE jsonb_set(state, '{context}', jsonb_path_query_array(state->'context', '$[$from to last]',
-                 jsonb_build_object('from', jsonb_array_length(state->'context') - ($2 - 1))))
-        END,
-        '{context,-1}', $1::jsonb, true),
+      state = (
+        SELECT jsonb_insert(
+                 CASE WHEN jsonb_array_length(s->'context') < $2 THEN s
+                   ELSE jsonb_set(s, '{context}', jsonb_path_query_array(s->'context', '$[$from to last]',
+                          jsonb_build_object('from', jsonb_array_length(s->'context') - ($2 - 1))))
+                 END,
+                 '{context,-1}', $1::jsonb, true)::json
+          FROM (SELECT sessions.state::jsonb AS s) AS parsed),
       updated_at = $3
     WHERE id = $4${returning ? ` RETURNING ${returning}` : ''}`,
   updateReturnsRows: true,
@@ -151,7 +158,7 @@ export const POSTGRES: SqlDialect = {
 export const SQLITE: SqlDialect = {
   name: 'sqlite',
   // Only an `integer` primary key is SQLite's rowid, which AUTOINCREMENT needs (it is 64-bit anyway).
-  columnTypes: { timestamp: 'datetime', json: 'simple-json', serial: 'integer' },
+  columnTypes: { timestamp: 'datetime', json: 'simple-json', document: 'simple-json', serial: 'integer' },
   idCollation: undefined,
   rowLocks: false,
   batchAsOneParam: false,

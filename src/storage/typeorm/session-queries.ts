@@ -22,34 +22,29 @@ export interface SessionQueries {
   firstPage: string;
   /** Params: userId, scheduleId, afterAt, afterId, limit → the next `limit` sessions after that position. */
   nextPage: string;
-  /** As firstPage, nextPage, and every session of the schedule, with config and state as JSON text (RawSessionJsonRow). */
-  firstPageJson: string;
-  nextPageJson: string;
-  allJson: string;
+  /** Params: userId, scheduleId → every session of the schedule, newest first. */
+  all: string;
 }
 
 export function sessionQueries(dialect: SqlDialect): SessionQueries {
   const p = dialect.placeholder;
   const scoped = `user_id = ${p(1)} AND source_schedule_id = ${p(2)}`;
   const newestFirst = 'ORDER BY created_at DESC, id DESC';
-  // SQLite stores the documents as text already; PostgreSQL's jsonb is cast to its text form in
-  // the server, which hands it over about twice as fast as the driver parses it.
-  const asText = dialect.name === 'postgres'
-    ? 'id, user_id, agent_id, source, source_schedule_id, team_id, config::text AS config, state::text AS state, created_at, updated_at'
-    : COLUMNS;
   return {
     byId: `SELECT ${COLUMNS} FROM sessions WHERE id = ${p(1)}`,
     scheduleOwned: `SELECT 1 AS owned FROM schedules WHERE user_id = ${p(1)} AND id = ${p(2)}`,
     count: `SELECT count(*) AS n FROM sessions WHERE ${scoped}`,
     firstPage: `SELECT ${COLUMNS} FROM sessions WHERE ${scoped} ${newestFirst} LIMIT ${p(3)}`,
     nextPage: `SELECT ${COLUMNS} FROM sessions WHERE ${scoped} AND (created_at, id) < (${p(3)}, ${p(4)}) ${newestFirst} LIMIT ${p(5)}`,
-    firstPageJson: `SELECT ${asText} FROM sessions WHERE ${scoped} ${newestFirst} LIMIT ${p(3)}`,
-    nextPageJson: `SELECT ${asText} FROM sessions WHERE ${scoped} AND (created_at, id) < (${p(3)}, ${p(4)}) ${newestFirst} LIMIT ${p(5)}`,
-    allJson: `SELECT ${asText} FROM sessions WHERE ${scoped} ${newestFirst}`,
+    all: `SELECT ${COLUMNS} FROM sessions WHERE ${scoped} ${newestFirst}`,
   };
 }
 
-/** A raw `sessions` row as the driver returns it: PostgreSQL parses jsonb and timestamptz; SQLite returns text. */
+/**
+ * A raw `sessions` row as the driver returns it: the documents as their stored JSON text (SQLite's
+ * text; the service's PostgreSQL pool hands `json` over as text, a plain `pg` pool parses it),
+ * timestamps as PostgreSQL's Date or SQLite's text.
+ */
 export type RawSessionRow = Omit<SessionRow, 'config' | 'state' | 'created_at' | 'updated_at'> & {
   config: SessionConfig | string;
   state: SessionState | string;
@@ -72,7 +67,7 @@ export function sessionFromRaw(dialect: SqlDialect, row: RawSessionRow): Session
   };
 }
 
-/** A `sessions` row of the *Json queries: config and state as text on every dialect. */
+/** A `sessions` row as the service's storage reads it: config and state as text on every dialect. */
 export type RawSessionJsonRow = Omit<RawSessionRow, 'config' | 'state'> & { config: string; state: string };
 
 export function sessionJsonFromRaw(dialect: SqlDialect, row: RawSessionJsonRow): SessionJson {

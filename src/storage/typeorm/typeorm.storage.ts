@@ -235,14 +235,14 @@ export class TypeOrmStorage extends StorageBase {
   async pageSessionsJson(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson>> {
     const toJson = (rows: RawSessionJsonRow[]) => Array.from(rows, (row) => sessionJsonFromRaw(this.dialect, row));
     if (!page) {
-      const sessions = toJson(await this.dataSource.query(this.queries.allJson, [userId, scheduleId]));
+      const sessions = toJson(await this.dataSource.query(this.queries.all, [userId, scheduleId]));
       return { items: sessions, total: sessions.length, next: null };
     }
     const { after, limit } = page;
     const [rows, counted] = await Promise.all([
       after
-        ? this.dataSource.query(this.queries.nextPageJson, [userId, scheduleId, this.dialect.param(after.at), after.id, limit + 1])
-        : this.dataSource.query(this.queries.firstPageJson, [userId, scheduleId, limit + 1]),
+        ? this.dataSource.query(this.queries.nextPage, [userId, scheduleId, this.dialect.param(after.at), after.id, limit + 1])
+        : this.dataSource.query(this.queries.firstPage, [userId, scheduleId, limit + 1]),
       this.dataSource.query(this.queries.count, [userId, scheduleId]),
     ]);
     return pageFrom(toJson(rows), Number(counted[0].n), limit, (s) => s.createdAt);

@@ -1,4 +1,4 @@
-import { EntitySchema } from 'typeorm';
+import { EntitySchema, type ValueTransformer } from 'typeorm';
 import type { SessionConfig, SessionState } from '../../../domain/session.js';
 import type { SqlDialect } from '../dialect.js';
 
@@ -16,6 +16,15 @@ export interface SessionRow {
   updated_at: Date;
 }
 
+/**
+ * PostgreSQL hands `json` columns over as text (see data-source-options.ts, DOCUMENTS_AS_TEXT):
+ * entity reads parse it here. SQLite's simple-json arrives parsed already.
+ */
+const DOCUMENT_TEXT: ValueTransformer = {
+  from: (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value),
+  to: (value: unknown) => value,
+};
+
 export function sessionEntity(dialect: SqlDialect): EntitySchema<SessionRow> {
   const t = dialect.columnTypes;
   const idCollation = dialect.idCollation;
@@ -29,8 +38,8 @@ export function sessionEntity(dialect: SqlDialect): EntitySchema<SessionRow> {
       source: { type: 'varchar', length: 16 },
       source_schedule_id: { type: 'varchar', length: 64, nullable: true, collation: idCollation },
       team_id: { type: 'varchar', length: 256, nullable: true },
-      config: { type: t.json },
-      state: { type: t.json },
+      config: { type: t.document, transformer: DOCUMENT_TEXT },
+      state: { type: t.document, transformer: DOCUMENT_TEXT },
       created_at: { type: t.timestamp },
       updated_at: { type: t.timestamp },
     },
