@@ -59,6 +59,12 @@ export class SchedulerConfig {
   intervalMs: number;
   /** Schedules claimed per transaction. */
   batchSize: number;
+  /**
+   * Claims (transactions) one tick keeps in flight at once, while more is due; 2 unless set. On
+   * PostgreSQL they take disjoint schedules (SKIP LOCKED) and overlap one's planning in Node with
+   * another's writes in the database; SQLite's and memory's run one after another anyway.
+   */
+  claimsInFlight?: number;
 }
 
 /** How long the HTTP server waits for clients, and how many it holds at once. */
@@ -276,6 +282,13 @@ class EnvironmentVariables {
   @Min(1)
   @Max(10_000)
   SCHEDULER_BATCH_SIZE?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(16)
+  SCHEDULER_CLAIMS_IN_FLIGHT?: number;
 
   @IsOptional()
   @Type(() => Number)
@@ -512,7 +525,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     scheduler: {
       enabled: vars.SCHEDULER_ENABLED === undefined || ['true', '1'].includes(vars.SCHEDULER_ENABLED),
       intervalMs: vars.SCHEDULER_INTERVAL_MS ?? 1000,
-      batchSize: vars.SCHEDULER_BATCH_SIZE ?? 100,
+      batchSize: vars.SCHEDULER_BATCH_SIZE ?? 500,
+      claimsInFlight: vars.SCHEDULER_CLAIMS_IN_FLIGHT ?? 2,
     },
     limits: {
       maxSchedulesPerUser: vars.MAX_SCHEDULES_PER_USER ?? DEFAULT_LIMITS.maxSchedulesPerUser,

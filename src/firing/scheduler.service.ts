@@ -20,6 +20,9 @@ import { SystemTimers, Timers } from './timers.js';
  */
 export const BACKLOG_TOLERANCE_MS = 10_000;
 
+/** Claims a tick keeps in flight unless SchedulerConfig.claimsInFlight says otherwise. */
+export const DEFAULT_CLAIMS_IN_FLIGHT = 2;
+
 /** Sessions and runs beyond the schedules' history limits deleted per batch (one batch per prune). */
 export const PRUNE_BATCH_SIZE = 1000;
 
@@ -93,14 +96,27 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   }
 
   /**
-   * Claims and fires everything due, batch after batch, until nothing is; then checks what is
-   * still due (see warnIfBehind), ends the runs that timed out, and prunes history beyond the
-   * schedules' limits. Returns how many schedules it claimed.
+   * Claims and fires everything due, batch after batch, until nothing is, with up to
+   * `claimsInFlight` claims at once; then checks what is still due (see warnIfBehind), ends the
+   * runs that timed out, and prunes history beyond the schedules' limits. Returns how many
+   * schedules it claimed.
    */
   async tick(): Promise<number> {
-    let claimed = 0;
-    /** How overdue the most overdue schedule claimed was. */
-    let lateMs = 0;
+    const claims = { claimed: 0, lateMs: 0 };
+    const inFlight = Math.max(1, this.config.claimsInFlight ?? DEFAULT_CLAIMS_IN_FLIGHT);
+    await Promise.all(Array.from({ length: inFlight }, () => this.claimUntilDone(claims)));
+    if (!this.stopping) await this.warnIfBehind(claims.claimed, claims.lateMs);
+    if (!this.stopping) await this.timeOutRuns();
+    if (!this.stopping) await this.pruneHistory();
+    return claims.claimed;
+  }
+
+  /**
+   * Claims batch after batch until one comes back short: nothing more is due, or the rest is held
+   * by the tick's other claims (or another replica's), which go on until they come back short.
+   * Counts into `claims` how many it claimed, and how overdue the most overdue one was.
+   */
+  private async claimUntilDone(claims: { claimed: number; lateMs: number }): Promise<void> {
     while (!this.stopping) {
       const now = this.clock.now();
       this.lastClaimAt = now.getTime();
@@ -108,7 +124,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
       const claimTimer = this.metrics.startClaimTimer();
       const outcomes = await this.storage
         .claimDueSchedules(now, this.config.batchSize, (s) => {
-          if (s.nextRunAt) lateMs = Math.max(lateMs, now.getTime() - s.nextRunAt.getTime());
+          if (s.nextRunAt) claims.lateMs = Math.max(claims.lateMs, now.getTime() - s.nextRunAt.getTime());
           const plan = this.plan(s, now);
           plans.set(s.id, plan);
           return plan;
@@ -122,13 +138,9 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
           ),
         );
       }
-      claimed += outcomes.length;
-      if (outcomes.length < this.config.batchSize) break;
+      claims.claimed += outcomes.length;
+      if (outcomes.length < this.config.batchSize) return;
     }
-    if (!this.stopping) await this.warnIfBehind(claimed, lateMs);
-    if (!this.stopping) await this.timeOutRuns();
-    if (!this.stopping) await this.pruneHistory();
-    return claimed;
   }
 
   /**

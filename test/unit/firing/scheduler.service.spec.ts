@@ -37,7 +37,8 @@ describe('SchedulerService under a failing storage', () => {
   it('logs failed ticks once per interval with a count, keeps ticking, and fires again once the storage is back', async () => {
     const clock = new ManualClock();
     const storage = new SwitchableStorage();
-    const scheduler = new SchedulerService(storage, clock, { enabled: true, intervalMs: 2, batchSize: 10 });
+    // One claim per tick, so that claims count ticks.
+    const scheduler = new SchedulerService(storage, clock, { enabled: true, intervalMs: 2, batchSize: 10, claimsInFlight: 1 });
     storage.down = true;
     await scheduler.onApplicationBootstrap();
     try {
@@ -103,5 +104,63 @@ describe('SchedulerService when it falls behind', () => {
       of('warn')[1],
       /^The scheduler is behind: backlog 2 schedule\(s\) due and not yet claimed, the oldest 70 s late; the last tick fired 0, up to 0 s late\. .* \(2 more like this since the last report\)$/,
     );
+  });
+});
+
+/** A MemoryStorage whose claims wait until released, so that a test sees how many are in flight at once. */
+class GatedStorage extends MemoryStorage {
+  inFlight = 0;
+  mostInFlight = 0;
+  private gates: Array<() => void> = [];
+
+  override async claimDueSchedules(now: Date, limit: number, plan: (s: Schedule) => DueFirePlan): Promise<ClaimOutcome[]> {
+    this.inFlight++;
+    this.mostInFlight = Math.max(this.mostInFlight, this.inFlight);
+    try {
+      await new Promise<void>((resolve) => this.gates.push(resolve));
+      return await super.claimDueSchedules(now, limit, plan);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Lets every claim waiting now go on; returns how many there were. */
+  release(): number {
+    const gates = this.gates.splice(0);
+    gates.forEach((open) => open());
+    return gates.length;
+  }
+}
+
+describe('SchedulerService claims in flight', () => {
+  async function tickWith(claimsInFlight: number | undefined, due: number) {
+    const clock = new ManualClock();
+    const storage = new GatedStorage();
+    const scheduler = new SchedulerService(storage, clock, { enabled: false, intervalMs: 1000, batchSize: 2, claimsInFlight });
+    const past = new Date(clock.now().getTime() - 1000);
+    for (let i = 0; i < due; i++) await storage.createSchedule(aSchedule({ cronExpression: '0 0 1 1 *', timezone: 'UTC', nextRunAt: past }));
+    const tick = scheduler.tick();
+    const rounds: number[] = [];
+    for (let released = -1; released !== 0; ) {
+      await new Promise((resolve) => setImmediate(resolve));
+      released = storage.release();
+      if (released > 0) rounds.push(released);
+    }
+    return { fired: await tick, rounds, mostInFlight: storage.mostInFlight };
+  }
+
+  it('keeps two claims in flight by default while more is due, each until a batch comes back short', async () => {
+    // 5 due in batches of 2: two claims take 2 and 2, then one takes the last and the other finds none.
+    const { fired, rounds, mostInFlight } = await tickWith(undefined, 5);
+    assert.equal(fired, 5);
+    assert.equal(mostInFlight, 2);
+    assert.deepEqual(rounds, [2, 2]);
+  });
+
+  it('claims one batch at a time when told to', async () => {
+    const { fired, rounds, mostInFlight } = await tickWith(1, 5);
+    assert.equal(fired, 5);
+    assert.equal(mostInFlight, 1);
+    assert.deepEqual(rounds, [1, 1, 1]);
   });
 });
