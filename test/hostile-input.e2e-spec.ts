@@ -39,12 +39,18 @@ describeOnEveryBackend('hostile input', (backend) => {
     });
 
     it('refuses a body with more values, or an object with more keys, than the limits, answering with a small error', async () => {
-      const wide: Record<string, number> = {};
-      for (let i = 0; i < 50_000; i++) wide[i] = 0;
-      const tooWide = await post(JSON.stringify(aCreateBody({ chat_model_config: { type: 't', credential_id: '', model: 'm', parameters: wide } })));
+      const withParameters = (keys: number) =>
+        JSON.stringify(
+          aCreateBody({ chat_model_config: { type: 't', credential_id: '', model: 'm', parameters: Object.fromEntries(Array.from({ length: keys }, (_, i) => [i, 0])) } }),
+        );
+      const tooWide = await post(withParameters(150));
       assertProblem(tooWide, 422);
       assert.equal(tooWide.body.errors[0].field, 'chat_model_config.parameters');
       assert.match(tooWide.body.errors[0].message, /more than 100 keys/);
+      // Far wider: refused by the count of values in the raw text, before it is parsed.
+      const farTooWide = await post(withParameters(50_000));
+      assertProblem(farTooWide, 422);
+      assert.deepEqual(farTooWide.body.errors, [{ field: 'body', message: `the body holds more than ${JSON_BODY_LIMITS.values} JSON values` }]);
       const many = Array.from({ length: 40 }, () => Object.fromEntries(Array.from({ length: 60 }, (_, i) => [i, 0])));
       const body = JSON.stringify(aCreateBody({ chat_model_config: { type: 't', credential_id: '', model: 'm', parameters: { many } } }));
       const started = process.hrtime.bigint();
@@ -108,6 +114,46 @@ describeOnEveryBackend('hostile input', (backend) => {
       const worstMs = loop.max / 1e6;
       // The finding: seconds per request. A bound with room for a busy 2-core CI machine.
       assert.ok(worstMs < 300, `the event loop stalled for ${worstMs.toFixed(0)} ms`);
+    });
+
+    it('keeps the event loop free while a body at the byte limit holds ~100 000 keys or a ~120 000-item array', async () => {
+      /** A create body whose `parameters` is `{…}` or `{"items":[…]}` filled with `item(i)` up to the byte limit. */
+      const atByteLimit = (open: string, close: string, item: (i: number) => string) => {
+        const [head, tail] = JSON.stringify(aCreateBody({ chat_model_config: { type: 't', credential_id: '', model: 'm', parameters: 0 } })).split('"parameters":0');
+        const items: string[] = [];
+        let bytes = head.length + tail.length + '"parameters":'.length + open.length + close.length;
+        for (let i = 0; ; i++) {
+          const next = item(i);
+          if (bytes + next.length + 1 > JSON_BODY_LIMITS.bytes) break;
+          items.push(next);
+          bytes += next.length + 1;
+        }
+        return { count: items.length, body: `${head}"parameters":${open}${items.join(',')}${close}${tail}` };
+      };
+      const wide = atByteLimit('{', '}', (i) => `"k${i}":0`);
+      const long = atByteLimit('{"items":[', ']}', (i) => String(1_000_000 + i));
+      assert.ok(wide.count > 90_000 && long.count > 120_000 && long.count < 150_000, `${wide.count} keys, ${long.count} items`);
+      for (const { body } of [wide, long]) assert.ok(Buffer.byteLength(body) <= JSON_BODY_LIMITS.bytes);
+
+      /** Posts `body` twice, one after the other, and answers the longest the event loop waited meanwhile (ms). */
+      const worstLoopDelayMs = async (body: string) => {
+        const loop = monitorEventLoopDelay({ resolution: 10 });
+        loop.enable();
+        const answers = [await post(body), await post(body)];
+        loop.disable();
+        for (const res of answers) {
+          assert.ok([413, 422].includes(res.status), String(res.status));
+          assertProblem(res, res.status);
+          assert.ok(JSON.stringify(res.body).length < 2000, 'the error does not echo the body');
+        }
+        return loop.max / 1e6;
+      };
+      // Both are refused by the scan before JSON.parse (which alone took 80–130 ms on the wide
+      // one); before, the array also took 50–200 ms of checking. Room for a busy 2-core CI machine.
+      for (const body of [long.body, wide.body]) {
+        const worstMs = await worstLoopDelayMs(body);
+        assert.ok(worstMs < 100, `the event loop stalled for ${worstMs.toFixed(0)} ms`);
+      }
     });
 
     it('never answers a generated body with a 5xx (fast-check, fixed seed)', async () => {
