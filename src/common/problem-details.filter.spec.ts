@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from '@jest/globals';
-import { type ArgumentsHost, Logger, type LoggerService } from '@nestjs/common';
+import { type ArgumentsHost, Logger, type LoggerService, NotFoundException } from '@nestjs/common';
 import { ScheduleNotFound, StorageUnavailable } from './domain-errors.js';
 import { LogThrottle } from './log-throttle.js';
+import { MAX_DETAIL_LENGTH, MAX_INSTANCE_LENGTH, type ProblemDetails } from './problem-details.js';
 import { ProblemDetailsFilter } from './problem-details.filter.js';
 
 interface Sent {
@@ -11,7 +12,7 @@ interface Sent {
   body?: unknown;
 }
 
-function hostFor(sent: Sent): ArgumentsHost {
+function hostFor(sent: Sent, url = '/schedule?x=1'): ArgumentsHost {
   const reply = {
     status(code: number) {
       sent.status = code;
@@ -26,7 +27,7 @@ function hostFor(sent: Sent): ArgumentsHost {
       return reply;
     },
   };
-  const request = { method: 'GET', url: '/schedule?x=1' };
+  const request = { method: 'GET', url };
   return { switchToHttp: () => ({ getRequest: () => request, getResponse: () => reply }) } as unknown as ArgumentsHost;
 }
 
@@ -76,5 +77,20 @@ describe('ProblemDetailsFilter', () => {
     assert.equal(sent.status, 404);
     assert.equal(sent.headers['retry-after'], undefined);
     assert.deepEqual(lines, []);
+  });
+
+  it('echoes at most MAX_INSTANCE_LENGTH characters of the path and MAX_DETAIL_LENGTH of the detail, ending cut text with an ellipsis', () => {
+    const path = `/schedule/${'a'.repeat(12 * 1024)}`;
+    const sent: Sent = { headers: {} };
+    filter().catch(new NotFoundException(`Cannot GET ${path}`), hostFor(sent, `${path}?q=${'b'.repeat(1000)}`));
+    const problem = sent.body as ProblemDetails;
+    assert.equal(sent.status, 404);
+    assert.equal(problem.instance, `${path.slice(0, MAX_INSTANCE_LENGTH)}…`);
+    assert.equal(problem.detail, `Cannot GET ${path}`.slice(0, MAX_DETAIL_LENGTH) + '…');
+    assert.ok(JSON.stringify(problem).length < 2 * 1024, `${JSON.stringify(problem).length} characters`);
+
+    const short: Sent = { headers: {} };
+    filter().catch(new NotFoundException('Cannot GET /schedule'), hostFor(short));
+    assert.equal((short.body as ProblemDetails).instance, '/schedule');
   });
 });

@@ -2,7 +2,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StorageUnavailable } from './domain-errors.js';
 import { LogThrottle, suppressedSuffix } from './log-throttle.js';
-import { internalErrorProblem, PROBLEM_CONTENT_TYPE, retryAfterSeconds, toProblem } from './problem-details.js';
+import { internalErrorProblem, PROBLEM_CONTENT_TYPE, requestInstance, retryAfterSeconds, toProblem } from './problem-details.js';
 
 /**
  * Writes every error as RFC 9457 problem details; unexpected ones are logged and answered with a
@@ -19,7 +19,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const instance = request.url.split('?')[0];
+    const instance = requestInstance(request.url);
     let problem = toProblem(error, instance);
     if (!problem) {
       const kind = error instanceof Error ? error.constructor.name : typeof error;

@@ -66,7 +66,7 @@ export function toProblem(error: unknown, instance: string): ProblemDetails | nu
       title,
       status,
       detail: bounded(error.message),
-      instance,
+      instance: bounded(instance, MAX_INSTANCE_LENGTH),
       ...(error instanceof ValidationFailed ? { errors: boundedErrors(error.errors) } : {}),
     };
   }
@@ -81,19 +81,34 @@ export function toProblem(error: unknown, instance: string): ProblemDetails | nu
   return null;
 }
 
+/**
+ * The `instance` of a problem about a request to `url`: its path, without the query, cut to
+ * MAX_INSTANCE_LENGTH characters (with an ellipsis) so that a long URL is not echoed whole.
+ */
+export function requestInstance(url: string): string {
+  const queryAt = url.indexOf('?');
+  return bounded(queryAt < 0 ? url : url.slice(0, queryAt), MAX_INSTANCE_LENGTH);
+}
+
 export function internalErrorProblem(instance: string): ProblemDetails {
   return plainHttpProblem(HttpStatus.INTERNAL_SERVER_ERROR, 'An unexpected error occurred.', instance);
 }
 
 function plainHttpProblem(status: number, detail: string, instance: string): ProblemDetails {
-  return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail: bounded(detail), instance };
+  return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail: bounded(detail), instance: bounded(instance, MAX_INSTANCE_LENGTH) };
 }
 
 /** At most this many `errors[]` entries: an error body never grows with what the client sent. */
 export const MAX_PROBLEM_ERRORS = 20;
-const MAX_TEXT = 500;
+/**
+ * The most characters of `detail`, which may quote what the client sent (a path, a value); longer
+ * text is cut and ends with an ellipsis.
+ */
+export const MAX_DETAIL_LENGTH = 500;
+/** The most characters of `instance`, the request path; a longer one is cut and ends with an ellipsis. */
+export const MAX_INSTANCE_LENGTH = 1024;
 
-function bounded(text: string, max = MAX_TEXT): string {
+function bounded(text: string, max = MAX_DETAIL_LENGTH): string {
   return text.length <= max ? text : `${text.slice(0, max)}…`;
 }
 
