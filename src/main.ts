@@ -43,7 +43,9 @@ export function startupFailure(error: unknown, config: AppConfig): string {
     return `HOST=${config.host}: cannot listen on this address (${e.code})`;
   }
   if (config.storage.driver === 'sqlite' && /^(SQLITE_|EACCES|ENOTDIR|EEXIST|EISDIR|EROFS|ENOENT)/.test(e?.code ?? '')) {
-    return `SQLITE_PATH=${config.storage.sqlitePath}: cannot be used as the SQLite database (${e.code}: ${message})`;
+    // Node's own messages start with the code already (`ENOENT: no such file…`); SQLite's do not.
+    const reason = message.startsWith(`${e.code}:`) ? message : `${e.code}: ${message}`;
+    return `SQLITE_PATH=${config.storage.sqlitePath}: cannot be used as the SQLite database (${reason})`;
   }
   if (config.storage.driver === 'postgres') {
     return `DATABASE_URL: PostgreSQL could not be used (${message})`;

@@ -79,6 +79,15 @@ describe('start-up failures', () => {
     }
   });
 
+  // Node's recursive mkdir (which TypeORM uses for the folder) spins forever on this path; start()
+  // kills the service after 30 s, so a regression fails here rather than hanging the suite.
+  it('names SQLITE_PATH at once when its folder cannot be created', async () => {
+    const started = Date.now();
+    const result = await start({ STORAGE_DRIVER: 'sqlite', SQLITE_PATH: '/proc/nope/x.db', PORT: '0' });
+    assertOneLineFailure(result, /^SQLITE_PATH=\/proc\/nope\/x\.db: cannot be used as the SQLite database \(ENOENT/);
+    assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
+  }, 40_000);
+
   it('names DATABASE_URL when it is not a postgres URL, listing every bad variable at once', async () => {
     const result = await start({ STORAGE_DRIVER: 'postgres', DATABASE_URL: 'localhost:5432/db', PORT: 'eighty' });
     assert.equal(result.code, 1);

@@ -1,4 +1,5 @@
-import { statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { DataSource } from 'typeorm';
 import type { StorageConfig } from '../../config/app-config.js';
 import { dataSourceOptions } from './data-source-options.js';
@@ -15,7 +16,10 @@ const UNREACHABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|
  */
 export async function openDataSource(config: StorageConfig): Promise<DataSource> {
   const attempts = config.connectAttempts ?? 1;
-  if (config.driver === 'sqlite') assertUsableSqlitePath(config.sqlitePath);
+  if (config.driver === 'sqlite' && config.sqlitePath !== ':memory:') {
+    assertUsableSqlitePath(config.sqlitePath);
+    createParentFolders(config.sqlitePath);
+  }
   for (let attempt = 1; ; attempt++) {
     try {
       return await new DataSource(dataSourceOptions(config)).initialize();
@@ -34,9 +38,28 @@ export async function openDataSource(config: StorageConfig): Promise<DataSource>
 
 /** A path that exists must be a regular file: SQLite would block on a FIFO and fail on a folder. */
 function assertUsableSqlitePath(path: string): void {
-  if (path === ':memory:') return;
   const stat = statSync(path, { throwIfNoEntry: false });
   if (stat && !stat.isFile()) {
     throw Object.assign(new Error(`${path} exists and is not a regular file`), { code: 'SQLITE_CANTOPEN' });
+  }
+}
+
+/**
+ * Creates the folders missing above `path`, one level at a time. TypeORM would create them with
+ * Node's recursive mkdir, which spins forever on some impossible paths (`/proc/nope/x.db`); a
+ * plain mkdir fails at once there, with the errno (ENOENT, EACCES, ENOTDIR, EROFS) main.ts reports.
+ */
+export function createParentFolders(path: string): void {
+  const missing: string[] = [];
+  for (let folder = dirname(resolve(path)); !statSync(folder, { throwIfNoEntry: false }); folder = dirname(folder)) {
+    missing.push(folder);
+  }
+  for (const folder of missing.reverse()) {
+    try {
+      mkdirSync(folder);
+    } catch (error) {
+      // Another process may have just created it; anything else stands.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(folder).isDirectory()) throw error;
+    }
   }
 }
