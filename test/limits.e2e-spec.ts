@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import request from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
+import { MAX_PARAMETERS_BYTES } from '../src/schedules/dto/chat-model-config.dto.js';
 import { aCreateBody } from './support/builders.js';
 import { postgresSkipReason } from './support/postgres.js';
 import { assertProblem } from './support/problem.js';
@@ -9,7 +10,7 @@ import { BACKENDS, createTestApp, type TestApp } from './support/test-app.js';
 
 /*
  * What one user may ask of the service, on every backend: MAX_SCHEDULES_PER_USER (3 here),
- * MIN_FIRE_INTERVAL_SECONDS (120 here) and STATEFUL_SESSION_MAX_MESSAGES (3 here).
+ * MIN_FIRE_INTERVAL_SECONDS (120 here), STATEFUL_SESSION_MAX_MESSAGES (3 here) and MAX_PARAMETERS_BYTES.
  */
 for (const driver of BACKENDS) {
   describe(`limits on ${driver}`, () => {
@@ -81,6 +82,28 @@ for (const driver of BACKENDS) {
         assert.match(zone.body.errors[0].message, /every 60 s/);
         assert.deepEqual((await http().get(`/schedule/${id}`).set(as(user)).expect(200)).body, before);
         await http().patch(`/schedule/${id}`).set(as(user)).send({ name: 'renamed' }).expect(200);
+      });
+    });
+
+    describe('parameters size', () => {
+      /** chat_model_config whose parameters are exactly `bytes` long as JSON: {"p":"xx…"}. */
+      const withParameters = (bytes: number) => {
+        const parameters = { p: 'x'.repeat(bytes - '{"p":""}'.length) };
+        assert.equal(Buffer.byteLength(JSON.stringify(parameters)), bytes);
+        return { chat_model_config: { type: 'openai', credential_id: 'cred-1', model: 'gpt-4o', parameters } };
+      };
+
+      it('accepts parameters of MAX_PARAMETERS_BYTES as JSON and refuses one byte more with 422 naming the field', async () => {
+        const user = `u-${uuidv7()}`;
+        const id = (await create(user, withParameters(MAX_PARAMETERS_BYTES)).expect(201)).body.schedule_id;
+        const refused = await create(user, withParameters(MAX_PARAMETERS_BYTES + 1));
+        assertProblem(refused, 422);
+        assert.deepEqual(refused.body.errors, [
+          { field: 'chat_model_config.parameters', message: `parameters must be at most ${MAX_PARAMETERS_BYTES} bytes as JSON` },
+        ]);
+        const patched = await http().patch(`/schedule/${id}`).set(as(user)).send(withParameters(MAX_PARAMETERS_BYTES + 1));
+        assertProblem(patched, 422);
+        assert.equal(patched.body.errors[0].field, 'chat_model_config.parameters');
       });
     });
 
