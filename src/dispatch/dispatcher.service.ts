@@ -110,8 +110,11 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private start(delivery: ClaimedDelivery): void {
     const running: Promise<void> = this.deliver(delivery).finally(() => {
       this.inFlight.delete(running);
-      // A slot freed while entries are waiting: claim now rather than at the next poll.
-      if (this.backlogged && this.started && !this.stopping && !this.polling) {
+      // Half the slots free while entries are waiting: claim now rather than at the next poll.
+      // Not at every freed slot: a claim is a transaction, and claiming one entry at a time
+      // cost as much as delivering it.
+      const free = this.config.concurrency - this.inFlight.size;
+      if (this.backlogged && free >= Math.ceil(this.config.concurrency / 2) && this.started && !this.stopping && !this.polling) {
         clearTimeout(this.timer);
         this.runPoll();
       }

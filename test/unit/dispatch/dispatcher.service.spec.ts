@@ -79,6 +79,11 @@ class HoldingReceiver {
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
   }
 
+  /** Answers the request held longest, and keeps holding the rest. */
+  releaseOne(): void {
+    this.held.shift()?.end();
+  }
+
   release(): void {
     this.holding = false;
     for (const res of this.held.splice(0)) res.end();
@@ -143,6 +148,28 @@ describe('DispatcherService', () => {
       assert.equal(receiver.maxOpen, 3);
       assert.ok(outbox.claims.every((c) => c.limit >= 1 && c.limit <= 3));
       assert.deepEqual(new Set(outbox.recorded.map((r) => r.result.outcome)), new Set(['delivered']));
+    } finally {
+      await dispatcher.beforeApplicationShutdown();
+    }
+  });
+
+  it('claims again, while entries wait, once half its slots are free: not one entry at a time', async () => {
+    outbox.add(9);
+    // No timed poll during the test: only freed slots make it claim.
+    const dispatcher = new DispatcherService(outbox.asStorage(), clock, config({ concurrency: 4, pollIntervalMs: 60_000 }));
+    dispatcher.onApplicationBootstrap();
+    try {
+      await until(() => receiver.open === 4, '4 requests held');
+      receiver.releaseOne();
+      await until(() => outbox.recorded.length === 1, 'one delivered');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(outbox.claims.map((c) => c.limit), [4], 'one slot of four free: no claim yet');
+      receiver.releaseOne();
+      await until(() => receiver.open === 4, 'two more claimed and sent');
+      assert.deepEqual(outbox.claims.map((c) => c.limit), [4, 2]);
+      receiver.release();
+      await until(() => outbox.recorded.length === 9, 'every entry delivered');
+      assert.ok(outbox.claims.slice(1).every((c) => c.limit >= 2), JSON.stringify(outbox.claims.map((c) => c.limit)));
     } finally {
       await dispatcher.beforeApplicationShutdown();
     }
