@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { beforeAll, describe, it } from '@jest/globals';
 import request, { type Response } from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
+import { DEFAULT_STORAGE_LIMITS } from '../src/config/app-config.js';
 import { StorageBase } from '../src/storage/storage.base.js';
 import { aCreateBody } from './support/builders.js';
 import { aRuntimeToken, type InjectedReply as Reply, injectJson, undeliveredDispatch } from './support/dispatch.js';
@@ -326,7 +327,7 @@ describeOnEveryBackend(
         assert.deepEqual(listed.sessions[0], expected);
       });
 
-      it('takes a state far past a user body’s limits, keeping the newest STATEFUL_SESSION_MAX_MESSAGES messages', async () => {
+      it('takes a state far past a user body’s limits, keeping the newest messages within STATEFUL_SESSION_MAX_BYTES', async () => {
         const userId = newUser();
         const scheduleId = await createSchedule(userId);
         const { sessionId } = await fire(userId, scheduleId);
@@ -338,10 +339,13 @@ describeOnEveryBackend(
         }
         const res = await putState(sessionId, state);
         assert.equal(res.status, 200, JSON.stringify(res.body).slice(0, 500));
+        // About 1.25 KB a message: the byte bound (1 MiB) cuts before the count bound (1000) does.
         const kept = (await sessionsOf(userId, scheduleId)).sessions[0].state.context;
-        assert.equal(kept.length, 1000);
-        assert.equal(kept[999].id, 'msg-1199');
-        assert.equal(kept[0].id, 'msg-200');
+        const bytes = (messages: unknown[]) => messages.reduce<number>((sum, m) => sum + Buffer.byteLength(JSON.stringify(m)), 0);
+        const maxBytes = DEFAULT_STORAGE_LIMITS.statefulSessionMaxBytes;
+        assert.ok(kept.length > 700 && kept.length < 1000, `${kept.length} kept`);
+        assert.deepEqual(kept.map((m: { id: string }) => m.id), state.context.slice(-kept.length).map((m: { id: string }) => m.id));
+        assert.ok(bytes(kept) <= maxBytes && bytes(state.context.slice(-kept.length - 1)) > maxBytes, `${bytes(kept)} bytes kept`);
       });
 
       it('takes the seed’s example state, and the session then has exactly the seed’s key paths', async () => {

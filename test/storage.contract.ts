@@ -28,6 +28,40 @@ export interface OpenedStorage {
 
 /** The bound on a stateful session's messages the contract's storage is opened with: small, so that tests reach it. */
 export const CONTRACT_SESSION_MAX_MESSAGES = 10;
+/** The bound on a stateful session's bytes of messages the contract's storage is opened with: a few large messages reach it. */
+export const CONTRACT_SESSION_MAX_BYTES = 16_384;
+
+/** Messages' size as the byte bound counts them in compact JSON (memory, SQLite): their JSON text in UTF-8. */
+const compactBytes = (messages: readonly Message[]) => messages.reduce((sum, m) => sum + Buffer.byteLength(JSON.stringify(m)), 0);
+
+/** The same as PostgreSQL's jsonb prints them, a space after each ':' and ',' (its measure runs this much higher). */
+const jsonbBytes = (messages: readonly Message[]) => messages.reduce((sum, m) => sum + Buffer.byteLength(jsonbText(m)), 0);
+
+function jsonbText(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(jsonbText).join(', ')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.entries(value).map(([key, v]) => `${JSON.stringify(key)}: ${jsonbText(v)}`).join(', ')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * That `context` is what the bounds keep of `appended` (oldest first): its newest messages, at
+ * least the last; at most CONTRACT_SESSION_MAX_MESSAGES of them and, unless alone, at most
+ * CONTRACT_SESSION_MAX_BYTES; and not far below the byte bound: the next older one would not have
+ * fitted (measured as jsonb prints, so that every backend's cut passes).
+ */
+function assertNewestWithinBounds(appended: readonly Message[], context: readonly Message[]): void {
+  const kept = context.length;
+  assert.ok(kept >= 1, 'the newest message is always kept');
+  assert.deepEqual(context, appended.slice(-kept));
+  assert.ok(kept <= CONTRACT_SESSION_MAX_MESSAGES, `${kept} messages kept`);
+  if (kept > 1) assert.ok(compactBytes(context) <= CONTRACT_SESSION_MAX_BYTES, `${compactBytes(context)} bytes kept`);
+  if (kept < appended.length && kept < CONTRACT_SESSION_MAX_MESSAGES) {
+    const withNextOlder = appended.slice(-kept - 1);
+    assert.ok(jsonbBytes(withNextOlder) > CONTRACT_SESSION_MAX_BYTES, `the next older would have fitted: ${jsonbBytes(withNextOlder)} bytes`);
+  }
+}
 
 /**
  * The behaviour every StorageBase implementation must have. Each backend's spec calls this once;
@@ -44,7 +78,7 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
     let opened: OpenedStorage | undefined;
     let storage: StorageBase;
     beforeAll(async () => {
-      opened = await open({ statefulSessionMaxMessages: CONTRACT_SESSION_MAX_MESSAGES });
+      opened = await open({ statefulSessionMaxMessages: CONTRACT_SESSION_MAX_MESSAGES, statefulSessionMaxBytes: CONTRACT_SESSION_MAX_BYTES });
       storage = opened.storage;
     });
     afterAll(() => opened?.dispose());
@@ -1597,6 +1631,24 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
         assert.deepEqual(context, [...state.context.slice(1), b.message]);
       });
 
+      it('appends its prompt within the byte bound, keeping the newest messages', async () => {
+        const e = newEra();
+        const fires = await activeAndWaiting(e);
+        const { schedule, a, b } = fires;
+        const state = structuredClone(fires.state);
+        for (let i = 0; i < 3; i++) state.context.push(reply('r'.repeat(3500), `long-reply-${i}`));
+        // The written state fits, 100 bytes short of the bound; with B's prompt it does not.
+        const filler = CONTRACT_SESSION_MAX_BYTES - 100 - compactBytes(state.context) - compactBytes([reply('', 'filler')]);
+        state.context.push(reply('r'.repeat(filler), 'filler'));
+        const written = (await storage.putSessionState(a.session.id, state, at(e, 3 * SECOND)))!.state.context;
+        assert.deepEqual(written, state.context);
+        assert.ok(compactBytes([...written, b.message]) > CONTRACT_SESSION_MAX_BYTES);
+        await storage.reportRunStatus(a.run.id, 'succeeded', null, at(e, 4 * SECOND));
+        const context = (await storage.getSession(schedule.userId, a.session.id))!.state.context;
+        assertNewestWithinBounds([...state.context, b.message], context);
+        assert.ok(context.length < written.length + 1);
+      });
+
       it('appends its prompt when the runtime reports on it before its release', async () => {
         const e = newEra();
         const { schedule, a, b, state } = await activeAndWaiting(e);
@@ -1756,6 +1808,80 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
         const session = await firedSession(second);
         assert.deepEqual(session.state, { ...state, context: [...state.context, second.message] });
         assert.deepEqual(session.updatedAt, second.firedAt);
+      });
+    });
+
+    describe(`a stateful session, bounded to about ${CONTRACT_SESSION_MAX_BYTES} bytes of messages`, () => {
+      /** A fire of `schedule` at `second`, its prompt carrying a description `length` characters long. */
+      const longFire = (schedule: Schedule, second: number, length: number) =>
+        fireWrite({ ...schedule, description: 'd'.repeat(length) }, new Date(Date.UTC(2026, 6, 1, 9, 0, second)));
+
+      it('drops the oldest past the byte bound, keeping the newest within it', async () => {
+        const schedule = await created({ stateful: true });
+        const fires = Array.from({ length: 12 }, (_, i) => longFire(schedule, i, 1500 + (i % 4) * 1100));
+        for (const [i, write] of fires.entries()) {
+          const session = await firedSession(write);
+          assertNewestWithinBounds(fires.slice(0, i + 1).map((f) => f.message), session.state.context);
+          assert.deepEqual(session, await storage.getSession(schedule.userId, write.session.id));
+        }
+        const context = (await storage.getSession(schedule.userId, statefulSessionId(schedule.id)))!.state.context;
+        assert.ok(context.length < CONTRACT_SESSION_MAX_MESSAGES, 'the byte bound, not the count, cut it');
+        assert.equal((await storage.listRunsBySchedule(schedule.userId, schedule.id)).length, fires.length);
+      });
+
+      it('holds both bounds together: many small messages meet the count, a few large ones the bytes', async () => {
+        const schedule = await created({ stateful: true });
+        const lengths = [...Array<number>(12).fill(20), 6000, 20, 20, 7000, 7000, ...Array<number>(11).fill(20)];
+        const fires = lengths.map((length, i) => longFire(schedule, i, length));
+        const lengthsKept = [];
+        for (const [i, write] of fires.entries()) {
+          const session = await firedSession(write);
+          assertNewestWithinBounds(fires.slice(0, i + 1).map((f) => f.message), session.state.context);
+          lengthsKept.push(session.state.context.length);
+        }
+        assert.equal(lengthsKept[11], CONTRACT_SESSION_MAX_MESSAGES);
+        assert.ok(lengthsKept[16] < CONTRACT_SESSION_MAX_MESSAGES, 'two large messages and their neighbours pass the byte bound');
+        assert.equal(lengthsKept.at(-1), CONTRACT_SESSION_MAX_MESSAGES);
+      });
+
+      it('keeps a message larger than the bound alone, and drops it for the next', async () => {
+        const schedule = await created({ stateful: true });
+        const small = longFire(schedule, 0, 100);
+        const huge = longFire(schedule, 1, 20_000);
+        const after = longFire(schedule, 2, 100);
+        await fire(small);
+        assert.deepEqual((await firedSession(huge)).state.context, [huge.message]);
+        assert.deepEqual((await storage.getSession(schedule.userId, huge.session.id))!.state.context, [huge.message]);
+        assert.deepEqual((await firedSession(after)).state.context, [after.message]);
+      });
+
+      it('trims a state the runtime writes the same way, and the next fire appends within the bounds', async () => {
+        const schedule = await created({ stateful: true });
+        const first = longFire(schedule, 0, 100);
+        await fire(first);
+        const state = structuredClone(first.session.state);
+        state.summary = 'long replies';
+        for (let i = 0; i < 8; i++) state.context.push(reply('r'.repeat(1000 + i * 500), `reply-${i}`));
+        const stored = (await storage.putSessionState(first.session.id, state, new Date('2026-07-01T09:00:10.000Z')))!;
+        assertNewestWithinBounds(state.context, stored.state.context);
+        assert.ok(stored.state.context.length < CONTRACT_SESSION_MAX_MESSAGES);
+        assert.deepEqual({ ...stored.state, context: [] }, { ...state, context: [] });
+        assert.deepEqual(await storage.getSession(schedule.userId, first.session.id), stored);
+        const next = longFire(schedule, 20, 4000);
+        const session = await firedSession(next);
+        assertNewestWithinBounds([...stored.state.context, next.message], session.state.context);
+        assert.equal(session.state.summary, 'long replies');
+      });
+
+      it('keeps the last message of a written state alone when it is larger than the bound', async () => {
+        const schedule = await created({ stateful: true });
+        const first = longFire(schedule, 0, 100);
+        await fire(first);
+        const state = structuredClone(first.session.state);
+        const huge = reply('r'.repeat(20_000), 'huge');
+        state.context.push(reply('short', 'short'), huge);
+        const stored = (await storage.putSessionState(first.session.id, state, new Date('2026-07-01T09:00:10.000Z')))!;
+        assert.deepEqual(stored.state.context, [huge]);
       });
     });
 

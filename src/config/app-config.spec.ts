@@ -19,6 +19,7 @@ describe('loadConfig', () => {
         databaseUrl: undefined,
         connectAttempts: 5,
         statefulSessionMaxMessages: 1000,
+        statefulSessionMaxBytes: 1_048_576,
         poolSize: 10,
         statementTimeoutMs: 10_000,
       },
@@ -51,6 +52,7 @@ describe('loadConfig', () => {
       HTTP_MAX_CONNECTIONS: '50',
       DATABASE_CONNECT_ATTEMPTS: '2',
       STATEFUL_SESSION_MAX_MESSAGES: '50',
+      STATEFUL_SESSION_MAX_BYTES: '200000',
       DATABASE_POOL_SIZE: '20',
       DATABASE_STATEMENT_TIMEOUT_MS: '3000',
       MAX_SCHEDULES_PER_USER: '25',
@@ -86,6 +88,7 @@ describe('loadConfig', () => {
         databaseUrl: 'postgres://u@h/db',
         connectAttempts: 2,
         statefulSessionMaxMessages: 50,
+        statefulSessionMaxBytes: 200_000,
         poolSize: 20,
         statementTimeoutMs: 3000,
       },
@@ -215,6 +218,7 @@ describe('loadConfig', () => {
   it('bounds the limits and the database settings', () => {
     const bad: Record<string, string[]> = {
       STATEFUL_SESSION_MAX_MESSAGES: ['0', '100001', '1.5', 'many'],
+      STATEFUL_SESSION_MAX_BYTES: ['65535', '67108865', '65536.5', 'lots'],
       DATABASE_POOL_SIZE: ['0', '1001'],
       DATABASE_STATEMENT_TIMEOUT_MS: ['99', '600001'],
       MAX_SCHEDULES_PER_USER: ['0', '1000001', '-1'],
@@ -231,15 +235,17 @@ describe('loadConfig', () => {
     }
     const edges = loadConfig({
       STATEFUL_SESSION_MAX_MESSAGES: '1',
+      STATEFUL_SESSION_MAX_BYTES: '65536',
       DATABASE_POOL_SIZE: '1',
       DATABASE_STATEMENT_TIMEOUT_MS: '100',
       MAX_SCHEDULES_PER_USER: '1',
       MIN_FIRE_INTERVAL_SECONDS: '86400',
     });
     assert.deepEqual(
-      [edges.storage.statefulSessionMaxMessages, edges.storage.poolSize, edges.storage.statementTimeoutMs],
-      [1, 1, 100],
+      [edges.storage.statefulSessionMaxMessages, edges.storage.statefulSessionMaxBytes, edges.storage.poolSize, edges.storage.statementTimeoutMs],
+      [1, 65_536, 1, 100],
     );
+    assert.equal(loadConfig({ STATEFUL_SESSION_MAX_BYTES: '67108864' }).storage.statefulSessionMaxBytes, 67_108_864);
     assert.deepEqual(edges.limits, { maxSchedulesPerUser: 1, minFireIntervalSeconds: 86400 });
   });
 });

@@ -27,6 +27,11 @@ export interface StorageConfig {
   connectAttempts?: number;
   /** Context messages a stateful session keeps; appending past it drops the oldest. Unset: DEFAULT_STORAGE_LIMITS'. */
   statefulSessionMaxMessages?: number;
+  /**
+   * Bytes of context messages (each one's JSON text, UTF-8) a stateful session keeps, about: appending
+   * past it drops the oldest, the newest always kept. Unset: DEFAULT_STORAGE_LIMITS'.
+   */
+  statefulSessionMaxBytes?: number;
   /** PostgreSQL connections this process holds at most. Unset: DEFAULT_STORAGE_LIMITS'. */
   poolSize?: number;
   /** PostgreSQL cancels a statement running longer than this (`statement_timeout`). Unset: DEFAULT_STORAGE_LIMITS'. */
@@ -35,9 +40,10 @@ export interface StorageConfig {
 
 export const DEFAULT_STORAGE_LIMITS = {
   statefulSessionMaxMessages: 1000,
+  statefulSessionMaxBytes: 1_048_576,
   poolSize: 10,
   statementTimeoutMs: 10_000,
-} as const satisfies Required<Pick<StorageConfig, 'statefulSessionMaxMessages' | 'poolSize' | 'statementTimeoutMs'>>;
+} as const satisfies Required<Pick<StorageConfig, 'statefulSessionMaxMessages' | 'statefulSessionMaxBytes' | 'poolSize' | 'statementTimeoutMs'>>;
 
 /** What one user may ask of the service; also the injection token for these settings. */
 export class LimitsConfig {
@@ -300,6 +306,13 @@ class EnvironmentVariables {
   @IsOptional()
   @Type(() => Number)
   @IsInt()
+  @Min(65_536)
+  @Max(67_108_864)
+  STATEFUL_SESSION_MAX_BYTES?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
   @Min(1)
   @Max(1000)
   DATABASE_POOL_SIZE?: number;
@@ -519,6 +532,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       databaseUrl: vars.DATABASE_URL,
       connectAttempts: vars.DATABASE_CONNECT_ATTEMPTS ?? 5,
       statefulSessionMaxMessages: vars.STATEFUL_SESSION_MAX_MESSAGES ?? DEFAULT_STORAGE_LIMITS.statefulSessionMaxMessages,
+      statefulSessionMaxBytes: vars.STATEFUL_SESSION_MAX_BYTES ?? DEFAULT_STORAGE_LIMITS.statefulSessionMaxBytes,
       poolSize: vars.DATABASE_POOL_SIZE ?? DEFAULT_STORAGE_LIMITS.poolSize,
       statementTimeoutMs: vars.DATABASE_STATEMENT_TIMEOUT_MS ?? DEFAULT_STORAGE_LIMITS.statementTimeoutMs,
     },

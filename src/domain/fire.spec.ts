@@ -4,6 +4,8 @@ import {
   appendKeepingNewest,
   decideFire,
   fireWrite,
+  jsonTextBytes,
+  keepNewestWithin,
   NO_ACTIVITY,
   scheduledTaskMessage,
   statefulSessionId,
@@ -210,24 +212,87 @@ describe('fireWrite', () => {
 });
 
 describe('appendKeepingNewest', () => {
+  const byCount = (maxMessages: number) => ({ maxMessages, maxBytes: Infinity });
+  const size = (n: number) => n;
+
   it('appends while under the bound', () => {
     const list = [1, 2];
-    appendKeepingNewest(list, 3, 3);
+    appendKeepingNewest(list, 3, byCount(3), size);
     assert.deepEqual(list, [1, 2, 3]);
   });
 
   it('drops the oldest at the bound, keeping the newest', () => {
     const list = [1, 2, 3];
-    appendKeepingNewest(list, 4, 3);
+    appendKeepingNewest(list, 4, byCount(3), size);
     assert.deepEqual(list, [2, 3, 4]);
   });
 
   it('drops as many as needed when the list is already past a lowered bound', () => {
     const list = [1, 2, 3, 4, 5];
-    appendKeepingNewest(list, 6, 2);
+    appendKeepingNewest(list, 6, byCount(2), size);
     assert.deepEqual(list, [5, 6]);
-    appendKeepingNewest(list, 7, 1);
+    appendKeepingNewest(list, 7, byCount(1), size);
     assert.deepEqual(list, [7]);
+  });
+
+  it('drops the oldest until the sizes of those left fit the byte bound', () => {
+    const list = [5, 4, 3];
+    appendKeepingNewest(list, 2, { maxMessages: 10, maxBytes: 9 }, size);
+    assert.deepEqual(list, [4, 3, 2]);
+    appendKeepingNewest(list, 6, { maxMessages: 10, maxBytes: 9 }, size);
+    assert.deepEqual(list, [2, 6]);
+  });
+
+  it('keeps a run that fills the byte bound exactly', () => {
+    const list = [1, 4, 3];
+    appendKeepingNewest(list, 2, { maxMessages: 10, maxBytes: 9 }, size);
+    assert.deepEqual(list, [4, 3, 2]);
+  });
+
+  it('holds whichever bound is reached first', () => {
+    const list = [1, 1, 1, 1];
+    appendKeepingNewest(list, 1, { maxMessages: 3, maxBytes: 100 }, size);
+    assert.deepEqual(list, [1, 1, 1]);
+    appendKeepingNewest(list, 99, { maxMessages: 3, maxBytes: 100 }, size);
+    assert.deepEqual(list, [1, 99]);
+  });
+
+  it('keeps the newest alone when it is over the byte bound by itself', () => {
+    const list = [1, 2];
+    appendKeepingNewest(list, 50, { maxMessages: 10, maxBytes: 9 }, size);
+    assert.deepEqual(list, [50]);
+  });
+});
+
+describe('keepNewestWithin', () => {
+  const size = (n: number) => n;
+
+  it('measures only from the newest back to the first that does not fit', () => {
+    const measured: number[] = [];
+    const list = [9, 9, 9, 1, 2, 3];
+    keepNewestWithin(list, { maxMessages: 10, maxBytes: 8 }, (n) => {
+      measured.push(n);
+      return n;
+    });
+    assert.deepEqual(list, [1, 2, 3]);
+    assert.deepEqual(measured, [3, 2, 1, 9]);
+  });
+
+  it('leaves a list within both bounds as it is, and an empty one empty', () => {
+    const list = [1, 2, 3];
+    keepNewestWithin(list, { maxMessages: 3, maxBytes: 6 }, size);
+    assert.deepEqual(list, [1, 2, 3]);
+    const empty: number[] = [];
+    keepNewestWithin(empty, { maxMessages: 3, maxBytes: 6 }, size);
+    assert.deepEqual(empty, []);
+  });
+});
+
+describe('jsonTextBytes', () => {
+  it('counts UTF-8 bytes, not UTF-16 code units', () => {
+    assert.equal(jsonTextBytes('"abc"'), 5);
+    assert.equal(jsonTextBytes('"é"'), 4);
+    assert.equal(jsonTextBytes('"😀"'), 6);
   });
 });
 

@@ -74,13 +74,40 @@ export interface ClaimOutcome {
   error?: string;
 }
 
+/** The bounds on a stateful session's context (StorageOptions' statefulSessionMax…). */
+export interface ContextBounds {
+  /** Messages kept at most (≥ 1). */
+  maxMessages: number;
+  /** Bytes of messages kept at most, each message counted as its JSON text in UTF-8. */
+  maxBytes: number;
+}
+
 /**
- * The bound on a stateful session's context: `item` goes last and the oldest go, so that at most
- * `max` (≥ 1) remain, the newest. Changes `list` in place. (The SQL backends do the same in SQL.)
+ * The bounds on a stateful session's context: the oldest items of `list` go until at most
+ * `maxMessages` remain and their sizes (`sizeOf`) sum to at most `maxBytes`. The newest item always
+ * stays, even alone over `maxBytes`. Changes `list` in place; measures only the items it keeps (and
+ * the first it drops), newest first. (The SQL backends do the same in SQL.)
  */
-export function appendKeepingNewest<T>(list: T[], item: T, max: number): void {
+export function keepNewestWithin<T>(list: T[], bounds: ContextBounds, sizeOf: (item: T) => number): void {
+  let kept = 0;
+  let bytes = 0;
+  while (kept < list.length && kept < bounds.maxMessages) {
+    bytes += sizeOf(list[list.length - 1 - kept]);
+    if (kept > 0 && bytes > bounds.maxBytes) break;
+    kept += 1;
+  }
+  if (kept < list.length) list.splice(0, list.length - kept);
+}
+
+/** `item` goes last, then keepNewestWithin: the bound a fire's append keeps. */
+export function appendKeepingNewest<T>(list: T[], item: T, bounds: ContextBounds, sizeOf: (item: T) => number): void {
   list.push(item);
-  if (list.length > max) list.splice(0, list.length - max);
+  keepNewestWithin(list, bounds, sizeOf);
+}
+
+/** The size the byte bound counts for a message stored as JSON text. */
+export function jsonTextBytes(json: string): number {
+  return Buffer.byteLength(json, 'utf8');
 }
 
 /** The one session every fire of a stateful schedule appends to. */

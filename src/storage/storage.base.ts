@@ -44,10 +44,18 @@ export interface StorageOptions {
    * message(s) in the same write, so that the newest this many remain.
    */
   statefulSessionMaxMessages: number;
+  /**
+   * Bytes of context messages a stateful session keeps, about: the sum of each message's JSON text
+   * in UTF-8 (the backends print JSON a little differently, so the cut may fall a message apart
+   * between them). Past it the oldest messages are dropped in the same write as with the count;
+   * the newest message is always kept, even alone over this bound.
+   */
+  statefulSessionMaxBytes: number;
 }
 
 export const DEFAULT_STORAGE_OPTIONS: StorageOptions = {
   statefulSessionMaxMessages: DEFAULT_STORAGE_LIMITS.statefulSessionMaxMessages,
+  statefulSessionMaxBytes: DEFAULT_STORAGE_LIMITS.statefulSessionMaxBytes,
 };
 
 /** What StorageBase.recordFire did. */
@@ -186,8 +194,9 @@ export abstract class StorageBase {
    *
    * The append does not read the session's document into the process: what a fire costs does
    * not depend on how large its session has grown. A stateful session keeps at most
-   * `statefulSessionMaxMessages` (StorageOptions) messages: an append past it drops the oldest in
-   * the same write, keeping the newest.
+   * `statefulSessionMaxMessages` messages and about `statefulSessionMaxBytes` bytes of messages
+   * (StorageOptions): an append past either drops the oldest in the same write, keeping the newest
+   * (the appended message always, even alone over the byte bound).
    *
    * Returns `fired` with the stored session as it is after this fire (without the message of a
    * stateful fire that waits) and the run as written, `busy`, or `not-found`, writing nothing,
@@ -280,8 +289,9 @@ export abstract class StorageBase {
 
   /**
    * Replaces the state of the session with this id, of any user, and sets its `updatedAt` to
-   * `now`. Of a context longer than `statefulSessionMaxMessages` (StorageOptions), the newest
-   * that many messages are kept, as an append keeps them. Returns the session as stored afterwards, or null, writing nothing, when there is none.
+   * `now`. Of a context over `statefulSessionMaxMessages` or `statefulSessionMaxBytes`
+   * (StorageOptions), the newest messages within both are kept (the last one always), as an append
+   * keeps them. Returns the session as stored afterwards, or null, writing nothing, when there is none.
    */
   abstract putSessionState(sessionId: string, state: SessionState, now: Date): Promise<Session | null>;
 

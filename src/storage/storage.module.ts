@@ -16,6 +16,7 @@ export class StorageModule {
   static forRoot(config: StorageConfig): DynamicModule {
     const options: StorageOptions = {
       statefulSessionMaxMessages: config.statefulSessionMaxMessages ?? DEFAULT_STORAGE_LIMITS.statefulSessionMaxMessages,
+      statefulSessionMaxBytes: config.statefulSessionMaxBytes ?? DEFAULT_STORAGE_LIMITS.statefulSessionMaxBytes,
     };
     if (config.driver === 'memory') {
       return {

@@ -9,6 +9,7 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { StorageUnavailable } from '../../src/common/domain-errors.js';
 import type { StorageConfig } from '../../src/config/app-config.js';
 import { fireWrite, statefulSessionId } from '../../src/domain/fire.js';
+import { DEFAULT_STORAGE_OPTIONS } from '../../src/storage/storage.base.js';
 import { dataSourceOptions } from '../../src/storage/typeorm/data-source-options.js';
 import { TypeOrmStorage } from '../../src/storage/typeorm/typeorm.storage.js';
 import { aSchedule } from '../support/builders.js';
@@ -87,7 +88,23 @@ for (const backend of BACKENDS) {
       await storage.createSchedule(schedule);
       const fires = Array.from({ length: 8 }, (_, i) => fireWrite(schedule, new Date(Date.UTC(2026, 0, 1, 0, 0, i))));
       for (const fire of fires.slice(0, 7)) await storage.recordFire(fire);
-      const lowered = new TypeOrmStorage(dataSource, { statefulSessionMaxMessages: 3 });
+      const lowered = new TypeOrmStorage(dataSource, { ...DEFAULT_STORAGE_OPTIONS, statefulSessionMaxMessages: 3 });
+      const outcome = await lowered.recordFire(fires[7]);
+      assert.equal(outcome.status, 'fired');
+      const stored = (await storage.getSession(schedule.userId, statefulSessionId(schedule.id)))!;
+      assert.deepEqual(stored.state.context.map((m) => m.id), fires.slice(5).map((f) => f.message.id));
+      assert.deepEqual(outcome.session, stored);
+    });
+
+    it('trims a session kept under a higher byte bound to the current one at its next append', async () => {
+      const { dataSource, storage } = await backend.open();
+      const schedule = aSchedule({ stateful: true, description: 'd'.repeat(2000) });
+      await storage.createSchedule(schedule);
+      const fires = Array.from({ length: 8 }, (_, i) => fireWrite(schedule, new Date(Date.UTC(2026, 0, 1, 0, 0, i))));
+      for (const fire of fires.slice(0, 7)) await storage.recordFire(fire);
+      const messageBytes = Buffer.byteLength(JSON.stringify(fires[0].message));
+      // Room for three messages as compact JSON and for three as jsonb prints them, not for four.
+      const lowered = new TypeOrmStorage(dataSource, { ...DEFAULT_STORAGE_OPTIONS, statefulSessionMaxBytes: 3 * messageBytes + 100 });
       const outcome = await lowered.recordFire(fires[7]);
       assert.equal(outcome.status, 'fired');
       const stored = (await storage.getSession(schedule.userId, statefulSessionId(schedule.id)))!;

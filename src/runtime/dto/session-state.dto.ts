@@ -29,7 +29,7 @@ import { EXAMPLE_AGENT_ID, EXAMPLE_SESSION_ID } from '../../docs/examples.js';
 
 /** What one state may hold. */
 export const SESSION_STATE_LIMITS = {
-  /** As many as STATEFUL_SESSION_MAX_MESSAGES may be set to; the storage keeps the newest that many. */
+  /** As many as STATEFUL_SESSION_MAX_MESSAGES may be set to; the storage keeps the newest within that many and STATEFUL_SESSION_MAX_BYTES. */
   contextMessages: 100_000,
   blocksPerMessage: 100,
   /** Characters of a text block, and of the summary. */

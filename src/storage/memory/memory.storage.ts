@@ -15,10 +15,13 @@ import type { Page, PageRequest } from '../../common/page.js';
 import {
   appendKeepingNewest,
   type ClaimOutcome,
+  type ContextBounds,
   type DecidedFire,
   decideFire,
   type DueFirePlan,
   type FireWrite,
+  jsonTextBytes,
+  keepNewestWithin,
   NO_ACTIVITY,
   keepsMessageUntilReleased,
   type ScheduleActivity,
@@ -68,8 +71,11 @@ export class MemoryStorage extends StorageBase {
   /** Each run's delivery attempts, oldest first, by run id. */
   private readonly attempts = new Map<string, DispatchAttempt[]>();
 
+  private readonly contextBounds: ContextBounds;
+
   constructor(private readonly options: StorageOptions = DEFAULT_STORAGE_OPTIONS) {
     super();
+    this.contextBounds = { maxMessages: options.statefulSessionMaxMessages, maxBytes: options.statefulSessionMaxBytes };
   }
 
   async createSchedule(schedule: Schedule, maxPerUser = Infinity): Promise<boolean> {
@@ -314,6 +320,7 @@ export class MemoryStorage extends StorageBase {
     // As toStored does: the messages apart, one text each.
     stored.state = JSON.stringify({ ...state, context: [] });
     stored.context = state.context.slice(-this.options.statefulSessionMaxMessages).map((message) => JSON.stringify(message));
+    keepNewestWithin(stored.context, this.contextBounds, jsonTextBytes);
     stored.updatedAt = new Date(now);
     return fromStored(stored);
   }
@@ -435,7 +442,7 @@ export class MemoryStorage extends StorageBase {
     const sessionId = this.runs.get(entry.runId)?.sessionId;
     const session = sessionId ? this.sessions.get(sessionId) : undefined;
     if (session) {
-      appendKeepingNewest(session.context, entry.pendingMessage, this.options.statefulSessionMaxMessages);
+      appendKeepingNewest(session.context, entry.pendingMessage, this.contextBounds, jsonTextBytes);
       session.updatedAt = new Date(now);
     }
     entry.pendingMessage = null;
@@ -455,7 +462,7 @@ export class MemoryStorage extends StorageBase {
     let stored: StoredSession;
     if (existing) {
       if (!keeps) {
-        appendKeepingNewest(existing.context, JSON.stringify(fire.message), this.options.statefulSessionMaxMessages);
+        appendKeepingNewest(existing.context, JSON.stringify(fire.message), this.contextBounds, jsonTextBytes);
         existing.updatedAt = new Date(fire.firedAt);
       }
       stored = existing;

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { NO_ACTIVITY, type ScheduleActivity, timeoutAfter } from '../../domain/fire.js';
 import type { RunStatus } from '../../domain/run.js';
+import type { StorageOptions } from '../storage.base.js';
 import { BulkSql, ROWS_PER_STATEMENT } from './bulk-sql.js';
 import type { SqlDialect } from './dialect.js';
 import { ACTIVE_RUN } from './entities/run.entity.js';
@@ -25,10 +26,10 @@ export interface RunEnding {
 export class DispatchSql {
   private readonly bulk: BulkSql;
 
-  /** `statefulSessionMaxMessages`: the bound a released fire's kept message is appended within (StorageOptions). */
+  /** `contextBounds`: the bounds a released fire's kept message is appended within (StorageOptions). */
   constructor(
     private readonly dialect: SqlDialect,
-    private readonly statefulSessionMaxMessages: number,
+    private readonly contextBounds: Pick<StorageOptions, 'statefulSessionMaxMessages' | 'statefulSessionMaxBytes'>,
   ) {
     this.bulk = new BulkSql(dialect);
   }
@@ -152,9 +153,10 @@ export class DispatchSql {
         if (row.session_id === null) continue;
         await em.query(this.dialect.appendContextMessage(), [
           row.pending_message,
-          this.statefulSessionMaxMessages,
+          this.contextBounds.statefulSessionMaxMessages,
           this.dialect.param(now),
           row.session_id,
+          this.contextBounds.statefulSessionMaxBytes,
         ]);
       }
     }

@@ -27,6 +27,8 @@ import {
   decideFire,
   type DueFirePlan,
   type FireWrite,
+  jsonTextBytes,
+  keepNewestWithin,
   keepsMessageUntilReleased,
   NO_ACTIVITY,
   type ScheduleActivity,
@@ -119,7 +121,7 @@ export class TypeOrmStorage extends StorageBase {
     this.dialect = dialectOfDriver(dataSource.options.type);
     this.bulk = new BulkSql(this.dialect);
     this.queries = sessionQueries(this.dialect);
-    this.dispatch = new DispatchSql(this.dialect, options.statefulSessionMaxMessages);
+    this.dispatch = new DispatchSql(this.dialect, options);
     // Every port method, wrapped once: a database that is down, unreachable, overloaded or without
     // its schema surfaces as StorageUnavailable, so that nothing above storage knows about drivers.
     for (const name of STORAGE_METHODS) {
@@ -451,7 +453,10 @@ export class TypeOrmStorage extends StorageBase {
 
   async putSessionState(sessionId: string, state: SessionState, now: Date): Promise<Session | null> {
     return this.transaction(async (em) => {
-      const kept = { ...state, context: state.context.slice(-this.options.statefulSessionMaxMessages) };
+      const context = state.context.slice(-this.options.statefulSessionMaxMessages);
+      const bounds = { maxMessages: this.options.statefulSessionMaxMessages, maxBytes: this.options.statefulSessionMaxBytes };
+      keepNewestWithin(context, bounds, (message) => jsonTextBytes(JSON.stringify(message)));
+      const kept = { ...state, context };
       const result = await this.sessions(em).update({ id: sessionId }, writable<SessionRow>({ state: kept, updated_at: now }));
       if ((result.affected ?? 0) === 0) return null;
       const row = await this.sessions(em).findOneBy({ id: sessionId });
@@ -593,7 +598,13 @@ export class TypeOrmStorage extends StorageBase {
   }
 
   private appendParams(fire: FireWrite): unknown[] {
-    return [JSON.stringify(fire.message), this.options.statefulSessionMaxMessages, this.dialect.param(fire.firedAt), fire.session.id];
+    return [
+      JSON.stringify(fire.message),
+      this.options.statefulSessionMaxMessages,
+      this.dialect.param(fire.firedAt),
+      fire.session.id,
+      this.options.statefulSessionMaxBytes,
+    ];
   }
 
   /** A driver error that means the database is unavailable, as StorageUnavailable (keeping it as the cause); any other as it is. */
