@@ -117,8 +117,8 @@ async function listBenchmark(driver: 'memory' | 'sqlite' | 'postgres', growth = 
   const source = store.dialect ? sqlSource(store.dialect, store.location!) : memorySource(app.get(StorageBase));
   const baseline = await startBaseline(source);
   const baselineBody = await (await fetch(baseline.url + path, { headers })).text();
-  // The same values and key order; not the same bytes on PostgreSQL, whose jsonb text the
-  // service sends as it is (with spaces after ':' and ',').
+  // The same values and key order (compared parsed: a stateful session's state, appended to by
+  // PostgreSQL, would be jsonb's text, with spaces after ':' and ',').
   const normal = (text: string) => JSON.stringify(JSON.parse(text));
   if (normal(baselineBody) !== normal(body)) throw new Error('the baseline does not answer the same response as the service');
   const everySession = JSON.parse(await (await fetch(url + path.replace(/\?.*/, ''), { headers })).text()).sessions as WireSession[];
