@@ -321,6 +321,7 @@ export class MemoryStorage extends StorageBase {
     stored.state = JSON.stringify({ ...state, context: [] });
     stored.context = state.context.slice(-this.options.statefulSessionMaxMessages).map((message) => JSON.stringify(message));
     keepNewestWithin(stored.context, this.contextBounds, jsonTextBytes);
+    stored.stateText = null;
     stored.updatedAt = new Date(now);
     return fromStored(stored);
   }
@@ -443,6 +444,7 @@ export class MemoryStorage extends StorageBase {
     const session = sessionId ? this.sessions.get(sessionId) : undefined;
     if (session) {
       appendKeepingNewest(session.context, entry.pendingMessage, this.contextBounds, jsonTextBytes);
+      session.stateText = null;
       session.updatedAt = new Date(now);
     }
     entry.pendingMessage = null;
@@ -463,6 +465,7 @@ export class MemoryStorage extends StorageBase {
     if (existing) {
       if (!keeps) {
         appendKeepingNewest(existing.context, JSON.stringify(fire.message), this.contextBounds, jsonTextBytes);
+        existing.stateText = null;
         existing.updatedAt = new Date(fire.firedAt);
       }
       stored = existing;
@@ -548,7 +551,16 @@ function pageOf<T extends { id: string }>(sorted: T[], page: PageRequest, at: (i
 }
 
 /** A stored session: `state` is the state without its messages (`context: []` holds their place), `context` the messages. */
-type StoredSession = Omit<Session, 'config' | 'state'> & { config: string; state: string; context: string[] };
+type StoredSession = Omit<Session, 'config' | 'state'> & {
+  config: string;
+  state: string;
+  context: string[];
+  /**
+   * The state's whole text (withContext), kept from the first read after the last change (null
+   * since): a page reads every session's state, far more often than fires change one.
+   */
+  stateText: string | null;
+};
 
 function toStored(session: Session): StoredSession {
   return {
@@ -558,24 +570,26 @@ function toStored(session: Session): StoredSession {
     config: JSON.stringify(session.config),
     state: JSON.stringify({ ...session.state, context: [] }),
     context: session.state.context.map((message) => JSON.stringify(message)),
+    stateText: null,
   };
 }
 
 function fromStored(stored: StoredSession): Session {
-  const { context, ...session } = stored;
+  const { context, stateText, ...session } = stored;
   const state = JSON.parse(stored.state);
   state.context = context.map((message) => JSON.parse(message));
   return { ...session, createdAt: new Date(stored.createdAt), updatedAt: new Date(stored.updatedAt), config: JSON.parse(stored.config), state };
 }
 
 function toSessionJson(stored: StoredSession): SessionJson {
-  const { context, config, state, ...session } = stored;
+  const { context, config, state, stateText, ...session } = stored;
+  stored.stateText = stateText ?? withContext(state, context);
   return {
     ...session,
     createdAt: new Date(stored.createdAt),
     updatedAt: new Date(stored.updatedAt),
     configJson: config,
-    stateJson: withContext(state, context),
+    stateJson: stored.stateText,
   };
 }
 
