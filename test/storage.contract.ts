@@ -762,7 +762,7 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
         }
         assert.equal(stateful.state.context.length, 3);
         const read = (await storage.pageSessionsJson(schedule.userId, schedule.id, null)).items.find((s) => s.id === plain.id)!;
-        assert.deepEqual(JSON.parse(read.stateJson), state);
+        assert.deepEqual(JSON.parse(String(read.stateJson)), state);
       });
 
       it('scopes them to the user', async () => {

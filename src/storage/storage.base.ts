@@ -7,7 +7,11 @@ import type { Schedule } from '../domain/schedule.js';
 import type { Session, SessionState } from '../domain/session.js';
 
 /** A session with its config and state as stored JSON text (see StorageBase.pageSessionsJson). */
-export type SessionJson = Omit<Session, 'config' | 'state'> & { configJson: string; stateJson: string };
+/**
+ * A session with its config and state as the JSON text they are stored as: a string, or its UTF-8
+ * bytes where the storage keeps those (memory), so that the page copies them without encoding.
+ */
+export type SessionJson = Omit<Session, 'config' | 'state'> & { configJson: string | Buffer; stateJson: string | Buffer };
 
 /** What StorageBase.updateSchedule did. */
 export type ScheduleUpdateOutcome =

@@ -310,7 +310,7 @@ function describeUpgrades(dialect: SchemaDialect): void {
         assert.deepEqual(await columnTypes(after), ['config json', 'state json']);
         assert.deepEqual(await storage.getSession(session.userId, session.id), session);
         const [stored] = (await storage.pageSessionsJson(session.userId, schedule.id, null)).items;
-        assert.deepEqual([JSON.parse(stored.configJson), JSON.parse(stored.stateJson)], [session.config, session.state]);
+        assert.deepEqual([JSON.parse(String(stored.configJson)), JSON.parse(String(stored.stateJson))], [session.config, session.state]);
 
         await after.undoLastMigration();
         assert.deepEqual(await columnTypes(after), ['config jsonb', 'state jsonb']);

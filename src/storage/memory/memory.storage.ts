@@ -321,7 +321,7 @@ export class MemoryStorage extends StorageBase {
     stored.state = JSON.stringify({ ...state, context: [] });
     stored.context = state.context.slice(-this.options.statefulSessionMaxMessages).map((message) => JSON.stringify(message));
     keepNewestWithin(stored.context, this.contextBounds, jsonTextBytes);
-    stored.stateText = null;
+    stored.pageBytes = null;
     stored.updatedAt = new Date(now);
     return fromStored(stored);
   }
@@ -444,7 +444,7 @@ export class MemoryStorage extends StorageBase {
     const session = sessionId ? this.sessions.get(sessionId) : undefined;
     if (session) {
       appendKeepingNewest(session.context, entry.pendingMessage, this.contextBounds, jsonTextBytes);
-      session.stateText = null;
+      session.pageBytes = null;
       session.updatedAt = new Date(now);
     }
     entry.pendingMessage = null;
@@ -465,7 +465,7 @@ export class MemoryStorage extends StorageBase {
     if (existing) {
       if (!keeps) {
         appendKeepingNewest(existing.context, JSON.stringify(fire.message), this.contextBounds, jsonTextBytes);
-        existing.stateText = null;
+        existing.pageBytes = null;
         existing.updatedAt = new Date(fire.firedAt);
       }
       stored = existing;
@@ -556,10 +556,11 @@ type StoredSession = Omit<Session, 'config' | 'state'> & {
   state: string;
   context: string[];
   /**
-   * The state's whole text (withContext), kept from the first read after the last change (null
-   * since): a page reads every session's state, far more often than fires change one.
+   * The config's and the whole state's (withContext) text as UTF-8, kept from the first page read
+   * after the last change (null since): a page reads every session's documents, far more often
+   * than fires change one, and copies these bytes without encoding them again.
    */
-  stateText: string | null;
+  pageBytes: { config: Buffer; state: Buffer } | null;
 };
 
 function toStored(session: Session): StoredSession {
@@ -570,26 +571,30 @@ function toStored(session: Session): StoredSession {
     config: JSON.stringify(session.config),
     state: JSON.stringify({ ...session.state, context: [] }),
     context: session.state.context.map((message) => JSON.stringify(message)),
-    stateText: null,
+    pageBytes: null,
   };
 }
 
 function fromStored(stored: StoredSession): Session {
-  const { context, stateText, ...session } = stored;
+  const { context, pageBytes, ...session } = stored;
   const state = JSON.parse(stored.state);
   state.context = context.map((message) => JSON.parse(message));
   return { ...session, createdAt: new Date(stored.createdAt), updatedAt: new Date(stored.updatedAt), config: JSON.parse(stored.config), state };
 }
 
 function toSessionJson(stored: StoredSession): SessionJson {
-  const { context, config, state, stateText, ...session } = stored;
-  stored.stateText = stateText ?? withContext(state, context);
+  stored.pageBytes ??= { config: Buffer.from(stored.config), state: Buffer.from(withContext(stored.state, stored.context)) };
   return {
-    ...session,
+    id: stored.id,
+    userId: stored.userId,
+    agentId: stored.agentId,
+    source: stored.source,
+    sourceScheduleId: stored.sourceScheduleId,
+    teamId: stored.teamId,
     createdAt: new Date(stored.createdAt),
     updatedAt: new Date(stored.updatedAt),
-    configJson: config,
-    stateJson: stored.stateText,
+    configJson: stored.pageBytes.config,
+    stateJson: stored.pageBytes.state,
   };
 }
 
