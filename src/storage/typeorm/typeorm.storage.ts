@@ -221,7 +221,25 @@ export class TypeOrmStorage extends StorageBase {
   }
 
   async pageSessionsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Session>> {
-    const { after, limit } = page;
+    return this.pageOfSessions(userId, scheduleId, page, (row: RawSessionRow) => sessionFromRaw(this.dialect, row));
+  }
+
+  async pageSessionsJson(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson>> {
+    const toJson = (row: RawSessionJsonRow) => sessionJsonFromRaw(this.dialect, row);
+    if (!page) {
+      const sessions = Array.from((await this.dataSource.query(this.queries.all, [userId, scheduleId])) as RawSessionJsonRow[], toJson);
+      return { items: sessions, total: sessions.length, next: null };
+    }
+    return this.pageOfSessions(userId, scheduleId, page, toJson);
+  }
+
+  /** One page of a schedule's sessions, newest first, and their count: the rows read as `read` says. */
+  private async pageOfSessions<Row, T extends { id: string; createdAt: Date }>(
+    userId: string,
+    scheduleId: string,
+    { after, limit }: PageRequest,
+    read: (row: Row) => T,
+  ): Promise<Page<T>> {
     const [rows, counted] = await Promise.all([
       after
         ? this.dataSource.query(this.queries.nextPage, [userId, scheduleId, this.dialect.param(after.at), after.id, limit + 1])
@@ -230,24 +248,7 @@ export class TypeOrmStorage extends StorageBase {
     ]);
     // Array.from, not rows.map: the driver's array may come from a native addon's realm (Jest's
     // vm-per-file tests see that), and a page is a plain array of this realm either way.
-    const sessions = Array.from(rows as RawSessionRow[], (row) => sessionFromRaw(this.dialect, row));
-    return pageFrom(sessions, Number(counted[0].n), limit, (s) => s.createdAt);
-  }
-
-  async pageSessionsJson(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson>> {
-    const toJson = (rows: RawSessionJsonRow[]) => Array.from(rows, (row) => sessionJsonFromRaw(this.dialect, row));
-    if (!page) {
-      const sessions = toJson(await this.dataSource.query(this.queries.all, [userId, scheduleId]));
-      return { items: sessions, total: sessions.length, next: null };
-    }
-    const { after, limit } = page;
-    const [rows, counted] = await Promise.all([
-      after
-        ? this.dataSource.query(this.queries.nextPage, [userId, scheduleId, this.dialect.param(after.at), after.id, limit + 1])
-        : this.dataSource.query(this.queries.firstPage, [userId, scheduleId, limit + 1]),
-      this.dataSource.query(this.queries.count, [userId, scheduleId]),
-    ]);
-    return pageFrom(toJson(rows), Number(counted[0].n), limit, (s) => s.createdAt);
+    return pageFrom(Array.from(rows as Row[], read), Number(counted[0].n), limit, (s) => s.createdAt);
   }
 
   async recordFire(fire: FireWrite): Promise<RecordFireOutcome> {
