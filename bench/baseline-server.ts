@@ -5,7 +5,9 @@ import sqlite3 from 'sqlite3';
 import { encodeCursor } from '../src/common/cursor.js';
 import { toSessionResponse } from '../src/sessions/dto/session.response.js';
 import type { Session } from '../src/domain/session.js';
-import type { StorageBase } from '../src/storage/storage.base.js';
+import type { HistoryStorage } from '../src/storage/ports/history.storage.js';
+import type { ScheduleStorage } from '../src/storage/ports/schedule.storage.js';
+import { storedSessionPage } from '../test/support/stored-sessions.js';
 import type { SqlDialect } from '../src/storage/typeorm/dialect.js';
 import { type RawSessionRow, sessionFromRaw, sessionQueries } from '../src/storage/typeorm/session-queries.js';
 
@@ -27,11 +29,11 @@ interface PageSource {
   close(): Promise<void>;
 }
 
-export function memorySource(storage: StorageBase): PageSource {
+export function memorySource(schedules: ScheduleStorage, history: HistoryStorage): PageSource {
   return {
-    owned: (userId, scheduleId) => storage.hasSchedule(userId, scheduleId),
+    owned: (userId, scheduleId) => schedules.hasSchedule(userId, scheduleId),
     async page(userId, scheduleId, limit) {
-      const page = await storage.pageSessionsBySchedule(userId, scheduleId, { limit });
+      const page = await storedSessionPage(history, userId, scheduleId, { limit });
       return { sessions: page.items, total: page.total, more: page.next !== null };
     },
     close: async () => undefined,

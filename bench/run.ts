@@ -18,7 +18,9 @@ import { configureApp, createHttpAdapter } from '../src/app.setup.js';
 import { type AppConfig, DEFAULT_HTTP_CONFIG, type StorageConfig } from '../src/config/app-config.js';
 import type { Schedule } from '../src/domain/schedule.js';
 import { fireWrite } from '../src/domain/fire.js';
-import { StorageBase } from '../src/storage/storage.base.js';
+import { FiringStorage } from '../src/storage/ports/firing.storage.js';
+import { HistoryStorage } from '../src/storage/ports/history.storage.js';
+import { ScheduleStorage } from '../src/storage/ports/schedule.storage.js';
 import { BulkSql } from '../src/storage/typeorm/bulk-sql.js';
 import { POSTGRES, SQLITE, type SqlDialect } from '../src/storage/typeorm/dialect.js';
 import { dataSourceOptions } from '../src/storage/typeorm/data-source-options.js';
@@ -103,10 +105,9 @@ async function listBenchmark(driver: 'memory' | 'sqlite' | 'postgres', growth = 
   }
   const { app, url } = await startService(store.storage);
   if (!store.dialect) {
-    const storage = app.get(StorageBase);
-    await storage.createSchedule(schedule);
+    await app.get(ScheduleStorage).createSchedule(schedule);
     for (const session of measuredSessions(schedule, MEASURED_SESSIONS)) {
-      await storage.recordFire({ ...fireWrite(schedule, session.createdAt), session });
+      await app.get(FiringStorage).recordFire({ ...fireWrite(schedule, session.createdAt), session });
     }
   }
   const path = `/schedule/${schedule.id}/sessions?limit=50`;
@@ -115,7 +116,7 @@ async function listBenchmark(driver: 'memory' | 'sqlite' | 'postgres', growth = 
   const body = await probe.text();
   log(`  ${driver}: a page is ${(body.length / 1024).toFixed(0)} KiB (${(body.length / 50 / 1024).toFixed(1)} KiB a session)`);
 
-  const source = store.dialect ? sqlSource(store.dialect, store.location!) : memorySource(app.get(StorageBase));
+  const source = store.dialect ? sqlSource(store.dialect, store.location!) : memorySource(app.get(ScheduleStorage), app.get(HistoryStorage));
   const baseline = await startBaseline(source);
   const baselineBody = await (await fetch(baseline.url + path, { headers })).text();
   // The same values and key order (compared parsed: a stateful session's state, appended to by
@@ -203,7 +204,7 @@ async function fireInProcess(driver: 'memory' | 'sqlite'): Promise<number> {
     await new BulkSql(store.dialect).insert(ds.manager, 'schedules', schedules.map(toScheduleRow));
   }
   const { app } = await startService(store.storage, { enabled: true, intervalMs: 50, batchSize: 500 });
-  const storage = app.get(StorageBase);
+  const storage = app.get(ScheduleStorage);
   if (!store.dialect) for (const s of schedules) await storage.createSchedule(s);
   // Time until the last one fired, as the poll sees it (fired_at is the start of its batch).
   await waitUntil(async () => {

@@ -11,7 +11,8 @@ import type { StorageConfig } from '../src/config/app-config.js';
 import { fireWrite, scheduledTaskMessage, statefulSessionId } from '../src/domain/fire.js';
 import type { Schedule } from '../src/domain/schedule.js';
 import { MemoryStorage } from '../src/storage/memory/memory.storage.js';
-import type { StorageBase } from '../src/storage/storage.base.js';
+import type { StorageBackend } from '../src/storage/storage-backend.js';
+import { storedSession } from '../test/support/stored-sessions.js';
 import { dataSourceOptions } from '../src/storage/typeorm/data-source-options.js';
 import { TypeOrmStorage } from '../src/storage/typeorm/typeorm.storage.js';
 import { aSchedule } from '../test/support/builders.js';
@@ -52,7 +53,7 @@ export interface StatefulResult {
 }
 
 interface OpenedStorage {
-  storage: StorageBase;
+  storage: StorageBackend;
   dispose(): Promise<void>;
 }
 
@@ -64,7 +65,7 @@ async function openStorage(driver: Driver): Promise<OpenedStorage> {
     return {
       storage,
       async dispose() {
-        await storage.close();
+        await storage.lifecycle.close();
         await cleanup();
       },
     };
@@ -82,19 +83,19 @@ async function openStorage(driver: Driver): Promise<OpenedStorage> {
  * have left it. Seeded through the port in one call: the first fire of a stateful schedule
  * inserts `fire.session` as given, here with its context already filled.
  */
-async function seededSchedule(storage: StorageBase, messages: number, before: number): Promise<Schedule> {
+async function seededSchedule(storage: StorageBackend, messages: number, before: number): Promise<Schedule> {
   const schedule = aSchedule({ userId: USER, stateful: true, cronExpression: '0 0 1 1 *', timezone: 'UTC', nextRunAt: null });
-  await storage.createSchedule(schedule);
+  await storage.schedules.createSchedule(schedule);
   const first = new Date(before - messages * 60_000);
   const fire = fireWrite(schedule, first);
   fire.session.state.context = Array.from({ length: messages }, (_, i) => scheduledTaskMessage(schedule, new Date(first.getTime() + i * 60_000)));
   fire.message = fire.session.state.context[0];
-  if ((await storage.recordFire(fire)).status !== 'fired') throw new Error('seeding the stateful session failed');
+  if ((await storage.firing.recordFire(fire)).status !== 'fired') throw new Error('seeding the stateful session failed');
   return schedule;
 }
 
-async function sessionSize(storage: StorageBase, schedule: Schedule): Promise<{ messages: number; bytes: number }> {
-  const session = await storage.getSession(USER, statefulSessionId(schedule.id));
+async function sessionSize(storage: StorageBackend, schedule: Schedule): Promise<{ messages: number; bytes: number }> {
+  const session = await storedSession(storage.history, schedule, statefulSessionId(schedule.id));
   if (!session) throw new Error(`stateful session of ${schedule.id} is missing`);
   return { messages: session.state.context.length, bytes: Buffer.byteLength(JSON.stringify(session.state)) };
 }
@@ -130,10 +131,10 @@ async function statefulOn(driver: Driver, log: (line: string) => void): Promise<
     const large = await seededSchedule(storage, STATEFUL_LARGE - WARMUP, start);
     log(`  ${driver}: seeded the sessions in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
 
-    // The measured part: StorageBase.recordFire(fireWrite(schedule, at)), the two sizes in
+    // The measured part: FiringStorage.recordFire(fireWrite(schedule, at)), the two sizes in
     // alternation so that drift in the machine's load falls on both.
     let at = start;
-    const fire = (schedule: Schedule) => storage.recordFire(fireWrite(schedule, new Date((at += 1000))));
+    const fire = (schedule: Schedule) => storage.firing.recordFire(fireWrite(schedule, new Date((at += 1000))));
     for (let i = 0; i < WARMUP; i++) {
       await fire(small);
       await fire(large);
@@ -146,7 +147,7 @@ async function statefulOn(driver: Driver, log: (line: string) => void): Promise<
       for (const [schedule, times] of [[small, smallTimes], [large, largeTimes]] as const) {
         const write = fireWrite(schedule, new Date((at += 1000)));
         const t0 = performance.now();
-        const stored = await storage.recordFire(write);
+        const stored = await storage.firing.recordFire(write);
         times.push(performance.now() - t0);
         if (!stored) throw new Error(`fire of ${schedule.id} was not recorded`);
       }
@@ -190,7 +191,7 @@ export function statefulTable(results: StatefulResult[]): string[] {
     : `${STATEFUL_LARGE.toLocaleString('en')} messages`;
   const cell = (c: StatefulCase) => `${c.medianMs} (p95 ${c.p95Ms})`;
   return [
-    `Stateful fire cost — StorageBase.recordFire of one fire of a stateful schedule, by the size of its session; ` +
+    `Stateful fire cost — FiringStorage.recordFire of one fire of a stateful schedule, by the size of its session; ` +
       `${FIRES} consecutive fires at each size (after ${WARMUP} unmeasured), the two sizes alternating; median ms (p95 ms) per fire`,
     `(each fire appends one message: during the measured fires the sessions grow from ${STATEFUL_SMALL} and ${STATEFUL_LARGE.toLocaleString('en')} by ${FIRES})`,
     `| backend | ${STATEFUL_SMALL} messages | ${large} | ratio of medians |`,

@@ -4,9 +4,9 @@ import request from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
 import { fireWrite } from '../src/domain/fire.js';
 import { PRUNE_BATCH_SIZE, PRUNE_INTERVAL_MS, SchedulerService } from '../src/firing/scheduler.service.js';
-import { StorageBase } from '../src/storage/storage.base.js';
+import type { StorageBackend } from '../src/storage/storage-backend.js';
 import { aCreateBody } from './support/builders.js';
-import { describeOnEveryBackend } from './support/test-app.js';
+import { appStorage, describeOnEveryBackend } from './support/test-app.js';
 
 // history_limit: the ticker prunes sessions and runs beyond a schedule's newest N, in batches,
 // never on the request path and never the stateful session.
@@ -79,12 +79,12 @@ describeOnEveryBackend('history limit', (backend) => {
 
   describe('in batches', () => {
     it(`deletes at most ${PRUNE_BATCH_SIZE} rows per prune, and prunes again at the next tick while there is more`, async () => {
-      const storage = backend.app.get(StorageBase);
+      const storage = appStorage(backend.app);
       const id = await create({ cron_expression: '0 0 1 1 *' });
       // More history than one batch, written straight through the port (a few thousand requests would be slow).
-      const schedule = (await storage.getSchedule(userId, id))!;
+      const schedule = (await storage.schedules.getSchedule(userId, id))!;
       const total = PRUNE_BATCH_SIZE + 200;
-      for (let i = 0; i < total; i++) await storage.recordFire(fireWrite(schedule, new Date(clock.now().getTime() + i)));
+      for (let i = 0; i < total; i++) await storage.firing.recordFire(fireWrite(schedule, new Date(clock.now().getTime() + i)));
       await http().patch(`/schedule/${id}`).set('x-user-id', userId).send({ history_limit: 100 }).expect(200);
 
       await tickPruning();

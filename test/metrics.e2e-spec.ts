@@ -9,7 +9,7 @@ import { DispatcherService } from '../src/dispatch/dispatcher.service.js';
 import { DispatchMode } from '../src/dispatch/dispatch-mode.js';
 import { SchedulerService } from '../src/firing/scheduler.service.js';
 import { Metrics } from '../src/metrics/metrics.js';
-import { StorageBase } from '../src/storage/storage.base.js';
+import { FiringStorage } from '../src/storage/ports/firing.storage.js';
 import { aCreateBody } from './support/builders.js';
 import { createTestApp, describeOnEveryBackend, type TestApp } from './support/test-app.js';
 
@@ -183,9 +183,9 @@ describeOnEveryBackend('metrics', (backend) => {
   it('keeps the backlog the last tick saw, without asking the storage at scrape time', async () => {
     // A backlog left at the end of a tick needs a replica holding due schedules: stood in for by a
     // storage whose dueBacklog answers 7, under a ticker that records into this app's metrics.
-    const storage = backend.app.get(StorageBase);
+    const firing = backend.app.get(FiringStorage);
     let asked = 0;
-    const behind: StorageBase = Object.create(storage, {
+    const behind: FiringStorage = Object.create(firing, {
       dueBacklog: { value: async () => (asked++, { count: 7, oldestNextRunAt: null }) },
     });
     const config = { enabled: false, intervalMs: 1000, batchSize: 100 };

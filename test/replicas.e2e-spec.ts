@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import { StorageBase } from '../src/storage/storage.base.js';
+import type { StorageBackend } from '../src/storage/storage-backend.js';
 import { dataSourceOptions } from '../src/storage/typeorm/data-source-options.js';
 import { TypeOrmStorage } from '../src/storage/typeorm/typeorm.storage.js';
 import { aSchedule } from './support/builders.js';
@@ -67,7 +67,7 @@ describe('several replicas on one PostgreSQL database', () => {
   }
   let db: ThrowawayDatabase;
   let dataSource: DataSource;
-  let storage: StorageBase;
+  let storage: StorageBackend;
   const replicas: Replica[] = [];
 
   beforeAll(async () => {
@@ -77,7 +77,7 @@ describe('several replicas on one PostgreSQL database', () => {
   });
   afterAll(async () => {
     for (const r of replicas) if (r.process.exitCode === null && r.process.signalCode === null) r.process.kill('SIGKILL');
-    await storage.close();
+    await storage.lifecycle.close();
     await db.drop();
   });
 
@@ -89,7 +89,7 @@ describe('several replicas on one PostgreSQL database', () => {
     const schedules = Array.from({ length: n }, () =>
       aSchedule({ userId, cronExpression: '0 0 1 1 *', timezone: 'UTC', startedAt: null, nextRunAt: now }),
     );
-    for (let i = 0; i < n; i += 50) await Promise.all(schedules.slice(i, i + 50).map((s) => storage.createSchedule(s)));
+    for (let i = 0; i < n; i += 50) await Promise.all(schedules.slice(i, i + 50).map((s) => storage.schedules.createSchedule(s)));
   }
 
   /** Every schedule of the user fired exactly once: one succeeded run, one session, and nothing else. */
@@ -120,7 +120,7 @@ describe('several replicas on one PostgreSQL database', () => {
     // off-grid seed made the first gap shorter than 2 s whenever the replicas started quickly.
     const firstDue = new Date(Math.ceil((Date.now() + 2000) / 2000) * 2000);
     for (let i = 0; i < 20; i++) {
-      await storage.createSchedule(
+      await storage.schedules.createSchedule(
         aSchedule({ userId: steadyUser, cronExpression: '*/2 * * * * *', timezone: 'UTC', startedAt: null, nextRunAt: firstDue }),
       );
     }
@@ -222,7 +222,7 @@ describe('several replicas dispatching to one runtime', () => {
   }
   let db: ThrowawayDatabase;
   let dataSource: DataSource;
-  let storage: StorageBase;
+  let storage: StorageBackend;
   const runtime = new RecordingRuntime(50);
   let dispatchEnv: Record<string, string>;
   const replicas: Replica[] = [];
@@ -236,7 +236,7 @@ describe('several replicas dispatching to one runtime', () => {
   afterAll(async () => {
     for (const r of replicas) if (r.process.exitCode === null && r.process.signalCode === null) r.process.kill('SIGKILL');
     await runtime.stop();
-    await storage.close();
+    await storage.lifecycle.close();
     await db.drop();
   });
 
@@ -251,7 +251,7 @@ describe('several replicas dispatching to one runtime', () => {
     const schedules = Array.from({ length: n }, () =>
       aSchedule({ userId, cronExpression: '0 0 1 1 *', timezone: 'UTC', startedAt: null, nextRunAt: now }),
     );
-    for (let i = 0; i < n; i += 50) await Promise.all(schedules.slice(i, i + 50).map((s) => storage.createSchedule(s)));
+    for (let i = 0; i < n; i += 50) await Promise.all(schedules.slice(i, i + 50).map((s) => storage.schedules.createSchedule(s)));
     return userId;
   }
 

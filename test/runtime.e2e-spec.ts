@@ -3,12 +3,13 @@ import { beforeAll, describe, it } from '@jest/globals';
 import request, { type Response } from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
 import { DEFAULT_STORAGE_LIMITS } from '../src/config/app-config.js';
-import { StorageBase } from '../src/storage/storage.base.js';
+import type { StorageBackend } from '../src/storage/storage-backend.js';
 import { aCreateBody } from './support/builders.js';
 import { aRuntimeToken, type InjectedReply as Reply, injectJson, undeliveredDispatch } from './support/dispatch.js';
 import { assertProblem } from './support/problem.js';
 import { pathsMissingFromSeed, seedExample } from './support/seed.js';
-import { type BackendHandle, describeOnEveryBackend } from './support/test-app.js';
+import { appStorage, type BackendHandle, describeOnEveryBackend } from './support/test-app.js';
+import { storedSession } from './support/stored-sessions.js';
 
 const RUNTIME_TOKEN = aRuntimeToken();
 /** Fires are dispatched (runs stay active until reported), but nothing delivers them. */
@@ -76,9 +77,9 @@ describeOnEveryBackend(
   (backend) => {
     const { clock } = backend;
     const call = caller(backend);
-    let storage: StorageBase;
+    let storage: StorageBackend;
     beforeAll(() => {
-      storage = backend.app.get(StorageBase);
+      storage = appStorage(backend.app);
     });
     const newUser = () => `user-${uuidv7()}`;
 
@@ -449,7 +450,7 @@ describeOnEveryBackend(
         for (const body of [undefined, [], 'state']) {
           problem(await putState(sessionId, body), 422);
         }
-        assert.equal((await storage.getSession(userId, sessionId))!.state.context.length, 1);
+        assert.equal((await storedSession(storage.history, { userId, id: scheduleId }, sessionId))!.state.context.length, 1);
       });
     });
 
@@ -459,14 +460,14 @@ describeOnEveryBackend(
         const scheduleId = await createSchedule(userId);
         const { run } = await fire(userId, scheduleId);
         const firstAt = clock.now();
-        await storage.recordDeliveryAttempt(
+        await storage.delivery.recordDeliveryAttempt(
           { runId: run.id, at: firstAt, statusCode: null, error: 'connect ECONNREFUSED 127.0.0.1:9', durationMs: 3 },
           { outcome: 'retry', nextAttemptAt: new Date(firstAt.getTime() + 1000) },
           firstAt,
         );
         clock.advance(1500);
         const secondAt = clock.now();
-        await storage.recordDeliveryAttempt(
+        await storage.delivery.recordDeliveryAttempt(
           { runId: run.id, at: secondAt, statusCode: 202, error: null, durationMs: 41 },
           { outcome: 'delivered' },
           new Date(secondAt.getTime() + 41),

@@ -3,9 +3,9 @@ import { beforeAll, describe, it } from '@jest/globals';
 import request from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
 import { SchedulerService } from '../src/firing/scheduler.service.js';
-import { StorageBase } from '../src/storage/storage.base.js';
+import type { StorageBackend } from '../src/storage/storage-backend.js';
 import { aCreateBody, aSchedule } from './support/builders.js';
-import { describeOnEveryBackend } from './support/test-app.js';
+import { appStorage, describeOnEveryBackend } from './support/test-app.js';
 
 const MINUTE = 60_000;
 
@@ -13,10 +13,10 @@ const MINUTE = 60_000;
 describeOnEveryBackend('firing', (backend) => {
   const { clock } = backend;
   let scheduler: SchedulerService;
-  let storage: StorageBase;
+  let storage: StorageBackend;
   beforeAll(() => {
     scheduler = backend.app.get(SchedulerService);
-    storage = backend.app.get(StorageBase);
+    storage = appStorage(backend.app);
   });
   const http = () => request(backend.app.getHttpServer());
 
@@ -288,29 +288,29 @@ describeOnEveryBackend('firing', (backend) => {
         cronExpression: 'not a cron',
         nextRunAt: new Date('2027-02-01T00:30:00.000Z'),
       });
-      await storage.createSchedule(broken);
+      await storage.schedules.createSchedule(broken);
       const healthy = await create({ cron_expression: '0 * * * *', timezone: 'UTC' });
       await tickAt('2027-02-01T01:00:00.000Z');
-      const [failed] = await storage.listRunsBySchedule(userId, broken.id);
+      const [failed] = await storage.history.listRunsBySchedule(userId, broken.id);
       assert.equal(failed.status, 'failed');
       assert.match(failed.error!, /cannot compute/);
-      assert.equal((await storage.getSchedule(userId, broken.id))!.nextRunAt, null);
+      assert.equal((await storage.schedules.getSchedule(userId, broken.id))!.nextRunAt, null);
       assert.equal((await runs(healthy)).runs[0].status, 'succeeded');
       // The parked row stays parked, and start-up rescheduling logs and skips it.
       await scheduler.rescheduleUnplanned();
-      assert.equal((await storage.getSchedule(userId, broken.id))!.nextRunAt, null);
+      assert.equal((await storage.schedules.getSchedule(userId, broken.id))!.nextRunAt, null);
       await tickAt('2027-02-01T02:00:00.000Z');
-      assert.equal((await storage.listRunsBySchedule(userId, broken.id)).length, 1);
+      assert.equal((await storage.history.listRunsBySchedule(userId, broken.id)).length, 1);
     });
 
     it('survives a fire the database refuses, and keeps firing', async () => {
       await startsIn('2027-02-02T00:00:00.000Z');
       const id = await create({ cron_expression: '0 * * * *', timezone: 'UTC' });
-      const schedule = (await storage.getSchedule(userId, id))!;
+      const schedule = (await storage.schedules.getSchedule(userId, id))!;
       // A run already exists for the 01:00 fire (as if written by a buggy claimer).
       const { fireWrite } = await import('../src/domain/fire.js');
       const slot = new Date('2027-02-02T01:00:00.000Z');
-      await storage.recordFire(fireWrite(schedule, slot, 'cron', slot));
+      await storage.firing.recordFire(fireWrite(schedule, slot, 'cron', slot));
       await tickAt('2027-02-02T01:00:30.000Z');
       await tickAt('2027-02-02T02:00:00.000Z');
       const history = (await runs(id)).runs;
@@ -327,10 +327,10 @@ describeOnEveryBackend('firing', (backend) => {
     it('gives enabled schedules without a next run one at start-up', async () => {
       await startsIn('2027-02-03T00:00:00.000Z');
       const legacy = aSchedule({ userId, cronExpression: '0 12 * * *', timezone: 'UTC', nextRunAt: null });
-      await storage.createSchedule(legacy);
+      await storage.schedules.createSchedule(legacy);
       await scheduler.rescheduleUnplanned();
       assert.equal(
-        (await storage.getSchedule(userId, legacy.id))!.nextRunAt!.toISOString(),
+        (await storage.schedules.getSchedule(userId, legacy.id))!.nextRunAt!.toISOString(),
         '2027-02-03T12:00:00.000Z',
       );
     });

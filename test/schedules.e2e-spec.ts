@@ -4,7 +4,7 @@ import { describe, it } from '@jest/globals';
 import request from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
 import { fireWrite } from '../src/domain/fire.js';
-import { StorageBase } from '../src/storage/storage.base.js';
+import type { StorageBackend } from '../src/storage/storage-backend.js';
 import { aCreateBody, aSchedule } from './support/builders.js';
 import {
   exampleFromSeedPage,
@@ -15,7 +15,8 @@ import {
   seedPageExists,
 } from './support/seed.js';
 import { assertProblem } from './support/problem.js';
-import { describeOnEveryBackend } from './support/test-app.js';
+import { appStorage, describeOnEveryBackend } from './support/test-app.js';
+import { storedSession } from './support/stored-sessions.js';
 
 
 describeOnEveryBackend('/schedule', (backend) => {
@@ -335,7 +336,7 @@ describeOnEveryBackend('/schedule', (backend) => {
       assert.equal(res.text, '');
       assertProblem(await http().get(`/schedule/${id}`).set('x-user-id', userId), 404);
       assertProblem(await http().get(`/schedule/${id}/sessions`).set('x-user-id', userId), 404);
-      assert.equal(await backend.app.get(StorageBase).getSession(userId, run.body.session_id), null);
+      assert.equal(await storedSession(appStorage(backend.app).history, { userId, id }, run.body.session_id), null);
       assertProblem(await http().delete(`/schedule/${id}`).set('x-user-id', userId), 404);
     });
   });
@@ -387,8 +388,8 @@ describeOnEveryBackend('/schedule', (backend) => {
     it('a session with every part filled has exactly the seed’s key paths', async () => {
       const userId = newUser();
       const id = await createSchedule(userId);
-      const storage = backend.app.get(StorageBase);
-      const schedule = (await storage.getSchedule(userId, id))!;
+      const storage = appStorage(backend.app);
+      const schedule = (await storage.schedules.getSchedule(userId, id))!;
       const write = fireWrite(schedule, clock.now());
       write.session.config.workspace_id = 'ws-1';
       write.session.config.fallback_chat_model_config = { type: 't', credential_id: 'c', model: 'm', parameters: {} };
@@ -407,7 +408,7 @@ describeOnEveryBackend('/schedule', (backend) => {
         blocks: ['t2'],
         blocked_by: ['t0'],
       });
-      await storage.recordFire(write);
+      await storage.firing.recordFire(write);
       const res = await http().get(`/schedule/${id}/sessions`).set('x-user-id', userId).expect(200);
       const seed = seedExample();
       assert.deepEqual(pathsMissingFromSeed(res.body, seed), []);

@@ -5,7 +5,7 @@ import { LOG_THROTTLE_INTERVAL_MS, LogThrottle, suppressedSuffix } from '../comm
 import { DispatchConfig } from '../config/app-config.js';
 import type { ClaimedDelivery } from '../domain/delivery.js';
 import { Metrics } from '../metrics/metrics.js';
-import { StorageBase } from '../storage/storage.base.js';
+import { DeliveryStorage } from '../storage/ports/delivery.storage.js';
 import { attemptError, deliveryResult } from './retry-policy.js';
 import { webhookBody, WebhookSender } from './webhook.js';
 
@@ -45,7 +45,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private failedPolls = 0;
 
   constructor(
-    private readonly storage: StorageBase,
+    private readonly storage: DeliveryStorage,
     private readonly clock: Clock,
     private readonly config: DispatchConfig,
     @Optional() private readonly metrics: Metrics = Metrics.none,

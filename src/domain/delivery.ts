@@ -2,7 +2,7 @@ import type { Run } from './run.js';
 import type { Schedule } from './schedule.js';
 import type { Session } from './session.js';
 
-/** A run's webhook, claimed for delivery (StorageBase.claimDeliveries): what its body is built from. */
+/** A run's webhook, claimed for delivery (DeliveryStorage.claimDeliveries): what its body is built from. */
 export interface ClaimedDelivery {
   run: Run;
   schedule: Schedule;
@@ -12,7 +12,7 @@ export interface ClaimedDelivery {
   attemptsMade: number;
 }
 
-/** What one delivery attempt leads to (StorageBase.recordDeliveryAttempt). */
+/** What one delivery attempt leads to (DeliveryStorage.recordDeliveryAttempt). */
 export type DeliveryResult =
   /** The runtime accepted the webhook (2xx): the run is `dispatched`. */
   | { outcome: 'delivered' }

@@ -8,7 +8,7 @@ import { nextFireAfter } from './cron.js';
 import type { Schedule } from '../domain/schedule.js';
 import { type DueFirePlan, unfiredRun } from '../domain/fire.js';
 import { Metrics } from '../metrics/metrics.js';
-import { StorageBase } from '../storage/storage.base.js';
+import { FiringStorage } from '../storage/ports/firing.storage.js';
 import { planDueFire } from './fire-planner.js';
 import { SchedulerWakeUp } from './scheduler-wake-up.js';
 import { sleepAfterTick } from './tick-delay.js';
@@ -35,7 +35,7 @@ export const PRUNE_INTERVAL_MS = 10_000;
 /**
  * Fires due schedules: every tick it claims them from storage in batches until none is due.
  * The database is the coordination: any number of replicas tick against it, and each due fire
- * time happens once (see StorageBase.claimDueSchedules). Between ticks it sleeps until the
+ * time happens once (see FiringStorage.claimDueSchedules). Between ticks it sleeps until the
  * earliest next run in storage, at most SCHEDULER_INTERVAL_MS (see sleepAfterTick), and a write
  * that announces an earlier one (SchedulerWakeUp, from this process or another replica) wakes
  * it sooner. A tick that fails (the database is down) is retried after SCHEDULER_INTERVAL_MS;
@@ -62,7 +62,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   private nextPruneAt = 0;
 
   constructor(
-    private readonly storage: StorageBase,
+    private readonly storage: FiringStorage,
     private readonly clock: Clock,
     private readonly config: SchedulerConfig,
     private readonly dispatch: DispatchMode = new DispatchMode(false),

@@ -8,7 +8,7 @@ export const HELD_DUE_RETRY_MS = 100;
 /** What the ticker knows after a tick (instants in ms since the epoch, by the injected Clock). */
 export interface AfterTick {
   now: number;
-  /** The earliest next run of any schedule (StorageBase.nextDueAt), or null when none has one. */
+  /** The earliest next run of any schedule (FiringStorage.nextDueAt), or null when none has one. */
   nextDueAt: number | null;
   /** The `now` of the tick's last claim: whatever was due then and is still there was held elsewhere. */
   lastClaimAt: number;

@@ -4,7 +4,8 @@ import { HealthCheck, type HealthCheckResult, HealthCheckService, HealthIndicato
 import type { FastifyReply } from 'fastify';
 import { Clock } from '../common/clock.js';
 import { STORAGE_UNAVAILABLE_RETRY_AFTER_SECONDS } from '../common/problem-details.js';
-import { StorageBase } from '../storage/storage.base.js';
+import { FiringStorage } from '../storage/ports/firing.storage.js';
+import { StorageLifecycle } from '../storage/ports/storage-lifecycle.js';
 import { ShutdownDrain } from './shutdown-drain.service.js';
 
 /** How long a storage check may take before it counts as down. */
@@ -49,7 +50,8 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    private readonly storage: StorageBase,
+    private readonly storage: StorageLifecycle,
+    private readonly firing: FiringStorage,
     private readonly clock: Clock,
     private readonly shutdown: ShutdownDrain,
   ) {}
@@ -73,7 +75,7 @@ export class HealthController {
           .check('scheduler')
           .attempt(async () => {
             const now = this.clock.now();
-            const { count, oldestNextRunAt } = await this.storage.dueBacklog(now);
+            const { count, oldestNextRunAt } = await this.firing.dueBacklog(now);
             const late = oldestNextRunAt ? Math.max(0, Math.round((now.getTime() - oldestNextRunAt.getTime()) / 1000)) : 0;
             return { backlog: count, oldest_due_seconds: late };
           })

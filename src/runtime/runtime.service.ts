@@ -3,13 +3,13 @@ import { Clock } from '../common/clock.js';
 import { IllegalRunTransition, RunNotFound, SessionNotFound, ValidationFailed } from '../common/domain-errors.js';
 import type { Run, RuntimeRunStatus } from '../domain/run.js';
 import type { Session, SessionState } from '../domain/session.js';
-import { StorageBase } from '../storage/storage.base.js';
+import { DeliveryStorage } from '../storage/ports/delivery.storage.js';
 
 /** What the agent runtime reports back: its runs' statuses and its sessions' states. Spans users. */
 @Injectable()
 export class RuntimeService {
   constructor(
-    private readonly storage: StorageBase,
+    private readonly storage: DeliveryStorage,
     private readonly clock: Clock,
   ) {}
 

@@ -14,7 +14,8 @@ import { SessionsService } from '../sessions/sessions.service.js';
 import type { Run, RunWithAttempts } from '../domain/run.js';
 import type { Session } from '../domain/session.js';
 import type { Page, PageRequest } from '../common/page.js';
-import { StorageBase } from '../storage/storage.base.js';
+import { HistoryStorage } from '../storage/ports/history.storage.js';
+import { ScheduleStorage } from '../storage/ports/schedule.storage.js';
 import { fireIntervalProblem, nextFireAfter, upcomingFires } from '../firing/cron.js';
 import { SchedulerWakeUp } from '../firing/scheduler-wake-up.js';
 import type { ChatModelConfigDto } from './dto/chat-model-config.dto.js';
@@ -31,7 +32,8 @@ import {
 @Injectable()
 export class SchedulesService {
   constructor(
-    private readonly storage: StorageBase,
+    private readonly schedules: ScheduleStorage,
+    private readonly history: HistoryStorage,
     private readonly sessions: SessionsService,
     private readonly clock: Clock,
     private readonly limits: LimitsConfig,
@@ -39,11 +41,11 @@ export class SchedulesService {
   ) {}
 
   list(userId: string): Promise<Schedule[]> {
-    return this.storage.listSchedules(userId);
+    return this.schedules.listSchedules(userId);
   }
 
   async get(userId: string, scheduleId: string): Promise<Schedule> {
-    const schedule = await this.storage.getSchedule(userId, scheduleId);
+    const schedule = await this.schedules.getSchedule(userId, scheduleId);
     if (!schedule) throw new ScheduleNotFound(scheduleId);
     return schedule;
   }
@@ -81,14 +83,14 @@ export class SchedulesService {
     assertFireInterval(schedule, this.limits.minFireIntervalSeconds, now);
     schedule.nextRunAt = nextFireAfter(schedule, now);
     const { maxSchedulesPerUser } = this.limits;
-    if (!(await this.storage.createSchedule(schedule, maxSchedulesPerUser))) throw new ScheduleLimitReached(maxSchedulesPerUser);
+    if (!(await this.schedules.createSchedule(schedule, maxSchedulesPerUser))) throw new ScheduleLimitReached(maxSchedulesPerUser);
     await this.wakeUp.nextRunSet(schedule.nextRunAt);
     return schedule;
   }
 
   /**
    * Applies the fields present in `dto` to the schedule as stored at the moment of the write (see
-   * StorageBase.updateSchedule), so concurrent updates lose no field the other did not send. The
+   * ScheduleStorage.updateSchedule), so concurrent updates lose no field the other did not send. The
    * merged record is validated before anything is written. A change to when it fires (cron, time
    * zone, window, enabled) reschedules it from now. With `expectedVersions` (If-Match), the update
    * happens only if the stored version is one of them; otherwise ScheduleVersionMismatch.
@@ -100,7 +102,7 @@ export class SchedulesService {
     expectedVersions?: readonly number[],
   ): Promise<Schedule> {
     const now = this.clock.now();
-    const outcome = await this.storage.updateSchedule(
+    const outcome = await this.schedules.updateSchedule(
       userId,
       scheduleId,
       (current) => applyUpdate(current, dto, now, this.limits),
@@ -118,7 +120,7 @@ export class SchedulesService {
   }
 
   async delete(userId: string, scheduleId: string): Promise<void> {
-    if (!(await this.storage.deleteSchedule(userId, scheduleId))) throw new ScheduleNotFound(scheduleId);
+    if (!(await this.schedules.deleteSchedule(userId, scheduleId))) throw new ScheduleNotFound(scheduleId);
   }
 
   /**
@@ -133,7 +135,7 @@ export class SchedulesService {
 
   /** One run of the user's schedule, with its delivery attempts; RunNotFound when there is none. */
   async getRun(userId: string, scheduleId: string, runId: string): Promise<RunWithAttempts> {
-    const found = await this.storage.getRun(userId, scheduleId, runId);
+    const found = await this.history.getRun(userId, scheduleId, runId);
     if (!found) throw new RunNotFound(runId);
     return found;
   }
@@ -141,8 +143,8 @@ export class SchedulesService {
   /** The schedule's fire history, newest first: all of it, or one page. */
   async listRuns(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<Run>> {
     await this.get(userId, scheduleId);
-    if (page) return this.storage.pageRunsBySchedule(userId, scheduleId, page);
-    const runs = await this.storage.listRunsBySchedule(userId, scheduleId);
+    if (page) return this.history.pageRunsBySchedule(userId, scheduleId, page);
+    const runs = await this.history.listRunsBySchedule(userId, scheduleId);
     return { items: runs, total: runs.length, next: null };
   }
 

@@ -4,7 +4,9 @@ import type { Schedule } from '../domain/schedule.js';
 import type { Page, PageRequest } from '../common/page.js';
 import { DispatchMode } from '../dispatch/dispatch-mode.js';
 import { Metrics } from '../metrics/metrics.js';
-import { type SessionJson, StorageBase } from '../storage/storage.base.js';
+import { FiringStorage } from '../storage/ports/firing.storage.js';
+import { HistoryStorage, type SessionJson } from '../storage/ports/history.storage.js';
+import { ScheduleStorage } from '../storage/ports/schedule.storage.js';
 import { fireWrite } from '../domain/fire.js';
 import type { Run } from '../domain/run.js';
 import type { Session } from '../domain/session.js';
@@ -12,7 +14,9 @@ import type { Session } from '../domain/session.js';
 @Injectable()
 export class SessionsService {
   constructor(
-    private readonly storage: StorageBase,
+    private readonly schedules: ScheduleStorage,
+    private readonly history: HistoryStorage,
+    private readonly firing: FiringStorage,
     private readonly dispatch: DispatchMode,
     @Optional() private readonly metrics: Metrics = Metrics.none,
   ) {}
@@ -23,8 +27,8 @@ export class SessionsService {
    * ScheduleNotFound when the schedule is not theirs.
    */
   async listBySchedule(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson>> {
-    if (!(await this.storage.hasSchedule(userId, scheduleId))) throw new ScheduleNotFound(scheduleId);
-    return this.storage.pageSessionsJson(userId, scheduleId, page);
+    if (!(await this.schedules.hasSchedule(userId, scheduleId))) throw new ScheduleNotFound(scheduleId);
+    return this.history.pageSessionsJson(userId, scheduleId, page);
   }
 
   /**
@@ -34,7 +38,7 @@ export class SessionsService {
    * the fire, which then writes nothing.
    */
   async fire(schedule: Schedule, firedAt: Date): Promise<{ session: Session; run: Run }> {
-    const outcome = await this.storage.recordFire(fireWrite(schedule, firedAt, 'manual', firedAt, this.dispatch.dispatching));
+    const outcome = await this.firing.recordFire(fireWrite(schedule, firedAt, 'manual', firedAt, this.dispatch.dispatching));
     switch (outcome.status) {
       case 'fired':
         this.metrics.recordFire('manual', outcome.run.status);

@@ -4,7 +4,7 @@ export type DueListener = (at: Date) => void;
 /**
  * Tells the other processes sharing the storage that a schedule's next run was written, so that
  * their tickers need not wait for their next planned tick; and hears what they tell. Its own
- * injection token, bound by StorageModule next to StorageBase. A notification is a hint, never
+ * injection token, bound by StorageModule next to the storage ports. A notification is a hint, never
  * the truth: it may be lost (the tickers still look at the storage at least once per maximum
  * sleep), and a listener may hear its own process's.
  */

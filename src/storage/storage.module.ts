@@ -1,16 +1,28 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Module, type Provider, type Type } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DEFAULT_STORAGE_LIMITS, type StorageConfig } from '../config/app-config.js';
 import { DueNotifications, SingleProcessDueNotifications } from './due-notifications.js';
 import { MemoryStorage } from './memory/memory.storage.js';
-import { StorageBase, type StorageOptions } from './storage.base.js';
+import { DeliveryStorage } from './ports/delivery.storage.js';
+import { FiringStorage } from './ports/firing.storage.js';
+import { HistoryStorage } from './ports/history.storage.js';
+import { ScheduleStorage } from './ports/schedule.storage.js';
+import { StorageLifecycle } from './ports/storage-lifecycle.js';
+import type { StorageOptions } from './storage-options.js';
 import { dataSourceOptions } from './typeorm/data-source-options.js';
 import { openDataSource } from './typeorm/open-data-source.js';
 import { dueNotificationsFor } from './typeorm/postgres-due-notifications.js';
 import { TypeOrmStorage } from './typeorm/typeorm.storage.js';
 
-/** Binds StorageBase to the implementation the configuration names; the only place that chooses. */
+const PORTS = [ScheduleStorage, HistoryStorage, FiringStorage, DeliveryStorage, StorageLifecycle];
+
+/** Each port bound to the backend, which implements them all. */
+function portsOf(backend: Type<unknown>): Provider[] {
+  return PORTS.map((port) => ({ provide: port, useExisting: backend }));
+}
+
+/** Binds the storage ports to the implementation the configuration names; the only place that chooses. */
 @Module({})
 export class StorageModule {
   static forRoot(config: StorageConfig): DynamicModule {
@@ -23,10 +35,11 @@ export class StorageModule {
         module: StorageModule,
         global: true,
         providers: [
-          { provide: StorageBase, useValue: new MemoryStorage(options) },
+          { provide: MemoryStorage, useValue: new MemoryStorage(options) },
+          ...portsOf(MemoryStorage),
           { provide: DueNotifications, useValue: new SingleProcessDueNotifications() },
         ],
-        exports: [StorageBase, DueNotifications],
+        exports: [...PORTS, DueNotifications],
       };
     }
     return {
@@ -41,10 +54,11 @@ export class StorageModule {
         }),
       ],
       providers: [
-        { provide: StorageBase, useFactory: (ds: DataSource) => new TypeOrmStorage(ds, options), inject: [DataSource] },
+        { provide: TypeOrmStorage, useFactory: (ds: DataSource) => new TypeOrmStorage(ds, options), inject: [DataSource] },
+        ...portsOf(TypeOrmStorage),
         { provide: DueNotifications, useFactory: (ds: DataSource) => dueNotificationsFor(ds, config.databaseUrl), inject: [DataSource] },
       ],
-      exports: [StorageBase, DueNotifications],
+      exports: [...PORTS, DueNotifications],
     };
   }
 }

@@ -13,6 +13,7 @@ import { toRunRow, toScheduleRow, toSessionRow } from '../../src/storage/typeorm
 import { TypeOrmStorage } from '../../src/storage/typeorm/typeorm.storage.js';
 import { aSchedule } from '../support/builders.js';
 import { createThrowawayDatabase, postgresSkipReason } from '../support/postgres.js';
+import { storedSession } from '../support/stored-sessions.js';
 
 /*
  * The entity declarations and the hand-written migrations describe the same schema twice; these
@@ -270,9 +271,9 @@ function describeUpgrades(dialect: SchemaDialect): void {
 
       const after = await migratedUpTo(database.config, { through: dispatch });
       const storage = new TypeOrmStorage(after);
-      await storage.ping();
-      assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), schedule);
-      assert.deepEqual(await storage.listRunsBySchedule(schedule.userId, schedule.id), [
+      await storage.lifecycle.ping();
+      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), schedule);
+      assert.deepEqual(await storage.history.listRunsBySchedule(schedule.userId, schedule.id), [
         { ...runs[0], finishedAt: runs[0].firedAt },
         runs[1],
       ]);
@@ -283,8 +284,8 @@ function describeUpgrades(dialect: SchemaDialect): void {
       await assert.rejects(after.query('SELECT finished_at FROM runs'));
       await assert.rejects(after.query('SELECT overlap_policy FROM schedules'));
       await after.runMigrations();
-      await storage.ping();
-      assert.deepEqual(await storage.getSchedule(schedule.userId, schedule.id), schedule);
+      await storage.lifecycle.ping();
+      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), schedule);
     });
 
     if (dialect.name === 'postgres') {
@@ -308,14 +309,14 @@ function describeUpgrades(dialect: SchemaDialect): void {
         const after = await migratedUpTo(database.config);
         const storage = new TypeOrmStorage(after);
         assert.deepEqual(await columnTypes(after), ['config json', 'state json']);
-        assert.deepEqual(await storage.getSession(session.userId, session.id), session);
-        const [stored] = (await storage.pageSessionsJson(session.userId, schedule.id, null)).items;
+        assert.deepEqual(await storedSession(storage.history, schedule, session.id), session);
+        const [stored] = (await storage.history.pageSessionsJson(session.userId, schedule.id, null)).items;
         assert.deepEqual([JSON.parse(String(stored.configJson)), JSON.parse(String(stored.stateJson))], [session.config, session.state]);
 
         await after.undoLastMigration();
         assert.deepEqual(await columnTypes(after), ['config jsonb', 'state jsonb']);
         await after.runMigrations();
-        assert.deepEqual(await storage.getSession(session.userId, session.id), session);
+        assert.deepEqual(await storedSession(storage.history, schedule, session.id), session);
       });
     }
   });

@@ -9,13 +9,14 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { StorageUnavailable } from '../../src/common/domain-errors.js';
 import type { StorageConfig } from '../../src/config/app-config.js';
 import { fireWrite, statefulSessionId } from '../../src/domain/fire.js';
-import { DEFAULT_STORAGE_OPTIONS } from '../../src/storage/storage.base.js';
+import { DEFAULT_STORAGE_OPTIONS } from '../../src/storage/storage-options.js';
 import { dataSourceOptions } from '../../src/storage/typeorm/data-source-options.js';
 import { TypeOrmStorage } from '../../src/storage/typeorm/typeorm.storage.js';
 import { aSchedule } from '../support/builders.js';
 import { createThrowawayDatabase, postgresSkipReason } from '../support/postgres.js';
 import { openPostgresTestStorage, openSqliteTestStorage } from '../support/test-storages.js';
 import { runStorageContract } from '../storage.contract.js';
+import { storedSession } from '../support/stored-sessions.js';
 
 runStorageContract('sqlite', openSqliteTestStorage);
 runStorageContract('postgres', openPostgresTestStorage, postgresSkipReason());
@@ -85,13 +86,13 @@ for (const backend of BACKENDS) {
     it('trims a session kept under a higher bound to the current one at its next append', async () => {
       const { dataSource, storage } = await backend.open();
       const schedule = aSchedule({ stateful: true });
-      await storage.createSchedule(schedule);
+      await storage.schedules.createSchedule(schedule);
       const fires = Array.from({ length: 8 }, (_, i) => fireWrite(schedule, new Date(Date.UTC(2026, 0, 1, 0, 0, i))));
-      for (const fire of fires.slice(0, 7)) await storage.recordFire(fire);
+      for (const fire of fires.slice(0, 7)) await storage.firing.recordFire(fire);
       const lowered = new TypeOrmStorage(dataSource, { ...DEFAULT_STORAGE_OPTIONS, statefulSessionMaxMessages: 3 });
-      const outcome = await lowered.recordFire(fires[7]);
+      const outcome = await lowered.firing.recordFire(fires[7]);
       assert.equal(outcome.status, 'fired');
-      const stored = (await storage.getSession(schedule.userId, statefulSessionId(schedule.id)))!;
+      const stored = (await storedSession(storage.history, schedule, statefulSessionId(schedule.id)))!;
       assert.deepEqual(stored.state.context.map((m) => m.id), fires.slice(5).map((f) => f.message.id));
       assert.deepEqual(outcome.session, stored);
     });
@@ -99,15 +100,15 @@ for (const backend of BACKENDS) {
     it('trims a session kept under a higher byte bound to the current one at its next append', async () => {
       const { dataSource, storage } = await backend.open();
       const schedule = aSchedule({ stateful: true, description: 'd'.repeat(2000) });
-      await storage.createSchedule(schedule);
+      await storage.schedules.createSchedule(schedule);
       const fires = Array.from({ length: 8 }, (_, i) => fireWrite(schedule, new Date(Date.UTC(2026, 0, 1, 0, 0, i))));
-      for (const fire of fires.slice(0, 7)) await storage.recordFire(fire);
+      for (const fire of fires.slice(0, 7)) await storage.firing.recordFire(fire);
       const messageBytes = Buffer.byteLength(JSON.stringify(fires[0].message));
       // Room for three messages as compact JSON and for three as jsonb prints them, not for four.
       const lowered = new TypeOrmStorage(dataSource, { ...DEFAULT_STORAGE_OPTIONS, statefulSessionMaxBytes: 3 * messageBytes + 100 });
-      const outcome = await lowered.recordFire(fires[7]);
+      const outcome = await lowered.firing.recordFire(fires[7]);
       assert.equal(outcome.status, 'fired');
-      const stored = (await storage.getSession(schedule.userId, statefulSessionId(schedule.id)))!;
+      const stored = (await storedSession(storage.history, schedule, statefulSessionId(schedule.id)))!;
       assert.deepEqual(stored.state.context.map((m) => m.id), fires.slice(5).map((f) => f.message.id));
       assert.deepEqual(outcome.session, stored);
     });
@@ -115,25 +116,25 @@ for (const backend of BACKENDS) {
     it('answers a refused statement with the driver’s error, not as unavailable', async () => {
       const { storage } = await backend.open();
       const schedule = aSchedule();
-      await storage.createSchedule(schedule);
-      await assert.rejects(storage.createSchedule(schedule), (error) => !(error instanceof StorageUnavailable));
+      await storage.schedules.createSchedule(schedule);
+      await assert.rejects(storage.schedules.createSchedule(schedule), (error) => !(error instanceof StorageUnavailable));
     });
 
     it('is unavailable, and not ready, once a table is gone', async () => {
       const { storage, sql } = await backend.open();
-      await storage.ping();
+      await storage.lifecycle.ping();
       await sql('DROP TABLE runs');
-      await assert.rejects(storage.ping(), isUnavailable);
-      await assert.rejects(storage.listRunsBySchedule('u', 's'), isUnavailable);
+      await assert.rejects(storage.lifecycle.ping(), isUnavailable);
+      await assert.rejects(storage.history.listRunsBySchedule('u', 's'), isUnavailable);
       await sql('DROP TABLE schedules');
-      await assert.rejects(storage.listSchedules('u'), isUnavailable);
-      await assert.rejects(storage.createSchedule(aSchedule()), isUnavailable);
+      await assert.rejects(storage.schedules.listSchedules('u'), isUnavailable);
+      await assert.rejects(storage.schedules.createSchedule(aSchedule()), isUnavailable);
     });
 
     it('is not ready while a migration is not applied', async () => {
       const { storage, sql } = await backend.open();
       await sql(`DELETE FROM migrations WHERE name LIKE 'ScheduleVersion%'`);
-      await assert.rejects(storage.ping(), (error) => {
+      await assert.rejects(storage.lifecycle.ping(), (error) => {
         assert.ok(error instanceof StorageUnavailable);
         assert.match(error.message, /schema is incomplete: 1 migration\(s\) not applied/);
         return true;
@@ -149,13 +150,13 @@ describe('sqlite storage when the file is locked', () => {
     cleanups.push(() => new Promise<void>((resolve) => other.close(() => resolve())));
     const run = (sql: string) => new Promise<void>((resolve, reject) => other.run(sql, (error) => (error ? reject(error) : resolve())));
     await run('BEGIN EXCLUSIVE');
-    await assert.rejects(storage.createSchedule(aSchedule()), (error) => {
+    await assert.rejects(storage.schedules.createSchedule(aSchedule()), (error) => {
       isUnavailable(error);
       assert.equal(((error as Error).cause as { code?: string }).code, 'SQLITE_BUSY');
       return true;
     });
     await run('COMMIT');
-    assert.equal(await storage.createSchedule(aSchedule()), true);
+    assert.equal(await storage.schedules.createSchedule(aSchedule()), true);
   });
 });
 
@@ -198,7 +199,7 @@ describe('postgres storage under a slow or broken server', () => {
   it('gives up on a statement that waits past statement_timeout: unavailable, not hung', async () => {
     const { storage, config } = await BACKENDS[1].open();
     const schedule = aSchedule();
-    await storage.createSchedule(schedule);
+    await storage.schedules.createSchedule(schedule);
     const slow = new TypeOrmStorage(await new DataSource(dataSourceOptions({ ...config, statementTimeoutMs: 200 })).initialize());
     cleanups.push(() => slow.close());
     const admin = await adminOf(config.databaseUrl!);
@@ -220,48 +221,48 @@ describe('postgres storage under a slow or broken server', () => {
     cleanups.push(() => db.drop());
     const config: StorageConfig = { driver: 'postgres', sqlitePath: '', databaseUrl: db.url, poolSize: 3 };
     const storage = new TypeOrmStorage(await new DataSource(dataSourceOptions(config)).initialize());
-    cleanups.push(() => storage.close());
+    cleanups.push(() => storage.lifecycle.close());
     const busy = aSchedule({ userId: 'tenant-a', stateful: true });
     const other = aSchedule({ userId: 'tenant-b' });
-    await storage.createSchedule(busy);
-    await storage.createSchedule(other);
+    await storage.schedules.createSchedule(busy);
+    await storage.schedules.createSchedule(other);
     const admin = await adminOf(db.url);
     await admin.query('BEGIN');
     await admin.query('SELECT id FROM schedules WHERE id = $1 FOR UPDATE', [busy.id]);
     const fires = Array.from({ length: 10 }, (_, i) => fireWrite(busy, new Date(Date.UTC(2026, 0, 1, 0, 0, i))));
     const pending = [
-      ...fires.map((fire) => storage.recordFire(fire)),
-      storage.updateSchedule(busy.userId, busy.id, (c) => ({ ...c, name: 'renamed' })),
+      ...fires.map((fire) => storage.firing.recordFire(fire)),
+      storage.schedules.updateSchedule(busy.userId, busy.id, (c) => ({ ...c, name: 'renamed' })),
     ];
     const name = new URL(db.url).pathname.slice(1);
     await waiterOn(admin, name);
     // Another tenant's reads and writes go through at once, though the pool has 3 connections.
     const started = Date.now();
-    assert.deepEqual(await storage.getSchedule(other.userId, other.id), other);
-    assert.equal((await storage.updateSchedule(other.userId, other.id, (c) => ({ ...c, name: 'b' }))).status, 'updated');
+    assert.deepEqual(await storage.schedules.getSchedule(other.userId, other.id), other);
+    assert.equal((await storage.schedules.updateSchedule(other.userId, other.id, (c) => ({ ...c, name: 'b' }))).status, 'updated');
     assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
     const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [name]);
     assert.equal(rows[0].n, 1);
     await admin.query('ROLLBACK');
     await Promise.all(pending);
-    const session = (await storage.getSession(busy.userId, statefulSessionId(busy.id)))!;
+    const session = (await storedSession(storage.history, busy, statefulSessionId(busy.id)))!;
     assert.deepEqual(session.state.context.map((m) => m.id).sort(), fires.map((f) => f.message.id).sort());
-    assert.equal((await storage.getSchedule(busy.userId, busy.id))!.name, 'renamed');
+    assert.equal((await storage.schedules.getSchedule(busy.userId, busy.id))!.name, 'renamed');
   });
 
   it('releases a waiting run that a fire holding the schedule wrote while the active run ended', async () => {
     const { storage, config } = await BACKENDS[1].open();
     const schedule = aSchedule({ overlapPolicy: 'buffer_one', runTimeoutSeconds: 60 });
-    await storage.createSchedule(schedule);
+    await storage.schedules.createSchedule(schedule);
     const firedAt = new Date(Date.UTC(2026, 0, 1));
-    const active = await storage.recordFire(fireWrite(schedule, firedAt, 'manual', firedAt, true));
+    const active = await storage.firing.recordFire(fireWrite(schedule, firedAt, 'manual', firedAt, true));
     assert.equal(active.status, 'fired');
     // A fire of the schedule, mid-transaction: it holds the row and has seen the active run.
     const admin = await adminOf(config.databaseUrl!);
     await admin.query('BEGIN');
     await admin.query('SELECT id FROM schedules WHERE id = $1 FOR UPDATE', [schedule.id]);
     const endedAt = new Date(firedAt.getTime() + 1000);
-    const report = storage.reportRunStatus(active.run.id, 'succeeded', null, endedAt);
+    const report = storage.delivery.reportRunStatus(active.run.id, 'succeeded', null, endedAt);
     await waiterOn(admin, new URL(config.databaseUrl!).pathname.slice(1));
     // The fire writes its run as waiting, and commits: only then does the report end the active run.
     const waiting = fireWrite(schedule, new Date(firedAt.getTime() + 500), 'manual', new Date(firedAt.getTime() + 500), true);
@@ -276,18 +277,18 @@ describe('postgres storage under a slow or broken server', () => {
     ]);
     await admin.query('COMMIT');
     assert.equal((await report).status, 'applied');
-    const claimed = await storage.claimDeliveries(endedAt, 10, new Date(endedAt.getTime() + 1000));
+    const claimed = await storage.delivery.claimDeliveries(endedAt, 10, new Date(endedAt.getTime() + 1000));
     assert.deepEqual(claimed.map((d) => [d.run.id, d.run.timeoutAt]), [[waiting.run.id, new Date(endedAt.getTime() + 60_000)]]);
   });
 
   it('is unavailable when its connection is terminated mid-statement, and recovers at once', async () => {
     const { storage, config } = await BACKENDS[1].open();
     const schedule = aSchedule();
-    await storage.createSchedule(schedule);
+    await storage.schedules.createSchedule(schedule);
     const admin = await adminOf(config.databaseUrl!);
     await admin.query('BEGIN');
     await admin.query('SELECT id FROM schedules WHERE id = $1 FOR UPDATE', [schedule.id]);
-    const update = storage.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: 'x' }));
+    const update = storage.schedules.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: 'x' }));
     const pid = await waiterOn(admin, new URL(config.databaseUrl!).pathname.slice(1));
     await admin.query('SELECT pg_terminate_backend($1)', [pid]);
     await assert.rejects(update, (error) => {
@@ -296,6 +297,6 @@ describe('postgres storage under a slow or broken server', () => {
       return true;
     });
     await admin.query('ROLLBACK');
-    assert.equal((await storage.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: 'y' }))).status, 'updated');
+    assert.equal((await storage.schedules.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: 'y' }))).status, 'updated');
   });
 });

@@ -24,6 +24,12 @@ import {
   type StorageConfig,
   type StorageDriver,
 } from '../../src/config/app-config.js';
+import { DeliveryStorage } from '../../src/storage/ports/delivery.storage.js';
+import { FiringStorage } from '../../src/storage/ports/firing.storage.js';
+import { HistoryStorage } from '../../src/storage/ports/history.storage.js';
+import { ScheduleStorage } from '../../src/storage/ports/schedule.storage.js';
+import { StorageLifecycle } from '../../src/storage/ports/storage-lifecycle.js';
+import type { StorageBackend } from '../../src/storage/storage-backend.js';
 import { createThrowawayDatabase, postgresSkipReason } from './postgres.js';
 import { ManualClock } from './manual-clock.js';
 
@@ -120,6 +126,17 @@ export async function createTestApp(driver: StorageDriver, options: TestAppOptio
       await app.close();
       for (const cleanup of cleanups.reverse()) await cleanup();
     },
+  };
+}
+
+/** The storage ports the app bound, for tests that write or read behind the API. */
+export function appStorage(app: NestFastifyApplication): StorageBackend {
+  return {
+    schedules: app.get(ScheduleStorage),
+    history: app.get(HistoryStorage),
+    firing: app.get(FiringStorage),
+    delivery: app.get(DeliveryStorage),
+    lifecycle: app.get(StorageLifecycle),
   };
 }
 

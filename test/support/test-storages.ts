@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import type { StorageConfig } from '../../src/config/app-config.js';
 import type { OpenedStorage } from '../storage.contract.js';
-import { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from '../../src/storage/storage.base.js';
+import { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from '../../src/storage/storage-options.js';
 import { dataSourceOptions } from '../../src/storage/typeorm/data-source-options.js';
 import { TypeOrmStorage } from '../../src/storage/typeorm/typeorm.storage.js';
 import { createThrowawayDatabase } from './postgres.js';

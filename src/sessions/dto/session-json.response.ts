@@ -1,6 +1,6 @@
 import { encodeCursor } from '../../common/cursor.js';
 import type { Page } from '../../common/page.js';
-import type { SessionJson } from '../../storage/storage.base.js';
+import type { SessionJson } from '../../storage/ports/history.storage.js';
 
 // ScheduleSessionsResponse written as JSON directly: the sessions' config and state are spliced
 // in as the storage holds them, never parsed into objects and serialised back (on a page of 4 KB

@@ -28,18 +28,13 @@ import {
   statefulSessionId,
   timeoutAfter,
 } from '../../domain/fire.js';
-import {
-  DEFAULT_STORAGE_OPTIONS,
-  type DueBacklog,
-  type RecordFireOutcome,
-  type RunReportOutcome,
-  type ScheduleUpdateOutcome,
-  type SessionJson,
-  StorageBase,
-  type StorageOptions,
-  updatedSchedule,
-  versionMatches,
-} from '../storage.base.js';
+import { DeliveryStorage, type RunReportOutcome } from '../ports/delivery.storage.js';
+import { type DueBacklog, FiringStorage, type RecordFireOutcome } from '../ports/firing.storage.js';
+import { HistoryStorage, type SessionJson } from '../ports/history.storage.js';
+import { ScheduleStorage, type ScheduleUpdateOutcome, updatedSchedule, versionMatches } from '../ports/schedule.storage.js';
+import { StorageLifecycle } from '../ports/storage-lifecycle.js';
+import type { StorageBackend } from '../storage-backend.js';
+import { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from '../storage-options.js';
 
 /** Newest first: `at` descending, then id descending (byte order, as the SQL backends use). */
 function newestFirst<T extends { id: string }>(at: (item: T) => Date) {
@@ -57,8 +52,16 @@ const byScheduledFor = newestFirst<Run>((r) => r.scheduledFor);
  * checks everything before it changes anything, and JavaScript runs it to the end without
  * interleaving, so each write is atomic.
  */
-export class MemoryStorage extends StorageBase {
-  private readonly schedules = new Map<string, Schedule>();
+export class MemoryStorage
+  implements StorageBackend, ScheduleStorage, HistoryStorage, FiringStorage, DeliveryStorage, StorageLifecycle
+{
+  readonly schedules: ScheduleStorage = this;
+  readonly history: HistoryStorage = this;
+  readonly firing: FiringStorage = this;
+  readonly delivery: DeliveryStorage = this;
+  readonly lifecycle: StorageLifecycle = this;
+
+  private readonly scheduleRows = new Map<string, Schedule>();
   /** Sessions keep their documents (config, state) as JSON text, as a database would: reading one
    *  back is a JSON.parse, several times cheaper than a structured clone of a few kilobytes. The
    *  context's messages are kept apart, one text each, so that a stateful fire appends in place. */
@@ -74,16 +77,15 @@ export class MemoryStorage extends StorageBase {
   private readonly contextBounds: ContextBounds;
 
   constructor(private readonly options: StorageOptions = DEFAULT_STORAGE_OPTIONS) {
-    super();
     this.contextBounds = { maxMessages: options.statefulSessionMaxMessages, maxBytes: options.statefulSessionMaxBytes };
   }
 
   async createSchedule(schedule: Schedule, maxPerUser = Infinity): Promise<boolean> {
-    if (this.schedules.has(schedule.id)) throw new Error(`Schedule ${schedule.id} already exists`);
+    if (this.scheduleRows.has(schedule.id)) throw new Error(`Schedule ${schedule.id} already exists`);
     let owned = 0;
-    for (const s of this.schedules.values()) if (s.userId === schedule.userId) owned++;
+    for (const s of this.scheduleRows.values()) if (s.userId === schedule.userId) owned++;
     if (owned >= maxPerUser) return false;
-    this.schedules.set(schedule.id, structuredClone(schedule));
+    this.scheduleRows.set(schedule.id, structuredClone(schedule));
     return true;
   }
 
@@ -97,7 +99,7 @@ export class MemoryStorage extends StorageBase {
   }
 
   async listSchedules(userId: string): Promise<Schedule[]> {
-    return [...this.schedules.values()]
+    return [...this.scheduleRows.values()]
       .filter((s) => s.userId === userId)
       .sort(byCreatedAt)
       .map((s) => structuredClone(s));
@@ -113,7 +115,7 @@ export class MemoryStorage extends StorageBase {
     if (!stored) return { status: 'not-found' };
     if (!versionMatches(stored.version, expectedVersion)) return { status: 'version-mismatch', storedVersion: stored.version };
     const updated = updatedSchedule(stored, structuredClone(change(structuredClone(stored))));
-    this.schedules.set(scheduleId, updated);
+    this.scheduleRows.set(scheduleId, updated);
     return { status: 'updated', schedule: structuredClone(updated) };
   }
 
@@ -134,22 +136,8 @@ export class MemoryStorage extends StorageBase {
     for (const run of this.runs.values()) {
       if (run.scheduleId === scheduleId) this.deleteRun(run);
     }
-    this.schedules.delete(scheduleId);
+    this.scheduleRows.delete(scheduleId);
     return true;
-  }
-
-  async getSession(userId: string, sessionId: string): Promise<Session | null> {
-    const session = this.sessions.get(sessionId);
-    return session && session.userId === userId ? fromStored(session) : null;
-  }
-
-  async listSessionsBySchedule(userId: string, scheduleId: string): Promise<Session[]> {
-    return this.sessionsOf(userId, scheduleId).map(fromStored);
-  }
-
-  async pageSessionsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Session>> {
-    const { items, total, next } = pageOf(this.sessionsOf(userId, scheduleId), page, (s) => s.createdAt);
-    return { items: items.map(fromStored), total, next };
   }
 
   async pageSessionsJson(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson>> {
@@ -174,7 +162,7 @@ export class MemoryStorage extends StorageBase {
     limit: number,
     plan: (schedule: Schedule) => DueFirePlan,
   ): Promise<ClaimOutcome[]> {
-    const due = [...this.schedules.values()]
+    const due = [...this.scheduleRows.values()]
       .filter((s) => s.nextRunAt && s.nextRunAt <= now)
       .sort((a, b) => a.nextRunAt!.getTime() - b.nextRunAt!.getTime() || (a.id < b.id ? -1 : 1))
       .slice(0, limit);
@@ -230,7 +218,7 @@ export class MemoryStorage extends StorageBase {
     for (const entry of deliverable) {
       if (claimed.length >= limit) break;
       const run = this.runs.get(entry.runId);
-      const schedule = this.schedules.get(entry.scheduleId);
+      const schedule = this.scheduleRows.get(entry.scheduleId);
       if (!run || !schedule || !isActiveRunStatus(run.status)) {
         // Nothing to deliver any more: the entry outlived its run's activity.
         this.outbox.delete(entry.runId);
@@ -296,7 +284,7 @@ export class MemoryStorage extends StorageBase {
       if (entry) this.appendKeptMessage(entry, now);
       this.outbox.delete(run.id);
       // A run that was waiting has no timeout yet: it gets one now, or it could stay active for ever.
-      const schedule = this.schedules.get(run.scheduleId);
+      const schedule = this.scheduleRows.get(run.scheduleId);
       if (!run.timeoutAt && schedule) run.timeoutAt = timeoutAfter(now, schedule.runTimeoutSeconds);
     }
     return { status: 'applied', run: structuredClone(run) };
@@ -308,7 +296,7 @@ export class MemoryStorage extends StorageBase {
       .sort((a, b) => a.timeoutAt!.getTime() - b.timeoutAt!.getTime())
       .slice(0, limit);
     for (const run of due) {
-      const seconds = this.schedules.get(run.scheduleId)?.runTimeoutSeconds;
+      const seconds = this.scheduleRows.get(run.scheduleId)?.runTimeoutSeconds;
       this.endRun(run, 'timed_out', `timed out: no final status within the run timeout (${seconds} s)`, now);
     }
     return due.length;
@@ -328,7 +316,7 @@ export class MemoryStorage extends StorageBase {
 
   async pruneHistory(limit: number): Promise<number> {
     let pruned = 0;
-    for (const schedule of this.schedules.values()) {
+    for (const schedule of this.scheduleRows.values()) {
       if (schedule.historyLimit === null) continue;
       // Newest first: beyond the limit, the oldest go first.
       const sessions = this.sessionsOf(schedule.userId, schedule.id).slice(schedule.historyLimit).reverse();
@@ -351,7 +339,7 @@ export class MemoryStorage extends StorageBase {
   }
 
   async listEnabledSchedulesWithoutNextRun(limit: number): Promise<Schedule[]> {
-    return [...this.schedules.values()]
+    return [...this.scheduleRows.values()]
       .filter((s) => s.enabled && !s.nextRunAt)
       .slice(0, limit)
       .map((s) => structuredClone(s));
@@ -360,7 +348,7 @@ export class MemoryStorage extends StorageBase {
   async dueBacklog(now: Date): Promise<DueBacklog> {
     let count = 0;
     let oldestNextRunAt: Date | null = null;
-    for (const { nextRunAt } of this.schedules.values()) {
+    for (const { nextRunAt } of this.scheduleRows.values()) {
       if (!nextRunAt || nextRunAt > now) continue;
       count++;
       if (!oldestNextRunAt || nextRunAt < oldestNextRunAt) oldestNextRunAt = nextRunAt;
@@ -370,7 +358,7 @@ export class MemoryStorage extends StorageBase {
 
   async nextDueAt(): Promise<Date | null> {
     let earliest: Date | null = null;
-    for (const { nextRunAt } of this.schedules.values()) {
+    for (const { nextRunAt } of this.scheduleRows.values()) {
       if (nextRunAt && (!earliest || nextRunAt < earliest)) earliest = nextRunAt;
     }
     return earliest && new Date(earliest);
@@ -389,7 +377,7 @@ export class MemoryStorage extends StorageBase {
   }
 
   private ownSchedule(userId: string, scheduleId: string): Schedule | undefined {
-    const schedule = this.schedules.get(scheduleId);
+    const schedule = this.scheduleRows.get(scheduleId);
     return schedule?.userId === userId ? schedule : undefined;
   }
 
@@ -424,7 +412,7 @@ export class MemoryStorage extends StorageBase {
     run.error = error;
     run.finishedAt = new Date(now);
     this.outbox.delete(run.id);
-    const schedule = this.schedules.get(run.scheduleId);
+    const schedule = this.scheduleRows.get(run.scheduleId);
     if (!schedule) return;
     for (const entry of this.outbox.values()) {
       if (entry.scheduleId !== run.scheduleId || entry.availableAt !== null) continue;

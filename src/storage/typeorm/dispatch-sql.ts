@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { NO_ACTIVITY, type ScheduleActivity, timeoutAfter } from '../../domain/fire.js';
 import type { RunStatus } from '../../domain/run.js';
-import type { StorageOptions } from '../storage.base.js';
+import type { StorageOptions } from '../storage-options.js';
 import { BulkSql, ROWS_PER_STATEMENT } from './bulk-sql.js';
 import type { SqlDialect } from './dialect.js';
 import { ACTIVE_RUN } from './entities/run.entity.js';

@@ -1,5 +1,5 @@
 import type { Session, SessionConfig, SessionSource, SessionState } from '../../domain/session.js';
-import type { SessionJson } from '../storage.base.js';
+import type { SessionJson } from '../ports/history.storage.js';
 import type { SqlDialect } from './dialect.js';
 import type { SessionRow } from './entities/session.entity.js';
 

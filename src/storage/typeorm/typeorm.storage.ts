@@ -34,19 +34,13 @@ import {
   type ScheduleActivity,
   timeoutAfter,
 } from '../../domain/fire.js';
-import {
-  DEFAULT_STORAGE_OPTIONS,
-  type DueBacklog,
-  type RecordFireOutcome,
-  type RunReportOutcome,
-  type ScheduleUpdateOutcome,
-  type SessionJson,
-  STORAGE_METHODS,
-  StorageBase,
-  type StorageOptions,
-  updatedSchedule,
-  versionMatches,
-} from '../storage.base.js';
+import { DeliveryStorage, type RunReportOutcome } from '../ports/delivery.storage.js';
+import { type DueBacklog, FiringStorage, type RecordFireOutcome } from '../ports/firing.storage.js';
+import { HistoryStorage, type SessionJson } from '../ports/history.storage.js';
+import { ScheduleStorage, type ScheduleUpdateOutcome, updatedSchedule, versionMatches } from '../ports/schedule.storage.js';
+import { StorageLifecycle } from '../ports/storage-lifecycle.js';
+import type { StorageBackend } from '../storage-backend.js';
+import { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from '../storage-options.js';
 import { BulkSql } from './bulk-sql.js';
 import { dialectOfDriver, type SqlDialect } from './dialect.js';
 import { DispatchSql, type RunEnding } from './dispatch-sql.js';
@@ -100,7 +94,14 @@ interface DecidedClaim {
 }
 
 /** SQLite (embedded) and PostgreSQL (production) storage, through one TypeORM DataSource. */
-export class TypeOrmStorage extends StorageBase {
+export class TypeOrmStorage
+  implements StorageBackend, ScheduleStorage, HistoryStorage, FiringStorage, DeliveryStorage, StorageLifecycle
+{
+  readonly schedules: ScheduleStorage = this;
+  readonly history: HistoryStorage = this;
+  readonly firing: FiringStorage = this;
+  readonly delivery: DeliveryStorage = this;
+  readonly lifecycle: StorageLifecycle = this;
   private readonly dialect: SqlDialect;
   private readonly bulk: BulkSql;
   private readonly queries: SessionQueries;
@@ -117,14 +118,13 @@ export class TypeOrmStorage extends StorageBase {
     private readonly dataSource: DataSource,
     private readonly options: StorageOptions = DEFAULT_STORAGE_OPTIONS,
   ) {
-    super();
     this.dialect = dialectOfDriver(dataSource.options.type);
     this.bulk = new BulkSql(this.dialect);
     this.queries = sessionQueries(this.dialect);
     this.dispatch = new DispatchSql(this.dialect, options);
     // Every port method, wrapped once: a database that is down, unreachable, overloaded or without
     // its schema surfaces as StorageUnavailable, so that nothing above storage knows about drivers.
-    for (const name of STORAGE_METHODS) {
+    for (const name of PORT_METHODS) {
       const method = this[name] as unknown as (...args: unknown[]) => Promise<unknown>;
       Object.defineProperty(this, name, {
         value: (...args: unknown[]) => method.apply(this, args).catch((error: unknown) => Promise.reject(this.translated(error))),
@@ -137,20 +137,20 @@ export class TypeOrmStorage extends StorageBase {
       if (Number.isFinite(maxPerUser)) {
         // Held to the end of the transaction: concurrent creates of one user count one after the other.
         if (this.dialect.lockUserSchedules) await em.query(this.dialect.lockUserSchedules, [schedule.userId]);
-        if ((await this.schedules(em).countBy({ user_id: schedule.userId })) >= maxPerUser) return false;
+        if ((await this.schedulesRepo(em).countBy({ user_id: schedule.userId })) >= maxPerUser) return false;
       }
-      await this.schedules(em).insert(writable(toScheduleRow(schedule)));
+      await this.schedulesRepo(em).insert(writable(toScheduleRow(schedule)));
       return true;
     });
   }
 
   async getSchedule(userId: string, scheduleId: string): Promise<Schedule | null> {
-    const row = await this.schedules().findOneBy({ id: scheduleId, user_id: userId });
+    const row = await this.schedulesRepo().findOneBy({ id: scheduleId, user_id: userId });
     return row ? toSchedule(row) : null;
   }
 
   async listSchedules(userId: string): Promise<Schedule[]> {
-    const rows = await this.schedules().find({ where: { user_id: userId }, order: NEWEST_FIRST });
+    const rows = await this.schedulesRepo().find({ where: { user_id: userId }, order: NEWEST_FIRST });
     return rows.map(toSchedule);
   }
 
@@ -168,7 +168,7 @@ export class TypeOrmStorage extends StorageBase {
       const updated = updatedSchedule(current, change(structuredClone(current)));
       const { id, user_id, created_at, last_run_at, ...fields } = toScheduleRow(updated);
       // The version in the WHERE clause makes this a compare-and-set even where the row is not held.
-      const result = await this.schedules(em).update({ id, user_id, version: current.version }, writable(fields));
+      const result = await this.schedulesRepo(em).update({ id, user_id, version: current.version }, writable(fields));
       if ((result.affected ?? 0) !== 1) throw new Error(`Schedule ${scheduleId} changed while it was being updated`);
       return { status: 'updated', schedule: structuredClone(updated) };
     });
@@ -180,48 +180,31 @@ export class TypeOrmStorage extends StorageBase {
       if (!row || !row.enabled || row.next_run_at) return null;
       const nextRunAt = plan(toSchedule(row));
       if (!nextRunAt) return null;
-      await this.schedules(em).update({ id: scheduleId, user_id: userId, next_run_at: IsNull() }, { next_run_at: nextRunAt });
+      await this.schedulesRepo(em).update({ id: scheduleId, user_id: userId, next_run_at: IsNull() }, { next_run_at: nextRunAt });
       return nextRunAt;
     });
   }
 
   async deleteSchedule(userId: string, scheduleId: string): Promise<boolean> {
     return this.scheduleWrite(scheduleId, async (em) => {
-      const deleted = await this.schedules(em).delete({ id: scheduleId, user_id: userId });
+      const deleted = await this.schedulesRepo(em).delete({ id: scheduleId, user_id: userId });
       if ((deleted.affected ?? 0) === 0) return false;
-      await this.sessions(em).delete({ user_id: userId, source_schedule_id: scheduleId });
+      await this.sessionsRepo(em).delete({ user_id: userId, source_schedule_id: scheduleId });
       const p = this.dialect.placeholder;
       await em.query(`DELETE FROM dispatch_attempts WHERE run_id IN (SELECT id FROM runs WHERE user_id = ${p(1)} AND schedule_id = ${p(2)})`, [
         userId,
         scheduleId,
       ]);
-      await this.outbox(em).delete({ schedule_id: scheduleId });
+      await this.outboxRepo(em).delete({ schedule_id: scheduleId });
       // The user too: that is how the runs are indexed (a schedule's runs are all its user's).
-      await this.runs(em).delete({ user_id: userId, schedule_id: scheduleId });
+      await this.runsRepo(em).delete({ user_id: userId, schedule_id: scheduleId });
       return true;
     });
-  }
-
-  async getSession(userId: string, sessionId: string): Promise<Session | null> {
-    const row = await this.sessions().findOneBy({ id: sessionId, user_id: userId });
-    return row ? toSession(row) : null;
-  }
-
-  async listSessionsBySchedule(userId: string, scheduleId: string): Promise<Session[]> {
-    const rows = await this.sessions().find({
-      where: { user_id: userId, source_schedule_id: scheduleId },
-      order: NEWEST_FIRST,
-    });
-    return rows.map(toSession);
   }
 
   async hasSchedule(userId: string, scheduleId: string): Promise<boolean> {
     const rows = await this.dataSource.query(this.queries.scheduleOwned, [userId, scheduleId]);
     return rows.length > 0;
-  }
-
-  async pageSessionsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Session>> {
-    return this.pageOfSessions(userId, scheduleId, page, (row: RawSessionRow) => sessionFromRaw(this.dialect, row));
   }
 
   async pageSessionsJson(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson>> {
@@ -257,7 +240,7 @@ export class TypeOrmStorage extends StorageBase {
     return this.scheduleWrite(sourceScheduleId, async (em) => {
       // Locking the schedule row serialises the fires of one schedule (and races with its deletion),
       // and the endings of its runs, which release a waiting run (see endRuns).
-      const query = this.schedules(em)
+      const query = this.schedulesRepo(em)
         .createQueryBuilder('s')
         .select('s.id')
         .where('s.id = :id AND s.user_id = :userId', { id: sourceScheduleId, userId });
@@ -280,7 +263,7 @@ export class TypeOrmStorage extends StorageBase {
         const kept = keepsMessage && stored ? written.message : null;
         await this.bulk.insert(em, 'outbox', [outboxRow(written, decided.outboxAvailableAt, kept)]);
       }
-      await this.schedules(em).update({ id: written.run.scheduleId }, { last_run_at: written.firedAt });
+      await this.schedulesRepo(em).update({ id: written.run.scheduleId }, { last_run_at: written.firedAt });
       return { status: 'fired', session: stored ?? structuredClone(written.session), run: structuredClone(written.run) };
     });
   }
@@ -291,7 +274,7 @@ export class TypeOrmStorage extends StorageBase {
     plan: (schedule: Schedule) => DueFirePlan,
   ): Promise<ClaimOutcome[]> {
     return this.transaction(async (em) => {
-      const query = this.schedules(em)
+      const query = this.schedulesRepo(em)
         .createQueryBuilder('s')
         .where('s.next_run_at <= :now', { now })
         .orderBy('s.next_run_at', 'ASC')
@@ -322,7 +305,7 @@ export class TypeOrmStorage extends StorageBase {
   }
 
   async listRunsBySchedule(userId: string, scheduleId: string): Promise<Run[]> {
-    const rows = await this.runs().find({
+    const rows = await this.runsRepo().find({
       where: { user_id: userId, schedule_id: scheduleId },
       order: { scheduled_for: 'DESC', id: 'DESC' },
     });
@@ -331,18 +314,18 @@ export class TypeOrmStorage extends StorageBase {
 
   async pageRunsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Run>> {
     const where = { user_id: userId, schedule_id: scheduleId };
-    const query = this.runs().createQueryBuilder('r').where(where);
+    const query = this.runsRepo().createQueryBuilder('r').where(where);
     const [rows, total] = await Promise.all([
       keysetPage(query, 'r.scheduled_for', 'r.id', page).getMany(),
-      this.runs().countBy(where),
+      this.runsRepo().countBy(where),
     ]);
     return pageFrom(rows.map(toRun), total, page.limit, (r) => r.scheduledFor);
   }
 
   async getRun(userId: string, scheduleId: string, runId: string): Promise<RunWithAttempts | null> {
-    const row = await this.runs().findOneBy({ id: runId, user_id: userId, schedule_id: scheduleId });
+    const row = await this.runsRepo().findOneBy({ id: runId, user_id: userId, schedule_id: scheduleId });
     if (!row) return null;
-    const attempts = await this.attempts().find({ where: { run_id: runId }, order: { at: 'ASC', id: 'ASC' } });
+    const attempts = await this.attemptsRepo().find({ where: { run_id: runId }, order: { at: 'ASC', id: 'ASC' } });
     return { run: toRun(row), attempts: attempts.map(toDispatchAttempt) };
   }
 
@@ -351,9 +334,9 @@ export class TypeOrmStorage extends StorageBase {
       // Locked (SKIP LOCKED) until the lease is written: concurrent claimers take other entries.
       const due = await this.dispatch.dueOutbox(em, now, limit);
       if (due.length === 0) return [];
-      const runs = new Map((await this.runs(em).findBy({ id: In(due.map((d) => d.runId)) })).map((r) => [r.id, toRun(r)]));
+      const runs = new Map((await this.runsRepo(em).findBy({ id: In(due.map((d) => d.runId)) })).map((r) => [r.id, toRun(r)]));
       const scheduleIds = [...new Set([...runs.values()].map((r) => r.scheduleId))];
-      const scheduleRows = scheduleIds.length > 0 ? await this.schedules(em).findBy({ id: In(scheduleIds) }) : [];
+      const scheduleRows = scheduleIds.length > 0 ? await this.schedulesRepo(em).findBy({ id: In(scheduleIds) }) : [];
       const schedules = new Map(scheduleRows.map((s) => [s.id, toSchedule(s)]));
       const deliverable = due.filter((d) => {
         const run = runs.get(d.runId);
@@ -363,7 +346,7 @@ export class TypeOrmStorage extends StorageBase {
       await this.dispatch.deleteOutbox(em, due.filter((d) => !deliverableIds.has(d.runId)).map((d) => d.runId));
       await this.dispatch.leaseOutbox(em, [...deliverableIds], leaseUntil);
       const sessionIds = [...new Set(deliverable.flatMap((d) => runs.get(d.runId)!.sessionId ?? []))];
-      const sessionRows = sessionIds.length > 0 ? await this.sessions(em).findBy({ id: In(sessionIds) }) : [];
+      const sessionRows = sessionIds.length > 0 ? await this.sessionsRepo(em).findBy({ id: In(sessionIds) }) : [];
       const sessions = new Map(sessionRows.map((s) => [s.id, toSession(s)]));
       return deliverable.map((d): ClaimedDelivery => {
         const run = runs.get(d.runId)!;
@@ -380,7 +363,7 @@ export class TypeOrmStorage extends StorageBase {
   async recordDeliveryAttempt(attempt: DispatchAttempt, result: DeliveryResult, now: Date): Promise<void> {
     await this.transaction(async (em) => {
       const runId = attempt.runId;
-      const found = await this.runs(em).findOne({ select: { id: true, schedule_id: true }, where: { id: runId } });
+      const found = await this.runsRepo(em).findOne({ select: { id: true, schedule_id: true }, where: { id: runId } });
       if (!found) {
         await this.dispatch.deleteOutbox(em, [runId]);
         return;
@@ -389,11 +372,11 @@ export class TypeOrmStorage extends StorageBase {
       switch (result.outcome) {
         case 'delivered':
           // A run the runtime has already moved on (reported running, or ended) keeps its status.
-          await this.runs(em).update({ id: runId, status: 'pending' }, { status: 'dispatched' });
+          await this.runsRepo(em).update({ id: runId, status: 'pending' }, { status: 'dispatched' });
           await this.dispatch.deleteOutbox(em, [runId]);
           return;
         case 'retry':
-          await this.outbox(em).update(
+          await this.outboxRepo(em).update(
             { run_id: runId },
             { available_at: result.nextAttemptAt, lease_until: null, attempts: () => 'attempts + 1' },
           );
@@ -410,12 +393,12 @@ export class TypeOrmStorage extends StorageBase {
 
   async reportRunStatus(runId: string, to: RuntimeRunStatus, error: string | null, now: Date): Promise<RunReportOutcome> {
     return this.transaction(async (em) => {
-      const found = await this.runs(em).findOne({ select: { id: true, schedule_id: true }, where: { id: runId } });
+      const found = await this.runsRepo(em).findOne({ select: { id: true, schedule_id: true }, where: { id: runId } });
       if (!found) return { status: 'not-found' };
       const held = await this.dispatch.holdSchedules(em, [found.schedule_id], false);
       // Re-read under the schedule's lock: the endings of its runs are serialised by it. (A schedule
       // that is gone took its runs with it.)
-      const row = await this.runs(em).findOneBy({ id: runId });
+      const row = await this.runsRepo(em).findOneBy({ id: runId });
       if (!row || held.length === 0) return { status: 'not-found' };
       const run = toRun(row);
       const transition = runTransition(run.status, to);
@@ -428,7 +411,7 @@ export class TypeOrmStorage extends StorageBase {
       }
       // A run that was waiting has no timeout yet: it takes one now, so that it cannot stay active for ever.
       const timeoutAt = run.timeoutAt ?? timeoutAfter(now, held[0].runTimeoutSeconds);
-      await this.runs(em).update({ id: runId }, { status: to, error: null, timeout_at: timeoutAt });
+      await this.runsRepo(em).update({ id: runId }, { status: to, error: null, timeout_at: timeoutAt });
       // The runtime has the run: it is not delivered again; a message it kept (it was waiting) goes to its session.
       await this.dispatch.appendKeptMessages(em, 'run_id', [runId], now);
       await this.dispatch.deleteOutbox(em, [runId]);
@@ -458,9 +441,9 @@ export class TypeOrmStorage extends StorageBase {
       const bounds = { maxMessages: this.options.statefulSessionMaxMessages, maxBytes: this.options.statefulSessionMaxBytes };
       keepNewestWithin(context, bounds, (message) => jsonTextBytes(JSON.stringify(message)));
       const kept = { ...state, context };
-      const result = await this.sessions(em).update({ id: sessionId }, writable<SessionRow>({ state: kept, updated_at: now }));
+      const result = await this.sessionsRepo(em).update({ id: sessionId }, writable<SessionRow>({ state: kept, updated_at: now }));
       if ((result.affected ?? 0) === 0) return null;
-      const row = await this.sessions(em).findOneBy({ id: sessionId });
+      const row = await this.sessionsRepo(em).findOneBy({ id: sessionId });
       return row ? toSession(row) : null;
     });
   }
@@ -478,7 +461,7 @@ export class TypeOrmStorage extends StorageBase {
   }
 
   async listEnabledSchedulesWithoutNextRun(limit: number): Promise<Schedule[]> {
-    const rows = await this.schedules().find({ where: { enabled: true, next_run_at: IsNull() }, take: limit });
+    const rows = await this.schedulesRepo().find({ where: { enabled: true, next_run_at: IsNull() }, take: limit });
     return rows.map(toSchedule);
   }
 
@@ -534,7 +517,7 @@ export class TypeOrmStorage extends StorageBase {
    */
   private async endRunIfActive(em: EntityManager, scheduleId: string, runId: string, status: Run['status'], error: string | null, now: Date): Promise<void> {
     const held = await this.dispatch.holdSchedules(em, [scheduleId], false);
-    const row = await this.runs(em).findOne({ select: { id: true, status: true }, where: { id: runId } });
+    const row = await this.runsRepo(em).findOne({ select: { id: true, status: true }, where: { id: runId } });
     if (row && isActiveRunStatus(row.status as Run['status'])) {
       await this.dispatch.endRuns(em, [{ runId, scheduleId, status, error }], held, now);
     } else {
@@ -637,7 +620,7 @@ export class TypeOrmStorage extends StorageBase {
       );
     } catch {
       // Even the failure cannot be recorded (say, the run already exists): at least do not retry it every tick.
-      await this.schedules(em).update({ id: claim.scheduleId }, { next_run_at: claim.nextRunAt });
+      await this.schedulesRepo(em).update({ id: claim.scheduleId }, { next_run_at: claim.nextRunAt });
     }
   }
 
@@ -647,27 +630,27 @@ export class TypeOrmStorage extends StorageBase {
    * this process's transactions queue anyway (see transaction()).
    */
   private async holdSchedule(em: EntityManager, userId: string, scheduleId: string): Promise<ScheduleRow | null> {
-    const query = this.schedules(em).createQueryBuilder('s').where('s.id = :id AND s.user_id = :userId', { id: scheduleId, userId });
+    const query = this.schedulesRepo(em).createQueryBuilder('s').where('s.id = :id AND s.user_id = :userId', { id: scheduleId, userId });
     return (this.dialect.rowLocks ? query.setLock('pessimistic_write') : query).getOne();
   }
 
-  private schedules(em: EntityManager = this.dataSource.manager): Repository<ScheduleRow> {
+  private schedulesRepo(em: EntityManager = this.dataSource.manager): Repository<ScheduleRow> {
     return em.getRepository<ScheduleRow>('ScheduleRow');
   }
 
-  private sessions(em: EntityManager = this.dataSource.manager): Repository<SessionRow> {
+  private sessionsRepo(em: EntityManager = this.dataSource.manager): Repository<SessionRow> {
     return em.getRepository<SessionRow>('SessionRow');
   }
 
-  private runs(em: EntityManager = this.dataSource.manager): Repository<RunRow> {
+  private runsRepo(em: EntityManager = this.dataSource.manager): Repository<RunRow> {
     return em.getRepository<RunRow>('RunRow');
   }
 
-  private outbox(em: EntityManager = this.dataSource.manager): Repository<OutboxRow> {
+  private outboxRepo(em: EntityManager = this.dataSource.manager): Repository<OutboxRow> {
     return em.getRepository<OutboxRow>('OutboxRow');
   }
 
-  private attempts(em: EntityManager = this.dataSource.manager): Repository<DispatchAttemptRow> {
+  private attemptsRepo(em: EntityManager = this.dataSource.manager): Repository<DispatchAttemptRow> {
     return em.getRepository<DispatchAttemptRow>('DispatchAttemptRow');
   }
 
@@ -745,3 +728,33 @@ function pageFrom<T extends { id: string }>(rows: T[], total: number, limit: num
 function writable<T>(row: Partial<T>): QueryDeepPartialEntity<T> {
   return row as QueryDeepPartialEntity<T>;
 }
+
+type PortMethod = keyof (ScheduleStorage & HistoryStorage & FiringStorage & DeliveryStorage & StorageLifecycle);
+
+/** Every method of the ports, by name, to wrap them all at once (the compiler keeps the list complete). */
+const PORT_METHODS = Object.keys({
+  createSchedule: true,
+  getSchedule: true,
+  hasSchedule: true,
+  listSchedules: true,
+  updateSchedule: true,
+  deleteSchedule: true,
+  pageSessionsJson: true,
+  listRunsBySchedule: true,
+  pageRunsBySchedule: true,
+  getRun: true,
+  recordFire: true,
+  claimDueSchedules: true,
+  nextDueAt: true,
+  dueBacklog: true,
+  timeOutRuns: true,
+  pruneHistory: true,
+  listEnabledSchedulesWithoutNextRun: true,
+  setMissingNextRun: true,
+  claimDeliveries: true,
+  recordDeliveryAttempt: true,
+  reportRunStatus: true,
+  putSessionState: true,
+  ping: true,
+  close: true,
+} satisfies Record<PortMethod, true>) as PortMethod[];

@@ -7,7 +7,7 @@ import type { DispatchConfig } from '../../../src/config/app-config.js';
 import type { ClaimedDelivery, DeliveryResult } from '../../../src/domain/delivery.js';
 import { fireWrite } from '../../../src/domain/fire.js';
 import type { DispatchAttempt } from '../../../src/domain/run.js';
-import type { StorageBase } from '../../../src/storage/storage.base.js';
+import type { DeliveryStorage } from '../../../src/storage/ports/delivery.storage.js';
 import { aSchedule } from '../../support/builders.js';
 import { ManualClock } from '../../support/manual-clock.js';
 import { DispatcherService, leaseMs } from '../../../src/dispatch/dispatcher.service.js';
@@ -51,8 +51,8 @@ class OutboxStub {
     this.recorded.push({ attempt, result });
   }
 
-  asStorage(): StorageBase {
-    return this as unknown as StorageBase;
+  asStorage(): DeliveryStorage {
+    return this as unknown as DeliveryStorage;
   }
 }
 

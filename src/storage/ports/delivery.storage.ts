@@ -1,0 +1,68 @@
+import type { ClaimedDelivery, DeliveryResult } from '../../domain/delivery.js';
+import type { DispatchAttempt, Run, RuntimeRunStatus } from '../../domain/run.js';
+import type { Session, SessionState } from '../../domain/session.js';
+
+/** What DeliveryStorage.reportRunStatus did. */
+export type RunReportOutcome =
+  | { status: 'applied' | 'unchanged'; run: Run }
+  /** Not a legal transition from the run's status (see runTransition): nothing was written. */
+  | { status: 'illegal'; run: Run }
+  | { status: 'not-found' };
+
+/**
+ * The hand-off of fires to the agent runtime and what it reports back: the outbox the dispatcher
+ * delivers (DispatcherService), the runs' statuses and the sessions' states the runtime writes
+ * (RuntimeService). These serve the service itself and the runtime, so they span users. Every
+ * implementation must pass the storage contract (test/storage/contract/).
+ */
+export abstract class DeliveryStorage {
+  /**
+   * Claims up to `limit` outbox entries deliverable at `now` (released, available at or before
+   * `now`, not leased or with a lease that ended at or before `now`), earliest first, and leases
+   * them until `leaseUntil`: no other caller claims them before then, so a caller that dies
+   * mid-delivery leaves them to be retried by another once the lease ends. Entries another caller
+   * is claiming are skipped, not waited for (SKIP LOCKED). An entry whose run is no longer active
+   * is deleted, not returned. Returns each claimed run with its schedule and session, as the
+   * webhook sends them, and how many attempts were made before.
+   */
+  abstract claimDeliveries(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedDelivery[]>;
+
+  /**
+   * Records one delivery attempt of `attempt.runId` and its result, in one transaction. The
+   * attempt is kept (HistoryStorage.getRun lists it) unless the run no longer exists. Then, by
+   * `result.outcome`:
+   * - `delivered`: a `pending` run becomes `dispatched` (one the runtime has already moved on
+   *   keeps its status); the outbox entry is deleted;
+   * - `completed`: an active run takes `result.status` and `result.error`, `finishedAt` = `now`;
+   *   the entry is deleted;
+   * - `retry`: the entry becomes available again at `result.nextAttemptAt`, unleased, with one
+   *   more attempt counted (only if the entry still exists);
+   * - `gave-up`: an active run becomes `failed` with `result.error`, `finishedAt` = `now`; the
+   *   entry is deleted.
+   * A run that ends here releases its schedule's waiting run (see reportRunStatus).
+   */
+  abstract recordDeliveryAttempt(attempt: DispatchAttempt, result: DeliveryResult, now: Date): Promise<void>;
+
+  /**
+   * Applies a status the runtime reports for the run with this id, of any user, by runTransition:
+   * `apply` sets the status, the error (`to` = `failed`: `error`; otherwise null) and, for a final
+   * status, `finishedAt` = `now`; it also deletes the run's outbox entry (the runtime has the run,
+   * so it is not delivered again), and a run that ends releases its schedule's waiting run: that
+   * run's outbox entry becomes available at `now` and its `timeoutAt` = `now` + the schedule's run
+   * timeout; the message a waiting stateful fire kept with its entry is appended to its session
+   * (within the bound, as a fire appends; `updatedAt` = `now`) and cleared, in the same
+   * transaction. A run that is not ended and has no `timeoutAt` (it was waiting) gets one: `now`
+   * + the schedule's run timeout, so that no run stays active for ever; a message it kept is
+   * appended to its session then, as its entry goes. `noop` answers `unchanged`,
+   * `illegal` answers `illegal`; both write nothing.
+   */
+  abstract reportRunStatus(runId: string, to: RuntimeRunStatus, error: string | null, now: Date): Promise<RunReportOutcome>;
+
+  /**
+   * Replaces the state of the session with this id, of any user, and sets its `updatedAt` to
+   * `now`. Of a context over `statefulSessionMaxMessages` or `statefulSessionMaxBytes`
+   * (StorageOptions), the newest messages within both are kept (the last one always), as an append
+   * keeps them. Returns the session as stored afterwards, or null, writing nothing, when there is none.
+   */
+  abstract putSessionState(sessionId: string, state: SessionState, now: Date): Promise<Session | null>;
+}

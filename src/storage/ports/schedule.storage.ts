@@ -1,0 +1,86 @@
+import type { Schedule } from '../../domain/schedule.js';
+
+/** What ScheduleStorage.updateSchedule did. */
+export type ScheduleUpdateOutcome =
+  | { status: 'updated'; schedule: Schedule }
+  | { status: 'not-found' }
+  | { status: 'version-mismatch'; storedVersion: number };
+
+/**
+ * The user's schedules, as the schedule routes read and write them (SchedulesService). Every
+ * implementation must pass the storage contract (test/storage/contract/). Records are scoped to a
+ * user: a record another user owns behaves exactly like a missing one. Methods return copies.
+ */
+export abstract class ScheduleStorage {
+  /**
+   * Inserts a new schedule, unless its user already has `maxPerUser` schedules or more: then it
+   * writes nothing and returns false. The count and the insert are one atomic step, so that
+   * concurrent creates by one user never take them past the limit. Without `maxPerUser`, no limit.
+   * Returns true when the schedule was inserted.
+   */
+  abstract createSchedule(schedule: Schedule, maxPerUser?: number): Promise<boolean>;
+
+  /** The user's schedule with this id, or null. */
+  abstract getSchedule(userId: string, scheduleId: string): Promise<Schedule | null>;
+
+  /** Whether the user has a schedule with this id (cheaper than getSchedule). */
+  abstract hasSchedule(userId: string, scheduleId: string): Promise<boolean>;
+
+  /** All of the user's schedules, newest first (created_at, then id, both descending). */
+  abstract listSchedules(userId: string): Promise<Schedule[]>;
+
+  /**
+   * Updates the user's schedule by read-modify-write, atomically: in one transaction it reads the
+   * record as stored at that moment (holding it, so that concurrent updates and fires of the
+   * schedule wait for this one or are skipped, never interleave), checks `expectedVersion`,
+   * calls `change` with a copy of it, and writes what `change` returns.
+   *
+   * - `change` is pure: it computes the new record from the current one, including `nextRunAt`
+   *   (return `current.nextRunAt` to keep it). It may throw, typically a ValidationFailed on the
+   *   merged record: then nothing is written and the error propagates.
+   * - Not the caller's to change, whatever `change` returns: `id`, `userId` and `createdAt` are
+   *   kept, `lastRunAt` is the stored one (fires own it), and `version` becomes the stored
+   *   version + 1 (see updatedSchedule).
+   * - With `expectedVersion`, the update happens only if the stored version is that one, or, given
+   *   several, one of them (none given: it never happens); otherwise nothing is written, `change`
+   *   is not called, and the outcome is `version-mismatch`. Without it, any version is updated.
+   *
+   * Returns `updated` with the record as stored, `not-found` (checked before the version) when
+   * the user has no such schedule, or `version-mismatch` with the stored version.
+   */
+  abstract updateSchedule(
+    userId: string,
+    scheduleId: string,
+    change: (current: Schedule) => Schedule,
+    expectedVersion?: number | readonly number[],
+  ): Promise<ScheduleUpdateOutcome>;
+
+  /**
+   * Deletes the user's schedule and, in the same transaction, every session and run it triggered,
+   * with the runs' outbox entries and delivery attempts.
+   * Returns false, deleting nothing, when the user has no such schedule.
+   */
+  abstract deleteSchedule(userId: string, scheduleId: string): Promise<boolean>;
+}
+
+/**
+ * The record updateSchedule stores: what `change` returned, except the fields that are not the
+ * caller's (id, owner, creation, the fires' lastRunAt), and the next version. Shared by every
+ * backend so they cannot drift apart.
+ */
+export function updatedSchedule(stored: Schedule, changed: Schedule): Schedule {
+  return {
+    ...changed,
+    id: stored.id,
+    userId: stored.userId,
+    createdAt: stored.createdAt,
+    lastRunAt: stored.lastRunAt,
+    version: stored.version + 1,
+  };
+}
+
+/** Whether a stored version satisfies updateSchedule's `expectedVersion`. */
+export function versionMatches(stored: number, expected: number | readonly number[] | undefined): boolean {
+  if (expected === undefined) return true;
+  return typeof expected === 'number' ? stored === expected : expected.includes(stored);
+}
