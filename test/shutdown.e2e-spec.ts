@@ -214,7 +214,7 @@ describe('graceful shutdown (SIGTERM)', () => {
     // The slow request's write was committed before the storage closed.
     const dataSource = await new DataSource(dataSourceOptions({ driver: 'sqlite', sqlitePath: service.sqlitePath })).initialize();
     try {
-      const stored = await new TypeOrmStorage(dataSource).getSchedule(USER, created.schedule_id);
+      const stored = await new TypeOrmStorage(dataSource).schedules.getSchedule(USER, created.schedule_id);
       assert.equal(stored?.name, 'Created while shutting down');
     } finally {
       await dataSource.destroy();

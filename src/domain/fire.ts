@@ -237,6 +237,19 @@ export function keepsMessageUntilReleased(decided: DecidedFire): boolean {
   return decided.kind === 'dispatch' && decided.outboxAvailableAt === null && decided.fire.stateful;
 }
 
+/**
+ * The run a claimed fire leaves when the database refused to write it (see
+ * FiringStorage.claimDueSchedules): the same run, `failed` with the refusal, without a session.
+ */
+export function failedFireRun(run: Run, error: string): Run {
+  return { ...run, sessionId: null, status: 'failed', error, finishedAt: null, timeoutAt: null };
+}
+
+/** The error of a run that gave no final status within its schedule's run timeout. */
+export function timedOutError(runTimeoutSeconds: number): string {
+  return `timed out: no final status within run_timeout_seconds (${runTimeoutSeconds} s)`;
+}
+
 /** A run recorded for a cron fire time that did not fire. */
 export function unfiredRun(schedule: Schedule, scheduledFor: Date, status: 'missed' | 'failed', error: string): Run {
   return {

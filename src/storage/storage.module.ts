@@ -9,17 +9,25 @@ import { FiringStorage } from './ports/firing.storage.js';
 import { HistoryStorage } from './ports/history.storage.js';
 import { ScheduleStorage } from './ports/schedule.storage.js';
 import { StorageLifecycle } from './ports/storage-lifecycle.js';
+import type { StorageBackend } from './storage-backend.js';
 import type { StorageOptions } from './storage-options.js';
 import { dataSourceOptions } from './typeorm/data-source-options.js';
 import { openDataSource } from './typeorm/open-data-source.js';
 import { dueNotificationsFor } from './typeorm/postgres-due-notifications.js';
 import { TypeOrmStorage } from './typeorm/typeorm.storage.js';
 
-const PORTS = [ScheduleStorage, HistoryStorage, FiringStorage, DeliveryStorage, StorageLifecycle];
+/** Each port, and the role of a backend that implements it. */
+const PORTS = [
+  [ScheduleStorage, 'schedules'],
+  [HistoryStorage, 'history'],
+  [FiringStorage, 'firing'],
+  [DeliveryStorage, 'delivery'],
+  [StorageLifecycle, 'lifecycle'],
+] as const satisfies ReadonlyArray<readonly [unknown, keyof StorageBackend]>;
 
-/** Each port bound to the backend, which implements them all. */
-function portsOf(backend: Type<unknown>): Provider[] {
-  return PORTS.map((port) => ({ provide: port, useExisting: backend }));
+/** Each port bound to its role of the backend provided as `backend`. */
+function portsOf(backend: Type<StorageBackend>): Provider[] {
+  return PORTS.map(([port, role]) => ({ provide: port, useFactory: (storage: StorageBackend) => storage[role], inject: [backend] }));
 }
 
 /** Binds the storage ports to the implementation the configuration names; the only place that chooses. */
@@ -39,7 +47,7 @@ export class StorageModule {
           ...portsOf(MemoryStorage),
           { provide: DueNotifications, useValue: new SingleProcessDueNotifications() },
         ],
-        exports: [...PORTS, DueNotifications],
+        exports: [...PORTS.map(([port]) => port), DueNotifications],
       };
     }
     return {
@@ -58,7 +66,7 @@ export class StorageModule {
         ...portsOf(TypeOrmStorage),
         { provide: DueNotifications, useFactory: (ds: DataSource) => dueNotificationsFor(ds, config.databaseUrl), inject: [DataSource] },
       ],
-      exports: [...PORTS, DueNotifications],
+      exports: [...PORTS.map(([port]) => port), DueNotifications],
     };
   }
 }

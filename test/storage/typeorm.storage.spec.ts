@@ -201,19 +201,19 @@ describe('postgres storage under a slow or broken server', () => {
     const schedule = aSchedule();
     await storage.schedules.createSchedule(schedule);
     const slow = new TypeOrmStorage(await new DataSource(dataSourceOptions({ ...config, statementTimeoutMs: 200 })).initialize());
-    cleanups.push(() => slow.close());
+    cleanups.push(() => slow.lifecycle.close());
     const admin = await adminOf(config.databaseUrl!);
     await admin.query('BEGIN');
     await admin.query('SELECT id FROM schedules WHERE id = $1 FOR UPDATE', [schedule.id]);
     const started = Date.now();
-    await assert.rejects(slow.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: 'x' })), (error) => {
+    await assert.rejects(slow.schedules.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: 'x' })), (error) => {
       isUnavailable(error);
       assert.equal(((error as Error).cause as { code?: string }).code, '57014');
       return true;
     });
     assert.ok(Date.now() - started < 5000);
     await admin.query('ROLLBACK');
-    assert.equal((await slow.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: 'y' }))).status, 'updated');
+    assert.equal((await slow.schedules.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: 'y' }))).status, 'updated');
   });
 
   it('holds one connection for the writes waiting on one schedule, leaving the rest of the pool to others', async () => {

@@ -15,7 +15,7 @@ async function openTypeOrmStorage(config: StorageConfig, options: StorageOptions
   return {
     storage,
     async dispose() {
-      await storage.close();
+      await storage.lifecycle.close();
       await cleanup();
     },
   };

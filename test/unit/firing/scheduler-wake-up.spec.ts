@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from '@jest/globals';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { DueNotifications, type DueListener, SingleProcessDueNotifications } from '../../../src/storage/due-notifications.js';
-import { MemoryStorage } from '../../../src/storage/memory/memory.storage.js';
+import { FiringOnMemory } from '../../support/firing-on-memory.js';
 import type { ClaimOutcome, DueFirePlan } from '../../../src/domain/fire.js';
 import type { Schedule } from '../../../src/domain/schedule.js';
 import { aSchedule } from '../../support/builders.js';
@@ -40,8 +40,8 @@ class RecordedNotifications extends DueNotifications {
   }
 }
 
-/** A MemoryStorage whose claims can find everything held by another replica, and which can run something while it reads nextDueAt. */
-class TestStorage extends MemoryStorage {
+/** The memory storage's firing port, whose claims can find everything held by another replica, and which can run something while it reads nextDueAt. */
+class TestStorage extends FiringOnMemory {
   heldElsewhere = false;
   down = false;
   duringNextDueAt: (() => void) | undefined;
@@ -88,7 +88,7 @@ async function startedTicker(notifications: DueNotifications = new RecordedNotif
   const inMs = (ms: number) => new Date(clock.now().getTime() + ms);
   const schedule = async (nextRunAt: Date) => {
     const s = aSchedule({ userId: 'u', cronExpression: '* * * * *', timezone: 'UTC', nextRunAt });
-    await storage.createSchedule(s);
+    await storage.schedules.createSchedule(s);
     return s;
   };
   return { clock, storage, timers, wakeUp, scheduler, firstSleep, inMs, schedule };
@@ -108,7 +108,7 @@ describe('SchedulerService sleeping until the next run', () => {
     assert.equal(await timers.runAndWaitForNext(), 1500);
     clock.advance(1500);
     await timers.runAndWaitForNext();
-    assert.equal((await storage.listRunsBySchedule('u', due.id)).length, 1);
+    assert.equal((await storage.history.listRunsBySchedule('u', due.id)).length, 1);
     assert.equal(timers.delay, 2500);
   });
 
@@ -136,7 +136,7 @@ describe('SchedulerService woken by an announced next run', () => {
     assert.equal(timers.delay, 2000);
     clock.advance(2000);
     await timers.runAndWaitForNext();
-    assert.equal((await storage.listRunsBySchedule('u', s.id)).length, 1);
+    assert.equal((await storage.history.listRunsBySchedule('u', s.id)).length, 1);
   });
 
   it('ticks at once for an announced run already due', async () => {

@@ -3,14 +3,14 @@ import { describe, it } from '@jest/globals';
 import { StorageUnavailable } from '../../../src/common/domain-errors.js';
 import type { ClaimOutcome, DueFirePlan } from '../../../src/domain/fire.js';
 import type { Schedule } from '../../../src/domain/schedule.js';
-import { MemoryStorage } from '../../../src/storage/memory/memory.storage.js';
+import { FiringOnMemory } from '../../support/firing-on-memory.js';
 import { aSchedule } from '../../support/builders.js';
 import { ManualClock } from '../../support/manual-clock.js';
 import { SchedulerService } from '../../../src/firing/scheduler.service.js';
 import { captureNestLogs } from '../../support/captured-logs.js';
 
-/** A MemoryStorage whose claims can fail (the database is down) or find everything held elsewhere. */
-class SwitchableStorage extends MemoryStorage {
+/** The memory storage's firing port, whose claims can fail (the database is down) or find everything held elsewhere. */
+class SwitchableStorage extends FiringOnMemory {
   down = false;
   heldElsewhere = false;
   claims = 0;
@@ -54,9 +54,9 @@ describe('SchedulerService under a failing storage', () => {
       assert.ok(suppressed >= 19, errors[1]);
 
       const schedule = aSchedule({ userId: 'u', cronExpression: '* * * * *', timezone: 'UTC', nextRunAt: new Date(clock.now().getTime() - 1000) });
-      await storage.createSchedule(schedule);
+      await storage.schedules.createSchedule(schedule);
       storage.down = false;
-      await until(async () => (await storage.listRunsBySchedule('u', schedule.id)).length === 1, 'the due schedule to fire');
+      await until(async () => (await storage.history.listRunsBySchedule('u', schedule.id)).length === 1, 'the due schedule to fire');
       await until(() => of('log').length > 0, 'the recovery line');
       assert.match(of('log')[0], /^Ticking again after \d+ failed tick\(s\)$/);
       assert.equal(of('error').length, 2);
@@ -73,7 +73,7 @@ describe('SchedulerService when it falls behind', () => {
     const clock = new ManualClock();
     const storage = new SwitchableStorage();
     const scheduler = new SchedulerService(storage, clock, config);
-    await storage.createSchedule(aSchedule({ cronExpression: '* * * * *', timezone: 'UTC', nextRunAt: new Date(clock.now().getTime() - 2000) }));
+    await storage.schedules.createSchedule(aSchedule({ cronExpression: '* * * * *', timezone: 'UTC', nextRunAt: new Date(clock.now().getTime() - 2000) }));
     assert.equal(await scheduler.tick(), 1);
     assert.deepEqual([...of('log'), ...of('warn'), ...of('error')], []);
   });
@@ -83,7 +83,7 @@ describe('SchedulerService when it falls behind', () => {
     const storage = new SwitchableStorage();
     const scheduler = new SchedulerService(storage, clock, config);
     const hourAgo = new Date(clock.now().getTime() - 3_600_000);
-    for (let i = 0; i < 3; i++) await storage.createSchedule(aSchedule({ cronExpression: '0 0 1 1 *', timezone: 'UTC', nextRunAt: hourAgo }));
+    for (let i = 0; i < 3; i++) await storage.schedules.createSchedule(aSchedule({ cronExpression: '0 0 1 1 *', timezone: 'UTC', nextRunAt: hourAgo }));
     assert.equal(await scheduler.tick(), 3);
     assert.deepEqual(of('warn'), [
       "The scheduler is behind: backlog 0 schedule(s) due and not yet claimed; the last tick fired 3, up to 3600 s late. " +
@@ -93,7 +93,7 @@ describe('SchedulerService when it falls behind', () => {
     // Due work that this replica cannot claim (another holds it, or claims fail to keep up).
     storage.heldElsewhere = true;
     const minuteAgo = new Date(clock.now().getTime() - 60_000);
-    for (let i = 0; i < 2; i++) await storage.createSchedule(aSchedule({ cronExpression: '0 0 1 1 *', timezone: 'UTC', nextRunAt: minuteAgo }));
+    for (let i = 0; i < 2; i++) await storage.schedules.createSchedule(aSchedule({ cronExpression: '0 0 1 1 *', timezone: 'UTC', nextRunAt: minuteAgo }));
     await scheduler.tick();
     await scheduler.tick();
     assert.equal(of('warn').length, 1);
@@ -107,8 +107,8 @@ describe('SchedulerService when it falls behind', () => {
   });
 });
 
-/** A MemoryStorage whose claims wait until released, so that a test sees how many are in flight at once. */
-class GatedStorage extends MemoryStorage {
+/** The memory storage's firing port, whose claims wait until released, so that a test sees how many are in flight at once. */
+class GatedStorage extends FiringOnMemory {
   inFlight = 0;
   mostInFlight = 0;
   private gates: Array<() => void> = [];
@@ -138,7 +138,7 @@ describe('SchedulerService claims in flight', () => {
     const storage = new GatedStorage();
     const scheduler = new SchedulerService(storage, clock, { enabled: false, intervalMs: 1000, batchSize: 2, claimsInFlight });
     const past = new Date(clock.now().getTime() - 1000);
-    for (let i = 0; i < due; i++) await storage.createSchedule(aSchedule({ cronExpression: '0 0 1 1 *', timezone: 'UTC', nextRunAt: past }));
+    for (let i = 0; i < due; i++) await storage.schedules.createSchedule(aSchedule({ cronExpression: '0 0 1 1 *', timezone: 'UTC', nextRunAt: past }));
     const tick = scheduler.tick();
     const rounds: number[] = [];
     for (let released = -1; released !== 0; ) {

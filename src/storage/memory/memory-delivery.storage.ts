@@ -1,0 +1,111 @@
+import type { ClaimedDelivery, DeliveryResult } from '../../domain/delivery.js';
+import { jsonTextBytes, keepNewestWithin, timeoutAfter } from '../../domain/fire.js';
+import {
+  type DispatchAttempt,
+  isActiveRunStatus,
+  isFinalRunStatus,
+  type RuntimeRunStatus,
+  runTransition,
+} from '../../domain/run.js';
+import type { Session, SessionState } from '../../domain/session.js';
+import { DeliveryStorage, type RunReportOutcome } from '../ports/delivery.storage.js';
+import type { MemoryStore } from './memory-store.js';
+import { fromStored } from './stored-session.js';
+
+export class MemoryDeliveryStorage extends DeliveryStorage {
+  constructor(private readonly store: MemoryStore) {
+    super();
+  }
+
+  async claimDeliveries(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedDelivery[]> {
+    const deliverable = [...this.store.outbox.values()]
+      .filter((e) => e.availableAt && e.availableAt <= now && (!e.leaseUntil || e.leaseUntil <= now))
+      .sort((a, b) => a.availableAt!.getTime() - b.availableAt!.getTime() || (a.runId < b.runId ? -1 : 1));
+    const claimed: ClaimedDelivery[] = [];
+    for (const entry of deliverable) {
+      if (claimed.length >= limit) break;
+      const run = this.store.runs.get(entry.runId);
+      const schedule = this.store.schedules.get(entry.scheduleId);
+      if (!run || !schedule || !isActiveRunStatus(run.status)) {
+        // Nothing to deliver any more: the entry outlived its run's activity.
+        this.store.outbox.delete(entry.runId);
+        continue;
+      }
+      entry.leaseUntil = new Date(leaseUntil);
+      const session = run.sessionId ? this.store.sessions.get(run.sessionId) : undefined;
+      claimed.push({
+        run: structuredClone(run),
+        schedule: structuredClone(schedule),
+        session: session ? fromStored(session) : null,
+        attemptsMade: entry.attempts,
+      });
+    }
+    return claimed;
+  }
+
+  async recordDeliveryAttempt(attempt: DispatchAttempt, result: DeliveryResult, now: Date): Promise<void> {
+    const run = this.store.runs.get(attempt.runId);
+    if (!run) return;
+    const attempts = this.store.attempts.get(run.id) ?? [];
+    attempts.push(structuredClone(attempt));
+    this.store.attempts.set(run.id, attempts);
+    switch (result.outcome) {
+      case 'delivered':
+        // The runtime may have reported on the run before its answer to the webhook came back.
+        if (run.status === 'pending') run.status = 'dispatched';
+        this.store.outbox.delete(run.id);
+        return;
+      case 'completed':
+        if (isActiveRunStatus(run.status)) this.store.endRun(run, result.status, result.error, now);
+        this.store.outbox.delete(run.id);
+        return;
+      case 'retry': {
+        const entry = this.store.outbox.get(run.id);
+        if (!entry) return;
+        entry.availableAt = new Date(result.nextAttemptAt);
+        entry.leaseUntil = null;
+        entry.attempts++;
+        return;
+      }
+      case 'gave-up':
+        if (isActiveRunStatus(run.status)) this.store.endRun(run, 'failed', result.error, now);
+        this.store.outbox.delete(run.id);
+        return;
+    }
+  }
+
+  async reportRunStatus(runId: string, to: RuntimeRunStatus, error: string | null, now: Date): Promise<RunReportOutcome> {
+    const run = this.store.runs.get(runId);
+    if (!run) return { status: 'not-found' };
+    const transition = runTransition(run.status, to);
+    if (transition === 'noop') return { status: 'unchanged', run: structuredClone(run) };
+    if (transition === 'illegal') return { status: 'illegal', run: structuredClone(run) };
+    const kept = to === 'failed' ? error : null;
+    if (isFinalRunStatus(to)) {
+      this.store.endRun(run, to, kept, now);
+    } else {
+      run.status = to;
+      run.error = kept;
+      // The runtime has the run: it is not delivered again; a message it kept (it was waiting) goes to its session.
+      const entry = this.store.outbox.get(run.id);
+      if (entry) this.store.appendKeptMessage(entry, now);
+      this.store.outbox.delete(run.id);
+      // A run that was waiting has no timeout yet: it gets one now, or it could stay active for ever.
+      const schedule = this.store.schedules.get(run.scheduleId);
+      if (!run.timeoutAt && schedule) run.timeoutAt = timeoutAfter(now, schedule.runTimeoutSeconds);
+    }
+    return { status: 'applied', run: structuredClone(run) };
+  }
+
+  async putSessionState(sessionId: string, state: SessionState, now: Date): Promise<Session | null> {
+    const stored = this.store.sessions.get(sessionId);
+    if (!stored) return null;
+    // As toStored does: the messages apart, one text each.
+    stored.state = JSON.stringify({ ...state, context: [] });
+    stored.context = state.context.slice(-this.store.options.statefulSessionMaxMessages).map((message) => JSON.stringify(message));
+    keepNewestWithin(stored.context, this.store.contextBounds, jsonTextBytes);
+    stored.pageBytes = null;
+    stored.updatedAt = new Date(now);
+    return fromStored(stored);
+  }
+}

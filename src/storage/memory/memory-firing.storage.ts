@@ -1,0 +1,204 @@
+import {
+  appendKeepingNewest,
+  type ClaimOutcome,
+  type DecidedFire,
+  decideFire,
+  type DueFirePlan,
+  failedFireRun,
+  type FireWrite,
+  jsonTextBytes,
+  keepsMessageUntilReleased,
+  NO_ACTIVITY,
+  type ScheduleActivity,
+  statefulSessionId,
+  timedOutError,
+} from '../../domain/fire.js';
+import { isActiveRunStatus, type Run } from '../../domain/run.js';
+import type { Schedule } from '../../domain/schedule.js';
+import { type DueBacklog, FiringStorage, type RecordFireOutcome } from '../ports/firing.storage.js';
+import type { MemoryStore } from './memory-store.js';
+import { fromStored, type StoredSession, toStored } from './stored-session.js';
+
+export class MemoryFiringStorage extends FiringStorage {
+  constructor(private readonly store: MemoryStore) {
+    super();
+  }
+
+  async recordFire(fire: FireWrite): Promise<RecordFireOutcome> {
+    const { userId, sourceScheduleId } = fire.session;
+    const schedule = sourceScheduleId ? this.store.ownSchedule(userId, sourceScheduleId) : undefined;
+    if (!schedule) return { status: 'not-found' };
+    const decided = this.decide(schedule, fire);
+    // A manual fire the policy skips is refused: nothing of it is recorded.
+    if (decided.kind === 'skip') return { status: 'busy', blockingRunId: decided.blockingRunId };
+    const session = this.writeFire(schedule, decided);
+    return { status: 'fired', session: fromStored(session), run: structuredClone(decided.fire.run) };
+  }
+
+  async claimDueSchedules(now: Date, limit: number, plan: (schedule: Schedule) => DueFirePlan): Promise<ClaimOutcome[]> {
+    const due = [...this.store.schedules.values()]
+      .filter((s) => s.nextRunAt && s.nextRunAt <= now)
+      .sort((a, b) => a.nextRunAt!.getTime() - b.nextRunAt!.getTime() || (a.id < b.id ? -1 : 1))
+      .slice(0, limit);
+    return due.map((schedule) => {
+      const decided = plan(structuredClone(schedule));
+      try {
+        const fire = decided.fire && this.decide(schedule, decided.fire);
+        // A skipped fire is recorded as its skipped run only; lastRunAt stays, nextRunAt advances.
+        const runs = fire ? [fire.kind === 'skip' ? fire.run : fire.fire.run] : [];
+        this.store.checkRunsAllowed([...runs, ...decided.unfired]);
+        if (fire?.kind === 'skip') this.store.insertRun(fire.run);
+        else if (fire) this.writeFire(schedule, fire);
+        this.finishClaim(schedule, decided);
+        return { scheduleId: schedule.id, status: 'fired' as const };
+      } catch (error) {
+        const message = (error as Error).message;
+        const failed = decided.fire ? [failedFireRun(decided.fire.run, message)] : [];
+        try {
+          this.store.checkRunsAllowed([...failed, ...decided.unfired]);
+          failed.forEach((run) => this.store.insertRun(run));
+          this.finishClaim(schedule, decided);
+        } catch {
+          schedule.nextRunAt = decided.nextRunAt;
+        }
+        return { scheduleId: schedule.id, status: 'failed' as const, error: message };
+      }
+    });
+  }
+
+  async nextDueAt(): Promise<Date | null> {
+    let earliest: Date | null = null;
+    for (const { nextRunAt } of this.store.schedules.values()) {
+      if (nextRunAt && (!earliest || nextRunAt < earliest)) earliest = nextRunAt;
+    }
+    return earliest && new Date(earliest);
+  }
+
+  async dueBacklog(now: Date): Promise<DueBacklog> {
+    let count = 0;
+    let oldestNextRunAt: Date | null = null;
+    for (const { nextRunAt } of this.store.schedules.values()) {
+      if (!nextRunAt || nextRunAt > now) continue;
+      count++;
+      if (!oldestNextRunAt || nextRunAt < oldestNextRunAt) oldestNextRunAt = nextRunAt;
+    }
+    return { count, oldestNextRunAt: oldestNextRunAt && new Date(oldestNextRunAt) };
+  }
+
+  async timeOutRuns(now: Date, limit: number): Promise<number> {
+    const due = [...this.store.runs.values()]
+      .filter((r) => isActiveRunStatus(r.status) && r.timeoutAt && r.timeoutAt <= now)
+      .sort((a, b) => a.timeoutAt!.getTime() - b.timeoutAt!.getTime())
+      .slice(0, limit);
+    for (const run of due) {
+      const seconds = this.store.schedules.get(run.scheduleId)?.runTimeoutSeconds;
+      this.store.endRun(run, 'timed_out', timedOutError(seconds ?? 0), now);
+    }
+    return due.length;
+  }
+
+  async pruneHistory(limit: number): Promise<number> {
+    let pruned = 0;
+    for (const schedule of this.store.schedules.values()) {
+      if (schedule.historyLimit === null) continue;
+      // Newest first: beyond the limit, the oldest go first.
+      const sessions = this.store.sessionsOf(schedule.userId, schedule.id).slice(schedule.historyLimit).reverse();
+      for (const session of sessions) {
+        if (pruned >= limit) return pruned;
+        // The one session a stateful schedule appends to is its conversation, not history.
+        if (session.id === statefulSessionId(schedule.id)) continue;
+        this.store.sessions.delete(session.id);
+        pruned++;
+      }
+      const runs = this.store.runsOf(schedule.userId, schedule.id).slice(schedule.historyLimit).reverse();
+      for (const run of runs) {
+        if (pruned >= limit) return pruned;
+        if (isActiveRunStatus(run.status)) continue;
+        this.store.deleteRun(run);
+        pruned++;
+      }
+    }
+    return pruned;
+  }
+
+  async listEnabledSchedulesWithoutNextRun(limit: number): Promise<Schedule[]> {
+    return [...this.store.schedules.values()]
+      .filter((s) => s.enabled && !s.nextRunAt)
+      .slice(0, limit)
+      .map((s) => structuredClone(s));
+  }
+
+  async setMissingNextRun(userId: string, scheduleId: string, plan: (schedule: Schedule) => Date | null): Promise<Date | null> {
+    const stored = this.store.ownSchedule(userId, scheduleId);
+    if (!stored || !stored.enabled || stored.nextRunAt) return null;
+    const nextRunAt = plan(structuredClone(stored));
+    if (!nextRunAt) return null;
+    stored.nextRunAt = new Date(nextRunAt);
+    return new Date(nextRunAt);
+  }
+
+  /** The overlap policy applied to a fire of `schedule`, against the schedule's runs as they are now. */
+  private decide(schedule: Schedule, fire: FireWrite): DecidedFire {
+    return decideFire(fire, fire.dispatch ? this.activityOf(schedule.id, fire.firedAt) : NO_ACTIVITY);
+  }
+
+  /** The schedule's active and waiting runs at `at` (see ScheduleActivity). */
+  private activityOf(scheduleId: string, at: Date): ScheduleActivity {
+    const activity: ScheduleActivity = { activeRunId: null, waitingRunId: null };
+    for (const run of this.store.runs.values()) {
+      if (run.scheduleId !== scheduleId || !isActiveRunStatus(run.status)) continue;
+      if (this.isWaiting(run)) activity.waitingRunId ??= run.id;
+      // A run past its timeout no longer holds the schedule, even before timeOutRuns ends it.
+      else if (!run.timeoutAt || run.timeoutAt > at) activity.activeRunId ??= run.id;
+    }
+    return activity;
+  }
+
+  /** Waiting under buffer_one: pending, with its outbox entry held. */
+  private isWaiting(run: Run): boolean {
+    return run.status === 'pending' && this.store.outbox.get(run.id)?.availableAt === null;
+  }
+
+  /**
+   * Writes a fire the policy let through (checking first that its run is allowed), with its
+   * outbox entry when dispatched; returns the stored session, not copied. A waiting stateful fire
+   * whose session exists keeps its message on its entry (see keepsMessageUntilReleased).
+   */
+  private writeFire(schedule: Schedule, decided: Exclude<DecidedFire, { kind: 'skip' }>): StoredSession {
+    const { fire } = decided;
+    const existing = this.store.sessions.get(fire.session.id);
+    if (existing && !fire.stateful) throw new Error(`Session ${fire.session.id} already exists`);
+    this.store.checkRunsAllowed([fire.run]);
+    const keeps = existing !== undefined && keepsMessageUntilReleased(decided);
+    let stored: StoredSession;
+    if (existing) {
+      if (!keeps) {
+        appendKeepingNewest(existing.context, JSON.stringify(fire.message), this.store.contextBounds, jsonTextBytes);
+        existing.pageBytes = null;
+        existing.updatedAt = new Date(fire.firedAt);
+      }
+      stored = existing;
+    } else {
+      stored = toStored(fire.session);
+      this.store.sessions.set(stored.id, stored);
+    }
+    this.store.insertRun(fire.run);
+    if (decided.kind === 'dispatch') {
+      this.store.outbox.set(fire.run.id, {
+        runId: fire.run.id,
+        scheduleId: schedule.id,
+        availableAt: decided.outboxAvailableAt && new Date(decided.outboxAvailableAt),
+        attempts: 0,
+        leaseUntil: null,
+        pendingMessage: keeps ? JSON.stringify(fire.message) : null,
+      });
+    }
+    schedule.lastRunAt = new Date(fire.firedAt);
+    return stored;
+  }
+
+  private finishClaim(schedule: Schedule, decided: DueFirePlan): void {
+    decided.unfired.forEach((run) => this.store.insertRun(run));
+    schedule.nextRunAt = decided.nextRunAt;
+  }
+}

@@ -1,0 +1,49 @@
+import type { Page, PageRequest } from '../../common/page.js';
+import type { Run, RunWithAttempts } from '../../domain/run.js';
+import { HistoryStorage, type SessionJson } from '../ports/history.storage.js';
+import type { MemoryStore } from './memory-store.js';
+import { toSessionJson } from './stored-session.js';
+
+export class MemoryHistoryStorage extends HistoryStorage {
+  constructor(private readonly store: MemoryStore) {
+    super();
+  }
+
+  async pageSessionsJson(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson>> {
+    const sessions = this.store.sessionsOf(userId, scheduleId);
+    const { items, total, next } = page ? pageOf(sessions, page, (s) => s.createdAt) : { items: sessions, total: sessions.length, next: null };
+    return { items: items.map(toSessionJson), total, next };
+  }
+
+  async listRunsBySchedule(userId: string, scheduleId: string): Promise<Run[]> {
+    return this.store.runsOf(userId, scheduleId).map((r) => structuredClone(r));
+  }
+
+  async pageRunsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Run>> {
+    const { items, total, next } = pageOf(this.store.runsOf(userId, scheduleId), page, (r) => r.scheduledFor);
+    return { items: items.map((r) => structuredClone(r)), total, next };
+  }
+
+  async getRun(userId: string, scheduleId: string, runId: string): Promise<RunWithAttempts | null> {
+    const run = this.store.runs.get(runId);
+    if (!run || run.userId !== userId || run.scheduleId !== scheduleId) return null;
+    const attempts = [...(this.store.attempts.get(runId) ?? [])].sort((a, b) => a.at.getTime() - b.at.getTime());
+    return { run: structuredClone(run), attempts: structuredClone(attempts) };
+  }
+}
+
+/** A page of a list sorted newest first by (at, id), starting after `page.after`; the items are not copied. */
+function pageOf<T extends { id: string }>(sorted: T[], page: PageRequest, at: (item: T) => Date): Page<T> {
+  const { after } = page;
+  const start = after
+    ? sorted.findIndex((x) => at(x) < after.at || (at(x).getTime() === after.at.getTime() && x.id < after.id))
+    : 0;
+  const items = start < 0 ? [] : sorted.slice(start, start + page.limit);
+  const last = items[items.length - 1];
+  const more = start >= 0 && start + page.limit < sorted.length;
+  return {
+    items,
+    total: sorted.length,
+    next: more ? { at: at(last), id: last.id } : null,
+  };
+}

@@ -1,0 +1,60 @@
+import type { Schedule } from '../../domain/schedule.js';
+import { ScheduleStorage, type ScheduleUpdateOutcome, updatedSchedule, versionMatches } from '../ports/schedule.storage.js';
+import { byCreatedAt, type MemoryStore } from './memory-store.js';
+
+export class MemoryScheduleStorage extends ScheduleStorage {
+  constructor(private readonly store: MemoryStore) {
+    super();
+  }
+
+  async createSchedule(schedule: Schedule, maxPerUser = Infinity): Promise<boolean> {
+    if (this.store.schedules.has(schedule.id)) throw new Error(`Schedule ${schedule.id} already exists`);
+    let owned = 0;
+    for (const s of this.store.schedules.values()) if (s.userId === schedule.userId) owned++;
+    if (owned >= maxPerUser) return false;
+    this.store.schedules.set(schedule.id, structuredClone(schedule));
+    return true;
+  }
+
+  async getSchedule(userId: string, scheduleId: string): Promise<Schedule | null> {
+    const schedule = this.store.ownSchedule(userId, scheduleId);
+    return schedule ? structuredClone(schedule) : null;
+  }
+
+  async hasSchedule(userId: string, scheduleId: string): Promise<boolean> {
+    return this.store.ownSchedule(userId, scheduleId) !== undefined;
+  }
+
+  async listSchedules(userId: string): Promise<Schedule[]> {
+    return [...this.store.schedules.values()]
+      .filter((s) => s.userId === userId)
+      .sort(byCreatedAt)
+      .map((s) => structuredClone(s));
+  }
+
+  async updateSchedule(
+    userId: string,
+    scheduleId: string,
+    change: (current: Schedule) => Schedule,
+    expectedVersion?: number | readonly number[],
+  ): Promise<ScheduleUpdateOutcome> {
+    const stored = this.store.ownSchedule(userId, scheduleId);
+    if (!stored) return { status: 'not-found' };
+    if (!versionMatches(stored.version, expectedVersion)) return { status: 'version-mismatch', storedVersion: stored.version };
+    const updated = updatedSchedule(stored, structuredClone(change(structuredClone(stored))));
+    this.store.schedules.set(scheduleId, updated);
+    return { status: 'updated', schedule: structuredClone(updated) };
+  }
+
+  async deleteSchedule(userId: string, scheduleId: string): Promise<boolean> {
+    if (!this.store.ownSchedule(userId, scheduleId)) return false;
+    for (const session of this.store.sessions.values()) {
+      if (session.userId === userId && session.sourceScheduleId === scheduleId) this.store.sessions.delete(session.id);
+    }
+    for (const run of this.store.runs.values()) {
+      if (run.scheduleId === scheduleId) this.store.deleteRun(run);
+    }
+    this.store.schedules.delete(scheduleId);
+    return true;
+  }
+}

@@ -1,0 +1,133 @@
+import { appendKeepingNewest, type ContextBounds, jsonTextBytes, timeoutAfter } from '../../domain/fire.js';
+import type { DispatchAttempt, Run, RunStatus } from '../../domain/run.js';
+import type { Schedule } from '../../domain/schedule.js';
+import { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from '../storage-options.js';
+import type { StoredSession } from './stored-session.js';
+
+/** A dispatched run's delivery: held (availableAt null) while the run waits its turn under buffer_one. */
+export interface OutboxEntry {
+  runId: string;
+  scheduleId: string;
+  availableAt: Date | null;
+  /** Attempts made so far (counted by each retry). */
+  attempts: number;
+  /** Claimed by a dispatcher until then; null when not claimed. */
+  leaseUntil: Date | null;
+  /**
+   * A waiting stateful fire's message (JSON text), appended to its session when the run is
+   * released, not when it fired (see keepsMessageUntilReleased); null otherwise.
+   */
+  pendingMessage: string | null;
+}
+
+/** Newest first: `at` descending, then id descending (byte order, as the SQL backends use). */
+function newestFirst<T extends { id: string }>(at: (item: T) => Date) {
+  return (a: T, b: T): number => {
+    const byTime = at(b).getTime() - at(a).getTime();
+    if (byTime !== 0) return byTime;
+    return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+  };
+}
+export const byCreatedAt = newestFirst<{ id: string; createdAt: Date }>((x) => x.createdAt);
+const byScheduledFor = newestFirst<Run>((r) => r.scheduledFor);
+
+/**
+ * What the memory storage keeps, shared by its ports: every table as a map, and the writes more
+ * than one port makes (a run's insertion and deletion, a run's ending). Each port method checks
+ * everything before it changes anything, and JavaScript runs it to the end without interleaving,
+ * so each write is atomic.
+ */
+export class MemoryStore {
+  readonly schedules = new Map<string, Schedule>();
+  readonly sessions = new Map<string, StoredSession>();
+  readonly runs = new Map<string, Run>();
+  /** The unique constraint on scheduled runs: `${scheduleId} ${scheduledFor}`. */
+  readonly scheduledRunSlots = new Set<string>();
+  /** Dispatched runs still to deliver, by run id. */
+  readonly outbox = new Map<string, OutboxEntry>();
+  /** Each run's delivery attempts, oldest first, by run id. */
+  readonly attempts = new Map<string, DispatchAttempt[]>();
+  readonly contextBounds: ContextBounds;
+
+  constructor(readonly options: StorageOptions = DEFAULT_STORAGE_OPTIONS) {
+    this.contextBounds = { maxMessages: options.statefulSessionMaxMessages, maxBytes: options.statefulSessionMaxBytes };
+  }
+
+  ownSchedule(userId: string, scheduleId: string): Schedule | undefined {
+    const schedule = this.schedules.get(scheduleId);
+    return schedule?.userId === userId ? schedule : undefined;
+  }
+
+  /** The user's sessions of the schedule, newest first (not copied). */
+  sessionsOf(userId: string, scheduleId: string): StoredSession[] {
+    return [...this.sessions.values()].filter((s) => s.userId === userId && s.sourceScheduleId === scheduleId).sort(byCreatedAt);
+  }
+
+  /** The user's runs of the schedule, newest first (not copied). */
+  runsOf(userId: string, scheduleId: string): Run[] {
+    return [...this.runs.values()].filter((r) => r.userId === userId && r.scheduleId === scheduleId).sort(byScheduledFor);
+  }
+
+  /** Refuses runs whose ids are taken, or that take a scheduled slot twice (the SQL backends' keys). */
+  checkRunsAllowed(runs: Run[]): void {
+    if (runs.some((r, i) => this.runs.has(r.id) || runs.findIndex((other) => other.id === r.id) !== i)) {
+      throw new Error('a run with this id already exists');
+    }
+    const slots = runs.filter((r) => r.trigger !== 'manual').map(slotOf);
+    if (slots.some((slot, i) => this.scheduledRunSlots.has(slot) || slots.indexOf(slot) !== i)) {
+      throw new Error('a scheduled run for this schedule and time already exists');
+    }
+  }
+
+  insertRun(run: Run): void {
+    this.runs.set(run.id, structuredClone(run));
+    if (run.trigger !== 'manual') this.scheduledRunSlots.add(slotOf(run));
+  }
+
+  /** Deletes a run with what belongs to it: its outbox entry and delivery attempts. */
+  deleteRun(run: Run): void {
+    this.runs.delete(run.id);
+    this.outbox.delete(run.id);
+    this.attempts.delete(run.id);
+    if (run.trigger !== 'manual') this.scheduledRunSlots.delete(slotOf(run));
+  }
+
+  /**
+   * Ends an active run: its final status, error and finishedAt; its outbox entry goes; and, the
+   * schedule now free, its waiting run is released: deliverable now, timing out from now.
+   */
+  endRun(run: Run, status: RunStatus, error: string | null, now: Date): void {
+    run.status = status;
+    run.error = error;
+    run.finishedAt = new Date(now);
+    this.outbox.delete(run.id);
+    const schedule = this.schedules.get(run.scheduleId);
+    if (!schedule) return;
+    for (const entry of this.outbox.values()) {
+      if (entry.scheduleId !== run.scheduleId || entry.availableAt !== null) continue;
+      entry.availableAt = new Date(now);
+      this.runs.get(entry.runId)!.timeoutAt = timeoutAfter(now, schedule.runTimeoutSeconds);
+      this.appendKeptMessage(entry, now);
+    }
+  }
+
+  /**
+   * Appends the message a waiting stateful fire kept with its outbox entry to its run's session
+   * (as a fire appends, within the bound; `updatedAt` = `now`), and clears it from the entry.
+   */
+  appendKeptMessage(entry: OutboxEntry, now: Date): void {
+    if (entry.pendingMessage === null) return;
+    const sessionId = this.runs.get(entry.runId)?.sessionId;
+    const session = sessionId ? this.sessions.get(sessionId) : undefined;
+    if (session) {
+      appendKeepingNewest(session.context, entry.pendingMessage, this.contextBounds, jsonTextBytes);
+      session.pageBytes = null;
+      session.updatedAt = new Date(now);
+    }
+    entry.pendingMessage = null;
+  }
+}
+
+function slotOf(run: Run): string {
+  return `${run.scheduleId} ${run.scheduledFor.toISOString()}`;
+}

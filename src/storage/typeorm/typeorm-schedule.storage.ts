@@ -1,0 +1,74 @@
+import type { Schedule } from '../../domain/schedule.js';
+import { ScheduleStorage, type ScheduleUpdateOutcome, updatedSchedule, versionMatches } from '../ports/schedule.storage.js';
+import { toSchedule, toScheduleRow } from './entities/row.mapper.js';
+import { type TypeOrmContext, writable } from './typeorm-context.js';
+
+export class TypeOrmScheduleStorage extends ScheduleStorage {
+  constructor(private readonly db: TypeOrmContext) {
+    super();
+  }
+
+  async createSchedule(schedule: Schedule, maxPerUser = Infinity): Promise<boolean> {
+    return this.db.transaction(async (em) => {
+      if (Number.isFinite(maxPerUser)) {
+        // Held to the end of the transaction: concurrent creates of one user count one after the other.
+        if (this.db.dialect.lockUserSchedules) await em.query(this.db.dialect.lockUserSchedules, [schedule.userId]);
+        if ((await this.db.schedules(em).countBy({ user_id: schedule.userId })) >= maxPerUser) return false;
+      }
+      await this.db.schedules(em).insert(writable(toScheduleRow(schedule)));
+      return true;
+    });
+  }
+
+  async getSchedule(userId: string, scheduleId: string): Promise<Schedule | null> {
+    const row = await this.db.schedules().findOneBy({ id: scheduleId, user_id: userId });
+    return row ? toSchedule(row) : null;
+  }
+
+  async hasSchedule(userId: string, scheduleId: string): Promise<boolean> {
+    const rows = await this.db.dataSource.query(this.db.queries.scheduleOwned, [userId, scheduleId]);
+    return rows.length > 0;
+  }
+
+  async listSchedules(userId: string): Promise<Schedule[]> {
+    const rows = await this.db.schedules().find({ where: { user_id: userId }, order: { created_at: 'DESC', id: 'DESC' } });
+    return rows.map(toSchedule);
+  }
+
+  async updateSchedule(
+    userId: string,
+    scheduleId: string,
+    change: (current: Schedule) => Schedule,
+    expectedVersion?: number | readonly number[],
+  ): Promise<ScheduleUpdateOutcome> {
+    return this.db.scheduleWrite(scheduleId, async (em) => {
+      const row = await this.db.holdSchedule(em, userId, scheduleId);
+      if (!row) return { status: 'not-found' };
+      const current = toSchedule(row);
+      if (!versionMatches(current.version, expectedVersion)) return { status: 'version-mismatch', storedVersion: current.version };
+      const updated = updatedSchedule(current, change(structuredClone(current)));
+      const { id, user_id, created_at, last_run_at, ...fields } = toScheduleRow(updated);
+      // The version in the WHERE clause makes this a compare-and-set even where the row is not held.
+      const result = await this.db.schedules(em).update({ id, user_id, version: current.version }, writable(fields));
+      if ((result.affected ?? 0) !== 1) throw new Error(`Schedule ${scheduleId} changed while it was being updated`);
+      return { status: 'updated', schedule: structuredClone(updated) };
+    });
+  }
+
+  async deleteSchedule(userId: string, scheduleId: string): Promise<boolean> {
+    return this.db.scheduleWrite(scheduleId, async (em) => {
+      const deleted = await this.db.schedules(em).delete({ id: scheduleId, user_id: userId });
+      if ((deleted.affected ?? 0) === 0) return false;
+      await this.db.sessions(em).delete({ user_id: userId, source_schedule_id: scheduleId });
+      const p = this.db.dialect.placeholder;
+      await em.query(`DELETE FROM dispatch_attempts WHERE run_id IN (SELECT id FROM runs WHERE user_id = ${p(1)} AND schedule_id = ${p(2)})`, [
+        userId,
+        scheduleId,
+      ]);
+      await this.db.outbox(em).delete({ schedule_id: scheduleId });
+      // The user too: that is how the runs are indexed (a schedule's runs are all its user's).
+      await this.db.runs(em).delete({ user_id: userId, schedule_id: scheduleId });
+      return true;
+    });
+  }
+}
