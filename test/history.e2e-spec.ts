@@ -4,7 +4,6 @@ import request from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
 import { fireWrite } from '../src/domain/fire.js';
 import { PRUNE_BATCH_SIZE, PRUNE_INTERVAL_MS, SchedulerService } from '../src/firing/scheduler.service.js';
-import type { StorageBackend } from '../src/storage/storage-backend.js';
 import { aCreateBody } from './support/builders.js';
 import { appStorage, describeOnEveryBackend } from './support/test-app.js';
 

@@ -4,8 +4,7 @@ import { describe, it } from '@jest/globals';
 import request from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
 import { fireWrite } from '../src/domain/fire.js';
-import type { StorageBackend } from '../src/storage/storage-backend.js';
-import { aCreateBody, aSchedule } from './support/builders.js';
+import { aCreateBody } from './support/builders.js';
 import {
   exampleFromSeedPage,
   keyPaths,

@@ -1,4 +1,3 @@
-import { v7 as uuidv7 } from 'uuid';
 import { nextFireAfter } from './cron.js';
 import type { Schedule } from '../domain/schedule.js';
 import { type DueFirePlan, fireWrite, unfiredRun } from '../domain/fire.js';

@@ -15,7 +15,7 @@ import { TypeOrmStorage } from '../../src/storage/typeorm/typeorm.storage.js';
 import { aSchedule } from '../support/builders.js';
 import { createThrowawayDatabase, postgresSkipReason } from '../support/postgres.js';
 import { openPostgresTestStorage, openSqliteTestStorage } from '../support/test-storages.js';
-import { runStorageContract } from '../storage.contract.js';
+import { runStorageContract } from './contract/run-storage-contract.js';
 import { storedSession } from '../support/stored-sessions.js';
 
 runStorageContract('sqlite', openSqliteTestStorage);

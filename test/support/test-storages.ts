@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import type { StorageConfig } from '../../src/config/app-config.js';
-import type { OpenedStorage } from '../storage.contract.js';
+import type { OpenedStorage } from '../storage/contract/run-storage-contract.js';
 import { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from '../../src/storage/storage-options.js';
 import { dataSourceOptions } from '../../src/storage/typeorm/data-source-options.js';
 import { TypeOrmStorage } from '../../src/storage/typeorm/typeorm.storage.js';
