@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Pool } from 'pg';
 import sqlite3 from 'sqlite3';
 import { encodeCursor } from '../src/common/cursor.js';
-import { toSessionResponse } from '../src/sessions/dto/session.response.js';
+import { toSessionResponse } from '../src/wire/session.response.js';
 import type { Session } from '../src/domain/session.js';
 import type { HistoryStorage } from '../src/storage/ports/history.storage.js';
 import type { ScheduleStorage } from '../src/storage/ports/schedule.storage.js';

@@ -4,7 +4,8 @@ import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } fr
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type FieldError, ValidationFailed } from './common/domain-errors.js';
-import { JSON_BODY_LIMITS, parseJsonBody, RUNTIME_JSON_BODY_LIMITS, RUNTIME_ROUTE_PREFIX } from './common/json-body.js';
+import { RUNTIME_ROUTE_PREFIX } from './auth/runtime-token.guard.js';
+import { JSON_BODY_LIMITS, parseJsonBody, RUNTIME_JSON_BODY_LIMITS } from './common/json-body.js';
 import { isPlausibleId } from './common/text.js';
 import { internalErrorProblem, PROBLEM_CONTENT_TYPE, toProblem } from './common/problem-details.js';
 import { ProblemDetailsFilter } from './common/problem-details.filter.js';

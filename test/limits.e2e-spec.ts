@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import request from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
-import { MAX_PARAMETERS_BYTES } from '../src/schedules/dto/chat-model-config.dto.js';
+import { MAX_PARAMETERS_BYTES } from '../src/wire/chat-model-config.dto.js';
 import { aCreateBody } from './support/builders.js';
 import { postgresSkipReason } from './support/postgres.js';
 import { assertProblem } from './support/problem.js';

@@ -6,7 +6,7 @@ import request from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
 import { DEFAULT_OBSERVABILITY, DISPATCH_DEFAULTS } from '../src/config/app-config.js';
 import { DispatcherService } from '../src/dispatch/dispatcher.service.js';
-import { DispatchMode } from '../src/dispatch/dispatch-mode.js';
+import { DispatchMode } from '../src/config/dispatch-mode.js';
 import { SchedulerService } from '../src/firing/scheduler.service.js';
 import { Metrics } from '../src/metrics/metrics.js';
 import { FiringStorage } from '../src/storage/ports/firing.storage.js';

@@ -2,7 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyRequest } from 'fastify';
 import { type DomainError, DuplicateIdentityHeader, InvalidToken, MissingUserId } from '../common/domain-errors.js';
 import { bearerToken, countHeader } from '../common/http-headers.js';
-import { RUNTIME_ROUTE_PREFIX } from '../common/json-body.js';
+import { RUNTIME_ROUTE_PREFIX } from './runtime-token.guard.js';
 import type { AuthConfig } from '../config/app-config.js';
 import { JwtVerifier } from './jwt-verifier.js';
 import { isUsableUserId, USER_ID_HEADER } from './user-id.js';

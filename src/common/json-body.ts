@@ -41,8 +41,6 @@ export const RUNTIME_JSON_BODY_LIMITS: JsonBodyLimits = {
   keysPerObject: 100,
 };
 
-/** The routes whose bodies RUNTIME_JSON_BODY_LIMITS bound. */
-export const RUNTIME_ROUTE_PREFIX = '/runtime/';
 
 
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json$/;

@@ -93,7 +93,7 @@ export const DEFAULT_HTTP_CONFIG: HttpConfig = {
 };
 
 /**
- * Hand-off of fires to the agent runtime (DESIGN.md "Dispatch"); also the injection token.
+ * Hand-off of fires to the agent runtime (README "Dispatch to an agent runtime"); also the injection token.
  * Absent (null in AppConfig) without DISPATCH_URL: the service records fires only.
  */
 export class DispatchConfig {
@@ -133,7 +133,7 @@ export type AuthMode = (typeof AUTH_MODES)[number];
 export const JWT_ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 export const JWT_SYMMETRIC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
 
-/** Where users' identity comes from (DESIGN.md "Identity"); also the injection token. */
+/** Where users' identity comes from (README "Identity"); also the injection token. */
 export class AuthConfig {
   mode: AuthMode;
   /** Set in jwt mode only. */

@@ -1,7 +1,7 @@
 import { type DynamicModule, Global, Module, type Provider } from '@nestjs/common';
 import { DispatchConfig } from '../config/app-config.js';
 import { DispatcherService } from './dispatcher.service.js';
-import { DispatchMode } from './dispatch-mode.js';
+import { DispatchMode } from '../config/dispatch-mode.js';
 
 /**
  * The hand-off of fires to the agent runtime. Always provides DispatchMode (global: fires are

@@ -21,7 +21,7 @@ export function leaseMs(timeoutMs: number): number {
 }
 
 /**
- * Delivers the outbox to the agent runtime (DESIGN.md "Dispatch"). Every pollIntervalMs it claims
+ * Delivers the outbox to the agent runtime (README "Dispatch to an agent runtime"). Every pollIntervalMs it claims
  * as many due entries as it has free slots (DispatchConfig.concurrency), POSTs each one's webhook
  * and records the attempt with its result (see deliveryResult). The database coordinates the
  * replicas: a claim leases its entries, so each attempt is made by one of them, and a replica

@@ -2,9 +2,9 @@ import { performance } from 'node:perf_hooks';
 import { Webhook } from 'standardwebhooks';
 import type { DispatchConfig } from '../config/app-config.js';
 import type { ClaimedDelivery } from '../domain/delivery.js';
-import { toRunResponse } from '../schedules/dto/run.response.js';
-import { toScheduleResponse } from '../schedules/dto/schedule.response.js';
-import { toSessionResponse } from '../sessions/dto/session.response.js';
+import { toRunResponse } from '../wire/run.response.js';
+import { toScheduleResponse } from '../wire/schedule.response.js';
+import { toSessionResponse } from '../wire/session.response.js';
 import type { AttemptAnswer } from './retry-policy.js';
 
 export const WEBHOOK_EVENT_TYPE = 'schedule.fired';

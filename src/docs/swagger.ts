@@ -10,10 +10,10 @@ import { PROBLEM_CONTENT_TYPE } from '../common/problem-details.js';
 import { BEARER_CHALLENGE, INVALID_TOKEN_CHALLENGE } from '../auth/identity.guard.js';
 import { MAX_USER_ID_LENGTH, USER_ID_HEADER } from '../auth/user-id.js';
 import type { AppConfig, AuthConfig } from '../config/app-config.js';
-import { RUNTIME_BEARER_AUTH } from '../runtime/runtime-auth.decorator.js';
+import { RUNTIME_BEARER_AUTH } from '../auth/runtime-auth.decorator.js';
 import { examplePath } from './examples.js';
 import { PROBLEM_EXAMPLES } from './problem-examples.js';
-import { USER_AUTH_SCHEME, USER_ID_HEADER_DESCRIPTION } from './user-auth.docs.js';
+import { USER_AUTH_SCHEME, USER_ID_HEADER_DESCRIPTION } from '../auth/user-auth.decorator.js';
 
 const PROBLEM_SCHEMA_REF = '#/components/schemas/ProblemDetails';
 

@@ -11,43 +11,17 @@ import {
   statefulSessionId,
   unfiredRun,
 } from './fire.js';
+import { aSchedule } from '../../test/support/builders.js';
 import type { Schedule } from './schedule.js';
 
-function schedule(overrides: Partial<Schedule> = {}): Schedule {
-  const at = new Date('2026-03-01T08:00:00.000Z');
-  return {
+/** A weekday schedule whose model config holds a nested value; override what a test is about. */
+const schedule = (overrides: Partial<Schedule> = {}): Schedule =>
+  aSchedule({
     id: 'sched-1',
-    userId: 'alice',
-    agentId: 'agent-1',
-    name: 'Daily digest',
-    description: 'Summarise yesterday',
-    enabled: true,
-    timezone: 'Europe/Berlin',
-    cronExpression: '0 9 * * 1-5',
     startedAt: null,
-    endedAt: null,
-    chatModelConfig: {
-      type: 'openai',
-      credential_id: 'cred-1',
-      model: 'gpt-4o',
-      parameters: { temperature: 0.2, stop: ['END'] },
-    },
-    stateful: false,
-    permissionMode: 'dont_ask',
-    source: 'USER',
-    sourceSessionId: null,
-    catchupWindowSeconds: 300,
-    overlapPolicy: 'skip',
-    runTimeoutSeconds: 3600,
-    historyLimit: null,
-    nextRunAt: null,
-    lastRunAt: null,
-    createdAt: at,
-    updatedAt: at,
-    version: 1,
+    chatModelConfig: { type: 'openai', credential_id: 'cred-1', model: 'gpt-4o', parameters: { temperature: 0.2, stop: ['END'] } },
     ...overrides,
-  };
-}
+  });
 
 const FIRED_AT = new Date('2026-05-04T09:00:07.250Z');
 const SCHEDULED_FOR = new Date('2026-05-04T09:00:00.000Z');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
-import { cronExpressionProblem, fireIntervalProblem } from './cron.js';
+import type { Schedule } from '../domain/schedule.js';
+import { cronExpressionProblem, fireIntervalProblem, nextFireAfter, upcomingFires } from './cron.js';
 
 describe('cronExpressionProblem', () => {
   it('accepts 5-field cron and 6-field cron with seconds', () => {
@@ -45,5 +46,190 @@ describe('fireIntervalProblem', () => {
     const march = new Date('2026-03-28T12:00:00Z');
     assert.equal(fireIntervalProblem('0 0,59 1,3 * * *', 'UTC', 3000, march), null);
     assert.match(fireIntervalProblem('0 0,59 1,3 * * *', 'Europe/Berlin', 3000, march)!, /every 60 s/);
+  });
+});
+
+type Timing = Pick<Schedule, 'cronExpression' | 'timezone' | 'enabled' | 'startedAt' | 'endedAt'>;
+
+function timing(overrides: Partial<Timing> = {}): Timing {
+  return { cronExpression: '0 9 * * *', timezone: 'UTC', enabled: true, startedAt: null, endedAt: null, ...overrides };
+}
+
+const d = (iso: string) => new Date(iso);
+const isos = (dates: Date[]) => dates.map((x) => x.toISOString());
+
+/** Wall-clock time and offset in a zone, e.g. `2026-03-29 03:00 GMT+2`. */
+function local(at: Date, timeZone: string): string {
+  return new Intl.DateTimeFormat('sv-SE', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    timeZoneName: 'shortOffset',
+  }).format(at);
+}
+
+describe('nextFireAfter', () => {
+  it('returns the first fire time strictly after the given instant', () => {
+    const s = timing();
+    assert.equal(nextFireAfter(s, d('2026-05-04T08:59:59.999Z'))?.toISOString(), '2026-05-04T09:00:00.000Z');
+    assert.equal(nextFireAfter(s, d('2026-05-04T09:00:00.000Z'))?.toISOString(), '2026-05-05T09:00:00.000Z');
+    assert.equal(nextFireAfter(s, d('2026-05-04T09:00:00.001Z'))?.toISOString(), '2026-05-05T09:00:00.000Z');
+  });
+
+  it('steps whole seconds for six-field expressions, dropping the milliseconds of `after`', () => {
+    const s = timing({ cronExpression: '* * * * * *' });
+    assert.equal(nextFireAfter(s, d('2026-05-04T09:00:00.000Z'))?.toISOString(), '2026-05-04T09:00:01.000Z');
+    assert.equal(nextFireAfter(s, d('2026-05-04T09:00:00.500Z'))?.toISOString(), '2026-05-04T09:00:01.000Z');
+    const every15s = timing({ cronExpression: '*/15 * * * * *' });
+    assert.equal(nextFireAfter(every15s, d('2026-05-04T09:00:15.000Z'))?.toISOString(), '2026-05-04T09:00:30.000Z');
+  });
+
+  it('reads the expression in the schedule time zone', () => {
+    assert.equal(
+      nextFireAfter(timing({ timezone: 'Asia/Shanghai' }), d('2026-05-01T00:00:00Z'))?.toISOString(),
+      '2026-05-01T01:00:00.000Z',
+    );
+    assert.equal(
+      nextFireAfter(timing({ timezone: 'America/New_York' }), d('2026-05-01T00:00:00Z'))?.toISOString(),
+      '2026-05-01T13:00:00.000Z',
+    );
+  });
+
+  it('treats the UTC aliases as UTC', () => {
+    for (const timezone of ['UTC', 'Etc/UTC', 'GMT', 'Etc/GMT', 'Zulu']) {
+      assert.equal(
+        nextFireAfter(timing({ timezone }), d('2026-05-01T00:00:00Z'))?.toISOString(),
+        '2026-05-01T09:00:00.000Z',
+        timezone,
+      );
+    }
+  });
+
+  it('uses standard cron day meanings: 7 is Sunday, day-of-month OR day-of-week when both are restricted', () => {
+    // 2026-05-01 is a Friday, 2026-05-03 a Sunday.
+    assert.equal(
+      nextFireAfter(timing({ cronExpression: '0 9 * * 7' }), d('2026-05-01T00:00:00Z'))?.toISOString(),
+      '2026-05-03T09:00:00.000Z',
+    );
+    assert.equal(
+      nextFireAfter(timing({ cronExpression: '0 9 * * 0' }), d('2026-05-01T00:00:00Z'))?.toISOString(),
+      '2026-05-03T09:00:00.000Z',
+    );
+    assert.deepEqual(isos(upcomingFires(timing({ cronExpression: '0 9 13 * 5' }), d('2026-05-01T00:00:00Z'), 4)), [
+      '2026-05-01T09:00:00.000Z', // Friday
+      '2026-05-08T09:00:00.000Z', // Friday
+      '2026-05-13T09:00:00.000Z', // the 13th, a Wednesday
+      '2026-05-15T09:00:00.000Z', // Friday
+    ]);
+  });
+
+  it('returns null for a disabled schedule', () => {
+    assert.equal(nextFireAfter(timing({ enabled: false }), d('2026-05-01T00:00:00Z')), null);
+  });
+
+  it('returns null when the expression never fires', () => {
+    assert.equal(nextFireAfter(timing({ cronExpression: '0 0 30 2 *' }), d('2026-05-01T00:00:00Z')), null);
+  });
+
+  it('does not fire before startedAt, and startedAt itself is inclusive', () => {
+    const after = d('2026-05-01T00:00:00Z');
+    assert.equal(
+      nextFireAfter(timing({ startedAt: d('2026-05-10T09:00:00.000Z') }), after)?.toISOString(),
+      '2026-05-10T09:00:00.000Z',
+    );
+    assert.equal(
+      nextFireAfter(timing({ startedAt: d('2026-05-10T09:00:00.001Z') }), after)?.toISOString(),
+      '2026-05-11T09:00:00.000Z',
+    );
+    // A startedAt already past changes nothing.
+    assert.equal(
+      nextFireAfter(timing({ startedAt: d('2026-01-01T00:00:00Z') }), after)?.toISOString(),
+      '2026-05-01T09:00:00.000Z',
+    );
+  });
+
+  it('does not fire after endedAt, and endedAt itself is inclusive', () => {
+    const after = d('2026-05-01T00:00:00Z');
+    assert.equal(
+      nextFireAfter(timing({ endedAt: d('2026-05-01T09:00:00.000Z') }), after)?.toISOString(),
+      '2026-05-01T09:00:00.000Z',
+    );
+    assert.equal(nextFireAfter(timing({ endedAt: d('2026-05-01T08:59:59.999Z') }), after), null);
+    assert.equal(nextFireAfter(timing({ endedAt: d('2026-04-30T00:00:00Z') }), after), null);
+  });
+
+  describe('across DST changes in Europe/Berlin', () => {
+    const berlin = (overrides: Partial<Timing> = {}) =>
+      timing({ timezone: 'Europe/Berlin', cronExpression: '30 2 * * *', ...overrides });
+
+    it('fires a daily 02:30 once, at 03:00 local, on the spring-forward day (2026-03-29)', () => {
+      const fires = upcomingFires(berlin(), d('2026-03-27T12:00:00Z'), 4);
+      assert.deepEqual(isos(fires), [
+        '2026-03-28T01:30:00.000Z',
+        '2026-03-29T01:00:00.000Z',
+        '2026-03-30T00:30:00.000Z',
+        '2026-03-31T00:30:00.000Z',
+      ]);
+      assert.deepEqual(
+        fires.map((at) => local(at, 'Europe/Berlin')),
+        ['2026-03-28 02:30 GMT+1', '2026-03-29 03:00 GMT+2', '2026-03-30 02:30 GMT+2', '2026-03-31 02:30 GMT+2'],
+      );
+    });
+
+    it('fires a daily 02:30 once, at its first occurrence, on the fall-back day (2026-10-25)', () => {
+      const fires = upcomingFires(berlin(), d('2026-10-23T12:00:00Z'), 4);
+      assert.deepEqual(isos(fires), [
+        '2026-10-24T00:30:00.000Z',
+        '2026-10-25T00:30:00.000Z',
+        '2026-10-26T01:30:00.000Z',
+        '2026-10-27T01:30:00.000Z',
+      ]);
+      assert.equal(local(fires[1], 'Europe/Berlin'), '2026-10-25 02:30 GMT+2');
+      // From the first occurrence, the second one (01:30Z, 02:30 GMT+1) is skipped.
+      assert.equal(nextFireAfter(berlin(), d('2026-10-25T00:30:00Z'))?.toISOString(), '2026-10-26T01:30:00.000Z');
+    });
+
+    it('fires an hourly :30 at both 02:30s on the fall-back day and skips the missing hour in spring', () => {
+      const hourly = berlin({ cronExpression: '30 * * * *' });
+      assert.deepEqual(isos(upcomingFires(hourly, d('2026-10-24T23:00:00Z'), 4)), [
+        '2026-10-24T23:30:00.000Z', // 01:30 GMT+2
+        '2026-10-25T00:30:00.000Z', // 02:30 GMT+2
+        '2026-10-25T01:30:00.000Z', // 02:30 GMT+1
+        '2026-10-25T02:30:00.000Z', // 03:30 GMT+1
+      ]);
+      assert.deepEqual(isos(upcomingFires(hourly, d('2026-03-29T00:00:00Z'), 3)), [
+        '2026-03-29T00:30:00.000Z', // 01:30 GMT+1
+        '2026-03-29T01:30:00.000Z', // 03:30 GMT+2
+        '2026-03-29T02:30:00.000Z', // 04:30 GMT+2
+      ]);
+    });
+  });
+});
+
+describe('upcomingFires', () => {
+  it('lists up to `count` fire times strictly after `after`, in order', () => {
+    assert.deepEqual(isos(upcomingFires(timing({ cronExpression: '0 9 * * 1-5' }), d('2026-05-01T09:00:00Z'), 3)), [
+      '2026-05-04T09:00:00.000Z',
+      '2026-05-05T09:00:00.000Z',
+      '2026-05-06T09:00:00.000Z',
+    ]);
+  });
+
+  it('stops at endedAt', () => {
+    const s = timing({ endedAt: d('2026-05-03T09:00:00Z') });
+    assert.deepEqual(isos(upcomingFires(s, d('2026-05-01T00:00:00Z'), 10)), [
+      '2026-05-01T09:00:00.000Z',
+      '2026-05-02T09:00:00.000Z',
+      '2026-05-03T09:00:00.000Z',
+    ]);
+  });
+
+  it('is empty for a count of 0, a disabled schedule or one that never fires', () => {
+    assert.deepEqual(upcomingFires(timing(), d('2026-05-01T00:00:00Z'), 0), []);
+    assert.deepEqual(upcomingFires(timing({ enabled: false }), d('2026-05-01T00:00:00Z'), 5), []);
+    assert.deepEqual(upcomingFires(timing({ cronExpression: '0 0 30 2 *' }), d('2026-05-01T00:00:00Z'), 5), []);
   });
 });

@@ -3,37 +3,11 @@ import { describe, it } from '@jest/globals';
 import { MAX_MISSED_RUNS_RECORDED, planDueFire } from './fire-planner.js';
 import { nextFireAfter } from './cron.js';
 import type { Schedule } from '../domain/schedule.js';
+import { aSchedule } from '../../test/support/builders.js';
 
-function schedule(overrides: Partial<Schedule> = {}): Schedule {
-  const at = new Date('2026-03-01T08:00:00.000Z');
-  return {
-    id: 'sched-1',
-    userId: 'alice',
-    agentId: 'agent-1',
-    name: 'Daily digest',
-    description: 'Summarise yesterday',
-    enabled: true,
-    timezone: 'UTC',
-    cronExpression: '0 9 * * *',
-    startedAt: null,
-    endedAt: null,
-    chatModelConfig: { type: 'openai', credential_id: 'cred-1', model: 'gpt-4o', parameters: { temperature: 0.2 } },
-    stateful: false,
-    permissionMode: 'dont_ask',
-    source: 'USER',
-    sourceSessionId: null,
-    catchupWindowSeconds: 300,
-    overlapPolicy: 'skip',
-    runTimeoutSeconds: 3600,
-    historyLimit: null,
-    nextRunAt: null,
-    lastRunAt: null,
-    createdAt: at,
-    updatedAt: at,
-    version: 1,
-    ...overrides,
-  };
-}
+/** A daily 09:00 UTC schedule, open-ended; override what a test is about. */
+const schedule = (overrides: Partial<Schedule> = {}): Schedule =>
+  aSchedule({ id: 'sched-1', timezone: 'UTC', cronExpression: '0 9 * * *', startedAt: null, ...overrides });
 
 const d = (iso: string) => new Date(iso);
 const iso = (at: Date | null | undefined) => at?.toISOString() ?? null;

@@ -3,7 +3,7 @@ import { Clock } from '../common/clock.js';
 import { StorageUnavailable } from '../common/domain-errors.js';
 import { LOG_THROTTLE_INTERVAL_MS, LogThrottle, suppressedSuffix } from '../common/log-throttle.js';
 import { SchedulerConfig } from '../config/app-config.js';
-import { DispatchMode } from '../dispatch/dispatch-mode.js';
+import { DispatchMode } from '../config/dispatch-mode.js';
 import { nextFireAfter } from './cron.js';
 import type { Schedule } from '../domain/schedule.js';
 import { type DueFirePlan, unfiredRun } from '../domain/fire.js';
@@ -31,6 +31,13 @@ export const PRUNE_BATCH_SIZE = 1000;
  * the history of every limited schedule, which is not worth doing every second.
  */
 export const PRUNE_INTERVAL_MS = 10_000;
+
+/**
+ * Schedules rescheduled at start-up at most (see rescheduleUnplanned): rows without a next run are
+ * rare (written before the scheduler kept one, or whose cron stopped parsing), and one pass over
+ * this many keeps start-up short; any beyond it are rescheduled at the next start.
+ */
+export const MAX_RESCHEDULED_AT_START = 10_000;
 
 /**
  * Fires due schedules: every tick it claims them from storage in batches until none is due.
@@ -171,7 +178,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
    */
   async rescheduleUnplanned(): Promise<void> {
     const now = this.clock.now();
-    for (const schedule of await this.storage.listEnabledSchedulesWithoutNextRun(10_000)) {
+    for (const schedule of await this.storage.listEnabledSchedulesWithoutNextRun(MAX_RESCHEDULED_AT_START)) {
       try {
         await this.storage.setMissingNextRun(schedule.userId, schedule.id, (current) => nextFireAfter(current, now));
       } catch (error) {

@@ -11,7 +11,7 @@ export const SHUTTING_DOWN_RETRY_AFTER_SECONDS = 1;
 const ALWAYS_SERVED = /^\/health(\/|$)/;
 
 /**
- * The first step of a shutdown (DESIGN: readiness, drain, ticker and dispatcher, storage). Nest
+ * The first step of a shutdown (readiness, drain, ticker and dispatcher, storage). Nest
  * calls every onModuleDestroy before any beforeApplicationShutdown, and closes the HTTP server
  * only after those: so draining here comes before SchedulerService and DispatcherService stop
  * (their beforeApplicationShutdown), and before the storage closes (TypeORM's onApplicationShutdown).

@@ -2,7 +2,7 @@ import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyRequest } from 'fastify';
 import { RateLimited } from '../common/domain-errors.js';
-import { RUNTIME_ROUTE_PREFIX } from '../common/json-body.js';
+import { RUNTIME_ROUTE_PREFIX } from '../auth/runtime-token.guard.js';
 import type { RateLimitConfig } from '../config/app-config.js';
 import { RedisCounters } from './redis-counters.js';
 

@@ -10,11 +10,12 @@ import {
 } from '@nestjs/swagger';
 import { ProblemDetails } from '../common/problem-details.js';
 import { ApiStorageUnavailable, PROBLEM_EXAMPLES } from '../docs/problem-examples.js';
-import { RunResponse, toRunResponse } from '../schedules/dto/run.response.js';
-import { SessionResponse, toSessionResponse } from '../sessions/dto/session.response.js';
+import { RunResponse, toRunResponse } from '../wire/run.response.js';
+import { SessionResponse, toSessionResponse } from '../wire/session.response.js';
 import { ReportRunStatusDto } from './dto/report-run-status.dto.js';
 import { SessionStateDto, toSessionState } from './dto/session-state.dto.js';
-import { RuntimeAuth } from './runtime-auth.decorator.js';
+import { RuntimeAuth } from '../auth/runtime-auth.decorator.js';
+import { RUNTIME_ROUTE } from '../auth/runtime-token.guard.js';
 import { RuntimeService } from './runtime.service.js';
 
 const Invalid = (example: ProblemDetails) =>
@@ -28,7 +29,7 @@ const Invalid = (example: ProblemDetails) =>
 @ApiTags('runtime')
 @RuntimeAuth()
 @ApiStorageUnavailable()
-@Controller('runtime')
+@Controller(RUNTIME_ROUTE)
 export class RuntimeController {
   constructor(private readonly runtime: RuntimeService) {}
 

@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { RuntimeConfig } from '../config/app-config.js';
 import { RuntimeController } from './runtime.controller.js';
-import { RuntimeTokenGuard } from './runtime-token.guard.js';
+import { RuntimeTokenGuard } from '../auth/runtime-token.guard.js';
 import { RuntimeService } from './runtime.service.js';
 
 /**

@@ -19,9 +19,9 @@ import { encodeCursor } from '../common/cursor.js';
 import { PageQuery, pageRequestOf } from '../common/page-query.dto.js';
 import { ProblemDetails } from '../common/problem-details.js';
 import { toLocalIso } from '../common/time.js';
-import { RunDetailResponse, RunListResponse, toRunDetailResponse, toRunResponse } from './dto/run.response.js';
+import { RunDetailResponse, RunListResponse, toRunDetailResponse, toRunResponse } from '../wire/run.response.js';
 import { scheduleSessionsJson } from '../sessions/dto/session-json.response.js';
-import { ScheduleSessionsResponse } from '../sessions/dto/session.response.js';
+import { ScheduleSessionsResponse } from '../wire/session.response.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { CreateScheduleDto } from './dto/create-schedule.dto.js';
 import {
@@ -30,7 +30,7 @@ import {
   ScheduleListResponse,
   ScheduleResponse,
   toScheduleResponse,
-} from './dto/schedule.response.js';
+} from '../wire/schedule.response.js';
 import { NextRunsQuery, NextRunsResponse } from './dto/next-runs.dto.js';
 import { UpdateScheduleDto } from './dto/update-schedule.dto.js';
 import { ApiRateLimited, ApiStorageUnavailable, PROBLEM_EXAMPLES } from '../docs/problem-examples.js';

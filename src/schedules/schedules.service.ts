@@ -18,7 +18,7 @@ import { HistoryStorage } from '../storage/ports/history.storage.js';
 import { ScheduleStorage } from '../storage/ports/schedule.storage.js';
 import { fireIntervalProblem, nextFireAfter, upcomingFires } from '../firing/cron.js';
 import { SchedulerWakeUp } from '../firing/scheduler-wake-up.js';
-import type { ChatModelConfigDto } from './dto/chat-model-config.dto.js';
+import type { ChatModelConfigDto } from '../wire/chat-model-config.dto.js';
 import type { CreateScheduleDto } from './dto/create-schedule.dto.js';
 import type { UpdateScheduleDto } from './dto/update-schedule.dto.js';
 import {

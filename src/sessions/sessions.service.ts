@@ -2,7 +2,7 @@ import { Injectable, Optional } from '@nestjs/common';
 import { ScheduleBusy, ScheduleNotFound } from '../common/domain-errors.js';
 import type { Schedule } from '../domain/schedule.js';
 import type { Page, PageRequest } from '../common/page.js';
-import { DispatchMode } from '../dispatch/dispatch-mode.js';
+import { DispatchMode } from '../config/dispatch-mode.js';
 import { Metrics } from '../metrics/metrics.js';
 import { FiringStorage } from '../storage/ports/firing.storage.js';
 import { HistoryStorage, type SessionJson } from '../storage/ports/history.storage.js';

@@ -19,7 +19,7 @@ import {
 } from 'class-validator';
 import { PERMISSION_MODES, type PermissionMode } from '../../domain/schedule.js';
 import { type Message, type SessionState, type Task, TASK_STATES, type TaskState } from '../../domain/session.js';
-import { MaxJsonBytes } from '../../schedules/dto/schedule.validators.js';
+import { MaxJsonBytes } from '../../common/validators.js';
 import { EXAMPLE_AGENT_ID, EXAMPLE_SESSION_ID } from '../../docs/examples.js';
 
 // The session state the runtime writes back (PUT /runtime/sessions/{id}/state): the seed's `state`

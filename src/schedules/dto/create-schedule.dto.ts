@@ -25,8 +25,9 @@ import {
   type PermissionMode,
   RUN_TIMEOUT_SECONDS_RANGE,
 } from '../../domain/schedule.js';
-import { IsCronExpression, IsIsoInstant, Omittable } from './schedule.validators.js';
-import { ChatModelConfigDto } from './chat-model-config.dto.js';
+import { Omittable } from '../../common/validators.js';
+import { IsCronExpression, IsIsoInstant } from './schedule.validators.js';
+import { ChatModelConfigDto } from '../../wire/chat-model-config.dto.js';
 import { EXAMPLE_AGENT_ID, EXAMPLE_CRON, EXAMPLE_DESCRIPTION, EXAMPLE_TIMEZONE } from '../../docs/examples.js';
 
 /** Optional and nullable: null clears the field (the activation window's ends, the history limit). */

@@ -1,4 +1,4 @@
-import { type ValidationOptions, registerDecorator, ValidateIf } from 'class-validator';
+import { type ValidationOptions, registerDecorator } from 'class-validator';
 import { cronExpressionProblem } from '../../firing/cron.js';
 
 /** A cron expression the scheduler can run (see cronExpressionProblem). */
@@ -16,9 +16,6 @@ export function IsCronExpression(options?: ValidationOptions): PropertyDecorator
       },
     });
 }
-
-/** May be left out, but never null: its validators then run on null and refuse it. */
-export const Omittable = (): PropertyDecorator => ValidateIf((_object, value) => value !== undefined);
 
 // An instant: date, time and an explicit offset or Z, so no time zone has to be guessed.
 const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/i;
@@ -52,21 +49,6 @@ export function IsIsoInstant(options?: ValidationOptions): PropertyDecorator {
         defaultMessage: (args) =>
           `${args?.property} must be an ISO 8601 date-time with a time zone offset, e.g. 2026-01-01T09:00:00Z, ` +
           `of a real date between 1970 and ${MAX_INSTANT_YEAR}`,
-      },
-    });
-}
-
-/** A JSON value whose serialised form is at most `maxBytes` bytes (UTF-8). */
-export function MaxJsonBytes(maxBytes: number, options?: ValidationOptions): PropertyDecorator {
-  return (target, propertyName) =>
-    registerDecorator({
-      name: 'maxJsonBytes',
-      target: target.constructor,
-      propertyName: propertyName as string,
-      options,
-      validator: {
-        validate: (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '') <= maxBytes,
-        defaultMessage: (args) => `${args?.property} must be at most ${maxBytes} bytes as JSON`,
       },
     });
 }

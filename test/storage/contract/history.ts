@@ -7,7 +7,7 @@ import { fireWrite } from '../../../src/domain/fire.js';
 import type { Schedule } from '../../../src/domain/schedule.js';
 import type { Session } from '../../../src/domain/session.js';
 import { scheduleSessionsJson } from '../../../src/sessions/dto/session-json.response.js';
-import { toSessionResponse } from '../../../src/sessions/dto/session.response.js';
+import { toSessionResponse } from '../../../src/wire/session.response.js';
 import type { SessionJson } from '../../../src/storage/ports/history.storage.js';
 import { aSchedule } from '../../support/builders.js';
 import { storedSessionPage, storedSessions } from '../../support/stored-sessions.js';

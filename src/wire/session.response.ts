@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { ApiNextCursor } from '../../common/page-query.dto.js';
+import { ApiNextCursor } from '../common/page-query.dto.js';
 import {
   EXAMPLE_AGENT_ID,
   EXAMPLE_MESSAGE_ID,
@@ -9,10 +9,10 @@ import {
   EXAMPLE_TEXT_BLOCK_ID,
   EXAMPLE_TIMES,
   EXAMPLE_USER_ID,
-} from '../../docs/examples.js';
-import { ChatModelConfigDto } from '../../schedules/dto/chat-model-config.dto.js';
-import { PERMISSION_MODES, type PermissionMode } from '../../domain/schedule.js';
-import { type Session, SESSION_SOURCES, type SessionSource, TASK_STATES, type TaskState } from '../../domain/session.js';
+} from '../docs/examples.js';
+import { ChatModelConfigDto } from './chat-model-config.dto.js';
+import { PERMISSION_MODES, type PermissionMode } from '../domain/schedule.js';
+import { type Session, SESSION_SOURCES, type SessionSource, TASK_STATES, type TaskState } from '../domain/session.js';
 
 // The session record of the contract (list-schedule-sessions.seed.txt), field for field.
 

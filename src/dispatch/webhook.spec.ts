@@ -3,12 +3,12 @@ import { createServer, type IncomingHttpHeaders, type Server, type ServerRespons
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, it } from '@jest/globals';
 import { Webhook } from 'standardwebhooks';
-import { aSchedule } from '../../support/builders.js';
-import { fireWrite } from '../../../src/domain/fire.js';
-import { toRunResponse } from '../../../src/schedules/dto/run.response.js';
-import { toScheduleResponse } from '../../../src/schedules/dto/schedule.response.js';
-import { toSessionResponse } from '../../../src/sessions/dto/session.response.js';
-import { MAX_ANSWER_BYTES, MAX_ERROR_LENGTH, parseCompletion, storableError, webhookBody, WebhookSender } from '../../../src/dispatch/webhook.js';
+import { aSchedule } from '../../test/support/builders.js';
+import { fireWrite } from '../domain/fire.js';
+import { toRunResponse } from '../wire/run.response.js';
+import { toScheduleResponse } from '../wire/schedule.response.js';
+import { toSessionResponse } from '../wire/session.response.js';
+import { MAX_ANSWER_BYTES, MAX_ERROR_LENGTH, parseCompletion, storableError, webhookBody, WebhookSender } from './webhook.js';
 
 const SECRET = `whsec_${Buffer.from('a test secret of 32 bytes, fine.').toString('base64')}`;
 

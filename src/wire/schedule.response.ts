@@ -7,7 +7,7 @@ import {
   type Schedule,
   SCHEDULE_SOURCES,
   type ScheduleSource,
-} from '../../domain/schedule.js';
+} from '../domain/schedule.js';
 import { ChatModelConfigDto } from './chat-model-config.dto.js';
 import { RunResponse } from './run.response.js';
 import {
@@ -19,7 +19,7 @@ import {
   EXAMPLE_TIMES,
   EXAMPLE_TIMEZONE,
   EXAMPLE_USER_ID,
-} from '../../docs/examples.js';
+} from '../docs/examples.js';
 
 export class ScheduleDataResponse {
   @ApiProperty({ example: 'Weekday support digest' }) readonly name: string;

@@ -2,16 +2,16 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, it } from '@jest/globals';
-import { StorageUnavailable } from '../../../src/common/domain-errors.js';
-import type { DispatchConfig } from '../../../src/config/app-config.js';
-import type { ClaimedDelivery, DeliveryResult } from '../../../src/domain/delivery.js';
-import { fireWrite } from '../../../src/domain/fire.js';
-import type { DispatchAttempt } from '../../../src/domain/run.js';
-import type { DeliveryStorage } from '../../../src/storage/ports/delivery.storage.js';
-import { aSchedule } from '../../support/builders.js';
-import { ManualClock } from '../../support/manual-clock.js';
-import { DispatcherService, leaseMs } from '../../../src/dispatch/dispatcher.service.js';
-import { captureNestLogs } from '../../support/captured-logs.js';
+import { StorageUnavailable } from '../common/domain-errors.js';
+import type { DispatchConfig } from '../config/app-config.js';
+import type { ClaimedDelivery, DeliveryResult } from '../domain/delivery.js';
+import { fireWrite } from '../domain/fire.js';
+import type { DispatchAttempt } from '../domain/run.js';
+import type { DeliveryStorage } from '../storage/ports/delivery.storage.js';
+import { aSchedule } from '../../test/support/builders.js';
+import { ManualClock } from '../../test/support/manual-clock.js';
+import { DispatcherService, leaseMs } from './dispatcher.service.js';
+import { captureNestLogs } from '../../test/support/captured-logs.js';
 
 const SECRET = `whsec_${Buffer.from('a test secret of 32 bytes, fine.').toString('base64')}`;
 

@@ -4,16 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { DataSource, type DataSourceOptions, type MigrationInterface } from 'typeorm';
-import type { StorageConfig } from '../../src/config/app-config.js';
-import { fireWrite } from '../../src/domain/fire.js';
-import type { Run } from '../../src/domain/run.js';
-import { dataSourceOptions } from '../../src/storage/typeorm/data-source-options.js';
-import { dialectNamed, type SqlDialectName } from '../../src/storage/typeorm/dialect.js';
-import { toRunRow, toScheduleRow, toSessionRow } from '../../src/storage/typeorm/entities/row.mapper.js';
-import { TypeOrmStorage } from '../../src/storage/typeorm/typeorm.storage.js';
-import { aSchedule } from '../support/builders.js';
-import { createThrowawayDatabase, postgresSkipReason } from '../support/postgres.js';
-import { storedSession } from '../support/stored-sessions.js';
+import type { StorageConfig } from '../../config/app-config.js';
+import { fireWrite } from '../../domain/fire.js';
+import type { Run } from '../../domain/run.js';
+import { dataSourceOptions } from './data-source-options.js';
+import { dialectNamed, type SqlDialectName } from './dialect.js';
+import { toRunRow, toScheduleRow, toSessionRow } from './entities/row.mapper.js';
+import { TypeOrmStorage } from './typeorm.storage.js';
+import { aSchedule } from '../../../test/support/builders.js';
+import { createThrowawayDatabase, postgresSkipReason } from '../../../test/support/postgres.js';
+import { storedSession } from '../../../test/support/stored-sessions.js';
 
 /*
  * The entity declarations and the hand-written migrations describe the same schema twice; these

@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from '@jest/globals';
 import { Logger, type LoggerService } from '@nestjs/common';
-import { DueNotifications, type DueListener, SingleProcessDueNotifications } from '../../../src/storage/due-notifications.js';
-import { FiringOnMemory } from '../../support/firing-on-memory.js';
-import type { ClaimOutcome, DueFirePlan } from '../../../src/domain/fire.js';
-import type { Schedule } from '../../../src/domain/schedule.js';
-import { aSchedule } from '../../support/builders.js';
-import { ManualClock } from '../../support/manual-clock.js';
-import { ManualTimers } from '../../support/manual-timers.js';
-import { SchedulerWakeUp } from '../../../src/firing/scheduler-wake-up.js';
-import { SchedulerService } from '../../../src/firing/scheduler.service.js';
-import { DispatchMode } from '../../../src/dispatch/dispatch-mode.js';
-import { Metrics } from '../../../src/metrics/metrics.js';
-import { HELD_DUE_RETRY_MS } from '../../../src/firing/tick-delay.js';
+import { DueNotifications, type DueListener, SingleProcessDueNotifications } from '../storage/due-notifications.js';
+import { FiringOnMemory } from '../../test/support/firing-on-memory.js';
+import type { ClaimOutcome, DueFirePlan } from '../domain/fire.js';
+import type { Schedule } from '../domain/schedule.js';
+import { aSchedule } from '../../test/support/builders.js';
+import { ManualClock } from '../../test/support/manual-clock.js';
+import { ManualTimers } from '../../test/support/manual-timers.js';
+import { SchedulerWakeUp } from './scheduler-wake-up.js';
+import { SchedulerService } from './scheduler.service.js';
+import { DispatchMode } from '../config/dispatch-mode.js';
+import { Metrics } from '../metrics/metrics.js';
+import { HELD_DUE_RETRY_MS } from './tick-delay.js';
 
 const MAX_SLEEP_MS = 60_000;
 

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { ApiNextCursor } from '../../common/page-query.dto.js';
-import { EXAMPLE_RUN_ID, EXAMPLE_SCHEDULE_ID, EXAMPLE_SESSION_ID, EXAMPLE_TIMES } from '../../docs/examples.js';
+import { ApiNextCursor } from '../common/page-query.dto.js';
+import { EXAMPLE_RUN_ID, EXAMPLE_SCHEDULE_ID, EXAMPLE_SESSION_ID, EXAMPLE_TIMES } from '../docs/examples.js';
 import {
   type DispatchAttempt,
   type Run,
@@ -9,7 +9,7 @@ import {
   type RunStatus,
   type RunTrigger,
   type RunWithAttempts,
-} from '../../domain/run.js';
+} from '../domain/run.js';
 
 export class RunResponse {
   @ApiProperty({ example: EXAMPLE_RUN_ID }) readonly id: string;

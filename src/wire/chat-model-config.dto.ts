@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsObject, IsString, Length } from 'class-validator';
-import { MaxJsonBytes, Omittable } from './schedule.validators.js';
-import { EXAMPLE_CHAT_MODEL_CONFIG } from '../../docs/examples.js';
+import { MaxJsonBytes, Omittable } from '../common/validators.js';
+import { EXAMPLE_CHAT_MODEL_CONFIG } from '../docs/examples.js';
 
 /** The most `parameters` may hold, as JSON. */
 export const MAX_PARAMETERS_BYTES = 16 * 1024;

@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyRateLimitStore } from '@fastify/rate-limit';
 import { describe, it } from '@jest/globals';
 import { v7 as uuidv7 } from 'uuid';
-import { LogThrottle } from '../../../src/common/log-throttle.js';
-import { redisSkipReason, TEST_REDIS_URL, testRedisClient } from '../../support/redis.js';
-import { RATE_LIMIT_KEY_PREFIX, RedisCounters, ReportingStore } from '../../../src/rate-limit/redis-counters.js';
+import { LogThrottle } from '../common/log-throttle.js';
+import { redisSkipReason, TEST_REDIS_URL, testRedisClient } from '../../test/support/redis.js';
+import { RATE_LIMIT_KEY_PREFIX, RedisCounters, ReportingStore } from './redis-counters.js';
 
 type Result = { current: number; ttl: number } | undefined;
 

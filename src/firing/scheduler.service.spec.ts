@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
-import { StorageUnavailable } from '../../../src/common/domain-errors.js';
-import type { ClaimOutcome, DueFirePlan } from '../../../src/domain/fire.js';
-import type { Schedule } from '../../../src/domain/schedule.js';
-import { FiringOnMemory } from '../../support/firing-on-memory.js';
-import { aSchedule } from '../../support/builders.js';
-import { ManualClock } from '../../support/manual-clock.js';
-import { SchedulerService } from '../../../src/firing/scheduler.service.js';
-import { captureNestLogs } from '../../support/captured-logs.js';
+import { StorageUnavailable } from '../common/domain-errors.js';
+import type { ClaimOutcome, DueFirePlan } from '../domain/fire.js';
+import type { Schedule } from '../domain/schedule.js';
+import { FiringOnMemory } from '../../test/support/firing-on-memory.js';
+import { aSchedule } from '../../test/support/builders.js';
+import { ManualClock } from '../../test/support/manual-clock.js';
+import { SchedulerService } from './scheduler.service.js';
+import { captureNestLogs } from '../../test/support/captured-logs.js';
 
 /** The memory storage's firing port, whose claims can fail (the database is down) or find everything held elsewhere. */
 class SwitchableStorage extends FiringOnMemory {

@@ -5,6 +5,10 @@ import { InvalidRuntimeToken } from '../common/domain-errors.js';
 import { bearerToken } from '../common/http-headers.js';
 import { RuntimeConfig } from '../config/app-config.js';
 
+/** The agent runtime's routes (RuntimeController): they take the runtime token, never a user's identity, and larger bodies. */
+export const RUNTIME_ROUTE = 'runtime';
+export const RUNTIME_ROUTE_PREFIX = `/${RUNTIME_ROUTE}/`;
+
 function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
