@@ -368,3 +368,36 @@ describeOnEveryBackend(
   },
   () => ({ dispatch: dispatchTo(receiver.url, { enabled: true, pollIntervalMs: 10 }) }),
 );
+
+describeOnEveryBackend(
+  'dispatch woken by the fire',
+  (backend) => {
+    const { fire, run } = dispatchDriver(backend);
+
+    // The poll comes round once an hour here: what is delivered, the storage handed to the
+    // dispatcher as the fire committed, or woke it for.
+    const delivered = async (fired: { userId: string; scheduleId: string; runId: string }) => {
+      for (let i = 0; i < 1000 && (await run(fired)).status === 'pending'; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      return run(fired);
+    };
+
+    it('hands a fire to the dispatcher as it commits: the runtime has it before any poll', async () => {
+      receiver.answer({ status: 202 });
+      const fired = await fire();
+      const run = await delivered(fired);
+      assert.equal(run.status, 'dispatched');
+      assert.equal(receiver.requests[0].headers['webhook-id'], fired.runId);
+    });
+
+    it('is woken for a stateful fire, which it claims (its session is read whole, not handed over)', async () => {
+      receiver.answer({ status: 200, body: '{"status":"succeeded"}' }, { status: 202 });
+      const first = await fire({ stateful: true, overlap_policy: 'buffer_one' });
+      assert.equal((await delivered(first)).status, 'succeeded');
+      const userId = first.userId;
+      const second = (await request(backend.app.getHttpServer()).post(`/schedule/${first.scheduleId}/run`).set('x-user-id', userId).expect(202)).body.run;
+      assert.equal((await delivered({ ...first, runId: second.id })).status, 'dispatched');
+      assert.equal(receiver.requests.length, 2);
+    });
+  },
+  () => ({ dispatch: dispatchTo(receiver.url, { enabled: true, pollIntervalMs: 3_600_000 }) }),
+);

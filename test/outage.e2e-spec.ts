@@ -250,7 +250,7 @@ describe('a PostgreSQL database emptied under the service', () => {
     const admin = new pg.Client({ connectionString: database.url });
     await admin.connect();
     try {
-      await admin.query('DROP TABLE runs, sessions, schedules, outbox, dispatch_attempts, migrations');
+      await admin.query('DROP TABLE runs, session_messages, sessions, schedules, outbox, dispatch_attempts, migrations');
     } finally {
       await admin.end();
     }

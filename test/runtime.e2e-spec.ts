@@ -460,18 +460,10 @@ describeOnEveryBackend(
         const scheduleId = await createSchedule(userId);
         const { run } = await fire(userId, scheduleId);
         const firstAt = clock.now();
-        await storage.delivery.recordDeliveryAttempt(
-          { runId: run.id, at: firstAt, statusCode: null, error: 'connect ECONNREFUSED 127.0.0.1:9', durationMs: 3 },
-          { outcome: 'retry', nextAttemptAt: new Date(firstAt.getTime() + 1000) },
-          firstAt,
-        );
+        await storage.delivery.recordDeliveryAttempts([{ attempt: { runId: run.id, at: firstAt, statusCode: null, error: 'connect ECONNREFUSED 127.0.0.1:9', durationMs: 3 }, result: { outcome: 'retry', nextAttemptAt: new Date(firstAt.getTime() + 1000) } }], firstAt);
         clock.advance(1500);
         const secondAt = clock.now();
-        await storage.delivery.recordDeliveryAttempt(
-          { runId: run.id, at: secondAt, statusCode: 202, error: null, durationMs: 41 },
-          { outcome: 'delivered' },
-          new Date(secondAt.getTime() + 41),
-        );
+        await storage.delivery.recordDeliveryAttempts([{ attempt: { runId: run.id, at: secondAt, statusCode: 202, error: null, durationMs: 41 }, result: { outcome: 'delivered' } }], new Date(secondAt.getTime() + 41));
         const res = await runOf(userId, scheduleId, run.id);
         assert.deepEqual(res, {
           ...run,

@@ -153,7 +153,7 @@ describe('loadConfig', () => {
       url: 'http://127.0.0.1:4000/hook',
       secret: SECRET,
       enabled: true,
-      concurrency: 16,
+      concurrency: 128,
       timeoutMs: 10_000,
       maxAttempts: 8,
       pollIntervalMs: 500,

@@ -103,18 +103,21 @@ export class DispatchConfig {
   secret: string;
   /** Whether this process delivers (fires write outbox entries either way; another replica may deliver them). */
   enabled: boolean;
-  /** Deliveries in flight at once, per process. */
+  /** Webhooks in flight at once, per process (each over a kept-alive connection of its own). */
   concurrency: number;
   /** One attempt's limit, connecting to the last byte of the answer. */
   timeoutMs: number;
   /** Attempts per run, the first included, before its delivery gives up and the run fails. */
   maxAttempts: number;
-  /** How often an idle dispatcher looks for due entries. */
+  /**
+   * How often the dispatcher looks for due entries on its own, the safety net: fires wake it (see
+   * DispatchHandOff), and retries as they come due.
+   */
   pollIntervalMs: number;
 }
 
 export const DISPATCH_DEFAULTS = {
-  concurrency: 16,
+  concurrency: 128,
   timeoutMs: 10_000,
   maxAttempts: 8,
   pollIntervalMs: 500,

@@ -1,11 +1,14 @@
-import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap, Optional } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
 import { StorageUnavailable } from '../common/domain-errors.js';
 import { LOG_THROTTLE_INTERVAL_MS, LogThrottle, suppressedSuffix } from '../common/log-throttle.js';
 import { DispatchConfig } from '../config/app-config.js';
 import type { ClaimedDelivery } from '../domain/delivery.js';
 import { Metrics } from '../metrics/metrics.js';
+import { DispatchHandOff, type LocalDispatcher } from '../storage/dispatch-hand-off.js';
+import { OutboxNotifications } from '../storage/due-notifications.js';
 import { DeliveryStorage } from '../storage/ports/delivery.storage.js';
+import { AttemptRecorder } from './attempt-recorder.js';
 import { attemptError, deliveryResult } from './retry-policy.js';
 import { webhookBody, WebhookSender } from './webhook.js';
 
@@ -20,55 +23,140 @@ export function leaseMs(timeoutMs: number): number {
   return 2 * timeoutMs + 1000;
 }
 
+/** How late the oldest deliverable entry may be before the dispatchers count as behind (see the backlog warning). */
+export const OUTBOX_BACKLOG_TOLERANCE_MS = 10_000;
+
+/** Entries one claim takes at most (the SQL backends' rows per statement). */
+const MAX_CLAIM = 500;
+
+/** Deliveries a dispatcher holds (sending and queued), per slot of DISPATCH_CONCURRENCY: what it takes from fires and claims at once. */
+export const HELD_PER_SLOT = 8;
+
+/** Attempts waiting to be recorded past which no new one starts: the database sets the pace. */
+export const MAX_UNRECORDED = 1000;
+
+/** A queued delivery starts only if its attempt and record fit in its lease with this to spare. */
+const LEASE_MARGIN_MS = 1000;
+
+/** A delivery taken, and until when it is leased to this dispatcher. */
+interface Held {
+  delivery: ClaimedDelivery;
+  leaseUntil: number;
+}
+
 /**
- * Delivers the outbox to the agent runtime (README "Dispatch to an agent runtime"). Every pollIntervalMs it claims
- * as many due entries as it has free slots (DispatchConfig.concurrency), POSTs each one's webhook
- * and records the attempt with its result (see deliveryResult). The database coordinates the
- * replicas: a claim leases its entries, so each attempt is made by one of them, and a replica
- * that dies leaves its entries to the others once the lease ends. A storage failure is logged
- * (throttled, as the scheduler does) and retried at the next poll. Logs never hold a webhook's
- * body or the secret.
+ * Delivers the outbox to the agent runtime (README "Dispatch to an agent runtime"). It is woken,
+ * not polled: a fire of this process is handed to it by the storage as it commits (leased to it,
+ * nothing read back: see DispatchHandOff); entries it could not take, and those other replicas
+ * wrote or released, wake it to claim as many as it has room for (locally at once, from other
+ * replicas through OutboxNotifications). It holds what it takes in a queue, sends up to
+ * `concurrency` webhooks at once over a keep-alive pool, and records the attempts in batches
+ * (AttemptRecorder) while it sends the next: a slot frees when the runtime answers. Every
+ * pollIntervalMs it still looks, as the safety net (a lost notification, a retry come due, an
+ * expired lease), and reports its backlog. A storage failure is logged (throttled, as the
+ * scheduler does) and retried at the next poll. Logs never hold a webhook's body or the secret.
  */
 @Injectable()
-export class DispatcherService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class DispatcherService implements OnApplicationBootstrap, BeforeApplicationShutdown, LocalDispatcher {
   private readonly logger = new Logger(DispatcherService.name);
   private readonly throttle: LogThrottle;
   private readonly sender: WebhookSender;
-  private readonly inFlight = new Set<Promise<void>>();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly recorder: AttemptRecorder;
+  /** Taken and not started yet, oldest first. */
+  private readonly queue: Held[] = [];
+  /** Webhooks sent and not answered yet. */
+  private sending = 0;
+  /** Attempts answered and not recorded yet. */
+  private unrecorded = 0;
+  /** Every attempt started and not yet recorded (for shutdown). */
+  private readonly attempts = new Set<Promise<void>>();
+  private pollTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** When retryTimer fires, by the clock. */
+  private retryAt = Infinity;
   private polling: Promise<void> | null = null;
+  /** A wake came while a poll ran: poll again once it is done. */
+  private wokenWhilePolling = false;
+  private wakeScheduled = false;
   private started = false;
   private stopping = false;
-  /** The last poll claimed all it asked for: more may be due as soon as a slot frees. */
+  /** The last claim came back full: more may be due as soon as there is room. */
   private backlogged = false;
   /** Polls that failed in a row. */
   private failedPolls = 0;
+  private detach: (() => void) | undefined;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly storage: DeliveryStorage,
     private readonly clock: Clock,
     private readonly config: DispatchConfig,
     @Optional() private readonly metrics: Metrics = Metrics.none,
+    // Explicit tokens: a union type (`| null`) leaves Nest no type to read.
+    @Optional() @Inject(DispatchHandOff) private readonly handOff: DispatchHandOff | null = null,
+    @Optional() @Inject(OutboxNotifications) private readonly notifications: OutboxNotifications | null = null,
   ) {
     this.throttle = new LogThrottle(LOG_THROTTLE_INTERVAL_MS, () => this.clock.now().getTime());
-    this.sender = new WebhookSender(config);
+    this.sender = new WebhookSender({ ...config, connections: config.concurrency });
+    this.recorder = new AttemptRecorder(storage, clock);
   }
 
   onApplicationBootstrap(): void {
     if (!this.config.enabled) return;
     this.started = true;
+    this.detach = this.handOff?.attach(this);
+    this.unsubscribe = this.notifications?.subscribe(() => this.wake());
     this.schedulePoll(0);
   }
 
   /**
-   * Stops claiming, and waits for the deliveries in flight to be sent and recorded. Runs after the
-   * HTTP drain and before the storage closes (see SchedulerService.beforeApplicationShutdown).
+   * Stops taking and claiming, and waits for the attempts in flight to be answered and recorded;
+   * what is queued is left to its lease. Runs after the HTTP drain and before the storage closes
+   * (see SchedulerService.beforeApplicationShutdown).
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.timer);
+    this.detach?.();
+    this.unsubscribe?.();
+    clearTimeout(this.pollTimer);
+    clearTimeout(this.retryTimer);
+    this.queue.length = 0;
     await this.polling;
-    await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.attempts]);
+    await this.recorder.idle();
+    await this.sender.close();
+  }
+
+  // ---- LocalDispatcher: what the storage hands over, and when it wakes it ----
+
+  room(): number {
+    if (!this.started || this.stopping) return 0;
+    return Math.max(0, this.config.concurrency * HELD_PER_SLOT - this.sending - this.queue.length);
+  }
+
+  leaseUntil(now: Date): Date {
+    return new Date(now.getTime() + leaseMs(this.config.timeoutMs));
+  }
+
+  take(deliveries: ClaimedDelivery[]): void {
+    // Stopping: their leases end and another replica (or this one, restarted) delivers them.
+    if (this.stopping) return;
+    const leaseUntil = this.leaseUntil(this.clock.now()).getTime();
+    for (const delivery of deliveries) this.queue.push({ delivery, leaseUntil });
+    this.pump();
+  }
+
+  /** Claims soon (not within the caller's write: the storage may wake it mid-transaction). */
+  wake(): void {
+    if (!this.started || this.stopping || this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      if (this.stopping) return;
+      if (this.polling) this.wokenWhilePolling = true;
+      else if (this.room() > 0) this.runPoll(false);
+      else this.backlogged = true;
+    });
   }
 
   /**
@@ -89,37 +177,37 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
 
   private claim(limit: number): Promise<ClaimedDelivery[]> {
     const now = this.clock.now();
-    return this.storage.claimDeliveries(now, limit, new Date(now.getTime() + leaseMs(this.config.timeoutMs)));
+    return this.storage.claimDeliveries(now, limit, this.leaseUntil(now));
   }
 
-  /** Fills the free slots, claim after claim, while claims come back full. */
+  /** Claims while there is room and claims come back full. */
   private async poll(): Promise<void> {
     this.backlogged = false;
     while (!this.stopping) {
-      const free = this.config.concurrency - this.inFlight.size;
-      if (free <= 0) {
+      const room = Math.min(this.room(), MAX_CLAIM);
+      if (room <= 0) {
         this.backlogged = true;
         return;
       }
-      const claimed = await this.claim(free);
-      for (const delivery of claimed) this.start(delivery);
-      if (claimed.length < free) return;
+      const claimed = await this.claim(room);
+      this.take(claimed);
+      if (claimed.length < room) return;
     }
   }
 
-  private start(delivery: ClaimedDelivery): void {
-    const running: Promise<void> = this.deliver(delivery).finally(() => {
-      this.inFlight.delete(running);
-      // Half the slots free while entries are waiting: claim now rather than at the next poll.
-      // Not at every freed slot: a claim is a transaction, and claiming one entry at a time
-      // cost as much as delivering it.
-      const free = this.config.concurrency - this.inFlight.size;
-      if (this.backlogged && free >= Math.ceil(this.config.concurrency / 2) && this.started && !this.stopping && !this.polling) {
-        clearTimeout(this.timer);
-        this.runPoll();
-      }
-    });
-    this.inFlight.add(running);
+  /** Starts queued deliveries while slots are free and the records keep up; drops those whose lease is too near its end. */
+  private pump(): void {
+    while (this.queue.length > 0 && this.sending < this.config.concurrency && this.unrecorded < MAX_UNRECORDED && !this.stopping) {
+      const { delivery, leaseUntil } = this.queue.shift()!;
+      // It could not be sent and recorded within its lease: another claim delivers it once the lease ends.
+      if (this.clock.now().getTime() + this.config.timeoutMs + LEASE_MARGIN_MS > leaseUntil) continue;
+      const attempt = this.deliver(delivery).finally(() => this.attempts.delete(attempt));
+      this.attempts.add(attempt);
+    }
+    // Room again while entries are waiting: claim now rather than at the next poll. Not at every
+    // freed slot: a claim is a transaction, and claiming one entry at a time cost as much as
+    // delivering it.
+    if (this.backlogged && !this.polling && this.room() >= Math.ceil((this.config.concurrency * HELD_PER_SLOT) / 2)) this.runPoll(false);
   }
 
   /**
@@ -142,38 +230,94 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private async attempt(delivery: ClaimedDelivery): Promise<void> {
     const { run } = delivery;
     const at = this.clock.now();
-    const { answer, durationMs } = await this.sender.send(run.id, webhookBody(delivery, at));
-    const now = this.clock.now();
-    const result = deliveryResult(answer, delivery.attemptsMade, this.config.maxAttempts, now);
-    const error = attemptError(answer);
-    this.metrics.recordDeliveryAttempt(result.outcome, durationMs);
-    await this.storage.recordDeliveryAttempt({ runId: run.id, at, statusCode: answer.statusCode, error, durationMs }, result, now);
-    if (result.outcome === 'gave-up') {
-      this.throttle.run('gave-up', (suppressed) =>
-        this.logger.warn(`Delivery of run ${run.id} gave up; the run failed: ${result.error}${suppressedSuffix(suppressed)}`),
-      );
-    } else if (result.outcome === 'retry') {
-      this.throttle.run('retry', (suppressed) =>
-        this.logger.warn(
-          `Delivery of run ${run.id} failed (attempt ${delivery.attemptsMade + 1} of ${this.config.maxAttempts}), ` +
-            `retrying at ${result.nextAttemptAt.toISOString()}: ${error}${suppressedSuffix(suppressed)}`,
-        ),
-      );
+    if (delivery.attemptsMade === 0) this.metrics.recordDeliveryLag(at.getTime() - run.scheduledFor.getTime());
+    this.sending++;
+    const { answer, durationMs } = await this.sender.send(run.id, webhookBody(delivery, at)).finally(() => {
+      // The slot is free once the runtime has answered: the record is written alongside the next sends.
+      this.sending--;
+      this.unrecorded++;
+      this.pump();
+    });
+    try {
+      const now = this.clock.now();
+      const result = deliveryResult(answer, delivery.attemptsMade, this.config.maxAttempts, now);
+      const error = attemptError(answer);
+      this.metrics.recordDeliveryAttempt(result.outcome, durationMs);
+      await this.recorder.record({ attempt: { runId: run.id, at, statusCode: answer.statusCode, error, durationMs }, result });
+      if (result.outcome === 'gave-up') {
+        this.throttle.run('gave-up', (suppressed) =>
+          this.logger.warn(`Delivery of run ${run.id} gave up; the run failed: ${result.error}${suppressedSuffix(suppressed)}`),
+        );
+      } else if (result.outcome === 'retry') {
+        this.wakeAt(result.nextAttemptAt);
+        this.throttle.run('retry', (suppressed) =>
+          this.logger.warn(
+            `Delivery of run ${run.id} failed (attempt ${delivery.attemptsMade + 1} of ${this.config.maxAttempts}), ` +
+              `retrying at ${result.nextAttemptAt.toISOString()}: ${error}${suppressedSuffix(suppressed)}`,
+          ),
+        );
+      }
+    } finally {
+      this.unrecorded--;
+      this.pump();
     }
   }
 
-  private schedulePoll(delayMs: number): void {
-    this.timer = setTimeout(() => this.runPoll(), delayMs);
+  /** A retry comes due at `at`: wake then, if that is sooner than anything planned. */
+  private wakeAt(at: Date): void {
+    if (!this.started || this.stopping || at.getTime() >= this.retryAt) return;
+    clearTimeout(this.retryTimer);
+    this.retryAt = at.getTime();
+    this.retryTimer = setTimeout(() => {
+      this.retryAt = Infinity;
+      this.wake();
+    }, Math.max(0, at.getTime() - this.clock.now().getTime()));
   }
 
-  private runPoll(): void {
+  private schedulePoll(delayMs: number): void {
+    this.pollTimer = setTimeout(() => {
+      if (!this.polling) return this.runPoll(true);
+      // A woken poll is running: it looks now anyway; the safety net comes round again later.
+      this.wokenWhilePolling = true;
+      this.schedulePoll(this.config.pollIntervalMs);
+    }, delayMs);
+  }
+
+  /** A poll; `timed`: the safety net's, which also reports the backlog and plans the next one. */
+  private runPoll(timed: boolean): void {
+    if (timed) clearTimeout(this.pollTimer);
     this.polling = this.poll()
+      .then(() => (timed ? this.reportBacklog() : undefined))
       .then(() => this.pollSucceeded())
       .catch((error: unknown) => this.pollFailed(error))
       .finally(() => {
         this.polling = null;
-        if (!this.stopping) this.schedulePoll(this.config.pollIntervalMs);
+        if (this.stopping) return;
+        if (timed) this.schedulePoll(this.config.pollIntervalMs);
+        if (this.wokenWhilePolling) {
+          this.wokenWhilePolling = false;
+          this.wake();
+        }
       });
+  }
+
+  /**
+   * Reports the entries waiting for any dispatcher (a gauge), and says so, at warn, when the
+   * oldest has waited past OUTBOX_BACKLOG_TOLERANCE_MS: more fires than the dispatchers deliver,
+   * or none that can (all down, or DISPATCH_ENABLED=false everywhere).
+   */
+  private async reportBacklog(): Promise<void> {
+    const now = this.clock.now();
+    const { count, oldestAvailableAt } = await this.storage.outboxBacklog(now);
+    this.metrics.setOutboxBacklog(count);
+    const lateMs = oldestAvailableAt ? now.getTime() - oldestAvailableAt.getTime() : 0;
+    if (lateMs <= OUTBOX_BACKLOG_TOLERANCE_MS) return;
+    this.throttle.run('behind', (suppressed) =>
+      this.logger.warn(
+        `The dispatchers are behind: ${count} outbox entr${count === 1 ? 'y' : 'ies'} deliverable and not taken, ` +
+          `the oldest ${Math.round(lateMs / 1000)} s late${suppressedSuffix(suppressed)}`,
+      ),
+    );
   }
 
   private pollSucceeded(): void {

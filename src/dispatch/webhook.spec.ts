@@ -92,7 +92,7 @@ describe('WebhookSender', () => {
     received = [];
     answer = (res) => res.end();
   });
-  const sender = (timeoutMs = 5000, to = url) => new WebhookSender({ url: to, secret: SECRET, timeoutMs });
+  const sender = (timeoutMs = 5000, to = url) => new WebhookSender({ url: to, secret: SECRET, timeoutMs, connections: 4 });
 
   it('POSTs the body signed per Standard Webhooks, the run id as webhook-id', async () => {
     const body = webhookBody(aDelivery(), new Date('2026-03-02T08:00:00.000Z'));

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Webhook } from 'standardwebhooks';
+import { type Dispatcher, Pool } from 'undici';
 import type { DispatchConfig } from '../config/app-config.js';
 import type { ClaimedDelivery } from '../domain/delivery.js';
 import { toRunResponse } from '../wire/run.response.js';
@@ -34,17 +35,28 @@ export function webhookBody(delivery: ClaimedDelivery, now: Date): string {
 export interface SentWebhook {
   answer: AttemptAnswer;
   durationMs: number;
+  /** When it was sent, on the performance clock (performance.now()). */
+  sentAt: number;
 }
 
 /**
- * POSTs signed webhooks (Standard Webhooks) to the configured URL. An attempt never throws: every
- * failure is an answer without a status code and with an error that says what happened.
+ * POSTs signed webhooks (Standard Webhooks) to the configured URL over a keep-alive pool of at
+ * most `connections` connections (undici's Pool, which Node's fetch runs on, without fetch's
+ * WHATWG layers): a webhook does not pay for a TCP (or TLS) handshake. An attempt never throws:
+ * every failure is an answer without a status code and with an error that says what happened.
  */
 export class WebhookSender {
   private readonly signer: Webhook;
+  private readonly pool: Pool;
+  private readonly path: string;
 
-  constructor(private readonly config: Pick<DispatchConfig, 'url' | 'secret' | 'timeoutMs'>) {
+  constructor(private readonly config: Pick<DispatchConfig, 'url' | 'secret' | 'timeoutMs'> & { connections: number }) {
     this.signer = new Webhook(config.secret);
+    const url = new URL(config.url);
+    this.path = `${url.pathname}${url.search}`;
+    // Idle connections are kept a minute (the runtime's server may close them sooner: undici then
+    // opens another); a request is bounded by the attempt's timeout below, not by undici's.
+    this.pool = new Pool(url.origin, { connections: Math.max(1, config.connections), keepAliveTimeout: 60_000, keepAliveMaxTimeout: 600_000 });
   }
 
   /** Sends `body` as message `msgId` (the run id: the runtime deduplicates retries by it). */
@@ -54,14 +66,20 @@ export class WebhookSender {
       statusCode: null,
       error: this.describeFailure(error),
     }));
-    return { answer, durationMs: Math.round(performance.now() - started) };
+    return { answer, durationMs: Math.round(performance.now() - started), sentAt: started };
+  }
+
+  /** Closes the pool's connections, once the requests in flight have ended. */
+  async close(): Promise<void> {
+    await this.pool.close();
   }
 
   private async exchange(msgId: string, body: string): Promise<AttemptAnswer> {
     // The real wall clock, not the injected one: the runtime checks webhook-timestamp against its
     // own clock (within 5 minutes, as the Standard Webhooks verifier does) to refuse replays.
     const sentAt = new Date();
-    const response = await fetch(this.config.url, {
+    const response = await this.pool.request({
+      path: this.path,
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -71,18 +89,17 @@ export class WebhookSender {
         'webhook-signature': this.signer.sign(msgId, sentAt, body),
       },
       body,
-      // A redirect is an answer (a permanent failure), never followed: the URL is the operator's.
-      redirect: 'manual',
-      // Covers the whole exchange: connecting, sending, and reading the answer below.
+      // Covers the whole exchange: connecting, sending, and reading the answer below. (A redirect
+      // is an answer, a permanent failure, never followed: the URL is the operator's.)
       signal: AbortSignal.timeout(this.config.timeoutMs),
     });
-    const retryAfter = response.headers.get('retry-after');
-    if (response.status < 200 || response.status >= 300) {
-      await response.body?.cancel().catch(() => undefined);
-      return { statusCode: response.status, retryAfter, completion: null };
+    const retryAfter = headerValue(response.headers['retry-after']);
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      await response.body.dump().catch(() => undefined);
+      return { statusCode: response.statusCode, retryAfter, completion: null };
     }
     const text = await readAtMost(response.body, MAX_ANSWER_BYTES);
-    return { statusCode: response.status, retryAfter, completion: parseCompletion(text) };
+    return { statusCode: response.statusCode, retryAfter, completion: parseCompletion(text) };
   }
 
   /** The error of an attempt without an answer, bounded, and never showing the URL (it may hold credentials). */
@@ -92,16 +109,20 @@ export class WebhookSender {
   }
 }
 
+function headerValue(value: string | string[] | undefined): string | null {
+  return (Array.isArray(value) ? value[0] : value) ?? null;
+}
+
 /**
- * The root cause of a failed fetch: fetch rejects with a generic "fetch failed" whose cause is
- * the socket's error (an AggregateError of one per address, when several were tried). Duck-typed:
- * the errors may come from another realm than this module's Error.
+ * The root cause of a failed request: the socket's error, or an AggregateError of one per address
+ * when several were tried (fetch would wrap it as the cause of "fetch failed"). Duck-typed: the
+ * errors may come from another realm than this module's Error.
  */
 function networkErrorMessage(error: unknown): string {
-  let cause = errorField(error, 'cause');
-  const aggregated = errorField(cause, 'errors');
-  if (Array.isArray(aggregated) && aggregated.length > 0) cause = aggregated[0];
-  const described = errorField(cause, 'message') || errorField(cause, 'code') || errorField(error, 'message');
+  let root = errorField(error, 'cause') ?? error;
+  const aggregated = errorField(root, 'errors');
+  if (Array.isArray(aggregated) && aggregated.length > 0) root = aggregated[0];
+  const described = errorField(root, 'message') || errorField(root, 'code') || errorField(error, 'message');
   return typeof described === 'string' && described !== '' ? described : String(error);
 }
 
@@ -110,20 +131,16 @@ function errorField(error: unknown, field: 'name' | 'message' | 'code' | 'cause'
 }
 
 /** The body's text, or null when it is longer than `limit` bytes (the rest is not read). */
-async function readAtMost(body: ReadableStream<Uint8Array> | null, limit: number): Promise<string | null> {
-  if (!body) return '';
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
+async function readAtMost(body: Dispatcher.ResponseData['body'], limit: number): Promise<string | null> {
+  const chunks: Buffer[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).byteLength;
     if (size > limit) {
-      await reader.cancel().catch(() => undefined);
+      body.destroy();
       return null;
     }
-    chunks.push(value);
+    chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,4 +1,4 @@
-import type { Run } from './run.js';
+import type { DispatchAttempt, Run } from './run.js';
 import type { Schedule } from './schedule.js';
 import type { Session } from './session.js';
 
@@ -12,7 +12,7 @@ export interface ClaimedDelivery {
   attemptsMade: number;
 }
 
-/** What one delivery attempt leads to (DeliveryStorage.recordDeliveryAttempt). */
+/** What one delivery attempt leads to (DeliveryStorage.recordDeliveryAttempts). */
 export type DeliveryResult =
   /** The runtime accepted the webhook (2xx): the run is `dispatched`. */
   | { outcome: 'delivered' }
@@ -22,3 +22,9 @@ export type DeliveryResult =
   | { outcome: 'retry'; nextAttemptAt: Date }
   /** No more tries (a permanent failure, or the last attempt): the run fails with `error`. */
   | { outcome: 'gave-up'; error: string };
+
+/** One delivery attempt and what it led to, to record (DeliveryStorage.recordDeliveryAttempts). */
+export interface DeliveryRecord {
+  attempt: DispatchAttempt;
+  result: DeliveryResult;
+}

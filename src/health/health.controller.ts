@@ -4,6 +4,7 @@ import { HealthCheck, type HealthCheckResult, HealthCheckService, HealthIndicato
 import type { FastifyReply } from 'fastify';
 import { Clock } from '../common/clock.js';
 import { STORAGE_UNAVAILABLE_RETRY_AFTER_SECONDS } from '../common/problem-details.js';
+import { DeliveryStorage } from '../storage/ports/delivery.storage.js';
 import { FiringStorage } from '../storage/ports/firing.storage.js';
 import { StorageLifecycle } from '../storage/ports/storage-lifecycle.js';
 import { ShutdownDrain } from './shutdown-drain.service.js';
@@ -14,7 +15,8 @@ const CHECK_TIMEOUT_MS = 2000;
 const READY_DESCRIPTION =
   '200 while the service can do its work: the database answers within 2 s with its whole schema ' +
   '(every table, every migration), and the service is not shutting down. `info.scheduler.backlog` is how ' +
-  'many schedules are due and not yet claimed, `oldest_due_seconds` how late the oldest of them is. ' +
+  'many schedules are due and not yet claimed, `oldest_due_seconds` how late the oldest of them is; ' +
+  '`info.outbox` the same of the webhooks deliverable and not yet taken by a dispatcher. ' +
   '503 otherwise, with the same body saying which check failed (`error`), and `Retry-After`.';
 
 /** terminus's answer: `status`, then each check by name under `info` (up), `error` (down) and `details` (all). */
@@ -52,6 +54,7 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly storage: StorageLifecycle,
     private readonly firing: FiringStorage,
+    private readonly delivery: DeliveryStorage,
     private readonly clock: Clock,
     private readonly shutdown: ShutdownDrain,
   ) {}
@@ -77,6 +80,16 @@ export class HealthController {
             const now = this.clock.now();
             const { count, oldestNextRunAt } = await this.firing.dueBacklog(now);
             const late = oldestNextRunAt ? Math.max(0, Math.round((now.getTime() - oldestNextRunAt.getTime()) / 1000)) : 0;
+            return { backlog: count, oldest_due_seconds: late };
+          })
+          .withTimeout(CHECK_TIMEOUT_MS),
+      () =>
+        this.indicators
+          .check('outbox')
+          .attempt(async () => {
+            const now = this.clock.now();
+            const { count, oldestAvailableAt } = await this.delivery.outboxBacklog(now);
+            const late = oldestAvailableAt ? Math.max(0, Math.round((now.getTime() - oldestAvailableAt.getTime()) / 1000)) : 0;
             return { backlog: count, oldest_due_seconds: late };
           })
           .withTimeout(CHECK_TIMEOUT_MS),

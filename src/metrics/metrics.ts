@@ -70,6 +70,21 @@ function instruments(registry: Registry) {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    deliveryLag: new Histogram({
+      name: 'dispatch_delivery_lag_seconds',
+      help:
+        "For each run's first webhook attempt: when it was sent - the run's scheduled_for (its cron time, or when a " +
+        'manual run was asked for). How late the agent runtime hears of a fire; retries are not counted.',
+      buckets: FIRE_LAG_BUCKETS,
+      registers,
+    }),
+    outboxBacklog: new Gauge({
+      name: 'dispatch_outbox_pending',
+      help:
+        "Outbox entries deliverable and not being delivered (no dispatcher has taken them), as this replica's dispatcher " +
+        'saw at its last poll. Held runs (buffer_one) and retries not yet due are not counted.',
+      registers,
+    }),
     deliveryDuration: new Histogram({
       name: 'dispatch_delivery_duration_seconds',
       help: 'How long each webhook attempt took, from sending the request to its answer, failure or timeout.',
@@ -139,6 +154,15 @@ export class Metrics {
 
   setDueBacklog(count: number): void {
     this.recorded?.dueBacklog.set(count);
+  }
+
+  /** A run's first attempt was sent `lagMs` after its scheduled_for. */
+  recordDeliveryLag(lagMs: number): void {
+    this.recorded?.deliveryLag.observe(Math.max(0, lagMs) / 1000);
+  }
+
+  setOutboxBacklog(count: number): void {
+    this.recorded?.outboxBacklog.set(count);
   }
 
   recordDeliveryAttempt(outcome: DeliveryResult['outcome'], durationMs: number): void {

@@ -205,8 +205,8 @@ export class ScheduleController {
     },
   })
   async run(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string): Promise<RunScheduleResponse> {
-    const { session, run } = await this.schedules.runNow(userId, scheduleId);
-    return { session_id: session.id, run: toRunResponse(run) };
+    const { sessionId, run } = await this.schedules.runNow(userId, scheduleId);
+    return { session_id: sessionId, run: toRunResponse(run) };
   }
 
   @Get(':schedule_id/runs')

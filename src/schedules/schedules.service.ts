@@ -12,7 +12,6 @@ import {
 import { LimitsConfig } from '../config/app-config.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { Run, RunWithAttempts } from '../domain/run.js';
-import type { Session } from '../domain/session.js';
 import type { Page, PageRequest } from '../common/page.js';
 import { HistoryStorage } from '../storage/ports/history.storage.js';
 import { ScheduleStorage } from '../storage/ports/schedule.storage.js';
@@ -127,7 +126,7 @@ export class SchedulesService {
    * Fires the schedule once now, whatever its cron says, subject to its overlap policy:
    * ScheduleBusy when the policy refuses the fire (nothing is written).
    */
-  async runNow(userId: string, scheduleId: string): Promise<{ session: Session; run: Run }> {
+  async runNow(userId: string, scheduleId: string): Promise<{ sessionId: string; run: Run }> {
     const schedule = await this.get(userId, scheduleId);
     if (!schedule.enabled) throw new ScheduleDisabled(scheduleId);
     return this.sessions.fire(schedule, this.clock.now());

@@ -6,15 +6,12 @@ import { DispatchMode } from '../config/dispatch-mode.js';
 import { Metrics } from '../metrics/metrics.js';
 import { FiringStorage } from '../storage/ports/firing.storage.js';
 import { HistoryStorage, type SessionJson } from '../storage/ports/history.storage.js';
-import { ScheduleStorage } from '../storage/ports/schedule.storage.js';
 import { fireWrite } from '../domain/fire.js';
 import type { Run } from '../domain/run.js';
-import type { Session } from '../domain/session.js';
 
 @Injectable()
 export class SessionsService {
   constructor(
-    private readonly schedules: ScheduleStorage,
     private readonly history: HistoryStorage,
     private readonly firing: FiringStorage,
     private readonly dispatch: DispatchMode,
@@ -27,8 +24,9 @@ export class SessionsService {
    * ScheduleNotFound when the schedule is not theirs.
    */
   async listBySchedule(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson>> {
-    if (!(await this.schedules.hasSchedule(userId, scheduleId))) throw new ScheduleNotFound(scheduleId);
-    return this.history.pageSessionsJson(userId, scheduleId, page);
+    const found = await this.history.pageSessionsJson(userId, scheduleId, page);
+    if (!found) throw new ScheduleNotFound(scheduleId);
+    return found;
   }
 
   /**
@@ -37,12 +35,12 @@ export class SessionsService {
    * decided by the storage against the runs active at that moment: ScheduleBusy when it refuses
    * the fire, which then writes nothing.
    */
-  async fire(schedule: Schedule, firedAt: Date): Promise<{ session: Session; run: Run }> {
+  async fire(schedule: Schedule, firedAt: Date): Promise<{ sessionId: string; run: Run }> {
     const outcome = await this.firing.recordFire(fireWrite(schedule, firedAt, 'manual', firedAt, this.dispatch.dispatching));
     switch (outcome.status) {
       case 'fired':
         this.metrics.recordFire('manual', outcome.run.status);
-        return { session: outcome.session, run: outcome.run };
+        return { sessionId: outcome.sessionId, run: outcome.run };
       case 'busy':
         this.metrics.recordFire('manual', 'skipped');
         throw new ScheduleBusy(schedule.id, outcome.blockingRunId);

@@ -34,3 +34,25 @@ export class SingleProcessDueNotifications extends DueNotifications {
     return () => undefined;
   }
 }
+
+/** Called when another process made outbox entries deliverable (see OutboxNotifications). */
+export type OutboxListener = () => void;
+
+/**
+ * Hears the other processes sharing the storage say, as their writes commit, that outbox entries
+ * became deliverable (see DispatchHandOff), so that this process's dispatcher looks at once
+ * rather than at its next poll. Its own injection token, bound by StorageModule. A hint, never the
+ * truth: it may be lost (the dispatcher still polls), and after a lost connection came back the
+ * listener hears it once, since anything sent meanwhile was missed.
+ */
+export abstract class OutboxNotifications {
+  /** Calls `listener` each time another process says so, until the returned function is called. */
+  abstract subscribe(listener: OutboxListener): () => void;
+}
+
+/** One process has the storage to itself: its dispatcher is told directly (DispatchHandOff). */
+export class SingleProcessOutboxNotifications extends OutboxNotifications {
+  subscribe(): () => void {
+    return () => undefined;
+  }
+}

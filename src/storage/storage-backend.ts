@@ -1,3 +1,4 @@
+import type { DispatchHandOff } from './dispatch-hand-off.js';
 import type { DeliveryStorage } from './ports/delivery.storage.js';
 import type { FiringStorage } from './ports/firing.storage.js';
 import type { HistoryStorage } from './ports/history.storage.js';
@@ -14,4 +15,6 @@ export interface StorageBackend {
   readonly firing: FiringStorage;
   readonly delivery: DeliveryStorage;
   readonly lifecycle: StorageLifecycle;
+  /** How its fires reach this process's dispatcher (see DispatchHandOff). */
+  readonly handOff: DispatchHandOff;
 }

@@ -2,7 +2,8 @@ import { type DynamicModule, Module, type Provider, type Type } from '@nestjs/co
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DEFAULT_STORAGE_LIMITS, type StorageConfig } from '../config/app-config.js';
-import { DueNotifications, SingleProcessDueNotifications } from './due-notifications.js';
+import { DispatchHandOff } from './dispatch-hand-off.js';
+import { DueNotifications, OutboxNotifications, SingleProcessDueNotifications, SingleProcessOutboxNotifications } from './due-notifications.js';
 import { MemoryStorage } from './memory/memory.storage.js';
 import { DeliveryStorage } from './ports/delivery.storage.js';
 import { FiringStorage } from './ports/firing.storage.js';
@@ -13,7 +14,7 @@ import type { StorageBackend } from './storage-backend.js';
 import type { StorageOptions } from './storage-options.js';
 import { dataSourceOptions } from './typeorm/data-source-options.js';
 import { openDataSource } from './typeorm/open-data-source.js';
-import { dueNotificationsFor } from './typeorm/postgres-due-notifications.js';
+import { TypeOrmNotifications } from './typeorm/postgres-due-notifications.js';
 import { TypeOrmStorage } from './typeorm/typeorm.storage.js';
 
 /** Each port, and the role of a backend that implements it. */
@@ -25,10 +26,16 @@ const PORTS = [
   [StorageLifecycle, 'lifecycle'],
 ] as const satisfies ReadonlyArray<readonly [unknown, keyof StorageBackend]>;
 
-/** Each port bound to its role of the backend provided as `backend`. */
+/** Each port bound to its role of the backend provided as `backend`, and the backend's hand-off to the dispatcher. */
 function portsOf(backend: Type<StorageBackend>): Provider[] {
-  return PORTS.map(([port, role]) => ({ provide: port, useFactory: (storage: StorageBackend) => storage[role], inject: [backend] }));
+  return [
+    ...PORTS.map(([port, role]) => ({ provide: port, useFactory: (storage: StorageBackend) => storage[role], inject: [backend] })),
+    { provide: DispatchHandOff, useFactory: (storage: StorageBackend) => storage.handOff, inject: [backend] },
+  ];
 }
+
+/** What StorageModule exports: the ports, the hand-off, and the notifications between processes. */
+const EXPORTS = [...PORTS.map(([port]) => port), DispatchHandOff, DueNotifications, OutboxNotifications];
 
 /** Binds the storage ports to the implementation the configuration names; the only place that chooses. */
 @Module({})
@@ -46,8 +53,9 @@ export class StorageModule {
           { provide: MemoryStorage, useValue: new MemoryStorage(options) },
           ...portsOf(MemoryStorage),
           { provide: DueNotifications, useValue: new SingleProcessDueNotifications() },
+          { provide: OutboxNotifications, useValue: new SingleProcessOutboxNotifications() },
         ],
-        exports: [...PORTS.map(([port]) => port), DueNotifications],
+        exports: EXPORTS,
       };
     }
     return {
@@ -64,9 +72,15 @@ export class StorageModule {
       providers: [
         { provide: TypeOrmStorage, useFactory: (ds: DataSource) => new TypeOrmStorage(ds, options), inject: [DataSource] },
         ...portsOf(TypeOrmStorage),
-        { provide: DueNotifications, useFactory: (ds: DataSource) => dueNotificationsFor(ds, config.databaseUrl), inject: [DataSource] },
+        {
+          provide: TypeOrmNotifications,
+          useFactory: (ds: DataSource, storage: TypeOrmStorage) => new TypeOrmNotifications(ds, config.databaseUrl, storage.handOff),
+          inject: [DataSource, TypeOrmStorage],
+        },
+        { provide: DueNotifications, useFactory: (n: TypeOrmNotifications) => n.due, inject: [TypeOrmNotifications] },
+        { provide: OutboxNotifications, useFactory: (n: TypeOrmNotifications) => n.outbox, inject: [TypeOrmNotifications] },
       ],
-      exports: [...PORTS.map(([port]) => port), DueNotifications],
+      exports: EXPORTS,
     };
   }
 }

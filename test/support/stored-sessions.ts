@@ -10,15 +10,16 @@ export function parsedSession({ configJson, stateJson, ...session }: SessionJson
   return { ...session, config: JSON.parse(String(configJson)), state: JSON.parse(String(stateJson)) };
 }
 
-/** The schedule's sessions as stored, newest first: one page, or all of them without `page`. */
+/** The schedule's sessions as stored, newest first: one page, or all of them without `page` (none of another user's schedule). */
 export async function storedSessionPage(
   history: HistoryStorage,
   userId: string,
   scheduleId: string,
   page: PageRequest | null = null,
 ): Promise<Page<Session>> {
-  const { items, total, next } = await history.pageSessionsJson(userId, scheduleId, page);
-  return { items: items.map(parsedSession), total, next };
+  const found = await history.pageSessionsJson(userId, scheduleId, page);
+  if (!found) return { items: [], total: 0, next: null };
+  return { items: found.items.map(parsedSession), total: found.total, next: found.next };
 }
 
 /** Every session of the user's schedule as stored, newest first. */

@@ -24,6 +24,7 @@ import {
   type StorageConfig,
   type StorageDriver,
 } from '../../src/config/app-config.js';
+import { DispatchHandOff } from '../../src/storage/dispatch-hand-off.js';
 import { DeliveryStorage } from '../../src/storage/ports/delivery.storage.js';
 import { FiringStorage } from '../../src/storage/ports/firing.storage.js';
 import { HistoryStorage } from '../../src/storage/ports/history.storage.js';
@@ -137,6 +138,7 @@ export function appStorage(app: NestFastifyApplication): StorageBackend {
     firing: app.get(FiringStorage),
     delivery: app.get(DeliveryStorage),
     lifecycle: app.get(StorageLifecycle),
+    handOff: app.get(DispatchHandOff),
   };
 }
 

@@ -1,5 +1,5 @@
-import type { ClaimedDelivery, DeliveryResult } from '../../domain/delivery.js';
-import { jsonTextBytes, keepNewestWithin, timeoutAfter } from '../../domain/fire.js';
+import type { ClaimedDelivery, DeliveryRecord, DeliveryResult } from '../../domain/delivery.js';
+import { timeoutAfter } from '../../domain/fire.js';
 import {
   type DispatchAttempt,
   isActiveRunStatus,
@@ -8,9 +8,10 @@ import {
   runTransition,
 } from '../../domain/run.js';
 import type { Session, SessionState } from '../../domain/session.js';
-import { DeliveryStorage, type RunReportOutcome } from '../ports/delivery.storage.js';
+import { DeliveryStorage, type OutboxBacklog, type RunReportOutcome } from '../ports/delivery.storage.js';
 import type { MemoryStore } from './memory-store.js';
-import { fromStored } from './stored-session.js';
+import { stateWithoutContext } from '../session-context.js';
+import { contextOf, fromStored, trimContext } from './stored-session.js';
 
 export class MemoryDeliveryStorage extends DeliveryStorage {
   constructor(private readonly store: MemoryStore) {
@@ -43,35 +44,19 @@ export class MemoryDeliveryStorage extends DeliveryStorage {
     return claimed;
   }
 
-  async recordDeliveryAttempt(attempt: DispatchAttempt, result: DeliveryResult, now: Date): Promise<void> {
-    const run = this.store.runs.get(attempt.runId);
-    if (!run) return;
-    const attempts = this.store.attempts.get(run.id) ?? [];
-    attempts.push(structuredClone(attempt));
-    this.store.attempts.set(run.id, attempts);
-    switch (result.outcome) {
-      case 'delivered':
-        // The runtime may have reported on the run before its answer to the webhook came back.
-        if (run.status === 'pending') run.status = 'dispatched';
-        this.store.outbox.delete(run.id);
-        return;
-      case 'completed':
-        if (isActiveRunStatus(run.status)) this.store.endRun(run, result.status, result.error, now);
-        this.store.outbox.delete(run.id);
-        return;
-      case 'retry': {
-        const entry = this.store.outbox.get(run.id);
-        if (!entry) return;
-        entry.availableAt = new Date(result.nextAttemptAt);
-        entry.leaseUntil = null;
-        entry.attempts++;
-        return;
-      }
-      case 'gave-up':
-        if (isActiveRunStatus(run.status)) this.store.endRun(run, 'failed', result.error, now);
-        this.store.outbox.delete(run.id);
-        return;
+  async outboxBacklog(now: Date): Promise<OutboxBacklog> {
+    let count = 0;
+    let oldestAvailableAt: Date | null = null;
+    for (const { availableAt, leaseUntil } of this.store.outbox.values()) {
+      if (!availableAt || availableAt > now || (leaseUntil && leaseUntil > now)) continue;
+      count++;
+      if (!oldestAvailableAt || availableAt < oldestAvailableAt) oldestAvailableAt = availableAt;
     }
+    return { count, oldestAvailableAt: oldestAvailableAt && new Date(oldestAvailableAt) };
+  }
+
+  async recordDeliveryAttempts(records: readonly DeliveryRecord[], now: Date): Promise<void> {
+    for (const { attempt, result } of records) this.recordOne(attempt, result, now);
   }
 
   async reportRunStatus(runId: string, to: RuntimeRunStatus, error: string | null, now: Date): Promise<RunReportOutcome> {
@@ -101,11 +86,45 @@ export class MemoryDeliveryStorage extends DeliveryStorage {
     const stored = this.store.sessions.get(sessionId);
     if (!stored) return null;
     // As toStored does: the messages apart, one text each.
-    stored.state = JSON.stringify({ ...state, context: [] });
-    stored.context = state.context.slice(-this.store.options.statefulSessionMaxMessages).map((message) => JSON.stringify(message));
-    keepNewestWithin(stored.context, this.store.contextBounds, jsonTextBytes);
+    stored.state = stateWithoutContext(state);
+    Object.assign(stored, contextOf(state.context.slice(-this.store.options.statefulSessionMaxMessages).map((message) => JSON.stringify(message))));
+    trimContext(stored, this.store.contextBounds);
     stored.pageBytes = null;
     stored.updatedAt = new Date(now);
     return fromStored(stored);
+  }
+
+  private recordOne(attempt: DispatchAttempt, result: DeliveryResult, now: Date): void {
+    const run = this.store.runs.get(attempt.runId);
+    if (!run) {
+      this.store.outbox.delete(attempt.runId);
+      return;
+    }
+    const attempts = this.store.attempts.get(run.id) ?? [];
+    attempts.push(structuredClone(attempt));
+    this.store.attempts.set(run.id, attempts);
+    switch (result.outcome) {
+      case 'delivered':
+        // The runtime may have reported on the run before its answer to the webhook came back.
+        if (run.status === 'pending') run.status = 'dispatched';
+        this.store.outbox.delete(run.id);
+        return;
+      case 'completed':
+        if (isActiveRunStatus(run.status)) this.store.endRun(run, result.status, result.error, now);
+        this.store.outbox.delete(run.id);
+        return;
+      case 'retry': {
+        const entry = this.store.outbox.get(run.id);
+        if (!entry) return;
+        entry.availableAt = new Date(result.nextAttemptAt);
+        entry.leaseUntil = null;
+        entry.attempts++;
+        return;
+      }
+      case 'gave-up':
+        if (isActiveRunStatus(run.status)) this.store.endRun(run, 'failed', result.error, now);
+        this.store.outbox.delete(run.id);
+        return;
+    }
   }
 }

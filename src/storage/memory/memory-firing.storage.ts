@@ -1,12 +1,10 @@
 import {
-  appendKeepingNewest,
   type ClaimOutcome,
   type DecidedFire,
   decideFire,
   type DueFirePlan,
   failedFireRun,
   type FireWrite,
-  jsonTextBytes,
   keepsMessageUntilReleased,
   NO_ACTIVITY,
   type ScheduleActivity,
@@ -15,9 +13,10 @@ import {
 } from '../../domain/fire.js';
 import { isActiveRunStatus, type Run } from '../../domain/run.js';
 import type { Schedule } from '../../domain/schedule.js';
+import type { HandOffReservation } from '../dispatch-hand-off.js';
 import { type DueBacklog, FiringStorage, type RecordFireOutcome } from '../ports/firing.storage.js';
 import type { MemoryStore } from './memory-store.js';
-import { fromStored, type StoredSession, toStored } from './stored-session.js';
+import { appendMessage, type StoredSession, toStored } from './stored-session.js';
 
 export class MemoryFiringStorage extends FiringStorage {
   constructor(private readonly store: MemoryStore) {
@@ -31,8 +30,15 @@ export class MemoryFiringStorage extends FiringStorage {
     const decided = this.decide(schedule, fire);
     // A manual fire the policy skips is refused: nothing of it is recorded.
     if (decided.kind === 'skip') return { status: 'busy', blockingRunId: decided.blockingRunId };
-    const session = this.writeFire(schedule, decided);
-    return { status: 'fired', session: fromStored(session), run: structuredClone(decided.fire.run) };
+    const handing = this.handing(decided, fire.firedAt);
+    try {
+      const session = this.writeFire(schedule, decided, handing.reservation?.leaseUntil ?? null);
+      handing.settle(schedule);
+      return { status: 'fired', sessionId: session.id, run: structuredClone(decided.fire.run) };
+    } catch (error) {
+      handing.reservation?.cancel();
+      throw error;
+    }
   }
 
   async claimDueSchedules(now: Date, limit: number, plan: (schedule: Schedule) => DueFirePlan): Promise<ClaimOutcome[]> {
@@ -42,16 +48,22 @@ export class MemoryFiringStorage extends FiringStorage {
       .slice(0, limit);
     return due.map((schedule) => {
       const decided = plan(structuredClone(schedule));
+      let handing: Handing | undefined;
       try {
         const fire = decided.fire && this.decide(schedule, decided.fire);
         // A skipped fire is recorded as its skipped run only; lastRunAt stays, nextRunAt advances.
         const runs = fire ? [fire.kind === 'skip' ? fire.run : fire.fire.run] : [];
         this.store.checkRunsAllowed([...runs, ...decided.unfired]);
         if (fire?.kind === 'skip') this.store.insertRun(fire.run);
-        else if (fire) this.writeFire(schedule, fire);
+        else if (fire) {
+          handing = this.handing(fire, now);
+          this.writeFire(schedule, fire, handing.reservation?.leaseUntil ?? null);
+        }
         this.finishClaim(schedule, decided);
+        handing?.settle(schedule);
         return { scheduleId: schedule.id, status: 'fired' as const };
       } catch (error) {
+        handing?.reservation?.cancel();
         const message = (error as Error).message;
         const failed = decided.fire ? [failedFireRun(decided.fire.run, message)] : [];
         try {
@@ -137,6 +149,28 @@ export class MemoryFiringStorage extends FiringStorage {
     return new Date(nextRunAt);
   }
 
+  /**
+   * How a fire the policy let through reaches the dispatcher (see DispatchHandOff): a slot reserved
+   * for a dispatched, deliverable, stateless fire (a stateful one's session would have to be read
+   * whole for the webhook: it is left to the dispatcher's claim); `settle`, once written, hands it
+   * over, or wakes the dispatcher for an entry it could not take.
+   */
+  private handing(decided: Exclude<DecidedFire, { kind: 'skip' }>, now: Date): Handing {
+    const deliverable = decided.kind === 'dispatch' && decided.outboxAvailableAt !== null;
+    const reservation = deliverable && !decided.fire.stateful ? this.store.handOff.reserve(1, now) : null;
+    return {
+      reservation: reservation && reservation.count > 0 ? reservation : null,
+      settle: (schedule) => {
+        if (reservation && reservation.count > 0) {
+          const { run, session } = decided.fire;
+          reservation.settle([{ run: structuredClone(run), schedule: structuredClone(schedule), session: structuredClone(session), attemptsMade: 0 }]);
+        } else if (deliverable) {
+          this.store.handOff.ready();
+        }
+      },
+    };
+  }
+
   /** The overlap policy applied to a fire of `schedule`, against the schedule's runs as they are now. */
   private decide(schedule: Schedule, fire: FireWrite): DecidedFire {
     return decideFire(fire, fire.dispatch ? this.activityOf(schedule.id, fire.firedAt) : NO_ACTIVITY);
@@ -161,10 +195,11 @@ export class MemoryFiringStorage extends FiringStorage {
 
   /**
    * Writes a fire the policy let through (checking first that its run is allowed), with its
-   * outbox entry when dispatched; returns the stored session, not copied. A waiting stateful fire
-   * whose session exists keeps its message on its entry (see keepsMessageUntilReleased).
+   * outbox entry when dispatched (leased until `leaseUntil` to the dispatcher it is handed to, if
+   * any); returns the stored session, not copied. A waiting stateful fire whose session exists
+   * keeps its message on its entry (see keepsMessageUntilReleased).
    */
-  private writeFire(schedule: Schedule, decided: Exclude<DecidedFire, { kind: 'skip' }>): StoredSession {
+  private writeFire(schedule: Schedule, decided: Exclude<DecidedFire, { kind: 'skip' }>, leaseUntil: Date | null): StoredSession {
     const { fire } = decided;
     const existing = this.store.sessions.get(fire.session.id);
     if (existing && !fire.stateful) throw new Error(`Session ${fire.session.id} already exists`);
@@ -173,7 +208,7 @@ export class MemoryFiringStorage extends FiringStorage {
     let stored: StoredSession;
     if (existing) {
       if (!keeps) {
-        appendKeepingNewest(existing.context, JSON.stringify(fire.message), this.store.contextBounds, jsonTextBytes);
+        appendMessage(existing, JSON.stringify(fire.message), this.store.contextBounds);
         existing.pageBytes = null;
         existing.updatedAt = new Date(fire.firedAt);
       }
@@ -189,7 +224,7 @@ export class MemoryFiringStorage extends FiringStorage {
         scheduleId: schedule.id,
         availableAt: decided.outboxAvailableAt && new Date(decided.outboxAvailableAt),
         attempts: 0,
-        leaseUntil: null,
+        leaseUntil: leaseUntil && new Date(leaseUntil),
         pendingMessage: keeps ? JSON.stringify(fire.message) : null,
       });
     }
@@ -201,4 +236,11 @@ export class MemoryFiringStorage extends FiringStorage {
     decided.unfired.forEach((run) => this.store.insertRun(run));
     schedule.nextRunAt = decided.nextRunAt;
   }
+}
+
+/** A fire on its way to the dispatcher (see MemoryFiringStorage.handing). */
+interface Handing {
+  reservation: HandOffReservation | null;
+  /** Once the fire is written: hands it over (the schedule as it is now goes in the webhook), or wakes the dispatcher. */
+  settle(schedule: Schedule): void;
 }

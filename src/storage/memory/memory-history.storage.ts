@@ -9,7 +9,8 @@ export class MemoryHistoryStorage extends HistoryStorage {
     super();
   }
 
-  async pageSessionsJson(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson>> {
+  async pageSessionsJson(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson> | null> {
+    if (!this.store.ownSchedule(userId, scheduleId)) return null;
     const sessions = this.store.sessionsOf(userId, scheduleId);
     const { items, total, next } = page ? pageOf(sessions, page, (s) => s.createdAt) : { items: sessions, total: sessions.length, next: null };
     return { items: items.map(toSessionJson), total, next };

@@ -1,8 +1,9 @@
-import { appendKeepingNewest, type ContextBounds, jsonTextBytes, timeoutAfter } from '../../domain/fire.js';
+import { type ContextBounds, timeoutAfter } from '../../domain/fire.js';
 import type { DispatchAttempt, Run, RunStatus } from '../../domain/run.js';
 import type { Schedule } from '../../domain/schedule.js';
+import { DispatchHandOff } from '../dispatch-hand-off.js';
 import { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from '../storage-options.js';
-import type { StoredSession } from './stored-session.js';
+import { appendMessage, type StoredSession } from './stored-session.js';
 
 /** A dispatched run's delivery: held (availableAt null) while the run waits its turn under buffer_one. */
 export interface OutboxEntry {
@@ -49,7 +50,10 @@ export class MemoryStore {
   readonly attempts = new Map<string, DispatchAttempt[]>();
   readonly contextBounds: ContextBounds;
 
-  constructor(readonly options: StorageOptions = DEFAULT_STORAGE_OPTIONS) {
+  constructor(
+    readonly options: StorageOptions = DEFAULT_STORAGE_OPTIONS,
+    readonly handOff = new DispatchHandOff(),
+  ) {
     this.contextBounds = { maxMessages: options.statefulSessionMaxMessages, maxBytes: options.statefulSessionMaxBytes };
   }
 
@@ -94,7 +98,8 @@ export class MemoryStore {
 
   /**
    * Ends an active run: its final status, error and finishedAt; its outbox entry goes; and, the
-   * schedule now free, its waiting run is released: deliverable now, timing out from now.
+   * schedule now free, its waiting run is released: deliverable now, timing out from now (the
+   * dispatcher is told).
    */
   endRun(run: Run, status: RunStatus, error: string | null, now: Date): void {
     run.status = status;
@@ -108,6 +113,7 @@ export class MemoryStore {
       entry.availableAt = new Date(now);
       this.runs.get(entry.runId)!.timeoutAt = timeoutAfter(now, schedule.runTimeoutSeconds);
       this.appendKeptMessage(entry, now);
+      this.handOff.ready();
     }
   }
 
@@ -120,7 +126,7 @@ export class MemoryStore {
     const sessionId = this.runs.get(entry.runId)?.sessionId;
     const session = sessionId ? this.sessions.get(sessionId) : undefined;
     if (session) {
-      appendKeepingNewest(session.context, entry.pendingMessage, this.contextBounds, jsonTextBytes);
+      appendMessage(session, entry.pendingMessage, this.contextBounds);
       session.pageBytes = null;
       session.updatedAt = new Date(now);
     }

@@ -1,3 +1,4 @@
+import { DispatchHandOff } from '../dispatch-hand-off.js';
 import { StorageLifecycle } from '../ports/storage-lifecycle.js';
 import type { StorageBackend } from '../storage-backend.js';
 import { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from '../storage-options.js';
@@ -14,9 +15,10 @@ export class MemoryStorage implements StorageBackend {
   readonly firing: MemoryFiringStorage;
   readonly delivery: MemoryDeliveryStorage;
   readonly lifecycle: StorageLifecycle = new MemoryLifecycle();
+  readonly handOff = new DispatchHandOff();
 
   constructor(options: StorageOptions = DEFAULT_STORAGE_OPTIONS) {
-    const store = new MemoryStore(options);
+    const store = new MemoryStore(options, this.handOff);
     this.schedules = new MemoryScheduleStorage(store);
     this.history = new MemoryHistoryStorage(store);
     this.firing = new MemoryFiringStorage(store);

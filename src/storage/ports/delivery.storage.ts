@@ -1,5 +1,5 @@
-import type { ClaimedDelivery, DeliveryResult } from '../../domain/delivery.js';
-import type { DispatchAttempt, Run, RuntimeRunStatus } from '../../domain/run.js';
+import type { ClaimedDelivery, DeliveryRecord } from '../../domain/delivery.js';
+import type { Run, RuntimeRunStatus } from '../../domain/run.js';
 import type { Session, SessionState } from '../../domain/session.js';
 
 /** What DeliveryStorage.reportRunStatus did. */
@@ -8,6 +8,14 @@ export type RunReportOutcome =
   /** Not a legal transition from the run's status (see runTransition): nothing was written. */
   | { status: 'illegal'; run: Run }
   | { status: 'not-found' };
+
+/** Outbox entries waiting for a dispatcher (see DeliveryStorage.outboxBacklog). */
+export interface OutboxBacklog {
+  /** How many entries are deliverable at the instant asked about and not being delivered (not leased). */
+  count: number;
+  /** The earliest time one of them became deliverable, or null when none is. */
+  oldestAvailableAt: Date | null;
+}
 
 /**
  * The hand-off of fires to the agent runtime and what it reports back: the outbox the dispatcher
@@ -28,9 +36,18 @@ export abstract class DeliveryStorage {
   abstract claimDeliveries(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedDelivery[]>;
 
   /**
-   * Records one delivery attempt of `attempt.runId` and its result, in one transaction. The
-   * attempt is kept (HistoryStorage.getRun lists it) unless the run no longer exists. Then, by
-   * `result.outcome`:
+   * The entries, of any user, that claimDeliveries would give at `now` (deliverable, not leased or
+   * with a lease ended), counted, and the earliest `availableAt` among them: the work the
+   * dispatchers have not taken yet. Entries held back (a run waiting under buffer_one) or due
+   * later (a retry) do not count.
+   */
+  abstract outboxBacklog(now: Date): Promise<OutboxBacklog>;
+
+  /**
+   * Records delivery attempts and their results, all in one transaction (a batch costs a few
+   * statements whatever its size: one per kind of write). Each record's attempt is kept
+   * (HistoryStorage.getRun lists it) unless its run no longer exists (its outbox entry goes, if
+   * any). Then, by `result.outcome`:
    * - `delivered`: a `pending` run becomes `dispatched` (one the runtime has already moved on
    *   keeps its status); the outbox entry is deleted;
    * - `completed`: an active run takes `result.status` and `result.error`, `finishedAt` = `now`;
@@ -39,9 +56,10 @@ export abstract class DeliveryStorage {
    *   more attempt counted (only if the entry still exists);
    * - `gave-up`: an active run becomes `failed` with `result.error`, `finishedAt` = `now`; the
    *   entry is deleted.
-   * A run that ends here releases its schedule's waiting run (see reportRunStatus).
+   * A run that ends here releases its schedule's waiting run (see reportRunStatus). At most one
+   * record per run in a batch.
    */
-  abstract recordDeliveryAttempt(attempt: DispatchAttempt, result: DeliveryResult, now: Date): Promise<void>;
+  abstract recordDeliveryAttempts(records: readonly DeliveryRecord[], now: Date): Promise<void>;
 
   /**
    * Applies a status the runtime reports for the run with this id, of any user, by runTransition:

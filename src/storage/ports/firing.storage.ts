@@ -1,11 +1,11 @@
 import type { ClaimOutcome, DueFirePlan, FireWrite } from '../../domain/fire.js';
 import type { Run } from '../../domain/run.js';
 import type { Schedule } from '../../domain/schedule.js';
-import type { Session } from '../../domain/session.js';
 
 /** What FiringStorage.recordFire did. */
 export type RecordFireOutcome =
-  | { status: 'fired'; session: Session; run: Run }
+  /** Written: the session it created or appended to, and its run as written. */
+  | { status: 'fired'; sessionId: string; run: Run }
   /** The overlap policy refused the fire (see decideFire): nothing was written. */
   | { status: 'busy'; blockingRunId: string }
   | { status: 'not-found' };
@@ -48,9 +48,9 @@ export abstract class FiringStorage {
    * (StorageOptions): an append past either drops the oldest in the same write, keeping the newest
    * (the appended message always, even alone over the byte bound).
    *
-   * Returns `fired` with the stored session as it is after this fire (without the message of a
-   * stateful fire that waits) and the run as written, `busy`, or `not-found`, writing nothing,
-   * when the schedule (`session.sourceScheduleId` of `session.userId`) no longer exists.
+   * Returns `fired` with the session's id and the run as written (nothing is read back: a stateful
+   * session may be large), `busy`, or `not-found`, writing nothing, when the schedule
+   * (`session.sourceScheduleId` of `session.userId`) no longer exists.
    */
   abstract recordFire(fire: FireWrite): Promise<RecordFireOutcome>;
 

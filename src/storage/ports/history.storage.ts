@@ -16,7 +16,9 @@ export type SessionJson = Omit<Session, 'config' | 'state'> & { configJson: stri
 export abstract class HistoryStorage {
   /**
    * The user's sessions triggered by this schedule, newest first (created_at descending, then id
-   * descending, so sessions created in the same millisecond keep a stable order): one page by
+   * descending, so sessions created in the same millisecond keep a stable order), or null when the
+   * user has no such schedule (one question to the database: the page, its count and the
+   * ownership are one statement on the SQL backends). One page by
    * keyset (created_at, id) rather than offset, so a page costs the same however deep it is, or
    * every session when `page` is null (`next` null then). `next` is the last item's (createdAt,
    * id) when there are more. Each session's config and state come as the JSON text they are
@@ -24,7 +26,7 @@ export abstract class HistoryStorage {
    * text parses to the documents as written, though not necessarily to the same bytes
    * (PostgreSQL's jsonb would print spaces); it is always a document this service wrote.
    */
-  abstract pageSessionsJson(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson>>;
+  abstract pageSessionsJson(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson> | null>;
 
   /**
    * The user's runs of this schedule, newest first: scheduled_for descending, then id

@@ -9,17 +9,20 @@ import { dispatchAttemptEntity } from './entities/dispatch-attempt.entity.js';
 import { outboxEntity } from './entities/outbox.entity.js';
 import { runEntity } from './entities/run.entity.js';
 import { scheduleEntity } from './entities/schedule.entity.js';
+import { sessionMessageEntity } from './entities/session-message.entity.js';
 import { sessionEntity } from './entities/session.entity.js';
 import { InitialSchemaPostgres1764300000000 } from './migrations/postgres/1764300000000-initial-schema.js';
 import { SchedulerPostgres1764400000000 } from './migrations/postgres/1764400000000-scheduler.js';
 import { ScheduleVersionPostgres1764600000000 } from './migrations/postgres/1764600000000-schedule-version.js';
 import { DispatchPostgres1764700000000 } from './migrations/postgres/1764700000000-dispatch.js';
 import { SessionDocumentsAsJsonPostgres1764800000000 } from './migrations/postgres/1764800000000-session-documents-as-json.js';
+import { SessionMessagesPostgres1764900000000 } from './migrations/postgres/1764900000000-session-messages.js';
 import { InitialSchemaSqlite1764300000000 } from './migrations/sqlite/1764300000000-initial-schema.js';
 import { SchedulerSqlite1764400000000 } from './migrations/sqlite/1764400000000-scheduler.js';
 import { RunsIdNotNullSqlite1764500000000 } from './migrations/sqlite/1764500000000-runs-id-not-null.js';
 import { ScheduleVersionSqlite1764600000000 } from './migrations/sqlite/1764600000000-schedule-version.js';
 import { DispatchSqlite1764700000000 } from './migrations/sqlite/1764700000000-dispatch.js';
+import { SessionMessagesSqlite1764900000000 } from './migrations/sqlite/1764900000000-session-messages.js';
 
 // Migrations are listed, not globbed, so the same list works from the sources (tests) and from dist/.
 const MIGRATIONS = {
@@ -29,6 +32,7 @@ const MIGRATIONS = {
     ScheduleVersionPostgres1764600000000,
     DispatchPostgres1764700000000,
     SessionDocumentsAsJsonPostgres1764800000000,
+    SessionMessagesPostgres1764900000000,
   ],
   sqlite: [
     InitialSchemaSqlite1764300000000,
@@ -36,6 +40,7 @@ const MIGRATIONS = {
     RunsIdNotNullSqlite1764500000000,
     ScheduleVersionSqlite1764600000000,
     DispatchSqlite1764700000000,
+    SessionMessagesSqlite1764900000000,
   ],
 };
 
@@ -79,7 +84,14 @@ class ListenedClient extends pg.Client {
 }
 
 export function entitiesFor(dialect: SqlDialect) {
-  return [scheduleEntity(dialect), sessionEntity(dialect), runEntity(dialect), outboxEntity(dialect), dispatchAttemptEntity(dialect)];
+  return [
+    scheduleEntity(dialect),
+    sessionEntity(dialect),
+    sessionMessageEntity(dialect),
+    runEntity(dialect),
+    outboxEntity(dialect),
+    dispatchAttemptEntity(dialect),
+  ];
 }
 
 /** The DataSource options for a SQL storage config: schema by migrations, run on start, never synchronize. */

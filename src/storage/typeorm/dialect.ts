@@ -47,17 +47,10 @@ export interface SqlDialect {
   /** A timestamp as the driver returns it in a raw row. */
   timestampFromRaw(value: Date | string): Date;
   /**
-   * One statement that appends a message to a stateful session's `state.context` and sets its
-   * `updated_at`, without the document leaving the database. When the context would pass either
-   * bound, the same statement keeps only its newest messages within both (keepNewestWithin's rule,
-   * the appended message always): at most the most messages, and at most the most bytes, each
-   * message counted as its JSON text in UTF-8 as this database prints it. Below both bounds
-   * (judged by the whole document's size, an over-estimate) it only appends. Params: (1) the
-   * message as JSON text, (2) the most messages the context keeps (≥ 1), (3) updated_at, (4) the
-   * session id, (5) the most bytes of messages the context keeps. With `returning` (a column
-   * list), the statement returns the row as updated (only where updateReturnsRows).
+   * A statement that tells every listener of a channel something when the transaction commits
+   * (params: the channel, the payload); null where no other process shares the database.
    */
-  appendContextMessage(returning?: string): string;
+  readonly notify: string | null;
   /** Whether the rows of an `UPDATE … RETURNING` come back through TypeORM (its SQLite runner drops them). */
   readonly updateReturnsRows: boolean;
   /**
@@ -136,28 +129,8 @@ export const POSTGRES: SqlDialect = {
   timestampSlot: (placeholder) => `${placeholder}::timestamptz`,
   param: sharedParam,
   timestampFromRaw: (value) => (value instanceof Date ? value : new Date(value)),
-  // The state is read as jsonb once (`parsed`) and stored as json again. Below both bounds
-  // jsonb_insert appends after the last element; otherwise the context is rebuilt from its
-  // elements and the message, newest first, while a running count and byte sum stay within the
-  // bounds (jsonb prints `": "` and `", "`, so its sizes run a little above the compact text's).
-  // PostgreSQL still rewrites the document, in the server.
-  appendContextMessage: (returning) => `UPDATE sessions SET
-      state = (
-        SELECT CASE WHEN jsonb_array_length(s->'context') < $2 AND bytes + octet_length($1::jsonb::text) <= $5
-                 THEN jsonb_insert(s, '{context,-1}', $1::jsonb, true)
-                 ELSE jsonb_set(s, '{context}', (
-                   SELECT jsonb_agg(value ORDER BY n)
-                     FROM (SELECT value, n,
-                                  row_number() OVER (ORDER BY n DESC) AS newest,
-                                  sum(octet_length(value::text)) OVER (ORDER BY n DESC) AS newest_bytes
-                             FROM jsonb_array_elements(coalesce(s->'context', '[]'::jsonb) || jsonb_build_array($1::jsonb))
-                                  WITH ORDINALITY AS element(value, n)) AS ranked
-                    WHERE newest = 1 OR (newest <= $2 AND newest_bytes <= $5)))
-               END::json
-          FROM (SELECT sessions.state::jsonb AS s, octet_length(sessions.state::text) AS bytes) AS parsed),
-      updated_at = $3
-    WHERE id = $4${returning ? ` RETURNING ${returning}` : ''}`,
   updateReturnsRows: true,
+  notify: 'SELECT pg_notify($1, $2)',
   // A transaction-scoped advisory lock on (this service's key space, a hash of the user id): two
   // users whose ids collide only wait for each other briefly.
   lockUserSchedules: 'SELECT pg_advisory_xact_lock(1935893605, hashtext($1))',
@@ -182,30 +155,8 @@ export const SQLITE: SqlDialect = {
     return sharedParam(value);
   },
   timestampFromRaw: (value) => (value instanceof Date ? value : new Date(`${value.replace(' ', 'T')}Z`)),
-  // Below both bounds `[#]` (the end of the array) appends. Otherwise the context is rebuilt from
-  // its elements and the message, newest first, while a running count and byte sum stay within
-  // the bounds: as text, in order, since JSON values lose their JSON type through an ordered
-  // aggregate (group_concat … ORDER BY: SQLite ≥ 3.44, as bundled).
-  appendContextMessage: () => `UPDATE sessions SET
-      state = CASE WHEN json_array_length(state, '$.context') < ?2 AND octet_length(state) + octet_length(?1) <= ?5
-        THEN json_insert(state, '$.context[#]', json(?1))
-        ELSE json_set(state, '$.context', (
-          SELECT json('[' || group_concat(text, ',' ORDER BY position) || ']')
-            FROM (SELECT text, position,
-                         row_number() OVER (ORDER BY position DESC) AS newest,
-                         sum(octet_length(text)) OVER (ORDER BY position DESC) AS newest_bytes
-                    FROM (SELECT key AS position,
-                                 CASE WHEN type IN ('object', 'array') THEN value
-                                      WHEN type IN ('true', 'false', 'null') THEN type
-                                      ELSE json_quote(value) END AS text
-                            FROM json_each(sessions.state, '$.context')
-                          UNION ALL
-                          SELECT coalesce(json_array_length(sessions.state, '$.context'), 0), json(?1)))
-           WHERE newest = 1 OR (newest <= ?2 AND newest_bytes <= ?5)))
-        END,
-      updated_at = ?3
-    WHERE id = ?4`,
   updateReturnsRows: false,
+  notify: null,
   lockUserSchedules: null,
   isUnavailable: (error) =>
     anyInChain(

@@ -1,8 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import { NO_ACTIVITY, type ScheduleActivity, timeoutAfter } from '../../domain/fire.js';
 import type { RunStatus } from '../../domain/run.js';
-import type { StorageOptions } from '../storage-options.js';
 import { BulkSql, ROWS_PER_STATEMENT } from './bulk-sql.js';
+import type { ContextRows } from './context-rows.js';
 import type { SqlDialect } from './dialect.js';
 import { ACTIVE_RUN } from './entities/run.entity.js';
 
@@ -26,10 +26,10 @@ export interface RunEnding {
 export class DispatchSql {
   private readonly bulk: BulkSql;
 
-  /** `contextBounds`: the bounds a released fire's kept message is appended within (StorageOptions). */
+  /** `context`: where a released fire's kept message is appended (within the bounds). */
   constructor(
     private readonly dialect: SqlDialect,
-    private readonly contextBounds: Pick<StorageOptions, 'statefulSessionMaxMessages' | 'statefulSessionMaxBytes'>,
+    private readonly context: ContextRows,
   ) {
     this.bulk = new BulkSql(dialect);
   }
@@ -91,9 +91,10 @@ export class DispatchSql {
   /**
    * Ends active runs, in a transaction that holds their schedules: each takes its status and error,
    * `finished_at` = `now`; their outbox entries go; each schedule's waiting run is released.
+   * Returns how many waiting runs it released (their entries are deliverable now).
    */
-  async endRuns(em: EntityManager, endings: readonly RunEnding[], held: readonly HeldSchedule[], now: Date): Promise<void> {
-    if (endings.length === 0) return;
+  async endRuns(em: EntityManager, endings: readonly RunEnding[], held: readonly HeldSchedule[], now: Date): Promise<number> {
+    if (endings.length === 0) return 0;
     for (const chunk of chunks(endings)) {
       const params: unknown[] = [this.dialect.param(now)];
       const values = this.bulk.values(params, chunk.map((e) => [e.runId, e.status, e.error]));
@@ -105,15 +106,17 @@ export class DispatchSql {
     }
     await this.deleteOutbox(em, endings.map((e) => e.runId));
     const schedules = new Set(endings.map((e) => e.scheduleId));
-    await this.releaseWaiting(em, held.filter((s) => schedules.has(s.id)), now);
+    return this.releaseWaiting(em, held.filter((s) => schedules.has(s.id)), now);
   }
 
   /**
    * Releases the waiting run of each schedule (held by the transaction): its outbox entry becomes
    * available at `now`, and it times out its schedule's run timeout after `now`. A message the
    * entry kept (a waiting stateful fire) is appended to the run's session now, and cleared.
+   * Returns how many it released.
    */
-  async releaseWaiting(em: EntityManager, schedules: readonly HeldSchedule[], now: Date): Promise<void> {
+  async releaseWaiting(em: EntityManager, schedules: readonly HeldSchedule[], now: Date): Promise<number> {
+    let released = 0;
     await this.appendKeptMessages(em, 'schedule_id', schedules.map((s) => s.id), now);
     for (const chunk of chunks(schedules)) {
       const timeouts: unknown[] = [];
@@ -126,12 +129,15 @@ export class DispatchSql {
       );
       const params: unknown[] = [this.dialect.param(now)];
       const ids = this.bulk.list(params, chunk.map((s) => s.id));
-      await em.query(
+      const result = await em.queryRunner!.query(
         `UPDATE outbox SET available_at = ${this.dialect.placeholder(1)}, pending_message = NULL
           WHERE available_at IS NULL AND schedule_id IN ${ids}`,
         params,
+        true,
       );
+      released += result.affected ?? 0;
     }
+    return released;
   }
 
   /**
@@ -150,15 +156,45 @@ export class DispatchSql {
         params,
       );
       for (const row of Array.from(kept)) {
-        if (row.session_id === null) continue;
-        await em.query(this.dialect.appendContextMessage(), [
-          row.pending_message,
-          this.contextBounds.statefulSessionMaxMessages,
-          this.dialect.param(now),
-          row.session_id,
-          this.contextBounds.statefulSessionMaxBytes,
-        ]);
+        if (row.session_id !== null) await this.context.append(em, row.session_id, row.pending_message, now);
       }
+    }
+  }
+
+  /** These runs' ids, schedules and statuses, as they are now (those that exist). */
+  async runsByIds(em: EntityManager, ids: readonly string[]): Promise<Array<{ id: string; scheduleId: string; status: RunStatus }>> {
+    const found: Array<{ id: string; scheduleId: string; status: RunStatus }> = [];
+    for (const chunk of chunks(ids)) {
+      const params: unknown[] = [];
+      const list = this.bulk.list(params, chunk);
+      const rows: Array<{ id: string; schedule_id: string; status: RunStatus }> = await em.query(
+        `SELECT id, schedule_id, status FROM runs WHERE id IN ${list}`,
+        params,
+      );
+      for (const row of Array.from(rows)) found.push({ id: row.id, scheduleId: row.schedule_id, status: row.status });
+    }
+    return found;
+  }
+
+  /** Of these runs, those still `pending` become `dispatched` (the runtime accepted their webhooks). */
+  async markDispatched(em: EntityManager, runIds: readonly string[]): Promise<void> {
+    for (const chunk of chunks(runIds)) {
+      const params: unknown[] = [];
+      const list = this.bulk.list(params, chunk);
+      await em.query(`UPDATE runs SET status = 'dispatched' WHERE id IN ${list} AND status = 'pending'`, params);
+    }
+  }
+
+  /** These runs' outbox entries become available again at their time, unleased, one more attempt counted (those that exist). */
+  async retryOutbox(em: EntityManager, retries: ReadonlyArray<{ runId: string; at: Date }>): Promise<void> {
+    for (const chunk of chunks(retries)) {
+      const params: unknown[] = [];
+      const values = this.bulk.values(params, chunk.map((r) => [r.runId, r.at]), [1]);
+      await em.query(
+        `UPDATE outbox SET available_at = v.column2, lease_until = NULL, attempts = outbox.attempts + 1
+           FROM (${values}) AS v WHERE outbox.run_id = v.column1`,
+        params,
+      );
     }
   }
 

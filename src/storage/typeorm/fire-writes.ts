@@ -9,11 +9,9 @@ import {
   type ScheduleActivity,
 } from '../../domain/fire.js';
 import type { Run } from '../../domain/run.js';
-import type { Session } from '../../domain/session.js';
 import type { OutboxRow } from './entities/outbox.entity.js';
 import { toRunRow, toSessionRow } from './entities/row.mapper.js';
 import type { SessionRow } from './entities/session.entity.js';
-import { type RawSessionRow, SESSION_COLUMNS, sessionFromRaw } from './session-queries.js';
 import type { TypeOrmContext } from './typeorm-context.js';
 
 // How fires are written on the SQL backends: a claim batch in a handful of multi-row statements,
@@ -96,31 +94,34 @@ export class FireWrites {
     }
   }
 
-  /** The session with this id as stored, read in the transaction; null when there is none. */
-  async readSession(em: EntityManager, sessionId: string): Promise<Session | null> {
-    const rows = Array.from((await em.query(this.db.queries.byId, [sessionId])) as RawSessionRow[]);
-    return rows.length > 0 ? sessionFromRaw(this.db.dialect, rows[0]) : null;
+  /** Whether a session with this id exists, read in the transaction. */
+  async sessionExists(em: EntityManager, sessionId: string): Promise<boolean> {
+    const rows = await em.query(`SELECT 1 AS found FROM sessions WHERE id = ${this.db.dialect.placeholder(1)}`, [sessionId]);
+    return Array.from(rows as unknown[]).length > 0;
   }
 
   /**
-   * Appends a stateful fire's message to its session (appendMessage), returning the session as
-   * stored afterwards (recordFire's answer): from the UPDATE itself where the engine returns its
-   * rows, else read in the same transaction. Null, writing nothing, when the session does not exist yet.
+   * Writes a fire's session: a new one inserted (a stateful one with its context kept apart, see
+   * ContextRows), or the message of a stateful fire appended to the one that exists, in SQL (the
+   * session is not read), unless the fire waits (`keepsMessage`): then an existing session is
+   * left as it is. Returns whether the session existed.
    */
-  async appendMessageAndRead(em: EntityManager, fire: FireWrite): Promise<Session | null> {
-    if (!this.db.dialect.updateReturnsRows) {
-      if (!(await this.appendMessage(em, fire))) return null;
-      return this.readSession(em, fire.session.id);
+  async writeSession(em: EntityManager, fire: FireWrite, keepsMessage: boolean): Promise<boolean> {
+    if (!fire.stateful) {
+      await this.db.bulk.insert(em, 'sessions', [toSessionRow(fire.session)]);
+      return false;
     }
-    const result = await em.queryRunner!.query(this.db.dialect.appendContextMessage(SESSION_COLUMNS), this.appendParams(fire), true);
-    const rows = Array.from(result.records as RawSessionRow[]);
-    return rows.length > 0 ? sessionFromRaw(this.db.dialect, rows[0]) : null;
+    const existed = keepsMessage
+      ? await this.sessionExists(em, fire.session.id)
+      : await this.db.context.append(em, fire.session.id, fire.message, fire.firedAt);
+    if (!existed) await this.db.context.insert(em, [fire.session]);
+    return existed;
   }
 
   /**
-   * Writes the sessions and runs of the claims' fires as multi-row inserts. Stateful fires whose
-   * session exists append to it instead, row by row (a schedule has at most one fire in a batch),
-   * except those that wait: their message goes with their outbox entry. Returns the claims'
+   * Writes the sessions and runs of the claims' fires as multi-row inserts. Stateful fires write
+   * their sessions one by one (writeSession; a schedule has at most one fire in a batch); one that
+   * waits on a session that exists keeps its message with its outbox entry. Returns the claims'
    * outbox entries, to insert.
    */
   private async writeFires(em: EntityManager, claims: DecidedClaim[]): Promise<OutboxRow[]> {
@@ -130,11 +131,11 @@ export class FireWrites {
     for (const { fire, outbox, keepsMessage } of claims) {
       if (!fire) continue;
       fires.push(fire);
-      let kept = false;
-      if (!fire.stateful) inserts.push(toSessionRow(fire.session));
-      else if (keepsMessage) kept = (await this.readSession(em, fire.session.id)) !== null;
-      else if (!(await this.appendMessage(em, fire))) inserts.push(toSessionRow(fire.session));
-      if (keepsMessage && !kept) inserts.push(toSessionRow(fire.session));
+      // Stateless sessions go in one multi-row insert; a stateful one is written alone.
+      let existed = false;
+      if (fire.stateful) existed = await this.writeSession(em, fire, keepsMessage);
+      else inserts.push(toSessionRow(fire.session));
+      const kept = keepsMessage && existed;
       if (outbox) entries.push({ ...outbox, pending_message: kept ? JSON.stringify(fire.message) : null });
     }
     await this.db.bulk.insert(em, 'sessions', inserts);
@@ -153,19 +154,5 @@ export class FireWrites {
       // Even the failure cannot be recorded (say, the run already exists): at least do not retry it every tick.
       await this.db.schedules(em).update({ id: claim.scheduleId }, { next_run_at: claim.nextRunAt });
     }
-  }
-
-  /**
-   * Appends a stateful fire's message to its session in one statement (the document never leaves
-   * the database; the bound applies); false, writing nothing, when the session does not exist yet.
-   */
-  private async appendMessage(em: EntityManager, fire: FireWrite): Promise<boolean> {
-    const result = await em.queryRunner!.query(this.db.dialect.appendContextMessage(), this.appendParams(fire), true);
-    return (result.affected ?? 0) > 0;
-  }
-
-  private appendParams(fire: FireWrite): unknown[] {
-    const { options, dialect } = this.db;
-    return [JSON.stringify(fire.message), options.statefulSessionMaxMessages, dialect.param(fire.firedAt), fire.session.id, options.statefulSessionMaxBytes];
   }
 }

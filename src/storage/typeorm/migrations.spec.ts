@@ -7,6 +7,7 @@ import { DataSource, type DataSourceOptions, type MigrationInterface } from 'typ
 import type { StorageConfig } from '../../config/app-config.js';
 import { fireWrite } from '../../domain/fire.js';
 import type { Run } from '../../domain/run.js';
+import type { Session } from '../../domain/session.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { dialectNamed, type SqlDialectName } from './dialect.js';
 import { toRunRow, toScheduleRow, toSessionRow } from './entities/row.mapper.js';
@@ -271,7 +272,7 @@ function describeUpgrades(dialect: SchemaDialect): void {
 
       const after = await migratedUpTo(database.config, { through: dispatch });
       const storage = new TypeOrmStorage(after);
-      await storage.lifecycle.ping();
+      assert.equal(await hasTable(after, 'outbox'), true);
       assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), schedule);
       assert.deepEqual(await storage.history.listRunsBySchedule(schedule.userId, schedule.id), [
         { ...runs[0], finishedAt: runs[0].firedAt },
@@ -284,7 +285,7 @@ function describeUpgrades(dialect: SchemaDialect): void {
       await assert.rejects(after.query('SELECT finished_at FROM runs'));
       await assert.rejects(after.query('SELECT overlap_policy FROM schedules'));
       await after.runMigrations();
-      await storage.lifecycle.ping();
+      assert.equal(await hasTable(after, 'outbox'), true);
       assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), schedule);
     });
 
@@ -297,7 +298,7 @@ function describeUpgrades(dialect: SchemaDialect): void {
         const schedule = aSchedule({ userId: 'upgraded' });
         await insertRow(before, dialect.name, 'schedules', toScheduleRow(schedule));
         const { session } = fireWrite(schedule, new Date('2026-03-02T09:00:00.000Z'));
-        await insertRow(before, dialect.name, 'sessions', toSessionRow(session));
+        await insertRow(before, dialect.name, 'sessions', sessionRowBeforeMessages(session));
         await before.destroy();
 
         const columnTypes = async (dataSource: DataSource) =>
@@ -310,16 +311,59 @@ function describeUpgrades(dialect: SchemaDialect): void {
         const storage = new TypeOrmStorage(after);
         assert.deepEqual(await columnTypes(after), ['config json', 'state json']);
         assert.deepEqual(await storedSession(storage.history, schedule, session.id), session);
-        const [stored] = (await storage.history.pageSessionsJson(session.userId, schedule.id, null)).items;
+        const [stored] = (await storage.history.pageSessionsJson(session.userId, schedule.id, null))!.items;
         assert.deepEqual([JSON.parse(String(stored.configJson)), JSON.parse(String(stored.stateJson))], [session.config, session.state]);
 
+        // Undone down to it (the session messages came after it), then up again.
+        await after.undoLastMigration();
         await after.undoLastMigration();
         assert.deepEqual(await columnTypes(after), ['config jsonb', 'state jsonb']);
         await after.runMigrations();
         assert.deepEqual(await storedSession(storage.history, schedule, session.id), session);
       });
     }
+
+    it("moves a stateful session's messages into rows of their own, where fires append, and undoes it", async () => {
+      const database = await dialect.emptyDatabase();
+      cleanups.push(() => database.dispose());
+      const messages = dialect.name === 'postgres' ? 'SessionMessagesPostgres1764900000000' : 'SessionMessagesSqlite1764900000000';
+      const before = await migratedUpTo(database.config, { before: messages });
+      const schedule = aSchedule({ userId: 'upgraded', stateful: true });
+      await insertRow(before, dialect.name, 'schedules', toScheduleRow(schedule));
+      const fires = [0, 1, 2].map((i) => fireWrite(schedule, new Date(Date.UTC(2026, 2, 2, 9, i))));
+      const stateful = structuredClone(fires[0].session);
+      stateful.state.context = fires.map((f) => f.message);
+      const plain = fireWrite({ ...schedule, stateful: false }, new Date('2026-03-01T09:00:00.000Z')).session;
+      for (const session of [stateful, plain]) await insertRow(before, dialect.name, 'sessions', sessionRowBeforeMessages(session));
+      await before.destroy();
+
+      const after = await migratedUpTo(database.config);
+      const storage = new TypeOrmStorage(after);
+      await storage.lifecycle.ping();
+      const rows = async () => Number((await after.query(`SELECT count(*) AS n FROM session_messages`))[0].n);
+      assert.equal(await rows(), 3, 'the stateful session’s three messages, none of the other’s');
+      assert.deepEqual(await storedSession(storage.history, schedule, stateful.id), stateful);
+      assert.deepEqual(await storedSession(storage.history, schedule, plain.id), plain);
+      const next = fireWrite(schedule, new Date(Date.UTC(2026, 2, 2, 9, 3)));
+      await storage.firing.recordFire(next);
+      const appended = (await storedSession(storage.history, schedule, stateful.id))!;
+      assert.deepEqual(appended.state.context, [...stateful.state.context, next.message]);
+      assert.equal(await rows(), 4);
+
+      await after.undoLastMigration();
+      assert.equal(await hasTable(after, 'session_messages'), false);
+      const [{ state }] = await after.query(`SELECT state FROM sessions WHERE id = ${dialectNamed(dialect.name).placeholder(1)}`, [stateful.id]);
+      assert.deepEqual((typeof state === 'string' ? JSON.parse(state) : state).context, appended.state.context);
+      await after.runMigrations();
+      assert.deepEqual(await storedSession(storage.history, schedule, stateful.id), appended);
+    });
   });
+}
+
+/** A session's row as the tables were before the session messages (no context_… columns). */
+function sessionRowBeforeMessages(session: Session): object {
+  const { context_apart, context_messages, context_bytes, context_seq, ...row } = toSessionRow(session);
+  return row;
 }
 
 describeSchema(SQLITE);

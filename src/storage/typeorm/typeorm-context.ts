@@ -1,7 +1,9 @@
 import type { DataSource, EntityManager, QueryDeepPartialEntity, Repository } from 'typeorm';
 import { DomainError, StorageUnavailable } from '../../common/domain-errors.js';
+import { DispatchHandOff } from '../dispatch-hand-off.js';
 import { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from '../storage-options.js';
 import { BulkSql } from './bulk-sql.js';
+import { ContextRows } from './context-rows.js';
 import { dialectOfDriver, type SqlDialect } from './dialect.js';
 import { DispatchSql } from './dispatch-sql.js';
 import type { DispatchAttemptRow } from './entities/dispatch-attempt.entity.js';
@@ -12,9 +14,20 @@ import type { SessionRow } from './entities/session.entity.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { type SessionQueries, sessionQueries } from './session-queries.js';
 
+/** The PostgreSQL channel on which a commit that made outbox entries deliverable tells the other replicas. */
+export const OUTBOX_READY_CHANNEL = 'outbox_ready';
+
+/**
+ * A transaction's work. It calls `ready` when it made outbox entries deliverable now: the commit
+ * then tells the other replicas' dispatchers (PostgreSQL NOTIFY, sent by the transaction itself),
+ * and this process's once it has committed (DispatchHandOff.ready).
+ */
+export type TransactionWork<T> = (em: EntityManager, ready: () => Promise<void>) => Promise<T>;
+
 /**
  * What the TypeORM storage's ports share: the DataSource, its dialect and statements, the queues
- * that order this process's transactions, and the repositories. One per DataSource.
+ * that order this process's transactions, the hand-off to this process's dispatcher, and the
+ * repositories. One per DataSource.
  */
 export class TypeOrmContext {
   readonly dialect: SqlDialect;
@@ -22,6 +35,8 @@ export class TypeOrmContext {
   readonly queries: SessionQueries;
   /** The statements of dispatch: overlap, outbox, run endings, pruning. */
   readonly dispatch: DispatchSql;
+  /** The contexts of stateful sessions, kept as rows of their own. */
+  readonly context: ContextRows;
   private writeQueue: Promise<unknown> = Promise.resolve();
   /**
    * The writes that hold one schedule's row (updates, fires, deletion) wait for each other here,
@@ -33,26 +48,41 @@ export class TypeOrmContext {
   constructor(
     readonly dataSource: DataSource,
     readonly options: StorageOptions = DEFAULT_STORAGE_OPTIONS,
+    readonly handOff = new DispatchHandOff(),
   ) {
     this.dialect = dialectOfDriver(dataSource.options.type);
     this.bulk = new BulkSql(this.dialect);
     this.queries = sessionQueries(this.dialect);
-    this.dispatch = new DispatchSql(this.dialect, options);
+    this.context = new ContextRows(this.dialect, { maxMessages: options.statefulSessionMaxMessages, maxBytes: options.statefulSessionMaxBytes });
+    this.dispatch = new DispatchSql(this.dialect, this.context);
   }
 
   /**
    * Runs `work` in a transaction. TypeORM's SQLite driver has a single connection, on which
    * concurrent transactions would nest as savepoints of each other, so on SQLite they queue.
    */
-  transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    if (this.dialect.rowLocks) return this.dataSource.transaction(work);
-    const run = this.writeQueue.then(() => this.dataSource.transaction(work));
-    this.writeQueue = run.catch(() => undefined);
-    return run;
+  async transaction<T>(work: TransactionWork<T>): Promise<T> {
+    let madeReady = false;
+    const inTransaction = (em: EntityManager) =>
+      work(em, async () => {
+        if (madeReady) return;
+        madeReady = true;
+        if (this.dialect.notify) await em.query(this.dialect.notify, [OUTBOX_READY_CHANNEL, this.handOff.instanceId]);
+      });
+    let result: T;
+    if (this.dialect.rowLocks) {
+      result = await this.dataSource.transaction(inTransaction);
+    } else {
+      const run = this.writeQueue.then(() => this.dataSource.transaction(inTransaction));
+      this.writeQueue = run.catch(() => undefined);
+      result = await run;
+    }
+    if (madeReady) this.handOff.ready();
+    return result;
   }
 
   /** Runs `work` in a transaction, after every write of this schedule that came before it in this process. */
-  scheduleWrite<T>(scheduleId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
+  scheduleWrite<T>(scheduleId: string, work: TransactionWork<T>): Promise<T> {
     return this.scheduleWrites.run(scheduleId, () => this.transaction(work));
   }
 

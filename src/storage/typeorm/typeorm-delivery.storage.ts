@@ -1,8 +1,7 @@
-import { type EntityManager, In } from 'typeorm';
-import type { ClaimedDelivery, DeliveryResult } from '../../domain/delivery.js';
+import { In } from 'typeorm';
+import type { ClaimedDelivery, DeliveryRecord } from '../../domain/delivery.js';
 import { jsonTextBytes, keepNewestWithin, timeoutAfter } from '../../domain/fire.js';
 import {
-  type DispatchAttempt,
   isActiveRunStatus,
   isFinalRunStatus,
   type Run,
@@ -10,7 +9,8 @@ import {
   runTransition,
 } from '../../domain/run.js';
 import type { Session, SessionState } from '../../domain/session.js';
-import { DeliveryStorage, type RunReportOutcome } from '../ports/delivery.storage.js';
+import { DeliveryStorage, type OutboxBacklog, type RunReportOutcome } from '../ports/delivery.storage.js';
+import type { RunEnding } from './dispatch-sql.js';
 import { toDispatchAttemptRow, toRun, toSchedule, toSession } from './entities/row.mapper.js';
 import type { SessionRow } from './entities/session.entity.js';
 import { type TypeOrmContext, writable } from './typeorm-context.js';
@@ -39,7 +39,8 @@ export class TypeOrmDeliveryStorage extends DeliveryStorage {
       await dispatch.leaseOutbox(em, [...deliverableIds], leaseUntil);
       const sessionIds = [...new Set(deliverable.flatMap((d) => runs.get(d.runId)!.sessionId ?? []))];
       const sessionRows = sessionIds.length > 0 ? await this.db.sessions(em).findBy({ id: In(sessionIds) }) : [];
-      const sessions = new Map(sessionRows.map((s) => [s.id, toSession(s)]));
+      const apart = await this.db.context.textsOf(em, sessionRows.filter((s) => s.context_apart).map((s) => s.id));
+      const sessions = new Map(sessionRows.map((s) => [s.id, toSession(s, apart.get(s.id)?.map((text) => JSON.parse(text)))]));
       return deliverable.map((d): ClaimedDelivery => {
         const run = runs.get(d.runId)!;
         return {
@@ -52,40 +53,54 @@ export class TypeOrmDeliveryStorage extends DeliveryStorage {
     });
   }
 
-  async recordDeliveryAttempt(attempt: DispatchAttempt, result: DeliveryResult, now: Date): Promise<void> {
-    await this.db.transaction(async (em) => {
-      const runId = attempt.runId;
-      const found = await this.db.runs(em).findOne({ select: { id: true, schedule_id: true }, where: { id: runId } });
-      if (!found) {
-        await this.db.dispatch.deleteOutbox(em, [runId]);
-        return;
+  async outboxBacklog(now: Date): Promise<OutboxBacklog> {
+    const { dialect } = this.db;
+    const p = dialect.placeholder;
+    const rows = await this.db.dataSource.query(
+      `SELECT count(*) AS n, min(available_at) AS oldest FROM outbox
+        WHERE available_at <= ${p(1)} AND (lease_until IS NULL OR lease_until <= ${p(1)})`,
+      [dialect.param(now)],
+    );
+    const { n, oldest } = rows[0] as { n: number | string; oldest: Date | string | null };
+    return { count: Number(n), oldestAvailableAt: oldest == null ? null : dialect.timestampFromRaw(oldest) };
+  }
+
+  async recordDeliveryAttempts(records: readonly DeliveryRecord[], now: Date): Promise<void> {
+    if (records.length === 0) return;
+    const { dispatch, bulk } = this.db;
+    await this.db.transaction(async (em, ready) => {
+      const runs = new Map((await dispatch.runsByIds(em, records.map((r) => r.attempt.runId))).map((r) => [r.id, r]));
+      // A run that is gone (its schedule deleted, or pruned) keeps no attempt; its entry goes too.
+      await dispatch.deleteOutbox(em, records.filter((r) => !runs.has(r.attempt.runId)).map((r) => r.attempt.runId));
+      const kept = records.filter((r) => runs.has(r.attempt.runId));
+      await bulk.insert(em, 'dispatch_attempts', kept.map((r) => toDispatchAttemptRow(r.attempt)));
+      // Endings first, holding their schedules (in id order, as every holder does) before any run
+      // row is touched: a holder that waited on a run row this transaction held would deadlock.
+      const endings = kept.flatMap(({ attempt, result }): RunEnding[] => {
+        const scheduleId = runs.get(attempt.runId)!.scheduleId;
+        if (result.outcome === 'completed') return [{ runId: attempt.runId, scheduleId, status: result.status, error: result.error }];
+        if (result.outcome === 'gave-up') return [{ runId: attempt.runId, scheduleId, status: 'failed', error: result.error }];
+        return [];
+      });
+      if (endings.length > 0) {
+        const held = await dispatch.holdSchedules(em, endings.map((e) => e.scheduleId), false);
+        // Re-read under the schedules' locks: a run the runtime ended meanwhile keeps its status.
+        const active = new Set((await dispatch.runsByIds(em, endings.map((e) => e.runId))).filter((r) => isActiveRunStatus(r.status)).map((r) => r.id));
+        if ((await dispatch.endRuns(em, endings.filter((e) => active.has(e.runId)), held, now)) > 0) await ready();
+        await dispatch.deleteOutbox(em, endings.filter((e) => !active.has(e.runId)).map((e) => e.runId));
       }
-      await this.db.bulk.insert(em, 'dispatch_attempts', [toDispatchAttemptRow(attempt)]);
-      switch (result.outcome) {
-        case 'delivered':
-          // A run the runtime has already moved on (reported running, or ended) keeps its status.
-          await this.db.runs(em).update({ id: runId, status: 'pending' }, { status: 'dispatched' });
-          await this.db.dispatch.deleteOutbox(em, [runId]);
-          return;
-        case 'retry':
-          await this.db.outbox(em).update(
-            { run_id: runId },
-            { available_at: result.nextAttemptAt, lease_until: null, attempts: () => 'attempts + 1' },
-          );
-          return;
-        case 'completed':
-          await this.endRunIfActive(em, found.schedule_id, runId, result.status, result.error, now);
-          return;
-        case 'gave-up':
-          await this.endRunIfActive(em, found.schedule_id, runId, 'failed', result.error, now);
-          return;
-      }
+      const delivered = kept.filter((r) => r.result.outcome === 'delivered').map((r) => r.attempt.runId);
+      // A run the runtime has already moved on (reported running, or ended) keeps its status.
+      await dispatch.markDispatched(em, delivered);
+      await dispatch.deleteOutbox(em, delivered);
+      const retries = kept.flatMap(({ attempt, result }) => (result.outcome === 'retry' ? [{ runId: attempt.runId, at: result.nextAttemptAt }] : []));
+      await dispatch.retryOutbox(em, retries);
     });
   }
 
   async reportRunStatus(runId: string, to: RuntimeRunStatus, error: string | null, now: Date): Promise<RunReportOutcome> {
     const { dispatch } = this.db;
-    return this.db.transaction(async (em) => {
+    return this.db.transaction(async (em, ready) => {
       const found = await this.db.runs(em).findOne({ select: { id: true, schedule_id: true }, where: { id: runId } });
       if (!found) return { status: 'not-found' };
       const held = await dispatch.holdSchedules(em, [found.schedule_id], false);
@@ -99,7 +114,7 @@ export class TypeOrmDeliveryStorage extends DeliveryStorage {
       if (transition === 'illegal') return { status: 'illegal', run };
       const reported: Run = { ...run, status: to, error: to === 'failed' ? error : null };
       if (isFinalRunStatus(to)) {
-        await dispatch.endRuns(em, [{ runId, scheduleId: run.scheduleId, status: to, error: reported.error }], held, now);
+        if ((await dispatch.endRuns(em, [{ runId, scheduleId: run.scheduleId, status: to, error: reported.error }], held, now)) > 0) await ready();
         return { status: 'applied', run: { ...reported, finishedAt: now } };
       }
       // A run that was waiting has no timeout yet: it takes one now, so that it cannot stay active for ever.
@@ -115,29 +130,21 @@ export class TypeOrmDeliveryStorage extends DeliveryStorage {
   async putSessionState(sessionId: string, state: SessionState, now: Date): Promise<Session | null> {
     const { options } = this.db;
     return this.db.transaction(async (em) => {
+      // A context kept apart (a stateful session) is replaced row by row; the rest of the state,
+      // or the whole of another session's, is the document.
+      if (await this.db.context.replace(em, sessionId, state.context, now)) {
+        await this.db.sessions(em).update({ id: sessionId }, writable<SessionRow>({ state: { ...state, context: [] } }));
+        const row = await this.db.sessions(em).findOneBy({ id: sessionId });
+        const messages = (await this.db.context.textsOf(em, [sessionId])).get(sessionId) ?? [];
+        return row ? toSession(row, messages.map((text) => JSON.parse(text))) : null;
+      }
       const context = state.context.slice(-options.statefulSessionMaxMessages);
       const bounds = { maxMessages: options.statefulSessionMaxMessages, maxBytes: options.statefulSessionMaxBytes };
       keepNewestWithin(context, bounds, (message) => jsonTextBytes(JSON.stringify(message)));
-      const kept = { ...state, context };
-      const result = await this.db.sessions(em).update({ id: sessionId }, writable<SessionRow>({ state: kept, updated_at: now }));
+      const result = await this.db.sessions(em).update({ id: sessionId }, writable<SessionRow>({ state: { ...state, context }, updated_at: now }));
       if ((result.affected ?? 0) === 0) return null;
       const row = await this.db.sessions(em).findOneBy({ id: sessionId });
       return row ? toSession(row) : null;
     });
-  }
-
-  /**
-   * Ends the run if it is still active, in a transaction that then holds its schedule: with
-   * `status` and `error`, its outbox entry deleted, the schedule's waiting run released. A run
-   * that has ended already keeps its status; its outbox entry goes all the same.
-   */
-  private async endRunIfActive(em: EntityManager, scheduleId: string, runId: string, status: Run['status'], error: string | null, now: Date): Promise<void> {
-    const held = await this.db.dispatch.holdSchedules(em, [scheduleId], false);
-    const row = await this.db.runs(em).findOne({ select: { id: true, status: true }, where: { id: runId } });
-    if (row && isActiveRunStatus(row.status as Run['status'])) {
-      await this.db.dispatch.endRuns(em, [{ runId, scheduleId, status, error }], held, now);
-    } else {
-      await this.db.dispatch.deleteOutbox(em, [runId]);
-    }
   }
 }

@@ -9,10 +9,12 @@ import {
   type ScheduleActivity,
   timedOutError,
 } from '../../domain/fire.js';
+import type { ClaimedDelivery } from '../../domain/delivery.js';
 import type { Schedule } from '../../domain/schedule.js';
+import type { HandOffReservation } from '../dispatch-hand-off.js';
 import { type DueBacklog, FiringStorage, type RecordFireOutcome } from '../ports/firing.storage.js';
 import type { RunEnding } from './dispatch-sql.js';
-import { toRunRow, toSchedule, toSessionRow } from './entities/row.mapper.js';
+import { type RawScheduleRow, scheduleFromRaw, toRunRow, toSchedule } from './entities/row.mapper.js';
 import { decidedClaim, FireWrites, outboxRow } from './fire-writes.js';
 import type { TypeOrmContext } from './typeorm-context.js';
 
@@ -27,68 +29,104 @@ export class TypeOrmFiringStorage extends FiringStorage {
   async recordFire(fire: FireWrite): Promise<RecordFireOutcome> {
     const { userId, sourceScheduleId } = fire.session;
     if (!sourceScheduleId) return { status: 'not-found' };
-    return this.db.scheduleWrite(sourceScheduleId, async (em) => {
-      // Locking the schedule row serialises the fires of one schedule (and races with its deletion),
+    let reservation: HandOffReservation | null = null;
+    let handed: ClaimedDelivery[] = [];
+    const outcome = await this.db.scheduleWrite(sourceScheduleId, async (em, ready): Promise<RecordFireOutcome> => {
+      // Holding the schedule row serialises the fires of one schedule (and races with its deletion),
       // and the endings of its runs, which release a waiting run (see DispatchSql.endRuns).
-      const query = this.db
-        .schedules(em)
-        .createQueryBuilder('s')
-        .select('s.id')
-        .where('s.id = :id AND s.user_id = :userId', { id: sourceScheduleId, userId });
-      const schedule = await (this.db.dialect.rowLocks ? query.setLock('pessimistic_write') : query).getOne();
-      if (!schedule) return { status: 'not-found' };
-      const activity = fire.dispatch ? await this.db.dispatch.activity(em, sourceScheduleId, fire.firedAt) : NO_ACTIVITY;
+      const row = await this.db.holdSchedule(em, userId, sourceScheduleId);
+      if (!row) return { status: 'not-found' };
+      const activity =
+        fire.dispatch && fire.dispatch.overlapPolicy !== 'allow' ? await this.db.dispatch.activity(em, sourceScheduleId, fire.firedAt) : NO_ACTIVITY;
       const decided = decideFire(fire, activity);
       if (decided.kind === 'skip') return { status: 'busy', blockingRunId: decided.blockingRunId };
       const written = decided.fire;
+      const deliverable = decided.kind === 'dispatch' && decided.outboxAvailableAt !== null;
+      // A stateless fire goes straight to this process's dispatcher if it has a free slot (a
+      // stateful one's session would have to be read whole for the webhook: it is claimed).
+      reservation = deliverable && !written.stateful ? this.db.handOff.reserve(1, written.firedAt) : null;
+      const leaseUntil = reservation?.leaseUntil ?? null;
       // A waiting stateful fire leaves an existing session as it is: its message waits with its outbox entry.
       const keepsMessage = keepsMessageUntilReleased(decided);
-      const stored = !written.stateful
-        ? null
-        : keepsMessage
-          ? await this.writes.readSession(em, written.session.id)
-          : await this.writes.appendMessageAndRead(em, written);
-      if (!stored) await this.db.bulk.insert(em, 'sessions', [toSessionRow(written.session)]);
+      const existed = await this.writes.writeSession(em, written, keepsMessage);
       await this.db.bulk.insert(em, 'runs', [toRunRow(written.run)]);
       if (decided.kind === 'dispatch') {
-        const kept = keepsMessage && stored ? written.message : null;
-        await this.db.bulk.insert(em, 'outbox', [outboxRow(written, decided.outboxAvailableAt, kept)]);
+        const kept = keepsMessage && existed ? written.message : null;
+        await this.db.bulk.insert(em, 'outbox', [{ ...outboxRow(written, decided.outboxAvailableAt, kept), lease_until: leaseUntil }]);
       }
       await this.db.schedules(em).update({ id: written.run.scheduleId }, { last_run_at: written.firedAt });
-      return { status: 'fired', session: stored ?? structuredClone(written.session), run: structuredClone(written.run) };
+      if (leaseUntil) {
+        const schedule = { ...toSchedule(row), lastRunAt: written.firedAt };
+        handed = [{ run: structuredClone(written.run), schedule, session: structuredClone(written.session), attemptsMade: 0 }];
+      } else if (deliverable) {
+        await ready();
+      }
+      return { status: 'fired', sessionId: written.session.id, run: structuredClone(written.run) };
+    }).catch((error: unknown) => {
+      (reservation as HandOffReservation | null)?.cancel();
+      throw error;
     });
+    (reservation as HandOffReservation | null)?.settle(handed);
+    return outcome;
   }
 
   async claimDueSchedules(now: Date, limit: number, plan: (schedule: Schedule) => DueFirePlan): Promise<ClaimOutcome[]> {
-    return this.db.transaction(async (em) => {
-      const query = this.db
-        .schedules(em)
-        .createQueryBuilder('s')
-        .where('s.next_run_at <= :now', { now })
-        .orderBy('s.next_run_at', 'ASC')
-        .addOrderBy('s.id', 'ASC')
-        .limit(limit);
+    let reservation: HandOffReservation | null = null;
+    let handed: ClaimedDelivery[] = [];
+    const outcomes = await this.db.transaction(async (em, ready) => {
+      const { dialect } = this.db;
+      const p = dialect.placeholder;
       // SKIP LOCKED: replicas claiming at the same moment take disjoint schedules instead of queueing.
-      // (SQLite has one writer at a time and this process queues its own transactions.)
-      const claimed = this.db.dialect.rowLocks
-        ? await query.setLock('pessimistic_write').setOnLocked('skip_locked').getMany()
-        : await query.getMany();
-      const plans = claimed.map((row) => plan(toSchedule(row)));
-      // The overlap policy of every dispatched fire, against its schedule's runs: one read for the batch.
-      const dispatched = plans.flatMap((p) => (p.fire?.dispatch ? [{ scheduleId: p.scheduleId, firedAt: p.fire.firedAt }] : []));
+      // (SQLite has one writer at a time and this process queues its own transactions.) A raw
+      // query: hydrating entities cost more than the query.
+      const rows: RawScheduleRow[] = await em.query(
+        `SELECT * FROM schedules WHERE next_run_at <= ${p(1)} ORDER BY next_run_at, id LIMIT ${p(2)}${dialect.lockClause(true)}`,
+        [dialect.param(now), limit],
+      );
+      const claimed = Array.from(rows, (row) => scheduleFromRaw(dialect, row));
+      const plans = claimed.map((schedule) => plan(schedule));
+      // The overlap policy of every dispatched fire, against its schedule's runs: one read for the
+      // batch (`allow` fires whatever is active: no need to look).
+      const dispatched = plans.flatMap((plan) =>
+        plan.fire?.dispatch && plan.fire.dispatch.overlapPolicy !== 'allow' ? [{ scheduleId: plan.scheduleId, firedAt: plan.fire.firedAt }] : [],
+      );
       const activities = dispatched.length > 0 ? await this.db.dispatch.activities(em, dispatched) : new Map<string, ScheduleActivity>();
       const claims = plans.map((p) => decidedClaim(p, activities.get(p.scheduleId) ?? NO_ACTIVITY));
+      // Deliverable stateless fires go straight to this process's dispatcher, as many as it has
+      // free slots: leased to it here, handed over once this commits (see DispatchHandOff).
+      const deliverable = claims.filter((c) => c.outbox?.available_at);
+      const handable = deliverable.filter((c) => !c.fire!.stateful);
+      reservation = this.db.handOff.reserve(handable.length, now);
+      const leased = new Set(handable.slice(0, reservation.count).map((c) => c.scheduleId));
+      for (const claim of deliverable) if (leased.has(claim.scheduleId)) claim.outbox!.lease_until = reservation.leaseUntil;
+      let outcomes: ClaimOutcome[];
       try {
         // The common case: every plan writes, in a few multi-row statements for the whole batch.
         await em.transaction((sp) => this.writes.writeClaims(sp, claims));
-        return claims.map((c): ClaimOutcome => ({ scheduleId: c.scheduleId, status: 'fired' }));
+        outcomes = claims.map((c): ClaimOutcome => ({ scheduleId: c.scheduleId, status: 'fired' }));
       } catch {
         // Something in the batch was refused: redo it schedule by schedule, so only that one fails.
-        const outcomes: ClaimOutcome[] = [];
+        outcomes = [];
         for (const claim of claims) outcomes.push(await this.writes.writeClaimAlone(em, claim));
-        return outcomes;
       }
+      const fired = new Set(outcomes.filter((o) => o.status === 'fired').map((o) => o.scheduleId));
+      const schedules = new Map(claimed.map((schedule) => [schedule.id, schedule]));
+      handed = deliverable
+        .filter((c) => leased.has(c.scheduleId) && fired.has(c.scheduleId))
+        .map(({ scheduleId, fire, nextRunAt }) => ({
+          run: fire!.run,
+          schedule: { ...schedules.get(scheduleId)!, nextRunAt, lastRunAt: fire!.firedAt },
+          session: fire!.session,
+          attemptsMade: 0,
+        }));
+      if (deliverable.some((c) => !leased.has(c.scheduleId) && fired.has(c.scheduleId))) await ready();
+      return outcomes;
+    }).catch((error: unknown) => {
+      (reservation as HandOffReservation | null)?.cancel();
+      throw error;
     });
+    (reservation as HandOffReservation | null)?.settle(handed);
+    return outcomes;
   }
 
   async nextDueAt(): Promise<Date | null> {
@@ -110,7 +148,7 @@ export class TypeOrmFiringStorage extends FiringStorage {
 
   async timeOutRuns(now: Date, limit: number): Promise<number> {
     const { dispatch } = this.db;
-    return this.db.transaction(async (em) => {
+    return this.db.transaction(async (em, ready) => {
       const due = await dispatch.dueTimeouts(em, now, limit);
       if (due.length === 0) return 0;
       // Schedules another caller holds are left to it (or to the next call).
@@ -120,7 +158,7 @@ export class TypeOrmFiringStorage extends FiringStorage {
       const endings = ending.map(
         (r): RunEnding => ({ runId: r.id, scheduleId: r.scheduleId, status: 'timed_out', error: timedOutError(timeouts.get(r.scheduleId)!) }),
       );
-      await dispatch.endRuns(em, endings, held, now);
+      if ((await dispatch.endRuns(em, endings, held, now)) > 0) await ready();
       return endings.length;
     });
   }

@@ -3,7 +3,7 @@ import type { KeysetPosition, Page, PageRequest } from '../../common/page.js';
 import type { Run, RunWithAttempts } from '../../domain/run.js';
 import { HistoryStorage, type SessionJson } from '../ports/history.storage.js';
 import { toDispatchAttempt, toRun } from './entities/row.mapper.js';
-import { type RawSessionJsonRow, sessionJsonFromRaw } from './session-queries.js';
+import { pageFromRows, type RawPageRow, sessionJsonFromRaw } from './session-queries.js';
 import type { TypeOrmContext } from './typeorm-context.js';
 
 export class TypeOrmHistoryStorage extends HistoryStorage {
@@ -11,23 +11,17 @@ export class TypeOrmHistoryStorage extends HistoryStorage {
     super();
   }
 
-  async pageSessionsJson(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson>> {
+  async pageSessionsJson(userId: string, scheduleId: string, page: PageRequest | null): Promise<Page<SessionJson> | null> {
     const { dataSource, queries, dialect } = this.db;
-    // Array.from, not rows.map: the driver's array may come from a native addon's realm (Jest's
-    // vm-per-file tests see that), and a page is a plain array of this realm either way.
-    const read = (rows: RawSessionJsonRow[]) => Array.from(rows, (row) => sessionJsonFromRaw(dialect, row));
-    if (!page) {
-      const sessions = read(await dataSource.query(queries.all, [userId, scheduleId]));
-      return { items: sessions, total: sessions.length, next: null };
-    }
-    const { after, limit } = page;
-    const [rows, counted] = await Promise.all([
-      after
-        ? dataSource.query(queries.nextPage, [userId, scheduleId, dialect.param(after.at), after.id, limit + 1])
-        : dataSource.query(queries.firstPage, [userId, scheduleId, limit + 1]),
-      dataSource.query(queries.count, [userId, scheduleId]),
-    ]);
-    return pageFrom(read(rows), Number(counted[0].n), limit, (s) => s.createdAt);
+    const rows: RawPageRow[] = !page
+      ? await dataSource.query(queries.all, [userId, scheduleId])
+      : page.after
+        ? await dataSource.query(queries.nextPage, [userId, scheduleId, dialect.param(page.after.at), page.after.id, page.limit + 1])
+        : await dataSource.query(queries.firstPage, [userId, scheduleId, page.limit + 1]);
+    const found = pageFromRows(rows, (row) => sessionJsonFromRaw(dialect, row));
+    if (!found) return null;
+    if (!page) return { ...found, next: null };
+    return pageFrom(found.items, found.total, page.limit, (s) => s.createdAt);
   }
 
   async listRunsBySchedule(userId: string, scheduleId: string): Promise<Run[]> {

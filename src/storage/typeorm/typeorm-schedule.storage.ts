@@ -59,8 +59,12 @@ export class TypeOrmScheduleStorage extends ScheduleStorage {
     return this.db.scheduleWrite(scheduleId, async (em) => {
       const deleted = await this.db.schedules(em).delete({ id: scheduleId, user_id: userId });
       if ((deleted.affected ?? 0) === 0) return false;
-      await this.db.sessions(em).delete({ user_id: userId, source_schedule_id: scheduleId });
       const p = this.db.dialect.placeholder;
+      await em.query(`DELETE FROM session_messages WHERE session_id IN (SELECT id FROM sessions WHERE user_id = ${p(1)} AND source_schedule_id = ${p(2)})`, [
+        userId,
+        scheduleId,
+      ]);
+      await this.db.sessions(em).delete({ user_id: userId, source_schedule_id: scheduleId });
       await em.query(`DELETE FROM dispatch_attempts WHERE run_id IN (SELECT id FROM runs WHERE user_id = ${p(1)} AND schedule_id = ${p(2)})`, [
         userId,
         scheduleId,

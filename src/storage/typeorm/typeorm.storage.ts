@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { StorageUnavailable } from '../../common/domain-errors.js';
+import { DispatchHandOff } from '../dispatch-hand-off.js';
 import { StorageLifecycle } from '../ports/storage-lifecycle.js';
 import type { StorageBackend } from '../storage-backend.js';
 import { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from '../storage-options.js';
@@ -10,7 +11,7 @@ import { TypeOrmHistoryStorage } from './typeorm-history.storage.js';
 import { TypeOrmScheduleStorage } from './typeorm-schedule.storage.js';
 
 /** Selects nothing, but fails unless every table is there: the schema half of the readiness check. */
-const SCHEMA_PROBE = ['schedules', 'sessions', 'runs', 'outbox', 'dispatch_attempts']
+const SCHEMA_PROBE = ['schedules', 'sessions', 'session_messages', 'runs', 'outbox', 'dispatch_attempts']
   .map((table, i) => `SELECT 1${i === 0 ? ' AS x' : ''} FROM ${table} WHERE 1 = 0`)
   .join(' UNION ALL ');
 
@@ -26,9 +27,10 @@ export class TypeOrmStorage implements StorageBackend {
   readonly firing: TypeOrmFiringStorage;
   readonly delivery: TypeOrmDeliveryStorage;
   readonly lifecycle: TypeOrmLifecycle;
+  readonly handOff = new DispatchHandOff();
 
   constructor(dataSource: DataSource, options: StorageOptions = DEFAULT_STORAGE_OPTIONS) {
-    const db = new TypeOrmContext(dataSource, options);
+    const db = new TypeOrmContext(dataSource, options, this.handOff);
     const translated = (error: unknown) => db.translated(error);
     this.schedules = translatingErrors(new TypeOrmScheduleStorage(db), translated);
     this.history = translatingErrors(new TypeOrmHistoryStorage(db), translated);

@@ -7,6 +7,7 @@ import type { Schedule } from '../../../src/domain/schedule.js';
 import type { Message, Session } from '../../../src/domain/session.js';
 import type { StorageBackend } from '../../../src/storage/storage-backend.js';
 import { aSchedule } from '../../support/builders.js';
+import { storedSession } from '../../support/stored-sessions.js';
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
@@ -82,7 +83,7 @@ export interface ContractContext {
    * and before, which the eras, counting down from 1990, never reach.) Returns the era's start.
    */
   newEra(): number;
-  /** The fire's session and run, as the storage answered; fails the test if it did not fire. */
+  /** The fire's session as stored afterwards (read back), and its run as the storage answered; fails the test if it did not fire. */
   fire(write: FireWrite): Promise<{ session: Session; run: Run }>;
   firedSession(write: FireWrite): Promise<Session>;
   /** A new schedule of a new user (unless `overrides` names one), stored. */
@@ -121,13 +122,20 @@ export function contractContext(opened: () => StorageBackend): ContractContext {
     get lifecycle() {
       return opened().lifecycle;
     },
+    get handOff() {
+      return opened().handOff;
+    },
   };
   let era = Date.UTC(1990, 0, 1);
   const newUser = () => `user-${uuidv7()}`;
   const fire = async (write: FireWrite): Promise<{ session: Session; run: Run }> => {
     const outcome = await storage.firing.recordFire(write);
     if (outcome.status !== 'fired') assert.fail(`expected the fire to be written, got ${JSON.stringify(outcome)}`);
-    return { session: outcome.session, run: outcome.run };
+    assert.equal(outcome.sessionId, write.session.id);
+    const schedule = { userId: write.session.userId, id: write.session.sourceScheduleId! };
+    const session = await storedSession(storage.history, schedule, outcome.sessionId);
+    if (!session) assert.fail(`the fire's session ${outcome.sessionId} is not among its schedule's`);
+    return { session, run: outcome.run };
   };
   const deliverable = (now: Date) => storage.delivery.claimDeliveries(now, 1000, now);
   return {
@@ -147,7 +155,7 @@ export function contractContext(opened: () => StorageBackend): ContractContext {
     deliverableIds: async (now) => (await deliverable(now)).map((d) => d.run.id),
     runOf: async (run) => (await storage.history.getRun(run.userId, run.scheduleId, run.id))?.run,
     recordAttempt: (runId, when, statusCode, result) =>
-      storage.delivery.recordDeliveryAttempt(anAttempt(runId, when, statusCode), result, when),
+      storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(runId, when, statusCode), result }], when),
     claimDispatched: (now, plans = []) =>
       storage.firing.claimDueSchedules(now, 1000, (s) => {
         const plan: DueFirePlan = {

@@ -84,7 +84,7 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
       const { run } = await dispatchFire(schedule, at(e));
       await storage.delivery.claimDeliveries(at(e), 10, at(e, MINUTE));
       const attempt = anAttempt(run.id, at(e, 100), 202, null, 85);
-      await storage.delivery.recordDeliveryAttempt(attempt, { outcome: 'delivered' }, at(e, 200));
+      await storage.delivery.recordDeliveryAttempts([{ attempt, result: { outcome: 'delivered' } }], at(e, 200));
       assert.deepEqual(await storage.history.getRun(run.userId, run.scheduleId, run.id), {
         run: { ...run, status: 'dispatched' },
         attempts: [attempt],
@@ -98,7 +98,7 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
       const { run } = await dispatchFire(schedule, at(e));
       await storage.delivery.claimDeliveries(at(e), 10, at(e, MINUTE));
       await storage.delivery.reportRunStatus(run.id, 'running', null, at(e, SECOND));
-      await storage.delivery.recordDeliveryAttempt(anAttempt(run.id, at(e, SECOND), 202), { outcome: 'delivered' }, at(e, 2 * SECOND));
+      await storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(run.id, at(e, SECOND), 202), result: { outcome: 'delivered' } }], at(e, 2 * SECOND));
       assert.deepEqual(await runOf(run), { ...run, status: 'running' });
     });
 
@@ -108,12 +108,8 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
       const good = (await dispatchFire(schedule, at(e))).run;
       const bad = (await dispatchFire(schedule, at(e, SECOND))).run;
       const now = at(e, MINUTE);
-      await storage.delivery.recordDeliveryAttempt(anAttempt(good.id, now, 200), { outcome: 'completed', status: 'succeeded', error: null }, now);
-      await storage.delivery.recordDeliveryAttempt(
-        anAttempt(bad.id, now, 200),
-        { outcome: 'completed', status: 'failed', error: 'the model refused' },
-        now,
-      );
+      await storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(good.id, now, 200), result: { outcome: 'completed', status: 'succeeded', error: null } }], now);
+      await storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(bad.id, now, 200), result: { outcome: 'completed', status: 'failed', error: 'the model refused' } }], now);
       assert.deepEqual(await runOf(good), { ...good, status: 'succeeded', error: null, finishedAt: now });
       assert.deepEqual(await runOf(bad), { ...bad, status: 'failed', error: 'the model refused', finishedAt: now });
       assert.deepEqual(await deliverable(at(e, DAY)), []);
@@ -125,7 +121,7 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
       const { run, session } = await dispatchFire(schedule, at(e));
       await storage.delivery.claimDeliveries(at(e), 10, at(e, 10 * MINUTE));
       const attempt = anAttempt(run.id, at(e, SECOND), 503, 'HTTP 503', 40);
-      await storage.delivery.recordDeliveryAttempt(attempt, { outcome: 'retry', nextAttemptAt: at(e, 30 * SECOND) }, at(e, SECOND));
+      await storage.delivery.recordDeliveryAttempts([{ attempt, result: { outcome: 'retry', nextAttemptAt: at(e, 30 * SECOND) } }], at(e, SECOND));
       assert.deepEqual(await storage.history.getRun(run.userId, run.scheduleId, run.id), { run, attempts: [attempt] });
       assert.deepEqual(await deliverable(at(e, 30 * SECOND - 1)), []);
       // Its lease (10 minutes) is gone: it is claimed at nextAttemptAt.
@@ -141,7 +137,7 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
       const schedule = await created({});
       const { run } = await dispatchFire(schedule, at(e));
       const now = at(e, SECOND);
-      await storage.delivery.recordDeliveryAttempt(anAttempt(run.id, now, 410, 'HTTP 410'), { outcome: 'gave-up', error: 'HTTP 410: Gone' }, now);
+      await storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(run.id, now, 410, 'HTTP 410'), result: { outcome: 'gave-up', error: 'HTTP 410: Gone' } }], now);
       assert.deepEqual(await runOf(run), { ...run, status: 'failed', error: 'HTTP 410: Gone', finishedAt: now });
       assert.deepEqual(await deliverable(at(e, DAY)), []);
     });
@@ -155,9 +151,9 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
         anAttempt(run.id, at(e, 31 * SECOND), 503, 'HTTP 503', 40),
         anAttempt(run.id, at(e, 91 * SECOND), 202, null, 12),
       ];
-      await storage.delivery.recordDeliveryAttempt(attempts[0], { outcome: 'retry', nextAttemptAt: at(e, 30 * SECOND) }, at(e, SECOND));
-      await storage.delivery.recordDeliveryAttempt(attempts[1], { outcome: 'retry', nextAttemptAt: at(e, 90 * SECOND) }, at(e, 31 * SECOND));
-      await storage.delivery.recordDeliveryAttempt(attempts[2], { outcome: 'delivered' }, at(e, 91 * SECOND));
+      await storage.delivery.recordDeliveryAttempts([{ attempt: attempts[0], result: { outcome: 'retry', nextAttemptAt: at(e, 30 * SECOND) } }], at(e, SECOND));
+      await storage.delivery.recordDeliveryAttempts([{ attempt: attempts[1], result: { outcome: 'retry', nextAttemptAt: at(e, 90 * SECOND) } }], at(e, 31 * SECOND));
+      await storage.delivery.recordDeliveryAttempts([{ attempt: attempts[2], result: { outcome: 'delivered' } }], at(e, 91 * SECOND));
       assert.deepEqual(await storage.history.getRun(run.userId, run.scheduleId, run.id), { run: { ...run, status: 'dispatched' }, attempts });
     });
 
@@ -190,7 +186,7 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
         const schedule = await created({ overlapPolicy: 'buffer_one', runTimeoutSeconds: 600 });
         const first = await dispatchFire(schedule, at(e));
         const waiting = await dispatchFire(schedule, at(e, SECOND));
-        await storage.delivery.recordDeliveryAttempt(anAttempt(first.run.id, now, 200), result, now);
+        await storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(first.run.id, now, 200), result }], now);
         // Released: deliverable from now, timing out a run timeout from now.
         const released = { ...waiting.run, timeoutAt: at(now, 600 * SECOND) };
         const deliveries = (await deliverable(now)).filter((d) => d.run.scheduleId === schedule.id);
@@ -212,8 +208,8 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
         { outcome: 'gave-up', error: 'x' },
       ];
       for (const result of results) {
-        await storage.delivery.recordDeliveryAttempt(anAttempt(run.id, now, 500, 'HTTP 500'), result, now);
-        await storage.delivery.recordDeliveryAttempt(anAttempt(uuidv7(), now, 500, 'HTTP 500'), result, now);
+        await storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(run.id, now, 500, 'HTTP 500'), result }], now);
+        await storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(uuidv7(), now, 500, 'HTTP 500'), result }], now);
       }
       assert.equal(await storage.history.getRun(run.userId, run.scheduleId, run.id), null);
       assert.deepEqual(await deliverable(at(e, DAY)), []);

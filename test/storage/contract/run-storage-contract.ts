@@ -4,6 +4,7 @@ import type { StorageOptions } from '../../../src/storage/storage-options.js';
 import { CONTRACT_SESSION_MAX_BYTES, CONTRACT_SESSION_MAX_MESSAGES, contractContext } from './contract-context.js';
 import { deliveryContract } from './delivery.js';
 import { firingContract } from './firing.js';
+import { handOffContract } from './hand-off.js';
 import { historyContract } from './history.js';
 import { lifecycleContract } from './lifecycle.js';
 import { schedulesContract } from './schedules.js';
@@ -38,5 +39,6 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
     historyContract(context);
     firingContract(context);
     deliveryContract(context);
+    handOffContract(context);
   });
 }

@@ -4,6 +4,7 @@ import type { DispatchAttempt, Run, RunStatus, RunTrigger } from '../../../domai
 import type { DispatchAttemptRow } from './dispatch-attempt.entity.js';
 import type { RunRow } from './run.entity.js';
 import type { ScheduleRow } from './schedule.entity.js';
+import type { SqlDialect } from '../dialect.js';
 import type { SessionRow } from './session.entity.js';
 
 // Rows never leave src/storage/typeorm: these turn them into the plain models and back.
@@ -37,6 +38,33 @@ export function toScheduleRow(s: Schedule): ScheduleRow {
   };
 }
 
+/**
+ * A `schedules` row as a raw query returns it (not through the entity): PostgreSQL's types as
+ * node-postgres parses them; SQLite's timestamps as text, booleans as 0/1, JSON as text.
+ */
+export type RawScheduleRow = { [K in keyof ScheduleRow]: ScheduleRow[K] | string | number | null };
+
+/** The schedule of a raw `schedules` row (see RawScheduleRow): what the hot paths read without TypeORM's hydration. */
+export function scheduleFromRaw(dialect: SqlDialect, r: RawScheduleRow): Schedule {
+  const at = (value: unknown) => (value == null ? null : dialect.timestampFromRaw(value as Date | string));
+  return toSchedule({
+    ...(r as ScheduleRow),
+    enabled: Boolean(r.enabled),
+    stateful: Boolean(r.stateful),
+    chat_model_config: typeof r.chat_model_config === 'string' ? JSON.parse(r.chat_model_config) : (r.chat_model_config as ScheduleRow['chat_model_config']),
+    started_at: at(r.started_at),
+    ended_at: at(r.ended_at),
+    next_run_at: at(r.next_run_at),
+    last_run_at: at(r.last_run_at),
+    created_at: at(r.created_at)!,
+    updated_at: at(r.updated_at)!,
+    catchup_window_seconds: Number(r.catchup_window_seconds),
+    run_timeout_seconds: Number(r.run_timeout_seconds),
+    history_limit: r.history_limit == null ? null : Number(r.history_limit),
+    version: Number(r.version),
+  });
+}
+
 export function toSchedule(r: ScheduleRow): Schedule {
   return {
     id: r.id,
@@ -66,7 +94,11 @@ export function toSchedule(r: ScheduleRow): Schedule {
   };
 }
 
-export function toSessionRow(s: Session): SessionRow {
+/**
+ * A session's row with its messages in its state; `apart` (a stateful session, see ContextRows):
+ * its state's context left empty, its messages as rows of their own, counted here.
+ */
+export function toSessionRow(s: Session, apart: { messages: number; bytes: number } | null = null): SessionRow {
   return {
     id: s.id,
     user_id: s.userId,
@@ -75,13 +107,18 @@ export function toSessionRow(s: Session): SessionRow {
     source_schedule_id: s.sourceScheduleId,
     team_id: s.teamId,
     config: s.config,
-    state: s.state,
+    state: apart ? { ...s.state, context: [] } : s.state,
     created_at: s.createdAt,
     updated_at: s.updatedAt,
+    context_apart: apart !== null,
+    context_messages: apart?.messages ?? 0,
+    context_bytes: apart?.bytes ?? 0,
+    context_seq: apart?.messages ?? 0,
   };
 }
 
-export function toSession(r: SessionRow): Session {
+/** The session of a row; a context kept apart is given as `messages` (oldest first), else the row's own. */
+export function toSession(r: SessionRow, messages?: Session['state']['context']): Session {
   return {
     id: r.id,
     userId: r.user_id,
@@ -90,7 +127,7 @@ export function toSession(r: SessionRow): Session {
     source: r.source as SessionSource,
     sourceScheduleId: r.source_schedule_id,
     teamId: r.team_id,
-    state: r.state,
+    state: messages ? { ...r.state, context: messages } : r.state,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

@@ -14,6 +14,15 @@ export interface SessionRow {
   state: SessionState;
   created_at: Date;
   updated_at: Date;
+  /**
+   * Whether the context's messages are kept apart, as rows of session_messages (a stateful
+   * session: fires append to it), `state.context` holding their place empty; else they are in `state`.
+   */
+  context_apart: boolean;
+  /** Of a context kept apart: its messages, their bytes, and the last `seq` given. */
+  context_messages: number;
+  context_bytes: number;
+  context_seq: number;
 }
 
 /**
@@ -42,6 +51,10 @@ export function sessionEntity(dialect: SqlDialect): EntitySchema<SessionRow> {
       state: { type: t.document, transformer: DOCUMENT_TEXT },
       created_at: { type: t.timestamp },
       updated_at: { type: t.timestamp },
+      context_apart: { type: 'boolean', default: false },
+      context_messages: { type: 'integer', default: 0 },
+      context_bytes: { type: 'integer', default: 0 },
+      context_seq: { type: 'integer', default: 0 },
     },
     // Serves "this user's sessions of this schedule, newest first" and the cascade delete.
     indices: [
