@@ -9,7 +9,7 @@ import type { HistoryStorage } from '../src/storage/ports/history.storage.js';
 import type { ScheduleStorage } from '../src/storage/ports/schedule.storage.js';
 import { storedSessionPage } from '../test/support/stored-sessions.js';
 import type { SqlDialect } from '../src/storage/typeorm/dialect.js';
-import { type RawSessionRow, sessionFromRaw, sessionQueries } from '../src/storage/typeorm/session-queries.js';
+import { pageFromRows, type RawPageRow, sessionFromRaw, sessionQueries } from '../src/storage/typeorm/session-queries.js';
 
 /**
  * The bare baseline: node:http answering GET /schedule/{id}/sessions?limit=N with the same
@@ -24,15 +24,15 @@ export interface Baseline {
 type Query = (sql: string, params: unknown[]) => Promise<unknown[]>;
 
 interface PageSource {
-  owned(userId: string, scheduleId: string): Promise<boolean>;
-  page(userId: string, scheduleId: string, limit: number): Promise<{ sessions: Session[]; total: number; more: boolean }>;
+  /** The first `limit` sessions of the user's schedule; null when it is not theirs. */
+  page(userId: string, scheduleId: string, limit: number): Promise<{ sessions: Session[]; total: number; more: boolean } | null>;
   close(): Promise<void>;
 }
 
 export function memorySource(schedules: ScheduleStorage, history: HistoryStorage): PageSource {
   return {
-    owned: (userId, scheduleId) => schedules.hasSchedule(userId, scheduleId),
     async page(userId, scheduleId, limit) {
+      if (!(await schedules.hasSchedule(userId, scheduleId))) return null;
       const page = await storedSessionPage(history, userId, scheduleId, { limit });
       return { sessions: page.items, total: page.total, more: page.next !== null };
     },
@@ -54,14 +54,10 @@ export function sqlSource(dialect: SqlDialect, location: string): PageSource {
     close = () => new Promise((resolve) => db.close(() => resolve()));
   }
   return {
-    owned: async (userId, scheduleId) => (await query(queries.scheduleOwned, [userId, scheduleId])).length > 0,
     async page(userId, scheduleId, limit) {
-      const [rows, counted] = await Promise.all([
-        query(queries.firstPage, [userId, scheduleId, limit + 1]),
-        query(queries.count, [userId, scheduleId]),
-      ]);
-      const sessions = (rows as RawSessionRow[]).slice(0, limit).map((row) => sessionFromRaw(dialect, row));
-      return { sessions, total: Number((counted[0] as { n: number | string }).n), more: rows.length > limit };
+      const found = pageFromRows((await query(queries.firstPage, [userId, scheduleId, limit + 1])) as RawPageRow[], (row) => sessionFromRaw(dialect, row));
+      if (!found) return null;
+      return { sessions: found.items.slice(0, limit), total: found.total, more: found.items.length > limit };
     },
     close,
   };
@@ -93,11 +89,12 @@ async function handle(source: PageSource, req: IncomingMessage, res: ServerRespo
     return;
   }
   const limit = Number(url.searchParams.get('limit') ?? 50);
-  if (!(await source.owned(userId, match[1]))) {
+  const page = await source.page(userId, match[1], limit);
+  if (!page) {
     res.writeHead(404).end();
     return;
   }
-  const { sessions, total, more } = await source.page(userId, match[1], limit);
+  const { sessions, total, more } = page;
   const last = sessions[sessions.length - 1];
   const body = JSON.stringify({
     sessions: sessions.map(toSessionResponse),

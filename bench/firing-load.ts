@@ -5,7 +5,6 @@
 // dispatch on, to a receiver on loopback that answers 200 at once. See docs/benchmarks.md.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
@@ -18,6 +17,7 @@ import { dataSourceOptions } from '../src/storage/typeorm/data-source-options.js
 import { toScheduleRow } from '../src/storage/typeorm/entities/row.mapper.js';
 import { aSchedule } from '../test/support/builders.js';
 import { createThrowawayDatabase } from '../test/support/postgres.js';
+import { cpuSample, cpuShare } from './cpu.js';
 
 export interface FiringLoadOptions {
   /** Seconds measured per load, after the warm-up. */
@@ -120,15 +120,16 @@ async function steadyLoad(schedules: number, dispatch: boolean, seconds: number,
     const to = from + seconds * 1000;
     await sleepUntil(from);
     const database = new URL(db.url).pathname.slice(1);
-    const cpuFrom = cpuSample(database);
+    const cpuFrom = cpuSample([process.pid], database);
     const receivedFrom = (await receiver?.count()) ?? 0;
     await sleepUntil(to);
-    const cpuTo = cpuSample(database);
+    const cpuTo = cpuSample([process.pid], database);
     const receivedTo = (await receiver?.count()) ?? 0;
     // Let the due times of the window be claimed (fired, coalesced or missed) before reading.
     await sleepUntil(to + 1500);
     const result = await readBack(ds, schedules, dispatch, seconds, from, to);
-    result.cpu = cpuShare(cpuFrom, cpuTo);
+    const { processes, postgres, machine, cores } = cpuShare(cpuFrom, cpuTo);
+    result.cpu = { node: processes, postgres, machine, cores };
     if (receiver) result.deliveriesPerSecond = (receivedTo - receivedFrom) / seconds;
     log(
       `  ${schedules} schedules, dispatch ${dispatch ? 'on' : 'off'}: ${result.firesPerSecond.toFixed(0)} fires/s, ` +
@@ -184,57 +185,6 @@ async function readBack(ds: DataSource, schedules: number, dispatch: boolean, se
 
 function sleepUntil(at: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
-}
-
-// ---- CPU accounting from /proc (Linux): this process, every `postgres` process, the machine ----
-
-interface CpuSample {
-  at: number;
-  node: number;
-  /** CPU seconds of each backend of the database by pid: backends come and go, so only deltas per pid count. */
-  postgres: Map<string, number>;
-  busy: number;
-  cores: number;
-}
-
-const TICKS_PER_SECOND = 100;
-
-/** `database`: only its backends count (other work on the server is not ours; its WAL writer and checkpointer are shared). */
-function cpuSample(database: string): CpuSample {
-  const usage = process.cpuUsage();
-  const postgres = new Map<string, number>();
-  let busy = 0;
-  let cores = 0;
-  try {
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const close = stat.lastIndexOf(')');
-        if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
-        if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(` ${database} `)) continue;
-        const fields = stat.slice(close + 2).split(' ');
-        postgres.set(pid, (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND); // utime, stime
-      } catch {
-        // The process ended while we looked.
-      }
-    }
-    const lines = readFileSync('/proc/stat', 'utf8').split('\n');
-    const ticks = lines[0].trim().split(/\s+/).slice(1).map(Number);
-    busy = (ticks.reduce((a, b) => a + b, 0) - ticks[3] - ticks[4]) / TICKS_PER_SECOND; // all but idle and iowait
-    cores = lines.filter((l) => /^cpu\d/.test(l)).length;
-  } catch {
-    // No /proc: not Linux.
-  }
-  return { at: Date.now(), node: (usage.user + usage.system) / 1e6, postgres, busy, cores };
-}
-
-/** CPU over the window as a share of one core (a backend that ended inside it is not counted: an underestimate). */
-function cpuShare(a: CpuSample, b: CpuSample): FiringLoadResult['cpu'] {
-  const wall = (b.at - a.at) / 1000;
-  let postgres = 0;
-  for (const [pid, seconds] of b.postgres) postgres += seconds - (a.postgres.get(pid) ?? 0);
-  return { node: (b.node - a.node) / wall, postgres: postgres / wall, machine: (b.busy - a.busy) / wall / Math.max(1, b.cores), cores: b.cores };
 }
 
 // ---- the webhook receiver: its own process, answering 200 at once ----

@@ -19,9 +19,24 @@ import { aSchedule } from '../test/support/builders.js';
 import { createThrowawayDatabase } from '../test/support/postgres.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-/** The session sizes compared: messages already in the session before the measured fires. */
-export const STATEFUL_SMALL = 10;
-export const STATEFUL_LARGE = 10_000;
+/**
+ * What is compared: fires into a small session and into one at the bound, with short prompts
+ * (the message bound: 1 000 kept of 10 000 seeded) and with long ones (20 000 characters each:
+ * the byte bound, 1 MiB, keeps about 50).
+ */
+export interface StatefulCaseSpec {
+  name: string;
+  /** Messages already in the session before the measured fires. */
+  small: number;
+  large: number;
+  /** The schedule's description (the prompt each fire appends). */
+  description: string;
+}
+
+export const STATEFUL_CASES: StatefulCaseSpec[] = [
+  { name: 'short prompts, the message bound', small: 10, large: 10_000, description: 'Summarise yesterday' },
+  { name: 'prompts of 20 000 characters, the byte bound', small: 4, large: 200, description: 'x'.repeat(20_000) },
+];
 /** Consecutive measured fires at each size (and unmeasured ones before them). */
 const FIRES = QUICK ? 20 : 50;
 const WARMUP = 3;
@@ -44,6 +59,7 @@ export interface StatefulCase {
 
 export interface StatefulResult {
   backend: Driver;
+  case: string;
   small: StatefulCase;
   large: StatefulCase;
   /** large / small, of the medians. */
@@ -83,8 +99,8 @@ async function openStorage(driver: Driver): Promise<OpenedStorage> {
  * have left it. Seeded through the port in one call: the first fire of a stateful schedule
  * inserts `fire.session` as given, here with its context already filled.
  */
-async function seededSchedule(storage: StorageBackend, messages: number, before: number): Promise<Schedule> {
-  const schedule = aSchedule({ userId: USER, stateful: true, cronExpression: '0 0 1 1 *', timezone: 'UTC', nextRunAt: null });
+async function seededSchedule(storage: StorageBackend, messages: number, before: number, description: string): Promise<Schedule> {
+  const schedule = aSchedule({ userId: USER, description, stateful: true, cronExpression: '0 0 1 1 *', timezone: 'UTC', nextRunAt: null });
   await storage.schedules.createSchedule(schedule);
   const first = new Date(before - messages * 60_000);
   const fire = fireWrite(schedule, first);
@@ -120,15 +136,15 @@ function summarise(times: number[], before: { messages: number; bytes: number },
   };
 }
 
-async function statefulOn(driver: Driver, log: (line: string) => void): Promise<StatefulResult> {
+async function statefulOn(driver: Driver, spec: StatefulCaseSpec, log: (line: string) => void): Promise<StatefulResult> {
   const opened = await openStorage(driver);
   try {
     const { storage } = opened;
     const start = Date.now();
     const seedStarted = performance.now();
     // Seeded short of the size by the unmeasured fires, so that the measured ones start at it.
-    const small = await seededSchedule(storage, STATEFUL_SMALL - WARMUP, start);
-    const large = await seededSchedule(storage, STATEFUL_LARGE - WARMUP, start);
+    const small = await seededSchedule(storage, spec.small - WARMUP, start, spec.description);
+    const large = await seededSchedule(storage, spec.large - WARMUP, start, spec.description);
     log(`  ${driver}: seeded the sessions in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
 
     // The measured part: FiringStorage.recordFire(fireWrite(schedule, at)), the two sizes in
@@ -154,12 +170,13 @@ async function statefulOn(driver: Driver, log: (line: string) => void): Promise<
     }
     const smallAfter = (await sessionSize(storage, small)).messages;
     const largeAfter = (await sessionSize(storage, large)).messages;
-    const bounded = largeBefore.messages < STATEFUL_LARGE || largeAfter < STATEFUL_LARGE + FIRES;
-    if (smallAfter !== STATEFUL_SMALL + FIRES && !bounded) {
-      throw new Error(`the small session holds ${smallAfter} messages, expected ${STATEFUL_SMALL + FIRES}`);
+    const bounded = largeBefore.messages < spec.large || largeAfter < spec.large + FIRES;
+    if (smallAfter !== spec.small + FIRES && !bounded) {
+      throw new Error(`the small session holds ${smallAfter} messages, expected ${spec.small + FIRES}`);
     }
     const result: StatefulResult = {
       backend: driver,
+      case: spec.name,
       small: summarise(smallTimes, smallBefore, smallAfter),
       large: summarise(largeTimes, largeBefore, largeAfter),
       ratio: 0,
@@ -167,7 +184,7 @@ async function statefulOn(driver: Driver, log: (line: string) => void): Promise<
     };
     result.ratio = Math.round((result.large.medianMs / result.small.medianMs) * 100) / 100;
     log(
-      `  ${driver}: median ${result.small.medianMs} ms at ${smallBefore.messages} messages (${(smallBefore.bytes / 1024).toFixed(0)} KiB), ` +
+      `  ${driver}, ${spec.name}: median ${result.small.medianMs} ms at ${smallBefore.messages} messages (${(smallBefore.bytes / 1024).toFixed(0)} KiB), ` +
         `${result.large.medianMs} ms at ${largeBefore.messages} (${(largeBefore.bytes / 2 ** 20).toFixed(1)} MiB)${bounded ? `, bounded: ${largeAfter} kept` : ''}`,
     );
     return result;
@@ -176,26 +193,29 @@ async function statefulOn(driver: Driver, log: (line: string) => void): Promise<
   }
 }
 
-/** Runs the stateful fire cost case on every backend. */
+/** Runs every case of the stateful fire cost on every backend. */
 export async function statefulBenchmark(log: (line: string) => void): Promise<StatefulResult[]> {
   const results: StatefulResult[] = [];
-  for (const driver of ['memory', 'sqlite', 'postgres'] as const) results.push(await statefulOn(driver, log));
+  for (const spec of STATEFUL_CASES) {
+    for (const driver of ['memory', 'sqlite', 'postgres'] as const) results.push(await statefulOn(driver, spec, log));
+  }
   return results;
 }
 
-/** The printed table. */
+/** The printed table: one per case. */
 export function statefulTable(results: StatefulResult[]): string[] {
-  const bounded = results.some((r) => r.bounded);
-  const large = bounded
-    ? `at the bound (${Math.max(...results.map((r) => r.large.messagesAfter)).toLocaleString('en')} messages kept; ${STATEFUL_LARGE.toLocaleString('en')} seeded)`
-    : `${STATEFUL_LARGE.toLocaleString('en')} messages`;
   const cell = (c: StatefulCase) => `${c.medianMs} (p95 ${c.p95Ms})`;
-  return [
-    `Stateful fire cost — FiringStorage.recordFire of one fire of a stateful schedule, by the size of its session; ` +
-      `${FIRES} consecutive fires at each size (after ${WARMUP} unmeasured), the two sizes alternating; median ms (p95 ms) per fire`,
-    `(each fire appends one message: during the measured fires the sessions grow from ${STATEFUL_SMALL} and ${STATEFUL_LARGE.toLocaleString('en')} by ${FIRES})`,
-    `| backend | ${STATEFUL_SMALL} messages | ${large} | ratio of medians |`,
-    '|---|---|---|---|',
-    ...results.map((r) => `| ${r.backend} | ${cell(r.small)} | ${cell(r.large)} | **${r.ratio.toFixed(2)}** |`),
-  ];
+  return STATEFUL_CASES.flatMap((spec) => {
+    const rows = results.filter((r) => r.case === spec.name);
+    if (rows.length === 0) return [];
+    const kept = Math.max(...rows.map((r) => r.large.messagesAfter));
+    return [
+      `Stateful fire cost, ${spec.name} — FiringStorage.recordFire of one fire of a stateful schedule, by the size of its session; ` +
+        `${FIRES} consecutive fires at each size (after ${WARMUP} unmeasured), the two sizes alternating; median ms (p95 ms) per fire (target: ratio ≤ 2)`,
+      `| backend | ${spec.small} messages | at the bound (${kept.toLocaleString('en')} messages kept; ${spec.large.toLocaleString('en')} seeded) | ratio of medians |`,
+      '|---|---|---|---|',
+      ...rows.map((r) => `| ${r.backend} | ${cell(r.small)} | ${cell(r.large)} | **${r.ratio.toFixed(2)}** |`),
+      '',
+    ];
+  });
 }
