@@ -161,6 +161,17 @@ export class DispatchSql {
     }
   }
 
+  /** The rows of `table` with these ids, as the driver returns them (those that exist). */
+  async rowsByIds<Row>(em: EntityManager, table: 'runs' | 'schedules' | 'sessions', ids: readonly string[]): Promise<Row[]> {
+    const found: Row[] = [];
+    for (const chunk of chunks([...new Set(ids)])) {
+      const params: unknown[] = [];
+      const list = this.bulk.list(params, chunk);
+      found.push(...Array.from((await em.query(`SELECT * FROM ${table} WHERE id IN ${list}`, params)) as Row[]));
+    }
+    return found;
+  }
+
   /** These runs' ids, schedules and statuses, as they are now (those that exist). */
   async runsByIds(em: EntityManager, ids: readonly string[]): Promise<Array<{ id: string; scheduleId: string; status: RunStatus }>> {
     const found: Array<{ id: string; scheduleId: string; status: RunStatus }> = [];

@@ -1,4 +1,3 @@
-import { In } from 'typeorm';
 import type { ClaimedDelivery, DeliveryRecord } from '../../domain/delivery.js';
 import { jsonTextBytes, keepNewestWithin, timeoutAfter } from '../../domain/fire.js';
 import {
@@ -11,7 +10,17 @@ import {
 import type { Session, SessionState } from '../../domain/session.js';
 import { DeliveryStorage, type OutboxBacklog, type RunReportOutcome } from '../ports/delivery.storage.js';
 import type { RunEnding } from './dispatch-sql.js';
-import { toDispatchAttemptRow, toRun, toSchedule, toSession } from './entities/row.mapper.js';
+import {
+  type RawRunRow,
+  type RawScheduleRow,
+  type RawSessionRow,
+  runFromRaw,
+  scheduleFromRaw,
+  sessionFromRawRow,
+  toDispatchAttemptRow,
+  toRun,
+  toSession,
+} from './entities/row.mapper.js';
 import type { SessionRow } from './entities/session.entity.js';
 import { type TypeOrmContext, writable } from './typeorm-context.js';
 
@@ -21,15 +30,17 @@ export class TypeOrmDeliveryStorage extends DeliveryStorage {
   }
 
   async claimDeliveries(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedDelivery[]> {
-    const { dispatch } = this.db;
+    const { dispatch, dialect } = this.db;
     return this.db.transaction(async (em) => {
       // Locked (SKIP LOCKED) until the lease is written: concurrent claimers take other entries.
+      // Raw reads: hydrating entities cost more than the queries.
       const due = await dispatch.dueOutbox(em, now, limit);
       if (due.length === 0) return [];
-      const runs = new Map((await this.db.runs(em).findBy({ id: In(due.map((d) => d.runId)) })).map((r) => [r.id, toRun(r)]));
-      const scheduleIds = [...new Set([...runs.values()].map((r) => r.scheduleId))];
-      const scheduleRows = scheduleIds.length > 0 ? await this.db.schedules(em).findBy({ id: In(scheduleIds) }) : [];
-      const schedules = new Map(scheduleRows.map((s) => [s.id, toSchedule(s)]));
+      const runRows = await dispatch.rowsByIds<RawRunRow>(em, 'runs', due.map((d) => d.runId));
+      const runs = new Map(runRows.map((row) => [row.id as string, runFromRaw(dialect, row)]));
+      const scheduleIds = [...runs.values()].map((r) => r.scheduleId);
+      const scheduleRows = await dispatch.rowsByIds<RawScheduleRow>(em, 'schedules', scheduleIds);
+      const schedules = new Map(scheduleRows.map((row) => [row.id as string, scheduleFromRaw(dialect, row)]));
       const deliverable = due.filter((d) => {
         const run = runs.get(d.runId);
         return run !== undefined && isActiveRunStatus(run.status) && schedules.has(run.scheduleId);
@@ -37,10 +48,9 @@ export class TypeOrmDeliveryStorage extends DeliveryStorage {
       const deliverableIds = new Set(deliverable.map((d) => d.runId));
       await dispatch.deleteOutbox(em, due.filter((d) => !deliverableIds.has(d.runId)).map((d) => d.runId));
       await dispatch.leaseOutbox(em, [...deliverableIds], leaseUntil);
-      const sessionIds = [...new Set(deliverable.flatMap((d) => runs.get(d.runId)!.sessionId ?? []))];
-      const sessionRows = sessionIds.length > 0 ? await this.db.sessions(em).findBy({ id: In(sessionIds) }) : [];
-      const apart = await this.db.context.textsOf(em, sessionRows.filter((s) => s.context_apart).map((s) => s.id));
-      const sessions = new Map(sessionRows.map((s) => [s.id, toSession(s, apart.get(s.id)?.map((text) => JSON.parse(text)))]));
+      const sessionRows = await dispatch.rowsByIds<RawSessionRow>(em, 'sessions', deliverable.flatMap((d) => runs.get(d.runId)!.sessionId ?? []));
+      const apart = await this.db.context.textsOf(em, sessionRows.filter((s) => s.context_apart).map((s) => s.id as string));
+      const sessions = new Map(sessionRows.map((row) => [row.id as string, sessionFromRawRow(dialect, row, apart.get(row.id as string))]));
       return deliverable.map((d): ClaimedDelivery => {
         const run = runs.get(d.runId)!;
         return {

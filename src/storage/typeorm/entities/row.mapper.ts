@@ -133,6 +133,39 @@ export function toSession(r: SessionRow, messages?: Session['state']['context'])
   };
 }
 
+/** A `sessions` row as a raw query returns it (see RawScheduleRow): documents as text (PostgreSQL's `json` too, as the pool hands it over). */
+export type RawSessionRow = { [K in keyof SessionRow]: SessionRow[K] | string | number | null };
+
+/** The session of a raw `sessions` row; a context kept apart is given as `messages` (their JSON texts, oldest first). */
+export function sessionFromRawRow(dialect: SqlDialect, r: RawSessionRow, messages?: readonly string[]): Session {
+  const document = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
+  return toSession(
+    {
+      ...(r as SessionRow),
+      config: document(r.config),
+      state: document(r.state),
+      created_at: dialect.timestampFromRaw(r.created_at as Date | string),
+      updated_at: dialect.timestampFromRaw(r.updated_at as Date | string),
+    },
+    r.context_apart ? (messages ?? []).map((text) => JSON.parse(text)) : undefined,
+  );
+}
+
+/** A `runs` row as a raw query returns it (see RawScheduleRow). */
+export type RawRunRow = { [K in keyof RunRow]: RunRow[K] | string | null };
+
+/** The run of a raw `runs` row. */
+export function runFromRaw(dialect: SqlDialect, r: RawRunRow): Run {
+  const at = (value: unknown) => (value == null ? null : dialect.timestampFromRaw(value as Date | string));
+  return toRun({
+    ...(r as RunRow),
+    scheduled_for: at(r.scheduled_for)!,
+    fired_at: at(r.fired_at),
+    finished_at: at(r.finished_at),
+    timeout_at: at(r.timeout_at),
+  });
+}
+
 export function toRunRow(r: Run): RunRow {
   return {
     id: r.id,
