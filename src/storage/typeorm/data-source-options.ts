@@ -17,6 +17,7 @@ import { ScheduleVersionPostgres1764600000000 } from './migrations/postgres/1764
 import { DispatchPostgres1764700000000 } from './migrations/postgres/1764700000000-dispatch.js';
 import { SessionDocumentsAsJsonPostgres1764800000000 } from './migrations/postgres/1764800000000-session-documents-as-json.js';
 import { SessionMessagesPostgres1764900000000 } from './migrations/postgres/1764900000000-session-messages.js';
+import { OutboxVacuumPostgres1765000000000 } from './migrations/postgres/1765000000000-outbox-vacuum.js';
 import { InitialSchemaSqlite1764300000000 } from './migrations/sqlite/1764300000000-initial-schema.js';
 import { SchedulerSqlite1764400000000 } from './migrations/sqlite/1764400000000-scheduler.js';
 import { RunsIdNotNullSqlite1764500000000 } from './migrations/sqlite/1764500000000-runs-id-not-null.js';
@@ -33,6 +34,7 @@ const MIGRATIONS = {
     DispatchPostgres1764700000000,
     SessionDocumentsAsJsonPostgres1764800000000,
     SessionMessagesPostgres1764900000000,
+    OutboxVacuumPostgres1765000000000,
   ],
   sqlite: [
     InitialSchemaSqlite1764300000000,
