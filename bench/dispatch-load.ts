@@ -15,7 +15,9 @@ import { dataSourceOptions } from '../src/storage/typeorm/data-source-options.js
 import { toScheduleRow } from '../src/storage/typeorm/entities/row.mapper.js';
 import { aSchedule } from '../test/support/builders.js';
 import { createThrowawayDatabase } from '../test/support/postgres.js';
-import { cpuSample, type CpuShare, cpuShare } from './cpu.js';
+import { type CpuSample, cpuSample, type CpuShare, cpuShare } from './cpu.js';
+import { type Receiver, startReceiver, stopChild } from './receiver.js';
+import { everySecondScheduleRows, firstWholeSecond } from './seed.js';
 
 export interface DispatchLoadOptions {
   /** Seconds measured per steady load, after the warm-up. */
@@ -92,43 +94,6 @@ export function dispatchLoadTable(results: DispatchLoadResult[]): string[] {
   ];
 }
 
-interface Receiver {
-  url: string;
-  pid: number;
-  stats(from?: number, to?: number): Promise<ReceiverStats>;
-  close(): Promise<void>;
-}
-
-interface ReceiverStats {
-  total: number;
-  distinct: number;
-  duplicates: number;
-  lastArrivedAt: number | null;
-  arrived: number;
-  scheduled: number;
-  lagP50: number | null;
-  lagP99: number | null;
-  lagMax: number | null;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'webhook-receiver.js')], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, NODE_OPTIONS: '' },
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('error', reject);
-    child.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
-  });
-  const base = `http://127.0.0.1:${port}`;
-  return {
-    url: `${base}/webhook`,
-    pid: child.pid!,
-    stats: async (from = 0, to = Number.MAX_SAFE_INTEGER) => (await fetch(`${base}/stats?from=${from}&to=${to}`)).json() as Promise<ReceiverStats>,
-    close: () => stop(child),
-  };
-}
-
 /** `count` service processes (the built dist/) on `databaseUrl`, dispatching to `url`. */
 async function startServices(count: number, databaseUrl: string, url: string): Promise<ChildProcess[]> {
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
@@ -154,12 +119,6 @@ async function startServices(count: number, databaseUrl: string, url: string): P
   return children;
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 function sleepUntil(at: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
@@ -169,42 +128,50 @@ async function outboxRows(ds: DataSource): Promise<number> {
   return Number((await ds.query('SELECT count(*) AS n FROM outbox'))[0].n);
 }
 
-async function steadyLoad(schedules: number, replicas: number, seconds: number, log: (line: string) => void): Promise<DispatchLoadResult> {
+/** A throwaway database, the receiver and `replicas` services dispatching to it, for `measure`; all gone afterwards. */
+async function withServices<T>(
+  replicas: number,
+  measure: (setup: { ds: DataSource; receiver: Receiver; database: string; pids: number[] }) => Promise<T>,
+): Promise<T> {
   const db = await createThrowawayDatabase();
   const receiver = await startReceiver();
-  const storage = { driver: 'postgres' as const, sqlitePath: '', databaseUrl: db.url };
-  const ds = await new DataSource(dataSourceOptions(storage)).initialize();
+  const ds = await new DataSource(dataSourceOptions({ driver: 'postgres', sqlitePath: '', databaseUrl: db.url })).initialize();
   const services = await startServices(replicas, db.url, receiver.url);
   try {
-    const firstDue = Math.ceil((Date.now() + 1500) / 1000) * 1000;
-    const rows = Array.from({ length: schedules }, (_, i) =>
-      toScheduleRow(
-        aSchedule({
-          userId: `load-user-${i % 100}`,
-          cronExpression: '* * * * * *',
-          timezone: 'UTC',
-          startedAt: null,
-          overlapPolicy: 'allow',
-          nextRunAt: new Date(firstDue),
-        }),
-      ),
-    );
-    await new BulkSql(POSTGRES).insert(ds.manager, 'schedules', rows);
+    const database = new URL(db.url).pathname.slice(1);
+    return await measure({ ds, receiver, database, pids: [...services.map((s) => s.pid!), receiver.pid] });
+  } finally {
+    await Promise.all(services.map(stopChild));
+    await receiver.close();
+    await ds.destroy();
+    await db.drop();
+  }
+}
+
+/** The CPU between two samples, the receiver's apart from the services'. */
+function cpuOf(from: CpuSample, to: CpuSample, receiverPid: number): DispatchLoadResult['cpu'] {
+  const share = cpuShare(from, to);
+  const key = String(receiverPid);
+  const receiver = ((to.processes.get(key) ?? 0) - (from.processes.get(key) ?? 0)) / ((to.at - from.at) / 1000);
+  return { ...share, processes: share.processes - receiver, receiver };
+}
+
+async function steadyLoad(schedules: number, replicas: number, seconds: number, log: (line: string) => void): Promise<DispatchLoadResult> {
+  return withServices(replicas, async ({ ds, receiver, database, pids }) => {
+    const firstDue = firstWholeSecond();
+    await new BulkSql(POSTGRES).insert(ds.manager, 'schedules', everySecondScheduleRows(schedules, firstDue));
     const from = firstDue + WARM_UP_SECONDS * 1000;
     const to = from + seconds * 1000;
     await sleepUntil(from);
-    const database = new URL(db.url).pathname.slice(1);
-    const pids = services.map((s) => s.pid!);
-    const cpuFrom = cpuSample([...pids, receiver.pid], database);
+    const cpuFrom = cpuSample(pids, database);
     const pending: number[] = [];
     for (let second = from; second < to; second += 1000) {
       pending.push(await outboxRows(ds));
       await sleepUntil(second + 1000);
     }
-    const cpuTo = cpuSample([...pids, receiver.pid], database);
+    const cpuTo = cpuSample(pids, database);
     await sleepUntil(to + DRAIN_MS);
     const stats = await receiver.stats(from, to);
-    const share = cpuShare(cpuFrom, cpuTo);
     const result: DispatchLoadResult = {
       kind: 'steady',
       schedules,
@@ -218,7 +185,7 @@ async function steadyLoad(schedules: number, replicas: number, seconds: number, 
       lagMax: stats.lagMax,
       duplicates: stats.duplicates,
       pending,
-      cpu: { ...share, processes: share.processes - receiverShare(cpuFrom, cpuTo, receiver.pid), receiver: receiverShare(cpuFrom, cpuTo, receiver.pid) },
+      cpu: cpuOf(cpuFrom, cpuTo, receiver.pid),
     };
     log(
       `  ${schedules} schedules × ${replicas} replica(s): ${result.webhooksPerSecond.toFixed(0)} webhooks/s, ${(result.share * 100).toFixed(1)} % of the due reached the runtime, ` +
@@ -226,26 +193,11 @@ async function steadyLoad(schedules: number, replicas: number, seconds: number, 
         `CPU services ${(result.cpu.processes * 100).toFixed(0)} %, receiver ${(result.cpu.receiver * 100).toFixed(0)} %, postgres ${(result.cpu.postgres * 100).toFixed(0)} %, machine ${(result.cpu.machine * 100).toFixed(0)} %`,
     );
     return result;
-  } finally {
-    await Promise.all(services.map(stop));
-    await receiver.close();
-    await ds.destroy();
-    await db.drop();
-  }
-}
-
-function receiverShare(a: ReturnType<typeof cpuSample>, b: ReturnType<typeof cpuSample>, pid: number): number {
-  const key = String(pid);
-  return ((b.processes.get(key) ?? 0) - (a.processes.get(key) ?? 0)) / ((b.at - a.at) / 1000);
+  });
 }
 
 async function burst(count: number, replicas: number, log: (line: string) => void): Promise<DispatchLoadResult> {
-  const db = await createThrowawayDatabase();
-  const receiver = await startReceiver();
-  const storage = { driver: 'postgres' as const, sqlitePath: '', databaseUrl: db.url };
-  const ds = await new DataSource(dataSourceOptions(storage)).initialize();
-  const services = await startServices(replicas, db.url, receiver.url);
-  try {
+  return withServices(replicas, async ({ ds, receiver, database, pids }) => {
     const dueAt = Math.ceil((Date.now() + 2000) / 1000) * 1000;
     const rows = Array.from({ length: count }, (_, i) =>
       toScheduleRow(
@@ -253,10 +205,8 @@ async function burst(count: number, replicas: number, log: (line: string) => voi
       ),
     );
     await new BulkSql(POSTGRES).insert(ds.manager, 'schedules', rows);
-    const database = new URL(db.url).pathname.slice(1);
-    const pids = services.map((s) => s.pid!);
     await sleepUntil(dueAt);
-    const cpuFrom = cpuSample([...pids, receiver.pid], database);
+    const cpuFrom = cpuSample(pids, database);
     const pending: number[] = [];
     const deadline = dueAt + 60_000;
     let stats = await receiver.stats();
@@ -265,8 +215,7 @@ async function burst(count: number, replicas: number, log: (line: string) => voi
       stats = await receiver.stats();
       if (pending.length < (Date.now() - dueAt) / 1000) pending.push(await outboxRows(ds));
     }
-    const cpuTo = cpuSample([...pids, receiver.pid], database);
-    const share = cpuShare(cpuFrom, cpuTo);
+    const cpuTo = cpuSample(pids, database);
     const lags = await receiver.stats(dueAt, dueAt + 1);
     const result: DispatchLoadResult = {
       kind: 'burst',
@@ -282,22 +231,28 @@ async function burst(count: number, replicas: number, log: (line: string) => voi
       duplicates: stats.duplicates,
       pending,
       burstMs: (stats.lastArrivedAt ?? Date.now()) - dueAt,
-      cpu: { ...share, processes: share.processes - receiverShare(cpuFrom, cpuTo, receiver.pid), receiver: receiverShare(cpuFrom, cpuTo, receiver.pid) },
+      cpu: cpuOf(cpuFrom, cpuTo, receiver.pid),
     };
     log(
       `  burst of ${count} × ${replicas} replica(s): the last webhook ${result.burstMs} ms after they were due, ${stats.distinct} delivered, ` +
         `${stats.duplicates} duplicates, lag p50 ${result.lagP50} p99 ${result.lagP99} ms`,
     );
     return result;
-  } finally {
-    await Promise.all(services.map(stop));
-    await receiver.close();
-    await ds.destroy();
-    await db.drop();
-  }
+  });
 }
 
-/** The loads `npm run bench` measures: short runs under BENCH_QUICK. */
-export function dispatchLoadOptions(quick: boolean): DispatchLoadOptions {
-  return quick ? { seconds: 5, loads: [50, 1000], replicas: [1], burst: 10_000 } : { seconds: 60, loads: [50, 1000, 3000], replicas: [1, 3], burst: 10_000 };
+/**
+ * The loads `npm run bench` measures: short runs under BENCH_QUICK. For a study, BENCH_LOADS,
+ * BENCH_REPLICAS (comma-separated), BENCH_SECONDS and BENCH_BURST (0: none) replace them, and
+ * BENCH_DISPATCH_CONCURRENCY sets the services' DISPATCH_CONCURRENCY.
+ */
+export function dispatchLoadOptions(quick: boolean, env: NodeJS.ProcessEnv = process.env): DispatchLoadOptions {
+  const base = quick ? { seconds: 5, loads: [50, 1000], replicas: [1], burst: 10_000 } : { seconds: 60, loads: [50, 1000, 3000], replicas: [1, 3], burst: 10_000 };
+  const list = (value: string | undefined) => value?.split(',').map(Number);
+  return {
+    seconds: Number(env.BENCH_SECONDS ?? base.seconds),
+    loads: list(env.BENCH_LOADS) ?? base.loads,
+    replicas: list(env.BENCH_REPLICAS) ?? base.replicas,
+    burst: Number(env.BENCH_BURST ?? base.burst),
+  };
 }

@@ -2,8 +2,7 @@
 // this process with its real ticker and the real clock. For each load: fire lag (fired_at −
 // scheduled_for, read back from the runs table), fires per second, and the share of due times
 // that did not fire on their own (coalesced into a catch-up run, or missed). Optionally with
-// dispatch on, to a receiver on loopback that answers 200 at once. See docs/benchmarks.md.
-import { type ChildProcess, spawn } from 'node:child_process';
+// dispatch on, to a receiver in its own process that answers at once (bench/receiver.ts). See docs/benchmarks.md.
 import { randomBytes } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -14,10 +13,10 @@ import { type AppConfig, DEFAULT_HTTP_CONFIG, DISPATCH_DEFAULTS, type DispatchCo
 import { BulkSql } from '../src/storage/typeorm/bulk-sql.js';
 import { POSTGRES } from '../src/storage/typeorm/dialect.js';
 import { dataSourceOptions } from '../src/storage/typeorm/data-source-options.js';
-import { toScheduleRow } from '../src/storage/typeorm/entities/row.mapper.js';
-import { aSchedule } from '../test/support/builders.js';
 import { createThrowawayDatabase } from '../test/support/postgres.js';
 import { cpuSample, cpuShare } from './cpu.js';
+import { startReceiver } from './receiver.js';
+import { everySecondScheduleRows, firstWholeSecond } from './seed.js';
 
 export interface FiringLoadOptions {
   /** Seconds measured per load, after the warm-up. */
@@ -100,31 +99,17 @@ async function steadyLoad(schedules: number, dispatch: boolean, seconds: number,
   await app.listen(0, '127.0.0.1');
   const ds = await new DataSource(dataSourceOptions(config.storage)).initialize();
   try {
-    // The first fire on a whole second at least a second away; `allow`, so that dispatched runs
-    // still active do not skip the next fire.
-    const firstDue = Math.ceil((Date.now() + 1500) / 1000) * 1000;
-    const rows = Array.from({ length: schedules }, (_, i) =>
-      toScheduleRow(
-        aSchedule({
-          userId: `load-user-${i % 100}`,
-          cronExpression: '* * * * * *',
-          timezone: 'UTC',
-          startedAt: null,
-          overlapPolicy: 'allow',
-          nextRunAt: new Date(firstDue),
-        }),
-      ),
-    );
-    await new BulkSql(POSTGRES).insert(ds.manager, 'schedules', rows);
+    const firstDue = firstWholeSecond();
+    await new BulkSql(POSTGRES).insert(ds.manager, 'schedules', everySecondScheduleRows(schedules, firstDue));
     const from = firstDue + WARM_UP_SECONDS * 1000;
     const to = from + seconds * 1000;
     await sleepUntil(from);
     const database = new URL(db.url).pathname.slice(1);
     const cpuFrom = cpuSample([process.pid], database);
-    const receivedFrom = (await receiver?.count()) ?? 0;
+    const receivedFrom = (await receiver?.stats())?.total ?? 0;
     await sleepUntil(to);
     const cpuTo = cpuSample([process.pid], database);
-    const receivedTo = (await receiver?.count()) ?? 0;
+    const receivedTo = (await receiver?.stats())?.total ?? 0;
     // Let the due times of the window be claimed (fired, coalesced or missed) before reading.
     await sleepUntil(to + 1500);
     const result = await readBack(ds, schedules, dispatch, seconds, from, to);
@@ -185,38 +170,6 @@ async function readBack(ds: DataSource, schedules: number, dispatch: boolean, se
 
 function sleepUntil(at: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
-}
-
-// ---- the webhook receiver: its own process, answering 200 at once ----
-
-const RECEIVER = `
-const http = require('node:http');
-let received = 0;
-const server = http.createServer((req, res) => {
-  if (req.method === 'GET') { res.end(String(received)); return; }
-  req.resume();
-  req.on('end', () => { received++; res.writeHead(200); res.end(); });
-});
-server.keepAliveTimeout = 60000;
-server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
-`;
-
-async function startReceiver(): Promise<{ url: string; count(): Promise<number>; close(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, ['-e', RECEIVER], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('error', reject);
-    child.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
-  });
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    url: `${url}/webhook`,
-    count: async () => Number(await (await fetch(url)).text()),
-    close: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
 }
 
 /** The loads `npm run bench` measures: short runs under BENCH_QUICK. */

@@ -4,6 +4,7 @@ import type { Schedule } from '../src/domain/schedule.js';
 import type { SqlDialect } from '../src/storage/typeorm/dialect.js';
 import { BulkSql } from '../src/storage/typeorm/bulk-sql.js';
 import { toScheduleRow, toSessionRow } from '../src/storage/typeorm/entities/row.mapper.js';
+import type { ScheduleRow } from '../src/storage/typeorm/entities/schedule.entity.js';
 import { aSchedule } from '../test/support/builders.js';
 import { realisticSession } from './realistic-session.js';
 
@@ -98,3 +99,28 @@ export async function seedFillerSessions(ds: DataSource, dialect: SqlDialect, fr
   }
   await ds.query('ANALYZE');
 }
+
+/**
+ * `count` schedules firing every second (`* * * * * *`, UTC, overlap `allow`: a run still active
+ * does not skip the next fire), 100 users', first due at the whole second `firstDue`, as rows.
+ */
+export function everySecondScheduleRows(count: number, firstDue: number): ScheduleRow[] {
+  return Array.from({ length: count }, (_, i) =>
+    toScheduleRow(
+      aSchedule({
+        userId: `load-user-${i % 100}`,
+        cronExpression: '* * * * * *',
+        timezone: 'UTC',
+        startedAt: null,
+        overlapPolicy: 'allow',
+        nextRunAt: new Date(firstDue),
+      }),
+    ),
+  );
+}
+
+/** The first whole second at least 1.5 s away: the first fire of a seeded load. */
+export function firstWholeSecond(): number {
+  return Math.ceil((Date.now() + 1500) / 1000) * 1000;
+}
+

@@ -73,26 +73,14 @@ export class HealthController {
     return this.answer(reply, [
       () => (this.shutdown.isDraining ? this.indicators.check('lifecycle').down({ draining: true }) : this.indicators.check('lifecycle').up()),
       () => this.indicators.check('storage').attempt(() => this.storage.ping()).withTimeout(CHECK_TIMEOUT_MS),
-      () =>
-        this.indicators
-          .check('scheduler')
-          .attempt(async () => {
-            const now = this.clock.now();
-            const { count, oldestNextRunAt } = await this.firing.dueBacklog(now);
-            const late = oldestNextRunAt ? Math.max(0, Math.round((now.getTime() - oldestNextRunAt.getTime()) / 1000)) : 0;
-            return { backlog: count, oldest_due_seconds: late };
-          })
-          .withTimeout(CHECK_TIMEOUT_MS),
-      () =>
-        this.indicators
-          .check('outbox')
-          .attempt(async () => {
-            const now = this.clock.now();
-            const { count, oldestAvailableAt } = await this.delivery.outboxBacklog(now);
-            const late = oldestAvailableAt ? Math.max(0, Math.round((now.getTime() - oldestAvailableAt.getTime()) / 1000)) : 0;
-            return { backlog: count, oldest_due_seconds: late };
-          })
-          .withTimeout(CHECK_TIMEOUT_MS),
+      () => this.backlogCheck('scheduler', async (now) => {
+        const { count, oldestNextRunAt } = await this.firing.dueBacklog(now);
+        return { count, oldest: oldestNextRunAt };
+      }),
+      () => this.backlogCheck('outbox', async (now) => {
+        const { count, oldestAvailableAt } = await this.delivery.outboxBacklog(now);
+        return { count, oldest: oldestAvailableAt };
+      }),
     ]);
   }
 
@@ -101,6 +89,19 @@ export class HealthController {
   @ApiOperation({ summary: 'Liveness', description: '200 while the process serves requests; it checks nothing else (restarting would not bring the database back).' })
   live(): Promise<HealthCheckResult> {
     return this.health.check([]);
+  }
+
+  /** A check that reports a backlog: how much is due and not taken, and how late the oldest of it is (up while it can be read). */
+  private backlogCheck(name: string, read: (now: Date) => Promise<{ count: number; oldest: Date | null }>) {
+    return this.indicators
+      .check(name)
+      .attempt(async () => {
+        const now = this.clock.now();
+        const { count, oldest } = await read(now);
+        const late = oldest ? Math.max(0, Math.round((now.getTime() - oldest.getTime()) / 1000)) : 0;
+        return { backlog: count, oldest_due_seconds: late };
+      })
+      .withTimeout(CHECK_TIMEOUT_MS);
   }
 
   /** Runs the checks; a failing one answers 503 with terminus's body (not a problem body: probes read `status`). */
