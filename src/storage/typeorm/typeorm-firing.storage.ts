@@ -42,7 +42,7 @@ export class TypeOrmFiringStorage extends FiringStorage {
       if (decided.kind === 'skip') return { status: 'busy', blockingRunId: decided.blockingRunId };
       const written = decided.fire;
       const deliverable = decided.kind === 'dispatch' && decided.outboxAvailableAt !== null;
-      // A stateless fire goes straight to this process's dispatcher if it has a free slot (a
+      // A stateless fire goes straight to this process's dispatcher if it has room (a
       // stateful one's session would have to be read whole for the webhook: it is claimed).
       reservation = deliverable && !written.stateful ? this.db.handOff.reserve(1, written.firedAt) : null;
       const leaseUntil = reservation?.leaseUntil ?? null;
