@@ -22,6 +22,7 @@ describe('loadConfig', () => {
         statefulSessionMaxBytes: 1_048_576,
         poolSize: 10,
         statementTimeoutMs: 10_000,
+        connectTimeoutMs: 5000,
       },
       scheduler: { enabled: true, intervalMs: 1000, batchSize: 500, claimsInFlight: 2 },
       limits: { maxSchedulesPerUser: 1000, minFireIntervalSeconds: 1 },
@@ -55,6 +56,7 @@ describe('loadConfig', () => {
       STATEFUL_SESSION_MAX_BYTES: '200000',
       DATABASE_POOL_SIZE: '20',
       DATABASE_STATEMENT_TIMEOUT_MS: '3000',
+      DATABASE_CONNECT_TIMEOUT_MS: '1500',
       MAX_SCHEDULES_PER_USER: '25',
       MIN_FIRE_INTERVAL_SECONDS: '60',
       DISPATCH_URL: 'https://runtime.internal:8443/hooks/fired',
@@ -91,6 +93,7 @@ describe('loadConfig', () => {
         statefulSessionMaxBytes: 200_000,
         poolSize: 20,
         statementTimeoutMs: 3000,
+        connectTimeoutMs: 1500,
       },
       scheduler: { enabled: false, intervalMs: 250, batchSize: 200, claimsInFlight: 3 },
       limits: { maxSchedulesPerUser: 25, minFireIntervalSeconds: 60 },
@@ -221,6 +224,7 @@ describe('loadConfig', () => {
       STATEFUL_SESSION_MAX_BYTES: ['65535', '67108865', '65536.5', 'lots'],
       DATABASE_POOL_SIZE: ['0', '1001'],
       DATABASE_STATEMENT_TIMEOUT_MS: ['99', '600001'],
+      DATABASE_CONNECT_TIMEOUT_MS: ['99', '600001', 'soon'],
       MAX_SCHEDULES_PER_USER: ['0', '1000001', '-1'],
       MIN_FIRE_INTERVAL_SECONDS: ['0', '86401', '0.5'],
     };
@@ -238,12 +242,19 @@ describe('loadConfig', () => {
       STATEFUL_SESSION_MAX_BYTES: '65536',
       DATABASE_POOL_SIZE: '1',
       DATABASE_STATEMENT_TIMEOUT_MS: '100',
+      DATABASE_CONNECT_TIMEOUT_MS: '100',
       MAX_SCHEDULES_PER_USER: '1',
       MIN_FIRE_INTERVAL_SECONDS: '86400',
     });
     assert.deepEqual(
-      [edges.storage.statefulSessionMaxMessages, edges.storage.statefulSessionMaxBytes, edges.storage.poolSize, edges.storage.statementTimeoutMs],
-      [1, 65_536, 1, 100],
+      [
+        edges.storage.statefulSessionMaxMessages,
+        edges.storage.statefulSessionMaxBytes,
+        edges.storage.poolSize,
+        edges.storage.statementTimeoutMs,
+        edges.storage.connectTimeoutMs,
+      ],
+      [1, 65_536, 1, 100, 100],
     );
     assert.equal(loadConfig({ STATEFUL_SESSION_MAX_BYTES: '67108864' }).storage.statefulSessionMaxBytes, 67_108_864);
     assert.deepEqual(edges.limits, { maxSchedulesPerUser: 1, minFireIntervalSeconds: 86400 });

@@ -36,6 +36,8 @@ export interface StorageConfig {
   poolSize?: number;
   /** PostgreSQL cancels a statement running longer than this (`statement_timeout`). Unset: DEFAULT_STORAGE_LIMITS'. */
   statementTimeoutMs?: number;
+  /** How long a query waits for a PostgreSQL connection (a free one of the pool, or a new one). Unset: DEFAULT_STORAGE_LIMITS'. */
+  connectTimeoutMs?: number;
 }
 
 export const DEFAULT_STORAGE_LIMITS = {
@@ -43,7 +45,10 @@ export const DEFAULT_STORAGE_LIMITS = {
   statefulSessionMaxBytes: 1_048_576,
   poolSize: 10,
   statementTimeoutMs: 10_000,
-} as const satisfies Required<Pick<StorageConfig, 'statefulSessionMaxMessages' | 'statefulSessionMaxBytes' | 'poolSize' | 'statementTimeoutMs'>>;
+  connectTimeoutMs: 5000,
+} as const satisfies Required<
+  Pick<StorageConfig, 'statefulSessionMaxMessages' | 'statefulSessionMaxBytes' | 'poolSize' | 'statementTimeoutMs' | 'connectTimeoutMs'>
+>;
 
 /** What one user may ask of the service; also the injection token for these settings. */
 export class LimitsConfig {
@@ -330,6 +335,13 @@ class EnvironmentVariables {
   @IsOptional()
   @Type(() => Number)
   @IsInt()
+  @Min(100)
+  @Max(600_000)
+  DATABASE_CONNECT_TIMEOUT_MS?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
   @Min(1)
   @Max(1_000_000)
   MAX_SCHEDULES_PER_USER?: number;
@@ -538,6 +550,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       statefulSessionMaxBytes: vars.STATEFUL_SESSION_MAX_BYTES ?? DEFAULT_STORAGE_LIMITS.statefulSessionMaxBytes,
       poolSize: vars.DATABASE_POOL_SIZE ?? DEFAULT_STORAGE_LIMITS.poolSize,
       statementTimeoutMs: vars.DATABASE_STATEMENT_TIMEOUT_MS ?? DEFAULT_STORAGE_LIMITS.statementTimeoutMs,
+      connectTimeoutMs: vars.DATABASE_CONNECT_TIMEOUT_MS ?? DEFAULT_STORAGE_LIMITS.connectTimeoutMs,
     },
     scheduler: {
       enabled: vars.SCHEDULER_ENABLED === undefined || ['true', '1'].includes(vars.SCHEDULER_ENABLED),

@@ -14,7 +14,8 @@ const CHECK_TIMEOUT_MS = 2000;
 
 const READY_DESCRIPTION =
   '200 while the service can do its work: the database answers within 2 s with its whole schema ' +
-  '(every table, every migration), and the service is not shutting down. `info.scheduler.backlog` is how ' +
+  '(every table, every migration) and takes writes (not a read-only server, not a file another process holds), ' +
+  'and the service is not shutting down. `info.scheduler.backlog` is how ' +
   'many schedules are due and not yet claimed, `oldest_due_seconds` how late the oldest of them is; ' +
   '`info.outbox` the same of the webhooks deliverable and not yet taken by a dispatcher. ' +
   '503 otherwise, with the same body saying which check failed (`error`), and `Retry-After`.';

@@ -74,7 +74,7 @@ export class StorageModule {
         ...portsOf(TypeOrmStorage),
         {
           provide: TypeOrmNotifications,
-          useFactory: (ds: DataSource, storage: TypeOrmStorage) => new TypeOrmNotifications(ds, config.databaseUrl, storage.handOff),
+          useFactory: (ds: DataSource, storage: TypeOrmStorage) => new TypeOrmNotifications(ds, config, storage.handOff),
           inject: [DataSource, TypeOrmStorage],
         },
         { provide: DueNotifications, useFactory: (n: TypeOrmNotifications) => n.due, inject: [TypeOrmNotifications] },

@@ -55,8 +55,8 @@ export interface TestAppOptions {
   databaseUrl?: string;
   /** Limits other than DEFAULT_LIMITS. */
   limits?: Partial<LimitsConfig>;
-  /** Storage settings (the stateful session bound, the pool) other than the defaults. */
-  storage?: Pick<StorageConfig, 'statefulSessionMaxMessages' | 'poolSize' | 'statementTimeoutMs'>;
+  /** Storage settings (the stateful session bound, the pool and its timeouts) other than the defaults. */
+  storage?: Pick<StorageConfig, 'statefulSessionMaxMessages' | 'poolSize' | 'statementTimeoutMs' | 'connectTimeoutMs'>;
   /** Hand fires to a runtime at this configuration; record-only mode otherwise. */
   dispatch?: DispatchConfig;
   /** The runtime's bearer token on /runtime routes; none otherwise (they answer 404). */

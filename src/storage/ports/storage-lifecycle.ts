@@ -1,8 +1,9 @@
 /** The storage as a whole: whether it can serve (the readiness check), and its end. */
 export abstract class StorageLifecycle {
   /**
-   * Resolves when the storage answers and its schema is all there (every table, every migration
-   * applied); rejects otherwise, with StorageUnavailable where the database is the trouble.
+   * Resolves when the storage answers, its schema is all there (every table, every migration
+   * applied) and it takes writes; rejects otherwise, with StorageUnavailable where the database is
+   * the trouble.
    */
   abstract ping(): Promise<void>;
 

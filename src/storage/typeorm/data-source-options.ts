@@ -5,6 +5,7 @@ import type { DataSourceOptions } from 'typeorm';
 import { DEFAULT_STORAGE_LIMITS, type StorageConfig } from '../../config/app-config.js';
 import { LogThrottle, suppressedSuffix } from '../../common/log-throttle.js';
 import { POSTGRES, SQLITE, type SqlDialect } from './dialect.js';
+import { GuardedClient, POSTGRES_DRIVER } from './postgres-driver.js';
 import { dispatchAttemptEntity } from './entities/dispatch-attempt.entity.js';
 import { outboxEntity } from './entities/outbox.entity.js';
 import { runEntity } from './entities/run.entity.js';
@@ -46,8 +47,12 @@ const MIGRATIONS = {
   ],
 };
 
-/** How long a query waits to get a PostgreSQL connection before it fails. */
-export const POOL_CONNECT_TIMEOUT_MS = 5000;
+/**
+ * How much longer than `statement_timeout` a statement's answer is waited for: past it, the
+ * server has not even said it cancelled the statement (the network went quiet), and the
+ * connection is given up (GuardedClient).
+ */
+export const ANSWER_GRACE_MS = 1000;
 
 function throttledPoolErrorLog(): (error: Error) => void {
   const logger = new Logger('PostgresPool');
@@ -72,19 +77,6 @@ const DOCUMENTS_AS_TEXT = {
     oid === JSON_TYPE_OID && format !== 'binary' ? (text: string) => text : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
 };
 
-/**
- * node-postgres's client, never without an 'error' listener. Between the pool handing a client
- * out and TypeORM listening on it there is a moment; a server that ends the connection then
- * (pg_terminate_backend, failover) would make the client emit 'error' with no listener, which
- * ends the process. The error still reaches the query that was running, as its rejection.
- */
-class ListenedClient extends pg.Client {
-  constructor(config?: string | pg.ClientConfig) {
-    super(config);
-    this.on('error', () => undefined);
-  }
-}
-
 export function entitiesFor(dialect: SqlDialect) {
   return [
     scheduleEntity(dialect),
@@ -96,36 +88,50 @@ export function entitiesFor(dialect: SqlDialect) {
   ];
 }
 
-/** The DataSource options for a SQL storage config: schema by migrations, run on start, never synchronize. */
-export function dataSourceOptions(config: StorageConfig): DataSourceOptions {
+/**
+ * The DataSource options for a SQL storage config: schema by migrations, run on start, never
+ * synchronize. `forMigrations`: no bound on how long a statement's answer is waited for, since a
+ * migration's backfill lifts statement_timeout (openDataSource runs them on a DataSource of their own).
+ */
+export function dataSourceOptions(config: StorageConfig, { forMigrations = false } = {}): DataSourceOptions {
   // Failed queries are not logged here: their errors reach the caller, which logs what matters.
   const common = { migrationsRun: true, synchronize: false, logging: ['warn', 'migration'] as ('warn' | 'migration')[] };
   switch (config.driver) {
-    case 'postgres':
+    case 'postgres': {
+      const statementTimeoutMs = config.statementTimeoutMs ?? DEFAULT_STORAGE_LIMITS.statementTimeoutMs;
       return {
         ...common,
         type: 'postgres',
         url: config.databaseUrl,
         entities: entitiesFor(POSTGRES),
         migrations: MIGRATIONS.postgres,
+        // node-postgres, but every failure to get a connection is NoDatabaseSession (503).
+        driver: POSTGRES_DRIVER,
         extra: {
           // The most connections this process holds (node-postgres's Pool `max`).
           max: config.poolSize ?? DEFAULT_STORAGE_LIMITS.poolSize,
           // Waiting for a connection (a free one from the pool, or a new one) fails after this,
           // as StorageUnavailable (503), instead of queueing a request without end.
-          connectionTimeoutMillis: POOL_CONNECT_TIMEOUT_MS,
+          connectionTimeoutMillis: config.connectTimeoutMs ?? DEFAULT_STORAGE_LIMITS.connectTimeoutMs,
           // The server cancels a statement that runs longer (a lock wait included), so that one
           // slow write cannot hold a connection, and everyone queued behind it, for long. The
           // migrations run under it too: one that needs longer starts with SET LOCAL statement_timeout = 0.
-          statement_timeout: config.statementTimeoutMs ?? DEFAULT_STORAGE_LIMITS.statementTimeoutMs,
+          statement_timeout: statementTimeoutMs,
+          // A server that does not even answer that it cancelled (a network partition): the
+          // client gives up on the statement and its connection (GuardedClient).
+          query_timeout: forMigrations ? undefined : statementTimeoutMs + ANSWER_GRACE_MS,
+          // The server ends a transaction left open by a client it no longer hears (the client
+          // gave up on its connection across a partition), releasing its row locks.
+          idle_in_transaction_session_timeout: statementTimeoutMs,
           keepAlive: true,
-          Client: ListenedClient,
+          Client: GuardedClient,
           types: DOCUMENTS_AS_TEXT,
         },
         // An idle connection the server closed (restart, failover, pg_terminate_backend): the pool
         // drops it and opens another when needed; say so without a line per connection.
         poolErrorHandler: throttledPoolErrorLog(),
       };
+    }
     case 'sqlite':
       return {
         ...common,

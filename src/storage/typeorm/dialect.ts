@@ -1,4 +1,5 @@
-import type { ColumnType } from 'typeorm';
+import { type ColumnType, QueryFailedError } from 'typeorm';
+import { NoDatabaseSession } from './postgres-driver.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
@@ -59,56 +60,82 @@ export interface SqlDialect {
    */
   readonly lockUserSchedules: string | null;
   /**
-   * Whether a driver error means the database is down, unreachable, overloaded or without its
-   * schema, rather than refusing this statement: connection refused, reset or terminated, and the
-   * engine's own codes for it.
+   * Whether an error means there is no usable database session, rather than that the database
+   * refused this statement: the service could not get a connection, lost it, got no answer in
+   * time, or was told the server cannot serve it now (read-only, shutting down, overloaded, its
+   * schema gone). The rest (constraint violations, the service's own bugs) is not.
    */
   isUnavailable(error: unknown): boolean;
 }
 
-/** Node's errors for a peer that is gone or never answered. */
-const NETWORK_ERRORS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
-/** node-postgres's own errors (no code) for a connection that broke or could not be had in time. */
-const PG_CONNECTION_MESSAGES =
-  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable|Query read timeout|Connection closed/i;
-
-/**
- * SQLSTATEs of a server that is down, starting, stopping, overloaded or missing what this service
- * needs: class 08 (connection exception), 53 (insufficient resources), 57P01-57P03 (shut down,
- * crashed, cannot connect now), 57014 (cancelled: statement_timeout), 3D000 (the database does not
- * exist), 42P01 (a table does not exist: the schema is gone).
- */
-function isPostgresUnavailableCode(code: string): boolean {
-  return /^(08|53)...$/.test(code) || ['57P01', '57P02', '57P03', '57014', '3D000', '42P01'].includes(code);
-}
-
-/** SQLite's result codes for a database file that is locked, unreadable or unwritable, or lacks its tables. */
-const SQLITE_UNAVAILABLE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_CANTOPEN', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_READONLY']);
-
 /** The error and what it wraps (TypeORM's QueryFailedError keeps the driver's as `driverError`). */
-function* errorChain(error: unknown): Generator<{ code?: unknown; message?: unknown }> {
+function* errorChain(error: unknown): Generator<DriverErrorFields> {
   for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
-    yield e as { code?: unknown; message?: unknown };
+    yield e as DriverErrorFields;
     e = (e as { driverError?: unknown; cause?: unknown }).driverError ?? (e as { cause?: unknown }).cause;
   }
 }
 
-function anyInChain(error: unknown, test: (code: string, message: string) => boolean): boolean {
-  for (const e of errorChain(error)) {
-    if (test(typeof e.code === 'string' ? e.code : '', typeof e.message === 'string' ? e.message : '')) return true;
-  }
-  return false;
+interface DriverErrorFields {
+  code?: unknown;
+  message?: unknown;
+  syscall?: unknown;
+}
+
+/** Node's error for a system call that failed (a socket's connect, read or write): the network. */
+const isSystemError = (e: DriverErrorFields): boolean => typeof e.syscall === 'string';
+
+/** JavaScript's own errors: a value the driver could not take is the service's bug, whatever the wrapping. */
+const isLanguageError = (e: unknown): boolean =>
+  e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError || e instanceof SyntaxError;
+
+/**
+ * What PostgreSQL answers when the session, not the statement, is the trouble, by SQLSTATE class:
+ * 08 connection exception, 28 authorization refused, 3D no such database, 53 insufficient
+ * resources (too many connections, out of memory or disk), 57 operator intervention (shut down,
+ * crashed, starting up, cancelled: statement_timeout), 58 system error (I/O). And three codes of
+ * classes that otherwise name the statement's fault: 25006 a write on a read-only server (a
+ * standby after failover), 25P03 the session ended for idling in a transaction, 55P03 a lock not
+ * had in time; and the schema gone (3F000 no such schema, 42P01 no such table).
+ */
+function isPostgresSessionState(sqlState: string): boolean {
+  return ['08', '28', '3D', '53', '57', '58'].includes(sqlState.slice(0, 2)) || ['25006', '25P03', '55P03', '3F000', '42P01'].includes(sqlState);
+}
+
+/** A SQLSTATE: five digits or capitals, what every error PostgreSQL itself reports carries. */
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/**
+ * PostgreSQL: no session could be had (NoDatabaseSession: every failure of the pool, whatever its
+ * cause); the statement got no answer from the server (the network failed, the connection ended
+ * or was closed, nothing came back in time: the driver's errors that carry no SQLSTATE); or the
+ * server's answer names the session (isPostgresSessionState).
+ */
+function isPostgresUnavailable(error: unknown): boolean {
+  if (isLanguageError(error)) return false;
+  const chain = [...errorChain(error)];
+  if (chain.some((e) => e instanceof NoDatabaseSession || isSystemError(e))) return true;
+  const answered = chain.find((e) => typeof e.code === 'string' && SQLSTATE.test(e.code));
+  if (answered) return isPostgresSessionState(answered.code as string);
+  // Unanswered: the driver's own error, wrapped by TypeORM as the statement's failure.
+  const driverError = error instanceof QueryFailedError ? (error.driverError as unknown) : undefined;
+  return driverError instanceof Error && !isLanguageError(driverError);
+}
+
+/**
+ * SQLite's primary result codes that are about the database file, not the statement: held by
+ * another connection (BUSY, LOCKED), not writable (READONLY, FULL), not readable or openable
+ * (IOERR, CANTOPEN, CORRUPT, NOTADB); and the schema gone (a missing table).
+ */
+const SQLITE_FILE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_READONLY', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_CORRUPT', 'SQLITE_NOTADB']);
+
+function isSqliteUnavailable(error: unknown): boolean {
+  return [...errorChain(error)].some(
+    (e) =>
+      (typeof e.code === 'string' && SQLITE_FILE_CODES.has(e.code)) ||
+      (typeof e.message === 'string' && /^SQLITE_ERROR: no such table/.test(e.message)) ||
+      isSystemError(e),
+  );
 }
 
 /** JSON columns take their text; everything else passes as it is. */
@@ -134,8 +161,7 @@ export const POSTGRES: SqlDialect = {
   // A transaction-scoped advisory lock on (this service's key space, a hash of the user id): two
   // users whose ids collide only wait for each other briefly.
   lockUserSchedules: 'SELECT pg_advisory_xact_lock(1935893605, hashtext($1))',
-  isUnavailable: (error) =>
-    anyInChain(error, (code, message) => NETWORK_ERRORS.has(code) || isPostgresUnavailableCode(code) || PG_CONNECTION_MESSAGES.test(message)),
+  isUnavailable: isPostgresUnavailable,
 };
 
 export const SQLITE: SqlDialect = {
@@ -158,11 +184,7 @@ export const SQLITE: SqlDialect = {
   updateReturnsRows: false,
   notify: null,
   lockUserSchedules: null,
-  isUnavailable: (error) =>
-    anyInChain(
-      error,
-      (code, message) => SQLITE_UNAVAILABLE_CODES.has(code) || /^SQLITE_ERROR: no such table/.test(message) || NETWORK_ERRORS.has(code),
-    ),
+  isUnavailable: isSqliteUnavailable,
 };
 
 export function dialectNamed(name: SqlDialectName): SqlDialect {

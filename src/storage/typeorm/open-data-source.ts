@@ -22,7 +22,7 @@ export async function openDataSource(config: StorageConfig): Promise<DataSource>
   }
   for (let attempt = 1; ; attempt++) {
     try {
-      return await new DataSource(dataSourceOptions(config)).initialize();
+      return await initialize(config);
     } catch (error) {
       const message = (error as Error).message;
       if (attempt >= attempts || !UNREACHABLE.test(`${(error as NodeJS.ErrnoException).code ?? ''} ${message}`)) {
@@ -34,6 +34,18 @@ export async function openDataSource(config: StorageConfig): Promise<DataSource>
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
+}
+
+/**
+ * On PostgreSQL the migrations run first on a DataSource of their own, closed once done: the
+ * serving pool gives up on a statement unanswered past statement_timeout, and a migration's
+ * backfill lifts statement_timeout. (SQLite's `:memory:` database is its one connection's.)
+ */
+async function initialize(config: StorageConfig): Promise<DataSource> {
+  if (config.driver !== 'postgres') return new DataSource(dataSourceOptions(config)).initialize();
+  const migrating = await new DataSource(dataSourceOptions(config, { forMigrations: true })).initialize();
+  await migrating.destroy();
+  return new DataSource({ ...dataSourceOptions(config), migrationsRun: false }).initialize();
 }
 
 /** A path that exists must be a regular file: SQLite would block on a FIFO and fail on a folder. */

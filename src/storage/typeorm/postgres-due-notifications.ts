@@ -2,6 +2,7 @@ import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { LogThrottle, suppressedSuffix } from '../../common/log-throttle.js';
+import { DEFAULT_STORAGE_LIMITS, type StorageConfig } from '../../config/app-config.js';
 import type { DispatchHandOff } from '../dispatch-hand-off.js';
 import {
   DueNotifications,
@@ -11,7 +12,6 @@ import {
   SingleProcessDueNotifications,
   SingleProcessOutboxNotifications,
 } from '../due-notifications.js';
-import { POOL_CONNECT_TIMEOUT_MS } from './data-source-options.js';
 import { dialectOfDriver } from './dialect.js';
 import { OUTBOX_READY_CHANNEL } from './typeorm-context.js';
 
@@ -37,9 +37,10 @@ export class TypeOrmNotifications implements OnApplicationShutdown {
   readonly outbox: OutboxNotifications;
   private readonly listener: PostgresListener | null;
 
-  constructor(dataSource: DataSource, databaseUrl: string | undefined, handOff: DispatchHandOff) {
+  constructor(dataSource: DataSource, config: Pick<StorageConfig, 'databaseUrl' | 'connectTimeoutMs'>, handOff: DispatchHandOff) {
+    const { databaseUrl, connectTimeoutMs = DEFAULT_STORAGE_LIMITS.connectTimeoutMs } = config;
     const shared = dialectOfDriver(dataSource.options.type).name === 'postgres' && databaseUrl;
-    this.listener = shared ? new PostgresListener(databaseUrl) : null;
+    this.listener = shared ? new PostgresListener(databaseUrl, connectTimeoutMs) : null;
     this.due = this.listener ? new PostgresDueNotifications(dataSource, this.listener) : new SingleProcessDueNotifications();
     this.outbox = this.listener ? new PostgresOutboxNotifications(this.listener, handOff.instanceId) : new SingleProcessOutboxNotifications();
   }
@@ -116,7 +117,10 @@ export class PostgresListener {
   private missed = false;
   private closed = false;
 
-  constructor(private readonly databaseUrl: string) {}
+  constructor(
+    private readonly databaseUrl: string,
+    private readonly connectTimeoutMs: number = DEFAULT_STORAGE_LIMITS.connectTimeoutMs,
+  ) {}
 
   listen(channel: string, listener: ChannelListener): () => void {
     const set = this.listeners.get(channel) ?? new Set();
@@ -139,7 +143,7 @@ export class PostgresListener {
 
   private connect(): void {
     if (this.closed || this.client || this.retryTimer || this.listeners.size === 0) return;
-    const client = new pg.Client({ connectionString: this.databaseUrl, keepAlive: true, connectionTimeoutMillis: POOL_CONNECT_TIMEOUT_MS });
+    const client = new pg.Client({ connectionString: this.databaseUrl, keepAlive: true, connectionTimeoutMillis: this.connectTimeoutMs });
     this.client = client;
     this.listening = new Set();
     this.listenedSoFar = Promise.resolve();

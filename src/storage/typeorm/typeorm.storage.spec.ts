@@ -406,7 +406,7 @@ describe('postgres storages of several replicas', () => {
     const replica = async () => {
       const dataSource = await new DataSource(dataSourceOptions(config)).initialize();
       const storage = new TypeOrmStorage(dataSource);
-      const notifications = new TypeOrmNotifications(dataSource, db.url, storage.handOff);
+      const notifications = new TypeOrmNotifications(dataSource, { databaseUrl: db.url }, storage.handOff);
       let heard = 0;
       let onHeard: () => void = () => undefined;
       const unsubscribe = notifications.outbox.subscribe(() => {

@@ -16,6 +16,13 @@ const SCHEMA_PROBE = ['schedules', 'sessions', 'session_messages', 'runs', 'outb
   .join(' UNION ALL ');
 
 /**
+ * Writes nothing, but fails unless the database takes writes now: a read-only server (a standby
+ * after failover, `default_transaction_read_only`) refuses it, a SQLite file another process
+ * holds makes it wait (and the readiness check time out).
+ */
+const WRITE_PROBE = 'UPDATE schedules SET id = id WHERE 1 = 0';
+
+/**
  * SQLite (embedded) and PostgreSQL (production) storage, through one TypeORM DataSource: one
  * object per port over a shared TypeOrmContext. Every port method is wrapped once so that a
  * database that is down, unreachable, overloaded or without its schema surfaces as
@@ -54,6 +61,8 @@ class TypeOrmLifecycle extends StorageLifecycle {
     if (missing.length > 0) {
       throw new StorageUnavailable(`The database schema is incomplete: ${missing.length} migration(s) not applied.`);
     }
+    // In a transaction of its own: on SQLite, after this process's writes (see TypeOrmContext.transaction).
+    await this.db.transaction((em) => em.query(WRITE_PROBE));
   }
 
   async close(): Promise<void> {
