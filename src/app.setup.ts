@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { type FieldError, ValidationFailed } from './common/domain-errors.js';
 import { RUNTIME_ROUTE_PREFIX } from './auth/runtime-token.guard.js';
 import { JSON_BODY_LIMITS, parseJsonBody, RUNTIME_JSON_BODY_LIMITS } from './common/json-body.js';
-import { isPlausibleId } from './common/text.js';
+import { implausibleIdMessage, isPlausibleId } from './common/text.js';
 import { internalErrorProblem, PROBLEM_CONTENT_TYPE, toProblem } from './common/problem-details.js';
 import { ProblemDetailsFilter } from './common/problem-details.filter.js';
 import { type AppConfig, DEFAULT_HTTP_CONFIG, DEFAULT_SHUTDOWN_TIMEOUT_MS, type HttpConfig } from './config/app-config.js';
@@ -83,7 +83,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
     .addHook('preValidation', async (request: FastifyRequest) => {
       for (const [name, value] of Object.entries((request.params ?? {}) as Record<string, string>)) {
         if (!isPlausibleId(value)) {
-          throw new ValidationFailed([{ field: name, message: `${name} must be 1 to 128 characters, without control characters` }]);
+          throw new ValidationFailed([{ field: name, message: implausibleIdMessage(name) }]);
         }
       }
     });

@@ -45,6 +45,11 @@ export const RUNTIME_JSON_BODY_LIMITS: JsonBodyLimits = {
 
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json$/;
 
+/** The 415's detail for a body that is not JSON. */
+export const NOT_JSON_DETAIL = 'Request bodies must be JSON: Content-Type: application/json.';
+/** The start of the 400's detail for a body that is not JSON text (the parser's message follows). */
+export const INVALID_JSON_DETAIL = 'The body is not valid JSON';
+
 /**
  * The request body as JSON, for every content type (the service speaks JSON only): 415 for
  * another media type or a charset other than UTF-8, 400 for bytes that are not UTF-8 or text
@@ -54,7 +59,7 @@ const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json$/;
 export function parseJsonBody(contentType: string | undefined, body: Buffer, limits: JsonBodyLimits = JSON_BODY_LIMITS): unknown {
   const [mediaType, ...params] = (contentType ?? '').split(';').map((part) => part.trim().toLowerCase());
   if (!JSON_MEDIA_TYPE.test(mediaType)) {
-    throw new UnsupportedMediaTypeException('Request bodies must be JSON: Content-Type: application/json.');
+    throw new UnsupportedMediaTypeException(NOT_JSON_DETAIL);
   }
   const charset = params.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
@@ -72,7 +77,7 @@ export function parseJsonBody(contentType: string | undefined, body: Buffer, lim
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new BadRequestException(`The body is not valid JSON: ${(error as Error).message.slice(0, 200)}`);
+    throw new BadRequestException(`${INVALID_JSON_DETAIL}: ${(error as Error).message.slice(0, 200)}`);
   }
   checkJsonShape(value, limits);
   return value;

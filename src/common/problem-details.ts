@@ -22,6 +22,18 @@ export class ProblemDetails {
   readonly errors?: FieldErrorResponse[];
 }
 
+/** A 409 of a manual run: the schedule is disabled, or a run of it is still active (ScheduleBusy), which `active_run_id` names. */
+export class ScheduleConflictProblem extends ProblemDetails {
+  @ApiPropertyOptional({ description: 'The run still active (`…:schedule-busy` only).' })
+  readonly active_run_id?: string;
+}
+
+/** A 409 of a runtime's status report: the run already has a final status (IllegalRunTransition). */
+export class RunTransitionProblem extends ProblemDetails {
+  @ApiProperty({ description: 'The final status the run already has.', enum: ['succeeded', 'failed', 'timed_out', 'missed', 'skipped'] })
+  readonly current_status: string;
+}
+
 /** How long a client should wait before retrying a 503 (the `Retry-After` header). */
 export const STORAGE_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 

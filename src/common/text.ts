@@ -11,3 +11,8 @@ export function isPlausibleId(id: string): boolean {
   // eslint-disable-next-line no-control-regex
   return id.length > 0 && id.length <= 128 && isStorableText(id) && !/[\u0000-\u001f\u007f]/.test(id);
 }
+
+/** What is wrong with a path parameter `name` that is not a plausible id (isPlausibleId). */
+export function implausibleIdMessage(name: string): string {
+  return `${name} must be 1 to 128 characters, without control characters`;
+}

@@ -1,8 +1,11 @@
+import { BadRequestException, UnsupportedMediaTypeException } from '@nestjs/common';
 import { ApiServiceUnavailableResponse, ApiTooManyRequestsResponse } from '@nestjs/swagger';
+import { errorCodes } from 'fastify';
 import { INVALID_TOKEN_DETAIL } from '../auth/identity.js';
 import { DEFAULT_LIMITS } from '../config/app-config.js';
 import {
   type DomainError,
+  DuplicateIdentityHeader,
   IllegalRunTransition,
   InvalidRuntimeToken,
   InvalidToken,
@@ -18,7 +21,9 @@ import {
   StorageUnavailable,
   ValidationFailed,
 } from '../common/domain-errors.js';
+import { INVALID_JSON_DETAIL, NOT_JSON_DETAIL } from '../common/json-body.js';
 import { ProblemDetails, STORAGE_UNAVAILABLE_RETRY_AFTER_SECONDS, toProblem } from '../common/problem-details.js';
+import { implausibleIdMessage } from '../common/text.js';
 import { EXAMPLE_RUN_ID, EXAMPLE_SCHEDULE_ID, EXAMPLE_SESSION_ID } from './examples.js';
 
 /**
@@ -27,7 +32,7 @@ import { EXAMPLE_RUN_ID, EXAMPLE_SCHEDULE_ID, EXAMPLE_SESSION_ID } from './examp
  * setupSwagger writes in each operation's own path. test/swagger.e2e-spec.ts provokes each error
  * and compares the live answer with its example.
  */
-function problem(error: DomainError): ProblemDetails {
+function problem(error: DomainError | Error): ProblemDetails {
   return toProblem(error, '')!;
 }
 
@@ -58,8 +63,17 @@ export const PROBLEM_EXAMPLES = {
   ),
   invalidSessionState: problem(new ValidationFailed([{ field: 'cur_iter', message: 'cur_iter must not be less than 0' }])),
   rateLimited: problem(new RateLimited(37)),
+  duplicateUserId: problem(new DuplicateIdentityHeader()),
+  malformedJson: problem(new BadRequestException(`${INVALID_JSON_DETAIL}: Expected ',' or '}' after property value in JSON at position 12`)),
+  bodyTooLarge: problem(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE()),
+  notJson: problem(new UnsupportedMediaTypeException(NOT_JSON_DETAIL)),
   storageUnavailable: problem(new StorageUnavailable()),
 } satisfies Record<string, ProblemDetails>;
+
+/** The 422 for a path parameter `name` that no record can have as its id. */
+export function invalidPathParameterProblem(name: string): ProblemDetails {
+  return problem(new ValidationFailed([{ field: name, message: implausibleIdMessage(name) }]));
+}
 
 const integerHeader = (description: string, example: number) => ({ description, schema: { type: 'integer', example } });
 

@@ -2,20 +2,27 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import {
   DocumentBuilder,
   type OpenAPIObject,
+  type OperationObject,
+  type ParameterObject,
+  type ReferenceObject,
   type ResponseObject,
+  type SchemaObject,
   type SecuritySchemeObject,
   SwaggerModule,
 } from '@nestjs/swagger';
-import { PROBLEM_CONTENT_TYPE } from '../common/problem-details.js';
+import { PROBLEM_CONTENT_TYPE, ProblemDetails, RunTransitionProblem, ScheduleConflictProblem } from '../common/problem-details.js';
 import { BEARER_CHALLENGE, INVALID_TOKEN_CHALLENGE } from '../auth/identity.guard.js';
 import { MAX_USER_ID_LENGTH, USER_ID_HEADER } from '../auth/user-id.js';
 import type { AppConfig, AuthConfig } from '../config/app-config.js';
 import { RUNTIME_BEARER_AUTH } from '../auth/runtime-auth.decorator.js';
 import { examplePath } from './examples.js';
-import { PROBLEM_EXAMPLES } from './problem-examples.js';
+import { invalidPathParameterProblem, PROBLEM_EXAMPLES } from './problem-examples.js';
 import { USER_AUTH_SCHEME, USER_ID_HEADER_DESCRIPTION } from '../auth/user-auth.decorator.js';
 
-const PROBLEM_SCHEMA_REF = '#/components/schemas/ProblemDetails';
+/** The problem schemas: ProblemDetails, and those of problems with extension members. */
+const PROBLEM_SCHEMA_REFS = new Set(
+  [ProblemDetails, ScheduleConflictProblem, RunTransitionProblem].map((problem) => `#/components/schemas/${problem.name}`),
+);
 
 /** Serves the OpenAPI document of the routes the app has as Swagger UI at /docs and JSON at /docs-json. */
 export function setupSwagger(app: NestFastifyApplication, config: AppConfig): void {
@@ -41,6 +48,9 @@ export function buildOpenApiDocument(app: NestFastifyApplication, config: AppCon
             : 'Authorize once with your user ID; every request then sends it as the `x-user-id` header.'),
       )
       .setVersion('0.1.0')
+      // Relative: the API is where the document is served from, wherever that is deployed.
+      .addServer('/', 'This service: the origin that serves this document')
+      .setLicense('UNLICENSED (proprietary)', undefined as unknown as string)
       .addSecurity(USER_AUTH_SCHEME, userAuthScheme(auth))
       .addBearerAuth(
         // An opaque shared secret, not the JWT addBearerAuth assumes.
@@ -66,13 +76,90 @@ export function buildOpenApiDocument(app: NestFastifyApplication, config: AppCon
       operation.responses = responses;
       if (!rateLimited) delete responses['429'];
       const schemes = (operation.security ?? []).flatMap((requirement) => Object.keys(requirement));
+      addCommonAnswers(operation as OperationObject, responses, auth.mode === 'header' && schemes.includes(USER_AUTH_SCHEME));
       if (responses['401'] && schemes.includes(USER_AUTH_SCHEME)) describeUserUnauthorized(responses['401'], auth);
       const runtimeMedia = schemes.includes(RUNTIME_BEARER_AUTH) ? responses['401']?.content?.['application/json'] : undefined;
       if (runtimeMedia) runtimeMedia.example = PROBLEM_EXAMPLES.missingRuntimeToken;
       for (const response of Object.values(responses)) asProblemJson(response, examplePath(path));
+      // No scheme named: public (health, metrics), said explicitly rather than left to a global default.
+      operation.security ??= [];
     }
   }
+  inlineNullableReferences(document);
   return document;
+}
+
+type Schema = SchemaObject | ReferenceObject;
+
+const problemResponse = (description: string, examples: Record<string, { summary: string; value: ProblemDetails }>): ResponseObject => ({
+  description,
+  content: { 'application/json': { schema: { $ref: `#/components/schemas/${ProblemDetails.name}` }, examples } },
+});
+
+/**
+ * The answers an operation gives whatever its handler does, by what it takes: a body (400 not
+ * JSON text, 413 too large, 415 not JSON), the x-user-id header (400 sent twice), path parameters
+ * (422 one no record can have as its id). Said once here rather than on every route.
+ */
+function addCommonAnswers(operation: OperationObject, responses: Record<string, ResponseObject>, userIdHeader: boolean): void {
+  const badRequest: Record<string, { summary: string; value: ProblemDetails }> = {};
+  if (operation.requestBody) {
+    badRequest.malformed_json = { summary: 'The body is not JSON text', value: PROBLEM_EXAMPLES.malformedJson };
+    responses['413'] ??= problemResponse('The body is over the limit for this route.', {
+      body_too_large: { summary: 'The body is too large', value: PROBLEM_EXAMPLES.bodyTooLarge },
+    });
+    responses['415'] ??= problemResponse('The body is not `application/json` in UTF-8.', {
+      not_json: { summary: 'Another content type', value: PROBLEM_EXAMPLES.notJson },
+    });
+  }
+  if (userIdHeader) badRequest.duplicate_user_id = { summary: 'The identity sent twice', value: PROBLEM_EXAMPLES.duplicateUserId };
+  const reasons = [
+    ...(operation.requestBody ? ['the body is not JSON text (or not UTF-8)'] : []),
+    ...(userIdHeader ? ['the `x-user-id` header was sent more than once'] : []),
+  ];
+  if (reasons.length > 0) responses['400'] ??= problemResponse(`A malformed request: ${reasons.join('; or ')}.`, badRequest);
+  const pathParameter = (operation.parameters ?? []).find((p): p is ParameterObject => 'in' in p && p.in === 'path');
+  if (!pathParameter) return;
+  const invalidId = {
+    summary: `${pathParameter.name} is not a possible id`,
+    value: invalidPathParameterProblem(pathParameter.name),
+  };
+  const invalid = responses['422'];
+  const media = invalid?.content?.['application/json'];
+  if (!invalid || !media) {
+    responses['422'] = problemResponse(
+      'A path parameter is not a possible id: empty, over 128 characters, or holding a control character.',
+      { invalid_path_parameter: invalidId },
+    );
+    return;
+  }
+  invalid.description += ' Or a path parameter is not a possible id: empty, over 128 characters, or holding a control character.';
+  media.examples = { ...(media.example ? { invalid_field: { summary: 'A field is invalid', value: media.example } } : media.examples), invalid_path_parameter: invalidId };
+  delete media.example;
+}
+
+/**
+ * A nullable property whose type is another schema: Nest writes `nullable` beside `allOf: [$ref]`,
+ * which OpenAPI 3.0 tools read as not nullable (`nullable` qualifies the schema's own `type` only;
+ * a validator rejects the `null` the service sends). The referenced schema is written in its
+ * place, nullable, its own description kept unless the property has one.
+ */
+function inlineNullableReferences(document: OpenAPIObject): void {
+  const schemas = document.components?.schemas ?? {};
+  const inlined = new Set<string>();
+  for (const schema of Object.values(schemas) as SchemaObject[]) {
+    for (const [name, property] of Object.entries(schema.properties ?? {}) as Array<[string, Schema]>) {
+      const ref = 'allOf' in property && property.nullable && property.allOf?.length === 1 ? (property.allOf[0] as ReferenceObject).$ref : undefined;
+      if (!ref) continue;
+      const { allOf: _allOf, ...rest } = property as SchemaObject;
+      const referenced = ref.split('/').pop()!;
+      schema.properties![name] = { ...(schemas[referenced] as SchemaObject), ...rest, nullable: true };
+      inlined.add(referenced);
+    }
+  }
+  // A schema now written only in place is no longer a component of its own.
+  const text = JSON.stringify(document);
+  for (const name of inlined) if (!text.includes(`"#/components/schemas/${name}"`)) delete schemas[name];
 }
 
 /** The scheme Swagger UI's Authorize asks for: the `x-user-id` key (the seed's header) or a bearer JWT. */
@@ -121,7 +208,8 @@ function describeUserUnauthorized(response: ResponseObject, auth: AuthConfig): v
  */
 function asProblemJson(response: ResponseObject, instance: string): void {
   const media = response.content?.['application/json'];
-  if (!media || (media.schema as { $ref?: string } | undefined)?.$ref !== PROBLEM_SCHEMA_REF) return;
+  const ref = (media?.schema as { $ref?: string } | undefined)?.$ref;
+  if (!media || !ref || !PROBLEM_SCHEMA_REFS.has(ref)) return;
   const withInstance = (value: unknown) =>
     value && typeof value === 'object' && 'instance' in value ? { ...value, instance } : value;
   if (media.example !== undefined) media.example = withInstance(media.example);

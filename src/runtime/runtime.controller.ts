@@ -8,7 +8,7 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import { ProblemDetails } from '../common/problem-details.js';
+import { ProblemDetails, RunTransitionProblem } from '../common/problem-details.js';
 import { ApiStorageUnavailable, PROBLEM_EXAMPLES } from '../docs/problem-examples.js';
 import { RunResponse, toRunResponse } from '../wire/run.response.js';
 import { SessionResponse, toSessionResponse } from '../wire/session.response.js';
@@ -47,7 +47,7 @@ export class RuntimeController {
   @ApiNotFoundResponse({ description: 'No run has this ID.', type: ProblemDetails, example: PROBLEM_EXAMPLES.runNotFound })
   @ApiConflictResponse({
     description: 'The run already has a final status; `current_status` names it. Nothing was written.',
-    type: ProblemDetails,
+    type: RunTransitionProblem,
     example: PROBLEM_EXAMPLES.runAlreadyFinal,
   })
   @Invalid(PROBLEM_EXAMPLES.invalidRunStatus)

@@ -17,7 +17,7 @@ import type { FastifyReply } from 'fastify';
 import { CurrentUser, UserAuth } from '../auth/user-auth.decorator.js';
 import { encodeCursor } from '../common/cursor.js';
 import { PageQuery, pageRequestOf } from '../common/page-query.dto.js';
-import { ProblemDetails } from '../common/problem-details.js';
+import { ProblemDetails, ScheduleConflictProblem } from '../common/problem-details.js';
 import { toLocalIso } from '../common/time.js';
 import { RunDetailResponse, RunListResponse, toRunDetailResponse, toRunResponse } from '../wire/run.response.js';
 import { scheduleSessionsJson } from '../sessions/dto/session-json.response.js';
@@ -198,7 +198,7 @@ export class ScheduleController {
       'The schedule is disabled; or a run of it is still active and its `overlap_policy` refuses another now ' +
       '(`skip`, or `buffer_one` with a run already waiting): the problem names that run in `detail` and in ' +
       '`active_run_id`, and nothing was written.',
-    type: ProblemDetails,
+    type: ScheduleConflictProblem,
     examples: {
       schedule_busy: { summary: 'A run of the schedule is still active', value: PROBLEM_EXAMPLES.scheduleBusy },
       schedule_disabled: { summary: 'The schedule is disabled', value: PROBLEM_EXAMPLES.scheduleDisabled },

@@ -32,10 +32,12 @@ export class ChatModelConfigDto {
   readonly model: string;
 
   @ApiPropertyOptional({
-    description: `Provider-specific generation parameters, passed to the runtime as they are; at most ${MAX_PARAMETERS_BYTES} bytes as JSON.`,
+    // The omitted value in words, not as `default`, which generated clients read as "always sent".
+    description:
+      `Provider-specific generation parameters, passed to the runtime as they are; at most ${MAX_PARAMETERS_BYTES} bytes as JSON. ` +
+      'Omitted: `{}`.',
     type: 'object',
     additionalProperties: true,
-    default: {},
     example: EXAMPLE_CHAT_MODEL_CONFIG.parameters,
   })
   @Omittable()

@@ -31,6 +31,7 @@ import { HistoryStorage } from '../../src/storage/ports/history.storage.js';
 import { ScheduleStorage } from '../../src/storage/ports/schedule.storage.js';
 import { StorageLifecycle } from '../../src/storage/ports/storage-lifecycle.js';
 import type { StorageBackend } from '../../src/storage/storage-backend.js';
+import { checkResponsesAgainstContract } from './contract-conformance.js';
 import { createThrowawayDatabase, postgresSkipReason } from './postgres.js';
 import { ManualClock } from './manual-clock.js';
 
@@ -117,6 +118,7 @@ export async function createTestApp(driver: StorageDriver, options: TestAppOptio
   const app = moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(options.http, logger), {
     logger: logger ? new NestPinoLogger(logger) : false,
   });
+  checkResponsesAgainstContract(app.getHttpAdapter().getInstance());
   await configureApp(app, config);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();

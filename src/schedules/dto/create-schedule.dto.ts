@@ -30,6 +30,13 @@ import { IsCronExpression, IsIsoInstant } from './schedule.validators.js';
 import { ChatModelConfigDto } from '../../wire/chat-model-config.dto.js';
 import { EXAMPLE_AGENT_ID, EXAMPLE_CRON, EXAMPLE_DESCRIPTION, EXAMPLE_TIMEZONE } from '../../docs/examples.js';
 
+/**
+ * What an omitted field is on create, said in its description rather than as the schema's
+ * `default`: generated clients make a field with a default required, and on PATCH (whose schema
+ * these fields also make) an omitted field keeps its value.
+ */
+const onCreate = (value: unknown) => ` Omitted on create: \`${JSON.stringify(value)}\`.`;
+
 /** Optional and nullable: null clears the field (the activation window's ends, the history limit). */
 const nullable = ValidateIf((_object, value) => value !== null && value !== undefined);
 
@@ -40,9 +47,8 @@ export class CreateScheduleDto {
   readonly name: string;
 
   @ApiPropertyOptional({
-    description: 'The task: sent to the agent as `<scheduled-task>\\n{description}\\n</scheduled-task>` on each fire.',
+    description: 'The task: sent to the agent as `<scheduled-task>\\n{description}\\n</scheduled-task>` on each fire.' + onCreate(''),
     maxLength: 20000,
-    default: '',
     example: EXAMPLE_DESCRIPTION,
   })
   @Omittable()
@@ -62,7 +68,7 @@ export class CreateScheduleDto {
   @IsCronExpression()
   readonly cron_expression: string;
 
-  @ApiPropertyOptional({ description: 'IANA time zone the cron expression is read in.', default: 'UTC', example: EXAMPLE_TIMEZONE })
+  @ApiPropertyOptional({ description: 'IANA time zone the cron expression is read in.' + onCreate('UTC'), example: EXAMPLE_TIMEZONE })
   @Omittable()
   @IsString()
   @MaxLength(64)
@@ -81,14 +87,14 @@ export class CreateScheduleDto {
   @Type(() => ChatModelConfigDto)
   readonly chat_model_config: ChatModelConfigDto;
 
-  @ApiPropertyOptional({ description: 'Disabled schedules never fire and cannot be run by hand.', default: true, example: true })
+  @ApiPropertyOptional({ description: 'Disabled schedules never fire and cannot be run by hand.' + onCreate(true), example: true })
   @Omittable()
   @IsBoolean()
   readonly enabled?: boolean;
 
   @ApiPropertyOptional({
-    description: 'When true, every fire appends to one session (`{schedule_id}_stateful`); otherwise each fire gets a fresh session.',
-    default: false,
+    description:
+      'When true, every fire appends to one session (`{schedule_id}_stateful`); otherwise each fire gets a fresh session.' + onCreate(false),
     example: false,
   })
   @Omittable()
@@ -96,9 +102,8 @@ export class CreateScheduleDto {
   readonly stateful?: boolean;
 
   @ApiPropertyOptional({
-    description: 'Permission mode of the sessions this schedule creates.',
+    description: 'Permission mode of the sessions this schedule creates.' + onCreate('dont_ask'),
     enum: PERMISSION_MODES,
-    default: 'dont_ask',
     example: 'dont_ask',
   })
   @Omittable()
@@ -108,10 +113,10 @@ export class CreateScheduleDto {
   @ApiPropertyOptional({
     description:
       'Fires missed by at most this many seconds (service down or busy) coalesce into one late fire; ' +
-      'older ones are recorded as missed runs and not fired.',
+      'older ones are recorded as missed runs and not fired.' +
+      onCreate(300),
     minimum: 1,
     maximum: 86400,
-    default: 300,
     example: 300,
   })
   @Omittable()
@@ -126,9 +131,9 @@ export class CreateScheduleDto {
       'when fires are dispatched to an agent runtime: `skip` records a skipped run (a manual run is refused with 409); ' +
       '`buffer_one` lets one fire wait and dispatches it when the active run ends (later ones are skipped); ' +
       '`allow` always fires. A stateful schedule cannot `allow` (its runs share one session). ' +
-      'Without dispatch no run stays active, so every policy fires.',
+      'Without dispatch no run stays active, so every policy fires.' +
+      onCreate(DEFAULT_OVERLAP_POLICY),
     enum: OVERLAP_POLICIES,
-    default: DEFAULT_OVERLAP_POLICY,
     example: DEFAULT_OVERLAP_POLICY,
   })
   @Omittable()
@@ -138,10 +143,10 @@ export class CreateScheduleDto {
   @ApiPropertyOptional({
     description:
       'A dispatched run without a final status (`succeeded` or `failed`) this many seconds after it was dispatched ' +
-      '(or released from waiting) becomes `timed_out`. A change applies to runs dispatched afterwards.',
+      '(or released from waiting) becomes `timed_out`. A change applies to runs dispatched afterwards.' +
+      onCreate(DEFAULT_RUN_TIMEOUT_SECONDS),
     minimum: RUN_TIMEOUT_SECONDS_RANGE.min,
     maximum: RUN_TIMEOUT_SECONDS_RANGE.max,
-    default: DEFAULT_RUN_TIMEOUT_SECONDS,
     example: DEFAULT_RUN_TIMEOUT_SECONDS,
   })
   @Omittable()
@@ -153,12 +158,12 @@ export class CreateScheduleDto {
   @ApiPropertyOptional({
     description:
       'Keep only the newest this many sessions and runs of this schedule; older ones are deleted in the background ' +
-      '(never a stateful schedule\'s session, never an active run). null keeps all.',
+      '(never a stateful schedule\'s session, never an active run). null keeps all.' +
+      onCreate(null),
     type: 'integer',
     minimum: HISTORY_LIMIT_RANGE.min,
     maximum: HISTORY_LIMIT_RANGE.max,
     nullable: true,
-    default: null,
     example: 100,
   })
   @nullable
