@@ -4,13 +4,13 @@
 //
 //   DISPATCH_SECRET=whsec_… RUNTIME_TOKEN=… node examples/agent-runtime.mjs
 //
-// PORT (default 4000) is where it listens; SERVICE_URL (default http://127.0.0.1:3000) is the
-// schedule service it reports back to.
+// HOST (default 127.0.0.1) and PORT (default 4000) are where it listens; SERVICE_URL (default
+// http://127.0.0.1:3000) is the schedule service it reports back to.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 
-const { DISPATCH_SECRET, RUNTIME_TOKEN, PORT = '4000', SERVICE_URL = 'http://127.0.0.1:3000' } = process.env;
+const { DISPATCH_SECRET, RUNTIME_TOKEN, HOST = '127.0.0.1', PORT = '4000', SERVICE_URL = 'http://127.0.0.1:3000' } = process.env;
 if (!DISPATCH_SECRET || !RUNTIME_TOKEN) throw new Error('DISPATCH_SECRET and RUNTIME_TOKEN are required');
 const webhook = new Webhook(DISPATCH_SECRET);
 /** Delivery is at least once: a run already seen (same webhook-id) is acknowledged, not run again. */
@@ -68,6 +68,6 @@ createServer((req, res) => {
       },
     );
   });
-}).listen(Number(PORT), '127.0.0.1', function () {
-  console.log(`agent runtime listening on http://127.0.0.1:${this.address().port}/`);
+}).listen(Number(PORT), HOST, function () {
+  console.log(`agent runtime listening on http://${HOST}:${this.address().port}/`);
 });
