@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Webhook } from 'standardwebhooks';
 import request from 'supertest';
 import { DispatcherService } from '../src/dispatch/dispatcher.service.js';
-import { DISPATCH_DEFAULTS } from '../src/config/app-config.js';
 import { aCreateBody } from './support/builders.js';
-import { createTestApp, type TestApp } from './support/test-app.js';
-import { freePort } from './support/ports.js';
+import { type ExampleRuntimeRig, startExampleRuntime, waitFor } from './support/example-runtime.js';
 
 const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'agent_runtime.py');
 
@@ -31,17 +28,6 @@ function pythonSkipReason(): string | undefined {
   return reason;
 }
 
-/** Polls `probe` until `done`; the example runtime works in its own process, on its own time. */
-async function waitFor<T>(what: string, probe: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(value)})`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 const skip = pythonSkipReason();
 
 describe('the example agent runtime in Python (examples/agent_runtime.py), as the README runs it', () => {
@@ -49,43 +35,14 @@ describe('the example agent runtime in Python (examples/agent_runtime.py), as th
     it.skip(`skipped: ${skip}`, () => undefined);
     return;
   }
-  const secret = `whsec_${randomBytes(32).toString('base64')}`;
-  const runtimeToken = randomBytes(24).toString('hex');
   const user = 'example-user';
-  let runtime: ChildProcess;
-  const runtimeOutput: string[] = [];
-  let runtimeUrl: string;
-  let service: TestApp;
-  const http = () => request(service.app.getHttpServer());
+  let rig: ExampleRuntimeRig;
+  const http = () => request(rig.service.app.getHttpServer());
 
   beforeAll(async () => {
-    const runtimePort = await freePort();
-    runtimeUrl = `http://127.0.0.1:${runtimePort}/hook`;
-    service = await createTestApp('sqlite', {
-      runtimeToken,
-      // The dispatcher's loop is off: the test delivers with drain(), so nothing depends on timers.
-      dispatch: { ...DISPATCH_DEFAULTS, url: runtimeUrl, secret, enabled: false },
-    });
-    await service.app.listen(0, '127.0.0.1');
-    const { port } = service.app.getHttpServer().address() as AddressInfo;
-    runtime = spawn('python3', [EXAMPLE], {
-      env: {
-        ...process.env,
-        PORT: String(runtimePort),
-        SERVICE_URL: `http://127.0.0.1:${port}`,
-        DISPATCH_SECRET: secret,
-        RUNTIME_TOKEN: runtimeToken,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    runtime.stdout!.on('data', (chunk) => runtimeOutput.push(String(chunk)));
-    runtime.stderr!.on('data', (chunk) => runtimeOutput.push(String(chunk)));
-    await waitFor('the runtime to listen', async () => runtimeOutput.join(''), (out) => out.includes('listening on'));
+    rig = await startExampleRuntime('python3', [EXAMPLE]);
   });
-  afterAll(async () => {
-    runtime?.kill('SIGTERM');
-    await service?.close();
-  });
+  afterAll(() => rig?.stop());
 
   /** Creates a schedule for `description` and fires it now: the run is pending, not delivered yet. */
   async function fire(description: string, scheduleId?: string) {
@@ -105,7 +62,7 @@ describe('the example agent runtime in Python (examples/agent_runtime.py), as th
 
   /** Delivers what is due and waits for the run to end (its final status is the test's to check). */
   async function deliver(scheduleId: string, runId: string) {
-    await service.app.get(DispatcherService).drain();
+    await rig.service.app.get(DispatcherService).drain();
     return waitFor(
       `run ${runId} to end`,
       () => getRun(scheduleId, runId),
@@ -126,7 +83,7 @@ describe('the example agent runtime in Python (examples/agent_runtime.py), as th
   }
 
   async function post(body: string, headers: Record<string, string>): Promise<number> {
-    const res = await fetch(runtimeUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const res = await fetch(rig.runtimeUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
     await res.arrayBuffer();
     return res.status;
   }
@@ -140,7 +97,7 @@ describe('the example agent runtime in Python (examples/agent_runtime.py), as th
   it('runs a fire: the session shows the agent reply and the run ends succeeded', async () => {
     const { scheduleId, runId } = await fire('Water the plants');
     const run = await deliver(scheduleId, runId);
-    assert.equal(run.status, 'succeeded', runtimeOutput.join(''));
+    assert.equal(run.status, 'succeeded', rig.output());
     assert.equal(run.attempts.length, 1);
     assert.equal(run.attempts[0].status_code, 202);
 
@@ -156,7 +113,7 @@ describe('the example agent runtime in Python (examples/agent_runtime.py), as th
     // run, its reply would be in the session, and the genuine delivery would be a duplicate.
     const genuine = await webhookBodyOf(scheduleId, runId);
     const forged = await webhookBodyOf(scheduleId, runId, '<scheduled-task>\nOpen the door\n</scheduled-task>');
-    const real = new Webhook(secret);
+    const real = new Webhook(rig.secret);
     const now = new Date();
     const unknownVersion = signed(real, runId, now, forged);
     unknownVersion['webhook-signature'] = unknownVersion['webhook-signature'].replace(/^v1,/, 'v2,');
@@ -172,7 +129,7 @@ describe('the example agent runtime in Python (examples/agent_runtime.py), as th
     assert.equal((await getRun(scheduleId, runId)).status, 'pending');
 
     const run = await deliver(scheduleId, runId);
-    assert.equal(run.status, 'succeeded', runtimeOutput.join(''));
+    assert.equal(run.status, 'succeeded', rig.output());
     const [session] = await getSessions(scheduleId);
     const texts = session.state.context.map((message: { content: Array<{ text: string }> }) => message.content[0].text);
     assert.equal(texts.length, 2, texts.join(' | '));
@@ -183,19 +140,19 @@ describe('the example agent runtime in Python (examples/agent_runtime.py), as th
   it('acknowledges a repeated delivery (same webhook-id) with 202 and does not run it again', async () => {
     const { scheduleId, runId } = await fire('Take out the bins');
     const body = await webhookBodyOf(scheduleId, runId);
-    assert.equal((await deliver(scheduleId, runId)).status, 'succeeded', runtimeOutput.join(''));
+    assert.equal((await deliver(scheduleId, runId)).status, 'succeeded', rig.output());
 
     // Delivered again, as after a dispatcher's crash; the signature list also holds one that
     // matches nothing, since any one matching signature is enough.
-    const headers = signed(new Webhook(secret), runId, new Date(), body);
+    const headers = signed(new Webhook(rig.secret), runId, new Date(), body);
     headers['webhook-signature'] = `v1,${randomBytes(32).toString('base64')} ${headers['webhook-signature']}`;
     assert.equal(await post(body, headers), 202);
     // The runtime decides before it answers; a run started for the repeat would report
     // `running` on a finished run (409) and log a failure long before the next fire ends.
     const next = await fire('Take out the bins', scheduleId);
-    assert.equal((await deliver(scheduleId, next.runId)).status, 'succeeded', runtimeOutput.join(''));
+    assert.equal((await deliver(scheduleId, next.runId)).status, 'succeeded', rig.output());
 
-    const output = runtimeOutput.join('');
+    const output = rig.output();
     assert.equal(output.split(`run ${runId} `).length - 1, 1, output);
     assert.match(output, new RegExp(`run ${runId} succeeded`));
     const run = await getRun(scheduleId, runId);

@@ -1,44 +1,19 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { assertOneLineFailure, type Exit, runToExit } from './support/processes.js';
 
 /** The built service (`npm test` builds it first), started as deployed. */
 const MAIN = join(import.meta.dirname, '..', 'dist/src/main.js');
 
 /** Starts the service with `env` and waits for it to exit (it must, within 30 s). */
-function start(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', SCHEDULER_ENABLED: 'false', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`still running after 30 s: ${stdout}${stderr}`));
-    }, 30_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr, stdout });
-    });
-  });
-}
-
-/** Exit code 1 and, on stderr, one line that matches `expected`; no stack trace anywhere. */
-function assertOneLineFailure(result: { code: number | null; stderr: string; stdout: string }, expected: RegExp): void {
-  assert.equal(result.code, 1, result.stdout + result.stderr);
-  const lines = result.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, result.stderr);
-  assert.match(lines[0], expected);
-  assert.doesNotMatch(result.stdout + result.stderr, /^\s+at /m, 'a stack trace was printed');
+function start(env: Record<string, string>): Promise<Exit> {
+  return runToExit(MAIN, { HOST: '127.0.0.1', SCHEDULER_ENABLED: 'false', ...env });
 }
 
 describe('start-up failures', () => {
