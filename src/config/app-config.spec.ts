@@ -18,6 +18,7 @@ describe('loadConfig', () => {
         sqlitePath: 'data/schedules.sqlite',
         databaseUrl: undefined,
         connectAttempts: 5,
+        migrateOnStart: true,
         statefulSessionMaxMessages: 1000,
         statefulSessionMaxBytes: 1_048_576,
         poolSize: 10,
@@ -52,6 +53,7 @@ describe('loadConfig', () => {
       HTTP_KEEP_ALIVE_TIMEOUT_MS: '3000',
       HTTP_MAX_CONNECTIONS: '50',
       DATABASE_CONNECT_ATTEMPTS: '2',
+      DATABASE_MIGRATE_ON_START: 'false',
       STATEFUL_SESSION_MAX_MESSAGES: '50',
       STATEFUL_SESSION_MAX_BYTES: '200000',
       DATABASE_POOL_SIZE: '20',
@@ -89,6 +91,7 @@ describe('loadConfig', () => {
         sqlitePath: '/tmp/x.sqlite',
         databaseUrl: 'postgres://u@h/db',
         connectAttempts: 2,
+        migrateOnStart: false,
         statefulSessionMaxMessages: 50,
         statefulSessionMaxBytes: 200_000,
         poolSize: 20,
@@ -201,6 +204,23 @@ describe('loadConfig', () => {
         return true;
       },
     );
+  });
+
+  it('migrates at start unless DATABASE_MIGRATE_ON_START says false, and names any other value', () => {
+    assert.equal(loadConfig({}).storage.migrateOnStart, true);
+    assert.equal(loadConfig({ DATABASE_MIGRATE_ON_START: '' }).storage.migrateOnStart, true);
+    assert.equal(loadConfig({ DATABASE_MIGRATE_ON_START: 'true' }).storage.migrateOnStart, true);
+    assert.equal(loadConfig({ DATABASE_MIGRATE_ON_START: '1' }).storage.migrateOnStart, true);
+    assert.equal(loadConfig({ DATABASE_MIGRATE_ON_START: 'false' }).storage.migrateOnStart, false);
+    assert.equal(loadConfig({ DATABASE_MIGRATE_ON_START: '0' }).storage.migrateOnStart, false);
+    for (const value of ['no', 'FALSE', 'off']) {
+      assert.throws(() => loadConfig({ DATABASE_MIGRATE_ON_START: value }), (error: unknown) => {
+        assert.ok(error instanceof InvalidConfigError);
+        assert.deepEqual(error.problems.map((p) => p.split('=')[0]), ['DATABASE_MIGRATE_ON_START'], value);
+        assert.match(error.message, new RegExp(`DATABASE_MIGRATE_ON_START="${value}"`));
+        return true;
+      });
+    }
   });
 
   it('requires DATABASE_URL for PostgreSQL', () => {

@@ -25,6 +25,11 @@ export interface StorageConfig {
   databaseUrl?: string;
   /** Start-up attempts to reach the database before giving up (waits 1 s, 2 s, 4 s … between them). */
   connectAttempts?: number;
+  /**
+   * Whether the service runs the migrations not yet applied as it starts; false where a deploy step
+   * runs them (`node dist/src/migrate.js`), and readiness stays 503 until it has. Unset: true.
+   */
+  migrateOnStart?: boolean;
   /** Context messages a stateful session keeps; appending past it drops the oldest. Unset: DEFAULT_STORAGE_LIMITS'. */
   statefulSessionMaxMessages?: number;
   /**
@@ -238,6 +243,10 @@ class EnvironmentVariables {
   @Min(1)
   @Max(20)
   DATABASE_CONNECT_ATTEMPTS?: number;
+
+  @IsOptional()
+  @IsIn(['true', 'false', '1', '0'])
+  DATABASE_MIGRATE_ON_START?: string;
 
   @IsOptional()
   @Type(() => Number)
@@ -546,6 +555,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       sqlitePath: vars.SQLITE_PATH ?? 'data/schedules.sqlite',
       databaseUrl: vars.DATABASE_URL,
       connectAttempts: vars.DATABASE_CONNECT_ATTEMPTS ?? 5,
+      migrateOnStart: vars.DATABASE_MIGRATE_ON_START === undefined || ['true', '1'].includes(vars.DATABASE_MIGRATE_ON_START),
       statefulSessionMaxMessages: vars.STATEFUL_SESSION_MAX_MESSAGES ?? DEFAULT_STORAGE_LIMITS.statefulSessionMaxMessages,
       statefulSessionMaxBytes: vars.STATEFUL_SESSION_MAX_BYTES ?? DEFAULT_STORAGE_LIMITS.statefulSessionMaxBytes,
       poolSize: vars.DATABASE_POOL_SIZE ?? DEFAULT_STORAGE_LIMITS.poolSize,

@@ -10,11 +10,32 @@ const FIRST_RETRY_DELAY_MS = 1000;
 const UNREACHABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|the database system is starting up|timeout/i;
 
 /**
- * Opens the SQL storage's DataSource (running the migrations), retrying a database that is not
- * reachable yet a bounded number of times with one log line each; any other failure, or the
- * last attempt's, is thrown for main.ts to report.
+ * Opens the SQL storage's DataSource (running the migrations, unless `migrateOnStart` is false),
+ * retrying a database that is not reachable yet a bounded number of times with one log line each;
+ * any other failure, or the last attempt's, is thrown for main.ts to report.
  */
 export async function openDataSource(config: StorageConfig): Promise<DataSource> {
+  return withRetries(config, () => initialize(config));
+}
+
+/**
+ * Runs the migrations not applied yet, on a DataSource of its own closed once done, with the same
+ * retries as openDataSource; resolves with the names of those it applied, in order. The deploy
+ * step of a service started with DATABASE_MIGRATE_ON_START=false (migrate.ts).
+ */
+export async function migrateDatabase(config: StorageConfig): Promise<string[]> {
+  return withRetries(config, async () => {
+    const dataSource = await new DataSource({ ...dataSourceOptions(config, { forMigrations: true }), migrationsRun: false, logging: ['warn'] }).initialize();
+    try {
+      return (await dataSource.runMigrations()).map((migration) => migration.name);
+    } finally {
+      await dataSource.destroy();
+    }
+  });
+}
+
+/** Checks SQLite's path and creates its folders, then tries `open` as many times as the config allows. */
+async function withRetries<T>(config: StorageConfig, open: () => Promise<T>): Promise<T> {
   const attempts = config.connectAttempts ?? 1;
   if (config.driver === 'sqlite' && config.sqlitePath !== ':memory:') {
     assertUsableSqlitePath(config.sqlitePath);
@@ -22,7 +43,7 @@ export async function openDataSource(config: StorageConfig): Promise<DataSource>
   }
   for (let attempt = 1; ; attempt++) {
     try {
-      return await initialize(config);
+      return await open();
     } catch (error) {
       const message = (error as Error).message;
       if (attempt >= attempts || !UNREACHABLE.test(`${(error as NodeJS.ErrnoException).code ?? ''} ${message}`)) {
@@ -42,9 +63,12 @@ export async function openDataSource(config: StorageConfig): Promise<DataSource>
  * backfill lifts statement_timeout. (SQLite's `:memory:` database is its one connection's.)
  */
 async function initialize(config: StorageConfig): Promise<DataSource> {
-  if (config.driver !== 'postgres') return new DataSource(dataSourceOptions(config)).initialize();
-  const migrating = await new DataSource(dataSourceOptions(config, { forMigrations: true })).initialize();
-  await migrating.destroy();
+  const migrate = config.migrateOnStart ?? true;
+  if (config.driver !== 'postgres') return new DataSource({ ...dataSourceOptions(config), migrationsRun: migrate }).initialize();
+  if (migrate) {
+    const migrating = await new DataSource(dataSourceOptions(config, { forMigrations: true })).initialize();
+    await migrating.destroy();
+  }
   return new DataSource({ ...dataSourceOptions(config), migrationsRun: false }).initialize();
 }
 
