@@ -2,7 +2,7 @@
 
 The same runtime as examples/agent-runtime.mjs, on the standard library only (Python 3.9+): it
 receives each fire's webhook, verifies the Standard Webhooks signature itself, "runs" the task by
-appending an assistant reply to the session's state, and reports the run `succeeded`.
+appending an assistant reply to the session's state, and reports the run `succeeded` with its usage.
 
     DISPATCH_SECRET=whsec_… RUNTIME_TOKEN=… python3 examples/agent_runtime.py
 
@@ -114,17 +114,20 @@ def run(data):
     blocks = context[-1]["content"] if context else []
     prompt = (blocks[0].get("text") if blocks else None) or ""
     now = now_iso()
+    text = f"Done: {re.sub(r'</?scheduled-task>', '', prompt).strip()}"
+    # What a model call would report; here a rough count (four characters a token), and no price.
+    usage = {"input_tokens": -(-len(prompt) // 4), "output_tokens": -(-len(text) // 4)}
     reply = {
         "name": "assistant",
-        "content": [{"type": "text", "text": f"Done: {re.sub(r'</?scheduled-task>', '', prompt).strip()}", "id": str(uuid.uuid4())}],
+        "content": [{"type": "text", "text": text, "id": str(uuid.uuid4())}],
         "id": str(uuid.uuid4()),
         "metadata": {},
         "created_at": now,
         "finished_at": now,
-        "usage": {"input_tokens": 0, "output_tokens": 0},
+        "usage": usage,
     }
     report("PUT", f"/sessions/{session['id']}/state", {**session["state"], "context": [*context, reply]})
-    report("POST", f"/runs/{run_id}/status", {"status": "succeeded"})
+    report("POST", f"/runs/{run_id}/status", {"status": "succeeded", "usage": usage})
 
 
 def run_in_background(data):

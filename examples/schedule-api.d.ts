@@ -844,6 +844,24 @@ export interface components {
              * @example 2026-03-02T09:11:33.024Z
              */
             timeout_at: string | null;
+            /** @description What the run consumed, as its runtime reported it with the final status (`POST /runtime/runs/{run_id}/status`, or the answer to its webhook); null until then, and for runs the runtime reported no usage for. */
+            usage: {
+                /**
+                 * @description Tokens the model read.
+                 * @example 1200
+                 */
+                input_tokens: number;
+                /**
+                 * @description Tokens the model wrote.
+                 * @example 340
+                 */
+                output_tokens: number;
+                /**
+                 * @description What the run cost, in US dollars; null when the runtime did not say.
+                 * @example 0.0123
+                 */
+                cost_usd: number | null;
+            } | null;
         };
         RunScheduleResponse: {
             /**
@@ -952,6 +970,24 @@ export interface components {
              * @example 2026-03-02T09:11:33.024Z
              */
             timeout_at: string | null;
+            /** @description What the run consumed, as its runtime reported it with the final status (`POST /runtime/runs/{run_id}/status`, or the answer to its webhook); null until then, and for runs the runtime reported no usage for. */
+            usage: {
+                /**
+                 * @description Tokens the model read.
+                 * @example 1200
+                 */
+                input_tokens: number;
+                /**
+                 * @description Tokens the model wrote.
+                 * @example 340
+                 */
+                output_tokens: number;
+                /**
+                 * @description What the run cost, in US dollars; null when the runtime did not say.
+                 * @example 0.0123
+                 */
+                cost_usd: number | null;
+            } | null;
             /** @description Every delivery attempt of the run's webhook, oldest first. */
             attempts: components["schemas"]["DispatchAttemptResponse"][];
         };
@@ -991,6 +1027,24 @@ export interface components {
              * @example model call failed: rate limited
              */
             error?: string | null;
+            /** @description What the run consumed; with `succeeded` or `failed` only (422 with `running`). The run shows it as `usage`. */
+            usage?: {
+                /**
+                 * @description Tokens the model read.
+                 * @example 1200
+                 */
+                input_tokens: number;
+                /**
+                 * @description Tokens the model wrote.
+                 * @example 340
+                 */
+                output_tokens: number;
+                /**
+                 * @description What the run cost, in US dollars; omitted or null when the runtime does not price it.
+                 * @example 0.0123
+                 */
+                cost_usd?: number | null;
+            } | null;
         };
         RunTransitionProblem: {
             /** @description URI identifying the problem type; `about:blank` for plain HTTP errors. */

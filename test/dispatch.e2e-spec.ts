@@ -198,12 +198,15 @@ describeOnEveryBackend(
       assert.equal(done.finished_at, clock.now().toISOString());
       assert.equal(done.attempts.length, 1);
 
+      assert.equal(done.usage, null);
+
       const failed = await fire();
-      receiver.answer({ status: 200, body: '{"status":"failed","error":"the model refused"}' });
+      receiver.answer({ status: 200, body: '{"status":"failed","error":"the model refused","usage":{"input_tokens":800,"output_tokens":12,"cost_usd":0.004}}' });
       assert.equal(await drain(), 1);
       const broken = await run(failed);
       assert.equal(broken.status, 'failed');
       assert.equal(broken.error, 'the model refused');
+      assert.deepEqual(broken.usage, { input_tokens: 800, output_tokens: 12, cost_usd: 0.004 });
       assert.equal(broken.attempts[0].status_code, 200);
       assert.equal(broken.attempts[0].error, null);
     });

@@ -40,5 +40,9 @@ describe('the example agent runtime (examples/agent-runtime.mjs), as the README 
     assert.equal(context.length, 2);
     assert.equal(context[1].name, 'assistant');
     assert.equal(context[1].content[0].text, 'Done: Water the plants');
+    // The usage it reported with the final status: its rough count, no price.
+    assert.equal(run.usage.output_tokens, Math.ceil('Done: Water the plants'.length / 4));
+    assert.ok(run.usage.input_tokens > 0);
+    assert.deepEqual(run.usage, { ...context[1].usage, cost_usd: null });
   });
 });

@@ -251,6 +251,26 @@ describeOnEveryBackend(
         assert.equal(noError.body.status, 'failed');
       });
 
+      it('keeps the usage reported with a final status, which the run then shows', async () => {
+        const userId = newUser();
+        const scheduleId = await createSchedule(userId, { overlap_policy: 'allow' });
+        const { run } = await fire(userId, scheduleId);
+        assert.equal(run.usage, null);
+        const usage = { input_tokens: 1200, output_tokens: 340, cost_usd: 0.0123 };
+        const succeeded = await report(run.id, { status: 'succeeded', usage });
+        assert.equal(succeeded.status, 200, JSON.stringify(succeeded.body));
+        assert.deepEqual(succeeded.body.usage, usage);
+        assert.deepEqual((await runOf(userId, scheduleId, run.id)).usage, usage);
+        const listed = await call('GET', `/schedule/${scheduleId}/runs`, { user: userId });
+        assert.deepEqual(listed.body.runs[0].usage, usage);
+
+        const unpriced = (await fire(userId, scheduleId)).run;
+        const failed = await report(unpriced.id, { status: 'failed', error: 'x', usage: { input_tokens: 10, output_tokens: 0 } });
+        assert.deepEqual(failed.body.usage, { input_tokens: 10, output_tokens: 0, cost_usd: null });
+        const none = (await fire(userId, scheduleId)).run;
+        assert.equal((await report(none.id, { status: 'succeeded', usage: null })).body.usage, null);
+      });
+
       it('answers 404 for an unknown run', async () => {
         const missing = uuidv7();
         const res = await report(missing, { status: 'running' });
@@ -267,6 +287,16 @@ describeOnEveryBackend(
         ['an error that is not a string', { status: 'failed', error: 42 }, 'error'],
         ['an error over 2000 characters', { status: 'failed', error: 'x'.repeat(2001) }, 'error'],
         ['an unknown field', { status: 'failed', reason: 'x' }, 'reason'],
+        ['usage with running', { status: 'running', usage: { input_tokens: 1, output_tokens: 1 } }, 'usage'],
+        ['usage that is not an object', { status: 'succeeded', usage: 12 }, 'usage'],
+        ['usage without its output tokens', { status: 'succeeded', usage: { input_tokens: 1 } }, 'usage.output_tokens'],
+        ['negative tokens', { status: 'succeeded', usage: { input_tokens: -1, output_tokens: 1 } }, 'usage.input_tokens'],
+        ['tokens that are not whole', { status: 'succeeded', usage: { input_tokens: 1.5, output_tokens: 1 } }, 'usage.input_tokens'],
+        ['tokens past 10^9', { status: 'succeeded', usage: { input_tokens: 1, output_tokens: 1_000_000_001 } }, 'usage.output_tokens'],
+        ['a negative cost', { status: 'failed', usage: { input_tokens: 1, output_tokens: 1, cost_usd: -0.5 } }, 'usage.cost_usd'],
+        ['a cost given as text', { status: 'failed', usage: { input_tokens: 1, output_tokens: 1, cost_usd: '0.5' } }, 'usage.cost_usd'],
+        ['a cost past 10^6', { status: 'failed', usage: { input_tokens: 1, output_tokens: 1, cost_usd: 1_000_001 } }, 'usage.cost_usd'],
+        ['an unknown usage field', { status: 'failed', usage: { input_tokens: 1, output_tokens: 1, tokens: 2 } }, 'usage.tokens'],
       ];
       for (const [what, body, field] of invalid) {
         it(`answers 422 naming ${field} to ${what}, changing nothing`, async () => {

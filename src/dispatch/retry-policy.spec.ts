@@ -87,11 +87,12 @@ describe('attemptError', () => {
 describe('deliveryResult', () => {
   it('delivers a plain 2xx and completes one whose body carried the outcome', () => {
     assert.deepEqual(deliveryResult(answered(202), 0, 8, NOW), { outcome: 'delivered' });
-    const completion = { status: 'failed' as const, error: 'boom' };
+    const completion = { status: 'failed' as const, error: 'boom', usage: { inputTokens: 120, outputTokens: 30, costUsd: null } };
     assert.deepEqual(deliveryResult({ statusCode: 200, retryAfter: null, completion }, 0, 8, NOW), {
       outcome: 'completed',
       status: 'failed',
       error: 'boom',
+      usage: { inputTokens: 120, outputTokens: 30, costUsd: null },
     });
   });
 

@@ -1,4 +1,5 @@
 import type { DeliveryResult } from '../domain/delivery.js';
+import type { RunOutcome } from '../domain/run.js';
 
 /** The first retry waits up to this long; each later one up to twice the one before. */
 export const BACKOFF_BASE_MS = 1000;
@@ -18,7 +19,7 @@ export type AttemptAnswer =
       /** The Retry-After header, if any. */
       retryAfter: string | null;
       /** The run's final status, when a 2xx body carried one. */
-      completion: { status: 'succeeded' | 'failed'; error: string | null } | null;
+      completion: RunOutcome | null;
     }
   /** No answer: a network error or the timeout, described by `error`. */
   | { statusCode: null; error: string };

@@ -41,10 +41,34 @@ describe('webhookBody', () => {
 
 describe('parseCompletion', () => {
   it('reads a final status, with the error of a failure', () => {
-    assert.deepEqual(parseCompletion('{"status":"succeeded"}'), { status: 'succeeded', error: null });
-    assert.deepEqual(parseCompletion('{"status":"succeeded","error":"ignored"}'), { status: 'succeeded', error: null });
-    assert.deepEqual(parseCompletion('{"status":"failed","error":"tool crashed","extra":1}'), { status: 'failed', error: 'tool crashed' });
-    assert.deepEqual(parseCompletion('{"status":"failed"}'), { status: 'failed', error: null });
+    assert.deepEqual(parseCompletion('{"status":"succeeded"}'), { status: 'succeeded', error: null, usage: null });
+    assert.deepEqual(parseCompletion('{"status":"succeeded","error":"ignored"}'), { status: 'succeeded', error: null, usage: null });
+    assert.deepEqual(parseCompletion('{"status":"failed","error":"tool crashed","extra":1}'), { status: 'failed', error: 'tool crashed', usage: null });
+    assert.deepEqual(parseCompletion('{"status":"failed"}'), { status: 'failed', error: null, usage: null });
+  });
+
+  it('reads the usage reported with it, and leaves out one that is not a usage', () => {
+    const reported = (usage: unknown) => parseCompletion(JSON.stringify({ status: 'succeeded', usage }))?.usage;
+    assert.deepEqual(reported({ input_tokens: 1200, output_tokens: 340, cost_usd: 0.0123 }), { inputTokens: 1200, outputTokens: 340, costUsd: 0.0123 });
+    assert.deepEqual(reported({ input_tokens: 0, output_tokens: 0 }), { inputTokens: 0, outputTokens: 0, costUsd: null });
+    assert.deepEqual(reported({ input_tokens: 1_000_000_000, output_tokens: 1, cost_usd: 1_000_000 }), { inputTokens: 1_000_000_000, outputTokens: 1, costUsd: 1_000_000 });
+    for (const bad of [
+      null,
+      'lots',
+      [],
+      { input_tokens: 10 },
+      { input_tokens: -1, output_tokens: 1 },
+      { input_tokens: 1.5, output_tokens: 1 },
+      { input_tokens: '10', output_tokens: 1 },
+      { input_tokens: 1_000_000_001, output_tokens: 1 },
+      { input_tokens: 1, output_tokens: 1, cost_usd: -0.01 },
+      { input_tokens: 1, output_tokens: 1, cost_usd: '0.5' },
+      { input_tokens: 1, output_tokens: 1, cost_usd: 1_000_001 },
+    ]) {
+      assert.equal(reported(bad), null, JSON.stringify(bad));
+    }
+    // The outcome counts all the same.
+    assert.equal(parseCompletion('{"status":"failed","usage":{"input_tokens":-1}}')?.status, 'failed');
   });
 
   it('is null for anything else', () => {
@@ -112,11 +136,12 @@ describe('WebhookSender', () => {
   });
 
   it('reads a completion from a 2xx body, and Retry-After from any answer', async () => {
-    answer = (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"failed","error":"no tools"}');
+    answer = (res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"failed","error":"no tools","usage":{"input_tokens":90,"output_tokens":0}}');
     assert.deepEqual((await sender().send('run-1', '{}')).answer, {
       statusCode: 200,
       retryAfter: null,
-      completion: { status: 'failed', error: 'no tools' },
+      completion: { status: 'failed', error: 'no tools', usage: { inputTokens: 90, outputTokens: 0, costUsd: null } },
     });
     answer = (res) => res.writeHead(429, { 'retry-after': '120' }).end('{"status":"succeeded"}');
     assert.deepEqual((await sender().send('run-1', '{}')).answer, { statusCode: 429, retryAfter: '120', completion: null });

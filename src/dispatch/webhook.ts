@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { type Dispatcher, Pool } from 'undici';
 import type { DispatchConfig } from '../config/app-config.js';
 import type { ClaimedDelivery } from '../domain/delivery.js';
+import { type RunOutcome, runUsageFromWire } from '../domain/run.js';
 import { toRunResponse } from '../wire/run.response.js';
 import { toScheduleResponse } from '../wire/schedule.response.js';
 import { toSessionResponse } from '../wire/session.response.js';
@@ -146,10 +147,11 @@ async function readAtMost(body: Dispatcher.ResponseData['body'], limit: number):
 }
 
 /**
- * A 2xx body of `{"status": "succeeded" | "failed", "error"?: string}`: the runtime ran the task
- * before answering, and this is its outcome. Anything else (no body, other JSON) is not one.
+ * A 2xx body of `{"status": "succeeded" | "failed", "error"?: string, "usage"?: {…}}`: the runtime
+ * ran the task before answering, and this is its outcome. Anything else (no body, other JSON) is
+ * not one. A `usage` that is not one (runUsageFromWire) is left out: the outcome still counts.
  */
-export function parseCompletion(text: string | null): { status: 'succeeded' | 'failed'; error: string | null } | null {
+export function parseCompletion(text: string | null): RunOutcome | null {
   if (!text) return null;
   let value: unknown;
   try {
@@ -158,10 +160,14 @@ export function parseCompletion(text: string | null): { status: 'succeeded' | 'f
     return null;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
-  const { status, error } = value as Record<string, unknown>;
+  const { status, error, usage } = value as Record<string, unknown>;
   if (status !== 'succeeded' && status !== 'failed') return null;
   if (error !== undefined && error !== null && typeof error !== 'string') return null;
-  return { status, error: status === 'failed' && typeof error === 'string' ? storableError(error) : null };
+  return {
+    status,
+    error: status === 'failed' && typeof error === 'string' ? storableError(error) : null,
+    usage: runUsageFromWire(usage),
+  };
 }
 
 /** Bounded to MAX_ERROR_LENGTH, and storable on every backend (no NUL, no lone surrogate). */

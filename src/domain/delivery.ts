@@ -1,4 +1,4 @@
-import type { DispatchAttempt, Run } from './run.js';
+import type { DispatchAttempt, Run, RunOutcome } from './run.js';
 import type { Schedule } from './schedule.js';
 import type { Session } from './session.js';
 
@@ -16,8 +16,8 @@ export interface ClaimedDelivery {
 export type DeliveryResult =
   /** The runtime accepted the webhook (2xx): the run is `dispatched`. */
   | { outcome: 'delivered' }
-  /** The runtime ran it synchronously: its 2xx body carried the final status. */
-  | { outcome: 'completed'; status: 'succeeded' | 'failed'; error: string | null }
+  /** The runtime ran it synchronously: its 2xx body carried the final status (and the usage, if any). */
+  | ({ outcome: 'completed' } & RunOutcome)
   /** A transient failure: try again at `nextAttemptAt`. */
   | { outcome: 'retry'; nextAttemptAt: Date }
   /** No more tries (a permanent failure, or the last attempt): the run fails with `error`. */

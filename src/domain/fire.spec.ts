@@ -145,6 +145,7 @@ describe('fireWrite', () => {
       error: null,
       finishedAt: FIRED_AT,
       timeoutAt: null,
+      usage: null,
     });
     assert.match(run.id, UUID_V7);
     assert.notEqual(run.id, session.id);
@@ -285,6 +286,7 @@ describe('unfiredRun', () => {
       error: 'not fired: 600 s late',
       finishedAt: null,
       timeoutAt: null,
+      usage: null,
     });
     assert.match(run.id, UUID_V7);
   });

@@ -188,6 +188,7 @@ export function fireWrite(
     error: null,
     finishedAt: dispatching ? null : firedAt,
     timeoutAt: dispatching ? timeoutAfter(firedAt, schedule.runTimeoutSeconds) : null,
+    usage: null,
   };
   const dispatch = dispatching ? { overlapPolicy: schedule.overlapPolicy, runTimeoutSeconds: schedule.runTimeoutSeconds } : null;
   return { session, stateful: schedule.stateful, message, firedAt, run, dispatch };
@@ -264,5 +265,6 @@ export function unfiredRun(schedule: Schedule, scheduledFor: Date, status: 'miss
     error,
     finishedAt: null,
     timeoutAt: null,
+    usage: null,
   };
 }

@@ -37,6 +37,42 @@ export function runTransition(current: RunStatus, to: RuntimeRunStatus): 'apply'
   return isFinalRunStatus(current) ? 'illegal' : 'apply';
 }
 
+/**
+ * What a run consumed, as its runtime reported it with the final status (POST
+ * /runtime/runs/{id}/status, or a webhook's synchronous answer). Cost is optional: a runtime may
+ * count tokens without pricing them.
+ */
+export interface RunUsage {
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number | null;
+}
+
+/** The most a run may report: far past any real run, small enough that sums of a million runs stay exact. */
+export const RUN_USAGE_BOUNDS = { maxTokens: 1_000_000_000, maxCostUsd: 1_000_000 } as const;
+
+/**
+ * A usage as the wire carries it (`{input_tokens, output_tokens, cost_usd?}`), or null when it is
+ * not one: tokens whole numbers and cost a number, none negative or past RUN_USAGE_BOUNDS.
+ */
+export function runUsageFromWire(value: unknown): RunUsage | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const { input_tokens, output_tokens, cost_usd } = value as Record<string, unknown>;
+  const tokens = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= RUN_USAGE_BOUNDS.maxTokens;
+  if (!tokens(input_tokens) || !tokens(output_tokens)) return null;
+  if (cost_usd !== undefined && cost_usd !== null) {
+    if (typeof cost_usd !== 'number' || !Number.isFinite(cost_usd) || cost_usd < 0 || cost_usd > RUN_USAGE_BOUNDS.maxCostUsd) return null;
+  }
+  return { inputTokens: input_tokens, outputTokens: output_tokens, costUsd: typeof cost_usd === 'number' ? cost_usd : null };
+}
+
+/** A run's final status as its runtime reports it: with the error of a failure, and what it consumed. */
+export interface RunOutcome {
+  status: 'succeeded' | 'failed';
+  error: string | null;
+  usage: RunUsage | null;
+}
+
 /** One fire of a schedule, or one fire time it missed or skipped: the schedule's run history. */
 export interface Run {
   id: string;
@@ -63,6 +99,8 @@ export interface Run {
    * for runs that are not dispatched, and for a run still waiting for its turn.
    */
   timeoutAt: Date | null;
+  /** What it consumed, when its runtime reported it with the final status; null until then (and for runs without one). */
+  usage: RunUsage | null;
 }
 
 /** One try at delivering a run's webhook. */

@@ -12,7 +12,7 @@ import { ProblemDetails, RunTransitionProblem } from '../common/problem-details.
 import { ApiStorageUnavailable, PROBLEM_EXAMPLES } from '../docs/problem-examples.js';
 import { RunResponse, toRunResponse } from '../wire/run.response.js';
 import { SessionResponse, toSessionResponse } from '../wire/session.response.js';
-import { ReportRunStatusDto } from './dto/report-run-status.dto.js';
+import { ReportRunStatusDto, toRunUsage } from './dto/report-run-status.dto.js';
 import { SessionStateDto, toSessionState } from './dto/session-state.dto.js';
 import { RuntimeAuth } from '../auth/runtime-auth.decorator.js';
 import { RUNTIME_ROUTE } from '../auth/runtime-token.guard.js';
@@ -52,7 +52,7 @@ export class RuntimeController {
   })
   @Invalid(PROBLEM_EXAMPLES.invalidRunStatus)
   async reportRunStatus(@Param('run_id') runId: string, @Body() dto: ReportRunStatusDto): Promise<RunResponse> {
-    return toRunResponse(await this.runtime.reportRunStatus(runId, dto.status, dto.error ?? null));
+    return toRunResponse(await this.runtime.reportRunStatus(runId, dto.status, dto.error ?? null, dto.usage ? toRunUsage(dto.usage) : null));
   }
 
   @Put('sessions/:session_id/state')

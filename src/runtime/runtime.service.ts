@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
 import { IllegalRunTransition, RunNotFound, SessionNotFound, ValidationFailed } from '../common/domain-errors.js';
-import type { Run, RuntimeRunStatus } from '../domain/run.js';
+import { isFinalRunStatus, type Run, type RunUsage, type RuntimeRunStatus } from '../domain/run.js';
 import type { Session, SessionState } from '../domain/session.js';
 import { DeliveryStorage } from '../storage/ports/delivery.storage.js';
 
@@ -14,12 +14,15 @@ export class RuntimeService {
   ) {}
 
   /**
-   * Applies a reported status (see runTransition) and returns the run as it is afterwards; the
-   * run's current status again changes nothing. IllegalRunTransition from a final status,
+   * Applies a reported status (see runTransition), with the usage of a final one, and returns the
+   * run as it is afterwards; the run's current status again changes nothing. IllegalRunTransition from a final status,
    * RunNotFound for an unknown run.
    */
-  async reportRunStatus(runId: string, status: RuntimeRunStatus, error: string | null): Promise<Run> {
-    const outcome = await this.storage.reportRunStatus(runId, status, error, this.clock.now());
+  async reportRunStatus(runId: string, status: RuntimeRunStatus, error: string | null, usage: RunUsage | null = null): Promise<Run> {
+    if (usage && !isFinalRunStatus(status)) {
+      throw new ValidationFailed([{ field: 'usage', message: 'usage is reported with a final status (succeeded or failed)' }]);
+    }
+    const outcome = await this.storage.reportRunStatus(runId, status, error, this.clock.now(), usage);
     switch (outcome.status) {
       case 'applied':
       case 'unchanged':

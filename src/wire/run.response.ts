@@ -11,6 +11,14 @@ import {
   type RunWithAttempts,
 } from '../domain/run.js';
 
+/** What a run consumed, as its runtime reported it. */
+export class RunUsageResponse {
+  @ApiProperty({ type: 'integer', description: 'Tokens the model read.', example: 1200 }) readonly input_tokens: number;
+  @ApiProperty({ type: 'integer', description: 'Tokens the model wrote.', example: 340 }) readonly output_tokens: number;
+  @ApiProperty({ type: Number, nullable: true, description: 'What the run cost, in US dollars; null when the runtime did not say.', example: 0.0123 })
+  readonly cost_usd: number | null;
+}
+
 export class RunResponse {
   @ApiProperty({ example: EXAMPLE_RUN_ID }) readonly id: string;
   @ApiProperty({ example: EXAMPLE_SCHEDULE_ID }) readonly schedule_id: string;
@@ -72,6 +80,14 @@ export class RunResponse {
     example: EXAMPLE_TIMES.timeout,
   })
   readonly timeout_at: string | null;
+  @ApiProperty({
+    type: RunUsageResponse,
+    nullable: true,
+    description:
+      'What the run consumed, as its runtime reported it with the final status (`POST /runtime/runs/{run_id}/status`, ' +
+      'or the answer to its webhook); null until then, and for runs the runtime reported no usage for.',
+  })
+  readonly usage: RunUsageResponse | null;
 }
 
 export class RunListResponse {
@@ -116,6 +132,7 @@ export function toRunResponse(r: Run): RunResponse {
     error: r.error,
     finished_at: r.finishedAt?.toISOString() ?? null,
     timeout_at: r.timeoutAt?.toISOString() ?? null,
+    usage: r.usage && { input_tokens: r.usage.inputTokens, output_tokens: r.usage.outputTokens, cost_usd: r.usage.costUsd },
   };
 }
 

@@ -4,6 +4,7 @@ import {
   type DispatchAttempt,
   isActiveRunStatus,
   isFinalRunStatus,
+  type RunUsage,
   type RuntimeRunStatus,
   runTransition,
 } from '../../domain/run.js';
@@ -59,7 +60,7 @@ export class MemoryDeliveryStorage extends DeliveryStorage {
     for (const { attempt, result } of records) this.recordOne(attempt, result, now);
   }
 
-  async reportRunStatus(runId: string, to: RuntimeRunStatus, error: string | null, now: Date): Promise<RunReportOutcome> {
+  async reportRunStatus(runId: string, to: RuntimeRunStatus, error: string | null, now: Date, usage: RunUsage | null = null): Promise<RunReportOutcome> {
     const run = this.store.runs.get(runId);
     if (!run) return { status: 'not-found' };
     const transition = runTransition(run.status, to);
@@ -67,7 +68,7 @@ export class MemoryDeliveryStorage extends DeliveryStorage {
     if (transition === 'illegal') return { status: 'illegal', run: structuredClone(run) };
     const kept = to === 'failed' ? error : null;
     if (isFinalRunStatus(to)) {
-      this.store.endRun(run, to, kept, now);
+      this.store.endRun(run, to, kept, now, usage);
     } else {
       run.status = to;
       run.error = kept;
@@ -110,7 +111,7 @@ export class MemoryDeliveryStorage extends DeliveryStorage {
         this.store.outbox.delete(run.id);
         return;
       case 'completed':
-        if (isActiveRunStatus(run.status)) this.store.endRun(run, result.status, result.error, now);
+        if (isActiveRunStatus(run.status)) this.store.endRun(run, result.status, result.error, now, result.usage);
         this.store.outbox.delete(run.id);
         return;
       case 'retry': {

@@ -1,5 +1,5 @@
 import { type ContextBounds, timeoutAfter } from '../../domain/fire.js';
-import type { DispatchAttempt, Run, RunStatus } from '../../domain/run.js';
+import type { DispatchAttempt, Run, RunStatus, RunUsage } from '../../domain/run.js';
 import type { Schedule } from '../../domain/schedule.js';
 import { DispatchHandOff } from '../dispatch-hand-off.js';
 import { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from '../storage-options.js';
@@ -101,10 +101,11 @@ export class MemoryStore {
    * schedule now free, its waiting run is released: deliverable now, timing out from now (the
    * dispatcher is told).
    */
-  endRun(run: Run, status: RunStatus, error: string | null, now: Date): void {
+  endRun(run: Run, status: RunStatus, error: string | null, now: Date, usage: RunUsage | null = null): void {
     run.status = status;
     run.error = error;
     run.finishedAt = new Date(now);
+    run.usage = usage && { ...usage };
     this.outbox.delete(run.id);
     const schedule = this.schedules.get(run.scheduleId);
     if (!schedule) return;

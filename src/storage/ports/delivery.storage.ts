@@ -1,5 +1,5 @@
 import type { ClaimedDelivery, DeliveryRecord } from '../../domain/delivery.js';
-import type { Run, RuntimeRunStatus } from '../../domain/run.js';
+import type { Run, RunUsage, RuntimeRunStatus } from '../../domain/run.js';
 import type { Session, SessionState } from '../../domain/session.js';
 
 /** What DeliveryStorage.reportRunStatus did. */
@@ -50,8 +50,8 @@ export abstract class DeliveryStorage {
    * any). Then, by `result.outcome`:
    * - `delivered`: a `pending` run becomes `dispatched` (one the runtime has already moved on
    *   keeps its status); the outbox entry is deleted;
-   * - `completed`: an active run takes `result.status` and `result.error`, `finishedAt` = `now`;
-   *   the entry is deleted;
+   * - `completed`: an active run takes `result.status`, `result.error` and `result.usage`,
+   *   `finishedAt` = `now`; the entry is deleted;
    * - `retry`: the entry becomes available again at `result.nextAttemptAt`, unleased, with one
    *   more attempt counted (only if the entry still exists);
    * - `gave-up`: an active run becomes `failed` with `result.error`, `finishedAt` = `now`; the
@@ -64,7 +64,7 @@ export abstract class DeliveryStorage {
   /**
    * Applies a status the runtime reports for the run with this id, of any user, by runTransition:
    * `apply` sets the status, the error (`to` = `failed`: `error`; otherwise null) and, for a final
-   * status, `finishedAt` = `now`; it also deletes the run's outbox entry (the runtime has the run,
+   * status, `finishedAt` = `now` and the `usage` reported with it (ignored with `running`); it also deletes the run's outbox entry (the runtime has the run,
    * so it is not delivered again), and a run that ends releases its schedule's waiting run: that
    * run's outbox entry becomes available at `now` and its `timeoutAt` = `now` + the schedule's run
    * timeout; the message a waiting stateful fire kept with its entry is appended to its session
@@ -74,7 +74,7 @@ export abstract class DeliveryStorage {
    * appended to its session then, as its entry goes. `noop` answers `unchanged`,
    * `illegal` answers `illegal`; both write nothing.
    */
-  abstract reportRunStatus(runId: string, to: RuntimeRunStatus, error: string | null, now: Date): Promise<RunReportOutcome>;
+  abstract reportRunStatus(runId: string, to: RuntimeRunStatus, error: string | null, now: Date, usage?: RunUsage | null): Promise<RunReportOutcome>;
 
   /**
    * Replaces the state of the session with this id, of any user, and sets its `updatedAt` to

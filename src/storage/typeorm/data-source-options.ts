@@ -19,12 +19,14 @@ import { DispatchPostgres1764700000000 } from './migrations/postgres/17647000000
 import { SessionDocumentsAsJsonPostgres1764800000000 } from './migrations/postgres/1764800000000-session-documents-as-json.js';
 import { SessionMessagesPostgres1764900000000 } from './migrations/postgres/1764900000000-session-messages.js';
 import { OutboxVacuumPostgres1765000000000 } from './migrations/postgres/1765000000000-outbox-vacuum.js';
+import { RunUsagePostgres1765100000000 } from './migrations/postgres/1765100000000-run-usage.js';
 import { InitialSchemaSqlite1764300000000 } from './migrations/sqlite/1764300000000-initial-schema.js';
 import { SchedulerSqlite1764400000000 } from './migrations/sqlite/1764400000000-scheduler.js';
 import { RunsIdNotNullSqlite1764500000000 } from './migrations/sqlite/1764500000000-runs-id-not-null.js';
 import { ScheduleVersionSqlite1764600000000 } from './migrations/sqlite/1764600000000-schedule-version.js';
 import { DispatchSqlite1764700000000 } from './migrations/sqlite/1764700000000-dispatch.js';
 import { SessionMessagesSqlite1764900000000 } from './migrations/sqlite/1764900000000-session-messages.js';
+import { RunUsageSqlite1765100000000 } from './migrations/sqlite/1765100000000-run-usage.js';
 
 // Migrations are listed, not globbed, so the same list works from the sources (tests) and from dist/.
 const MIGRATIONS = {
@@ -36,6 +38,7 @@ const MIGRATIONS = {
     SessionDocumentsAsJsonPostgres1764800000000,
     SessionMessagesPostgres1764900000000,
     OutboxVacuumPostgres1765000000000,
+    RunUsagePostgres1765100000000,
   ],
   sqlite: [
     InitialSchemaSqlite1764300000000,
@@ -44,6 +47,7 @@ const MIGRATIONS = {
     ScheduleVersionSqlite1764600000000,
     DispatchSqlite1764700000000,
     SessionMessagesSqlite1764900000000,
+    RunUsageSqlite1765100000000,
   ],
 };
 

@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { NO_ACTIVITY, type ScheduleActivity, timeoutAfter } from '../../domain/fire.js';
-import type { RunStatus } from '../../domain/run.js';
+import type { RunStatus, RunUsage } from '../../domain/run.js';
 import { BulkSql, ROWS_PER_STATEMENT } from './bulk-sql.js';
 import type { ContextRows } from './context-rows.js';
 import type { SqlDialect } from './dialect.js';
@@ -21,6 +21,8 @@ export interface RunEnding {
   scheduleId: string;
   status: RunStatus;
   error: string | null;
+  /** What the run consumed, reported with its final status; null for endings the service decides (time-outs, give-ups). */
+  usage: RunUsage | null;
 }
 
 export class DispatchSql {
@@ -89,17 +91,23 @@ export class DispatchSql {
   }
 
   /**
-   * Ends active runs, in a transaction that holds their schedules: each takes its status and error,
-   * `finished_at` = `now`; their outbox entries go; each schedule's waiting run is released.
+   * Ends active runs, in a transaction that holds their schedules: each takes its status, error and
+   * usage, `finished_at` = `now`; their outbox entries go; each schedule's waiting run is released.
    * Returns how many waiting runs it released (their entries are deliverable now).
    */
   async endRuns(em: EntityManager, endings: readonly RunEnding[], held: readonly HeldSchedule[], now: Date): Promise<number> {
     if (endings.length === 0) return 0;
     for (const chunk of chunks(endings)) {
       const params: unknown[] = [this.dialect.param(now)];
-      const values = this.bulk.values(params, chunk.map((e) => [e.runId, e.status, e.error]));
+      const values = this.bulk.values(
+        params,
+        chunk.map((e) => [e.runId, e.status, e.error, e.usage?.inputTokens ?? null, e.usage?.outputTokens ?? null, e.usage?.costUsd ?? null]),
+      );
+      // VALUES gives its parameters no type on PostgreSQL (text, when all are null): cast to the columns'.
       await em.query(
-        `UPDATE runs SET status = v.column2, error = v.column3, finished_at = ${this.dialect.placeholder(1)}
+        `UPDATE runs SET status = v.column2, error = v.column3, finished_at = ${this.dialect.placeholder(1)},
+                usage_input_tokens = CAST(v.column4 AS bigint), usage_output_tokens = CAST(v.column5 AS bigint),
+                usage_cost_usd = CAST(v.column6 AS double precision)
            FROM (${values}) AS v WHERE runs.id = v.column1`,
         params,
       );

@@ -4,6 +4,7 @@ import {
   isActiveRunStatus,
   isFinalRunStatus,
   type Run,
+  type RunUsage,
   type RuntimeRunStatus,
   runTransition,
 } from '../../domain/run.js';
@@ -88,8 +89,8 @@ export class TypeOrmDeliveryStorage extends DeliveryStorage {
       // row is touched: a holder that waited on a run row this transaction held would deadlock.
       const endings = kept.flatMap(({ attempt, result }): RunEnding[] => {
         const scheduleId = runs.get(attempt.runId)!.scheduleId;
-        if (result.outcome === 'completed') return [{ runId: attempt.runId, scheduleId, status: result.status, error: result.error }];
-        if (result.outcome === 'gave-up') return [{ runId: attempt.runId, scheduleId, status: 'failed', error: result.error }];
+        if (result.outcome === 'completed') return [{ runId: attempt.runId, scheduleId, status: result.status, error: result.error, usage: result.usage }];
+        if (result.outcome === 'gave-up') return [{ runId: attempt.runId, scheduleId, status: 'failed', error: result.error, usage: null }];
         return [];
       });
       if (endings.length > 0) {
@@ -108,7 +109,7 @@ export class TypeOrmDeliveryStorage extends DeliveryStorage {
     });
   }
 
-  async reportRunStatus(runId: string, to: RuntimeRunStatus, error: string | null, now: Date): Promise<RunReportOutcome> {
+  async reportRunStatus(runId: string, to: RuntimeRunStatus, error: string | null, now: Date, usage: RunUsage | null = null): Promise<RunReportOutcome> {
     const { dispatch } = this.db;
     return this.db.transaction(async (em, ready) => {
       const found = await this.db.runs(em).findOne({ select: { id: true, schedule_id: true }, where: { id: runId } });
@@ -124,8 +125,9 @@ export class TypeOrmDeliveryStorage extends DeliveryStorage {
       if (transition === 'illegal') return { status: 'illegal', run };
       const reported: Run = { ...run, status: to, error: to === 'failed' ? error : null };
       if (isFinalRunStatus(to)) {
-        if ((await dispatch.endRuns(em, [{ runId, scheduleId: run.scheduleId, status: to, error: reported.error }], held, now)) > 0) await ready();
-        return { status: 'applied', run: { ...reported, finishedAt: now } };
+        const ending = { runId, scheduleId: run.scheduleId, status: to, error: reported.error, usage };
+        if ((await dispatch.endRuns(em, [ending], held, now)) > 0) await ready();
+        return { status: 'applied', run: { ...reported, finishedAt: now, usage } };
       }
       // A run that was waiting has no timeout yet: it takes one now, so that it cannot stay active for ever.
       const timeoutAt = run.timeoutAt ?? timeoutAfter(now, held[0].runTimeoutSeconds);

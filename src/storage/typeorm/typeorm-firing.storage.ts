@@ -156,7 +156,7 @@ export class TypeOrmFiringStorage extends FiringStorage {
       const timeouts = new Map(held.map((s) => [s.id, s.runTimeoutSeconds]));
       const ending = await dispatch.stillTimedOut(em, due.filter((r) => timeouts.has(r.scheduleId)).map((r) => r.id), now);
       const endings = ending.map(
-        (r): RunEnding => ({ runId: r.id, scheduleId: r.scheduleId, status: 'timed_out', error: timedOutError(timeouts.get(r.scheduleId)!) }),
+        (r): RunEnding => ({ runId: r.id, scheduleId: r.scheduleId, status: 'timed_out', error: timedOutError(timeouts.get(r.scheduleId)!), usage: null }),
       );
       if ((await dispatch.endRuns(em, endings, held, now)) > 0) await ready();
       return endings.length;

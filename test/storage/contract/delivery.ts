@@ -108,11 +108,35 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
       const good = (await dispatchFire(schedule, at(e))).run;
       const bad = (await dispatchFire(schedule, at(e, SECOND))).run;
       const now = at(e, MINUTE);
-      await storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(good.id, now, 200), result: { outcome: 'completed', status: 'succeeded', error: null } }], now);
-      await storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(bad.id, now, 200), result: { outcome: 'completed', status: 'failed', error: 'the model refused' } }], now);
+      await storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(good.id, now, 200), result: { outcome: 'completed', status: 'succeeded', error: null, usage: null } }], now);
+      await storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(bad.id, now, 200), result: { outcome: 'completed', status: 'failed', error: 'the model refused', usage: null } }], now);
       assert.deepEqual(await runOf(good), { ...good, status: 'succeeded', error: null, finishedAt: now });
       assert.deepEqual(await runOf(bad), { ...bad, status: 'failed', error: 'the model refused', finishedAt: now });
       assert.deepEqual(await deliverable(at(e, DAY)), []);
+    });
+
+    it('keep the usage a synchronous completion reported, exactly, and none for a give-up', async () => {
+      const e = newEra();
+      const schedule = await created({ overlapPolicy: 'allow' });
+      const priced = (await dispatchFire(schedule, at(e))).run;
+      const unpriced = (await dispatchFire(schedule, at(e, SECOND))).run;
+      const gaveUp = (await dispatchFire(schedule, at(e, 2 * SECOND))).run;
+      const now = at(e, MINUTE);
+      const usage = { inputTokens: 1_000_000_000, outputTokens: 12_345, costUsd: 0.0123 };
+      await storage.delivery.recordDeliveryAttempts(
+        [
+          { attempt: anAttempt(priced.id, now, 200), result: { outcome: 'completed', status: 'succeeded', error: null, usage } },
+          {
+            attempt: anAttempt(unpriced.id, now, 200),
+            result: { outcome: 'completed', status: 'failed', error: 'x', usage: { inputTokens: 0, outputTokens: 7, costUsd: null } },
+          },
+          { attempt: anAttempt(gaveUp.id, now, 400, 'HTTP 400'), result: { outcome: 'gave-up', error: 'HTTP 400' } },
+        ],
+        now,
+      );
+      assert.deepEqual((await runOf(priced))?.usage, usage);
+      assert.deepEqual((await runOf(unpriced))?.usage, { inputTokens: 0, outputTokens: 7, costUsd: null });
+      assert.equal((await runOf(gaveUp))?.usage, null);
     });
 
     it('make a retried entry available again at nextAttemptAt, unleased, counting the attempt, and not before', async () => {
@@ -164,7 +188,7 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
       await storage.delivery.reportRunStatus(run.id, 'succeeded', null, at(e, SECOND));
       const ended = { ...run, status: 'succeeded', finishedAt: at(e, SECOND) };
       await recordAttempt(run.id, at(e, 2 * SECOND), 202, { outcome: 'delivered' });
-      await recordAttempt(run.id, at(e, 3 * SECOND), 200, { outcome: 'completed', status: 'failed', error: 'late' });
+      await recordAttempt(run.id, at(e, 3 * SECOND), 200, { outcome: 'completed', status: 'failed', error: 'late', usage: null });
       await recordAttempt(run.id, at(e, 4 * SECOND), 500, { outcome: 'gave-up', error: 'HTTP 500' });
       await recordAttempt(run.id, at(e, 5 * SECOND), 500, { outcome: 'retry', nextAttemptAt: at(e, 6 * SECOND) });
       const stored = (await storage.history.getRun(run.userId, run.scheduleId, run.id))!;
@@ -179,7 +203,7 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
       const results: Array<[DeliveryResult, boolean]> = [
         [{ outcome: 'delivered' }, false],
         [{ outcome: 'retry', nextAttemptAt: at(e, MINUTE) }, false],
-        [{ outcome: 'completed', status: 'succeeded', error: null }, true],
+        [{ outcome: 'completed', status: 'succeeded', error: null, usage: null }, true],
         [{ outcome: 'gave-up', error: 'HTTP 404' }, true],
       ];
       for (const [result, releases] of results) {
@@ -203,7 +227,7 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
       const now = at(e, SECOND);
       const results: DeliveryResult[] = [
         { outcome: 'delivered' },
-        { outcome: 'completed', status: 'failed', error: 'x' },
+        { outcome: 'completed', status: 'failed', error: 'x', usage: null },
         { outcome: 'retry', nextAttemptAt: now },
         { outcome: 'gave-up', error: 'x' },
       ];
@@ -227,6 +251,22 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
       const succeeded = { ...run, status: 'succeeded' as const, finishedAt: at(e, 2 * SECOND) };
       const outcome = await storage.delivery.reportRunStatus(run.id, 'succeeded', null, at(e, 2 * SECOND));
       assert.deepEqual(outcome, { status: 'applied', run: succeeded });
+      assert.deepEqual(await runOf(run), succeeded);
+    });
+
+    it('keep the usage reported with a final status, and none with running', async () => {
+      const e = newEra();
+      const schedule = await created({});
+      const { run } = await dispatchFire(schedule, at(e));
+      const usage = { inputTokens: 1200, outputTokens: 340, costUsd: 0.0123 };
+      await storage.delivery.reportRunStatus(run.id, 'running', null, at(e, SECOND), usage);
+      assert.equal((await runOf(run))?.usage, null);
+      const outcome = await storage.delivery.reportRunStatus(run.id, 'succeeded', null, at(e, 2 * SECOND), usage);
+      const succeeded = { ...run, status: 'succeeded' as const, finishedAt: at(e, 2 * SECOND), usage };
+      assert.deepEqual(outcome, { status: 'applied', run: succeeded });
+      assert.deepEqual(await runOf(run), succeeded);
+      // A retried report changes nothing, the usage included.
+      await storage.delivery.reportRunStatus(run.id, 'succeeded', null, at(e, 3 * SECOND), { inputTokens: 1, outputTokens: 1, costUsd: 1 });
       assert.deepEqual(await runOf(run), succeeded);
     });
 

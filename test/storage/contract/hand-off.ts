@@ -131,7 +131,7 @@ export function handOffContract({ storage, newEra, created, dispatchFire, delive
       await storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(active.run.id, now, 202), result: { outcome: 'delivered' } }], now);
       assert.equal(dispatcher.woken, 0, 'the active run goes on');
       const later = at(now, MINUTE);
-      await storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(active.run.id, later, 200), result: { outcome: 'completed', status: 'failed', error: 'out of credits' } }], later);
+      await storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(active.run.id, later, 200), result: { outcome: 'completed', status: 'failed', error: 'out of credits', usage: null } }], later);
       assert.equal(dispatcher.woken, 1);
       assert.deepEqual(await deliverableIds(later), [waiting.run.id]);
     });
@@ -146,7 +146,7 @@ export function handOffContract({ storage, newEra, created, dispatchFire, delive
       const now = at(e, MINUTE);
       const records: DeliveryRecord[] = [
         { attempt: anAttempt(runs[0].id, now, 202), result: { outcome: 'delivered' } },
-        { attempt: anAttempt(runs[1].id, now, 200), result: { outcome: 'completed', status: 'succeeded', error: null } },
+        { attempt: anAttempt(runs[1].id, now, 200), result: { outcome: 'completed', status: 'succeeded', error: null, usage: null } },
         { attempt: anAttempt(runs[2].id, now, 503, 'HTTP 503'), result: { outcome: 'retry', nextAttemptAt: at(now, HOUR) } },
         { attempt: anAttempt(runs[3].id, now, 410, 'HTTP 410'), result: { outcome: 'gave-up', error: 'HTTP 410' } },
       ];

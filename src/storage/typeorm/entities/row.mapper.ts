@@ -1,6 +1,6 @@
 import type { OverlapPolicy, PermissionMode, Schedule, ScheduleSource } from '../../../domain/schedule.js';
 import type { Session, SessionSource } from '../../../domain/session.js';
-import type { DispatchAttempt, Run, RunStatus, RunTrigger } from '../../../domain/run.js';
+import type { DispatchAttempt, Run, RunStatus, RunTrigger, RunUsage } from '../../../domain/run.js';
 import type { DispatchAttemptRow } from './dispatch-attempt.entity.js';
 import type { RunRow } from './run.entity.js';
 import type { ScheduleRow } from './schedule.entity.js';
@@ -179,6 +179,9 @@ export function toRunRow(r: Run): RunRow {
     error: r.error,
     finished_at: r.finishedAt,
     timeout_at: r.timeoutAt,
+    usage_input_tokens: r.usage?.inputTokens ?? null,
+    usage_output_tokens: r.usage?.outputTokens ?? null,
+    usage_cost_usd: r.usage?.costUsd ?? null,
   };
 }
 
@@ -195,6 +198,20 @@ export function toRun(r: RunRow): Run {
     error: r.error,
     finishedAt: r.finished_at,
     timeoutAt: r.timeout_at,
+    usage: toRunUsage(r),
+  };
+}
+
+/**
+ * The usage columns as a RunUsage; null when none was reported. (PostgreSQL's driver hands a
+ * bigint over as text; queries that select only some columns leave these undefined.)
+ */
+function toRunUsage(r: Pick<RunRow, 'usage_input_tokens' | 'usage_output_tokens' | 'usage_cost_usd'>): RunUsage | null {
+  if (r.usage_input_tokens == null || r.usage_output_tokens == null) return null;
+  return {
+    inputTokens: Number(r.usage_input_tokens),
+    outputTokens: Number(r.usage_output_tokens),
+    costUsd: r.usage_cost_usd == null ? null : Number(r.usage_cost_usd),
   };
 }
 

@@ -14,6 +14,10 @@ export interface RunRow {
   error: string | null;
   finished_at: Date | null;
   timeout_at: Date | null;
+  /** What the run consumed (RunUsage), null until its runtime reports it; apart, so that sums need no JSON. */
+  usage_input_tokens: number | null;
+  usage_output_tokens: number | null;
+  usage_cost_usd: number | null;
 }
 
 /**
@@ -40,6 +44,9 @@ export function runEntity(dialect: SqlDialect): EntitySchema<RunRow> {
       error: { type: 'text', nullable: true },
       finished_at: { type: t.timestamp, nullable: true },
       timeout_at: { type: t.timestamp, nullable: true },
+      usage_input_tokens: { type: 'bigint', nullable: true },
+      usage_output_tokens: { type: 'bigint', nullable: true },
+      usage_cost_usd: { type: 'double precision', nullable: true },
     },
     indices: [
       // Exactly once, enforced by the database: one scheduled run per schedule and fire time.
