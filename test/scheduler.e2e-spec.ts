@@ -183,6 +183,8 @@ describeOnEveryBackend('firing', (backend) => {
           // Record-only mode: the run ends as it fires, and nothing waits for it.
           finished_at: '2026-12-23T10:00:00.000Z',
           timeout_at: null,
+          // No runtime, so nothing reports what it consumed.
+          usage: null,
         },
       ]);
       const schedule = await get(id);

@@ -108,6 +108,7 @@ describe('planDueFire', () => {
         error: `not fired: ${late} s late, beyond the catch-up window of 300 s`,
         finishedAt: null,
         timeoutAt: null,
+        usage: null,
       })),
     );
     assert.equal(new Set(plan.unfired.map((r) => r.id)).size, 3);
