@@ -380,6 +380,22 @@ export interface components {
              * @example 100
              */
             history_limit: number | null;
+            /**
+             * @description Disabled once this many runs in a row end `failed` or `timed_out`; null never.
+             * @example 3
+             */
+            pause_after_failures: number | null;
+            /**
+             * @description Why the schedule does not fire (read-only): `user` (disabled by the user), `consecutive_failures` (its `pause_after_failures` was reached), `ended` (enabled, but its activation window has closed); null while it fires.
+             * @example null
+             * @enum {string|null}
+             */
+            paused_reason: "user" | "consecutive_failures" | "ended" | null;
+            /**
+             * @description The user's note on the pause; null when none.
+             * @example null
+             */
+            pause_note: string | null;
         };
         ScheduleResponse: {
             /** @example 019cad8f-ac00-78e8-bc16-57827067717c */
@@ -495,6 +511,16 @@ export interface components {
              * @example 2030-12-31T23:59:59+08:00
              */
             ended_at?: string | null;
+            /**
+             * @description The failure policy: once this many runs in a row end `failed` or `timed_out`, the schedule is disabled with `paused_reason: "consecutive_failures"`. A `succeeded` run starts the count again; `skipped` and `missed` runs do not count; enabling the schedule clears it. null never pauses. Omitted on create: `null`.
+             * @example 3
+             */
+            pause_after_failures?: number | null;
+            /**
+             * @description The user's note on a pause (why, until when): given with `enabled: false`, or while the schedule is disabled (422 on an enabled schedule); enabling the schedule clears it. null clears it.
+             * @example null
+             */
+            pause_note?: string | null;
         };
         CreateScheduleResponse: {
             /**
@@ -580,6 +606,16 @@ export interface components {
              * @example 2030-12-31T23:59:59+08:00
              */
             ended_at?: string | null;
+            /**
+             * @description The failure policy: once this many runs in a row end `failed` or `timed_out`, the schedule is disabled with `paused_reason: "consecutive_failures"`. A `succeeded` run starts the count again; `skipped` and `missed` runs do not count; enabling the schedule clears it. null never pauses. Omitted on create: `null`.
+             * @example 3
+             */
+            pause_after_failures?: number | null;
+            /**
+             * @description The user's note on a pause (why, until when): given with `enabled: false`, or while the schedule is disabled (422 on an enabled schedule); enabling the schedule clears it. null clears it.
+             * @example null
+             */
+            pause_note?: string | null;
         };
         SessionConfigResponse: {
             /** @example null */

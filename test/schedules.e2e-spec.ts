@@ -97,6 +97,9 @@ describeOnEveryBackend('/schedule', (backend) => {
           overlap_policy: 'skip',
           run_timeout_seconds: 3600,
           history_limit: null,
+          pause_after_failures: null,
+          paused_reason: null,
+          pause_note: null,
         },
         next_run_at: '2026-04-02T09:00:00.000Z',
         last_run_at: null,
@@ -224,8 +227,9 @@ describeOnEveryBackend('/schedule', (backend) => {
           started_at: '2026-01-31T23:00:00.000Z',
           ended_at: '2026-03-01T00:00:00.000Z',
           permission_mode: 'explore',
+          // The new window ended before now: the schedule will not fire again, and says why.
+          paused_reason: 'ended',
         },
-        // The new window ended before now: the schedule will not fire again.
         next_run_at: null,
       };
       assert.deepEqual(res.body, expected);

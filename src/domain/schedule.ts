@@ -9,6 +9,19 @@ export type PermissionMode = (typeof PERMISSION_MODES)[number];
 export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'allow'] as const;
 export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
 
+/**
+ * Why a schedule is disabled, as stored: `user` (created or PATCHed with `enabled: false`),
+ * `consecutive_failures` (its failure policy, pause_after_failures). The API adds `ended` for an
+ * enabled schedule whose activation window has closed (see pausedReasonOf).
+ */
+export const STORED_PAUSE_REASONS = ['user', 'consecutive_failures'] as const;
+export type StoredPauseReason = (typeof STORED_PAUSE_REASONS)[number];
+export const PAUSE_REASONS = [...STORED_PAUSE_REASONS, 'ended'] as const;
+export type PauseReason = (typeof PAUSE_REASONS)[number];
+
+export const PAUSE_AFTER_FAILURES_RANGE = { min: 1, max: 100 } as const;
+export const MAX_PAUSE_NOTE_CHARS = 1000;
+
 export const SCHEDULE_SOURCES = ['USER', 'AGENT'] as const;
 export type ScheduleSource = (typeof SCHEDULE_SOURCES)[number];
 
@@ -49,6 +62,14 @@ export interface Schedule {
   nextRunAt: Date | null;
   /** When the schedule last fired (by cron or by hand). */
   lastRunAt: Date | null;
+  /** Why it is disabled; null while enabled. */
+  pausedReason: StoredPauseReason | null;
+  /** The user's note on a pause, given with `enabled: false`; null when none (and while enabled). */
+  pauseNote: string | null;
+  /** Disabled (`consecutive_failures`) once this many runs in a row end failed or timed_out; null never. */
+  pauseAfterFailures: number | null;
+  /** Runs in a row that ended failed or timed_out, since the last that succeeded or since it was enabled. Kept by the service. */
+  consecutiveFailures: number;
   createdAt: Date;
   updatedAt: Date;
   /**
@@ -63,3 +84,31 @@ export const DEFAULT_OVERLAP_POLICY: OverlapPolicy = 'skip';
 export const DEFAULT_RUN_TIMEOUT_SECONDS = 3600;
 export const RUN_TIMEOUT_SECONDS_RANGE = { min: 1, max: 604_800 } as const;
 export const HISTORY_LIMIT_RANGE = { min: 1, max: 100_000 } as const;
+
+/**
+ * Why the schedule does not fire, as the API shows it: the stored reason while disabled; `ended`
+ * while enabled with an activation window that closed (nothing due any more before ended_at);
+ * null while it fires.
+ */
+export function pausedReasonOf(schedule: Schedule): PauseReason | null {
+  if (!schedule.enabled) return schedule.pausedReason ?? 'user';
+  return schedule.endedAt !== null && schedule.nextRunAt === null ? 'ended' : null;
+}
+
+/**
+ * What ending runs does to the schedule's failure count, in the order they ended: `failed` and
+ * `timed_out` add one, `succeeded` starts again from zero; whether the count reached
+ * pause_after_failures (an enabled schedule is then paused).
+ */
+export function failuresAfter(schedule: Pick<Schedule, 'consecutiveFailures' | 'pauseAfterFailures' | 'enabled'>, endings: readonly string[]): {
+  consecutiveFailures: number;
+  pause: boolean;
+} {
+  let count = schedule.consecutiveFailures;
+  for (const status of endings) {
+    if (status === 'succeeded') count = 0;
+    else if (status === 'failed' || status === 'timed_out') count++;
+  }
+  const limit = schedule.pauseAfterFailures;
+  return { consecutiveFailures: count, pause: schedule.enabled && limit !== null && count >= limit };
+}

@@ -73,12 +73,17 @@ export class SchedulesService {
       historyLimit: dto.history_limit ?? null,
       nextRunAt: null,
       lastRunAt: null,
+      pausedReason: dto.enabled === false ? 'user' : null,
+      pauseNote: dto.enabled === false ? (dto.pause_note ?? null) : null,
+      pauseAfterFailures: dto.pause_after_failures ?? null,
+      consecutiveFailures: 0,
       createdAt: now,
       updatedAt: now,
       version: 1,
     };
     assertValidWindow(schedule);
     assertValidOverlapPolicy(schedule);
+    assertPauseNoteOnPause(schedule, dto);
     assertFireInterval(schedule, this.limits.minFireIntervalSeconds, now);
     schedule.nextRunAt = nextFireAfter(schedule, now);
     const { maxSchedulesPerUser } = this.limits;
@@ -173,16 +178,38 @@ function applyUpdate(current: Schedule, dto: UpdateScheduleDto, now: Date, limit
     overlapPolicy: dto.overlap_policy ?? current.overlapPolicy,
     runTimeoutSeconds: dto.run_timeout_seconds ?? current.runTimeoutSeconds,
     historyLimit: dto.history_limit === undefined ? current.historyLimit : dto.history_limit,
+    pauseAfterFailures: dto.pause_after_failures === undefined ? current.pauseAfterFailures : dto.pause_after_failures,
+    ...pauseAfterUpdate(current, dto),
     updatedAt: now,
   };
   assertValidWindow(next);
   assertValidOverlapPolicy(next);
+  assertPauseNoteOnPause(next, dto);
   // Only a new cron or time zone is checked: a schedule kept from before a stricter limit still saves.
   if (next.cronExpression !== current.cronExpression || next.timezone !== current.timezone) {
     assertFireInterval(next, limits.minFireIntervalSeconds, now);
   }
   if (firesDifferently(current, next)) next.nextRunAt = nextFireAfter(next, now);
   return next;
+}
+
+/**
+ * The pause fields a PATCH leaves: `enabled: true` clears the reason, the note and the failure
+ * count; `enabled: false` makes it the user's pause (with its note, if given); `pause_note` alone
+ * rewrites the note of a pause.
+ */
+function pauseAfterUpdate(current: Schedule, dto: UpdateScheduleDto): Pick<Schedule, 'pausedReason' | 'pauseNote' | 'consecutiveFailures'> {
+  if (dto.enabled === true) return { pausedReason: null, pauseNote: null, consecutiveFailures: 0 };
+  const note = dto.pause_note === undefined ? current.pauseNote : dto.pause_note;
+  if (dto.enabled === false) return { pausedReason: 'user', pauseNote: note, consecutiveFailures: current.consecutiveFailures };
+  return { pausedReason: current.pausedReason, pauseNote: note, consecutiveFailures: current.consecutiveFailures };
+}
+
+/** A pause note belongs to a pause: given for a schedule that ends up enabled, it is refused. */
+function assertPauseNoteOnPause(schedule: Schedule, dto: CreateScheduleDto | UpdateScheduleDto): void {
+  if (schedule.enabled && dto.pause_note != null) {
+    throw new ValidationFailed([{ field: 'pause_note', message: 'pause_note is given with enabled: false, or while the schedule is disabled' }]);
+  }
 }
 
 function firesDifferently(a: Schedule, b: Schedule): boolean {

@@ -2,6 +2,9 @@ import { ApiProperty } from '@nestjs/swagger';
 import {
   OVERLAP_POLICIES,
   type OverlapPolicy,
+  PAUSE_REASONS,
+  type PauseReason,
+  pausedReasonOf,
   PERMISSION_MODES,
   type PermissionMode,
   type Schedule,
@@ -48,6 +51,24 @@ export class ScheduleDataResponse {
   readonly run_timeout_seconds: number;
   @ApiProperty({ type: 'integer', nullable: true, description: 'Sessions and runs kept (the newest); null keeps all.', example: 100 })
   readonly history_limit: number | null;
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    description: 'Disabled once this many runs in a row end `failed` or `timed_out`; null never.',
+    example: 3,
+  })
+  readonly pause_after_failures: number | null;
+  @ApiProperty({
+    enum: PAUSE_REASONS,
+    nullable: true,
+    description:
+      'Why the schedule does not fire (read-only): `user` (disabled by the user), `consecutive_failures` (its ' +
+      '`pause_after_failures` was reached), `ended` (enabled, but its activation window has closed); null while it fires.',
+    example: null,
+  })
+  readonly paused_reason: PauseReason | null;
+  @ApiProperty({ type: String, nullable: true, description: "The user's note on the pause; null when none.", example: null })
+  readonly pause_note: string | null;
 }
 
 export class ScheduleResponse {
@@ -113,6 +134,9 @@ export function toScheduleResponse(s: Schedule): ScheduleResponse {
       overlap_policy: s.overlapPolicy,
       run_timeout_seconds: s.runTimeoutSeconds,
       history_limit: s.historyLimit,
+      pause_after_failures: s.pauseAfterFailures,
+      paused_reason: pausedReasonOf(s),
+      pause_note: s.pauseNote,
     },
     next_run_at: s.nextRunAt?.toISOString() ?? null,
     last_run_at: s.lastRunAt?.toISOString() ?? null,

@@ -19,8 +19,10 @@ import {
   DEFAULT_OVERLAP_POLICY,
   DEFAULT_RUN_TIMEOUT_SECONDS,
   HISTORY_LIMIT_RANGE,
+  MAX_PAUSE_NOTE_CHARS,
   OVERLAP_POLICIES,
   type OverlapPolicy,
+  PAUSE_AFTER_FAILURES_RANGE,
   PERMISSION_MODES,
   type PermissionMode,
   RUN_TIMEOUT_SECONDS_RANGE,
@@ -193,4 +195,37 @@ export class CreateScheduleDto {
   @nullable
   @IsIsoInstant()
   readonly ended_at?: string | null;
+
+  @ApiPropertyOptional({
+    description:
+      'The failure policy: once this many runs in a row end `failed` or `timed_out`, the schedule is disabled with ' +
+      '`paused_reason: "consecutive_failures"`. A `succeeded` run starts the count again; `skipped` and `missed` runs ' +
+      'do not count; enabling the schedule clears it. null never pauses.' +
+      onCreate(null),
+    type: 'integer',
+    minimum: PAUSE_AFTER_FAILURES_RANGE.min,
+    maximum: PAUSE_AFTER_FAILURES_RANGE.max,
+    nullable: true,
+    example: 3,
+  })
+  @nullable
+  @IsInt()
+  @Min(PAUSE_AFTER_FAILURES_RANGE.min)
+  @Max(PAUSE_AFTER_FAILURES_RANGE.max)
+  readonly pause_after_failures?: number | null;
+
+  @ApiPropertyOptional({
+    description:
+      "The user's note on a pause (why, until when): given with `enabled: false`, or while the schedule is disabled " +
+      '(422 on an enabled schedule); enabling the schedule clears it. null clears it.',
+    type: String,
+    maxLength: MAX_PAUSE_NOTE_CHARS,
+    nullable: true,
+    // null: the example body (Swagger UI's "Try it out") creates an enabled schedule, which takes no note.
+    example: null,
+  })
+  @nullable
+  @IsString()
+  @MaxLength(MAX_PAUSE_NOTE_CHARS)
+  readonly pause_note?: string | null;
 }

@@ -1,6 +1,6 @@
 import { type ContextBounds, timeoutAfter } from '../../domain/fire.js';
 import type { DispatchAttempt, Run, RunStatus, RunUsage } from '../../domain/run.js';
-import type { Schedule } from '../../domain/schedule.js';
+import { failuresAfter, type Schedule } from '../../domain/schedule.js';
 import { DispatchHandOff } from '../dispatch-hand-off.js';
 import { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from '../storage-options.js';
 import { appendMessage, type StoredSession } from './stored-session.js';
@@ -109,6 +109,14 @@ export class MemoryStore {
     this.outbox.delete(run.id);
     const schedule = this.schedules.get(run.scheduleId);
     if (!schedule) return;
+    // The failure policy (failuresAfter): a schedule that reaches its pause_after_failures pauses.
+    const { consecutiveFailures, pause } = failuresAfter(schedule, [status]);
+    schedule.consecutiveFailures = consecutiveFailures;
+    if (pause) {
+      Object.assign(schedule, { enabled: false, pausedReason: 'consecutive_failures', pauseNote: null, nextRunAt: null });
+      schedule.version++;
+      schedule.updatedAt = new Date(now);
+    }
     for (const entry of this.outbox.values()) {
       if (entry.scheduleId !== run.scheduleId || entry.availableAt !== null) continue;
       entry.availableAt = new Date(now);

@@ -20,6 +20,7 @@ import { SessionDocumentsAsJsonPostgres1764800000000 } from './migrations/postgr
 import { SessionMessagesPostgres1764900000000 } from './migrations/postgres/1764900000000-session-messages.js';
 import { OutboxVacuumPostgres1765000000000 } from './migrations/postgres/1765000000000-outbox-vacuum.js';
 import { RunUsagePostgres1765100000000 } from './migrations/postgres/1765100000000-run-usage.js';
+import { SchedulePausePostgres1765200000000 } from './migrations/postgres/1765200000000-schedule-pause.js';
 import { InitialSchemaSqlite1764300000000 } from './migrations/sqlite/1764300000000-initial-schema.js';
 import { SchedulerSqlite1764400000000 } from './migrations/sqlite/1764400000000-scheduler.js';
 import { RunsIdNotNullSqlite1764500000000 } from './migrations/sqlite/1764500000000-runs-id-not-null.js';
@@ -27,6 +28,7 @@ import { ScheduleVersionSqlite1764600000000 } from './migrations/sqlite/17646000
 import { DispatchSqlite1764700000000 } from './migrations/sqlite/1764700000000-dispatch.js';
 import { SessionMessagesSqlite1764900000000 } from './migrations/sqlite/1764900000000-session-messages.js';
 import { RunUsageSqlite1765100000000 } from './migrations/sqlite/1765100000000-run-usage.js';
+import { SchedulePauseSqlite1765200000000 } from './migrations/sqlite/1765200000000-schedule-pause.js';
 
 // Migrations are listed, not globbed, so the same list works from the sources (tests) and from dist/.
 const MIGRATIONS = {
@@ -39,6 +41,7 @@ const MIGRATIONS = {
     SessionMessagesPostgres1764900000000,
     OutboxVacuumPostgres1765000000000,
     RunUsagePostgres1765100000000,
+    SchedulePausePostgres1765200000000,
   ],
   sqlite: [
     InitialSchemaSqlite1764300000000,
@@ -48,6 +51,7 @@ const MIGRATIONS = {
     DispatchSqlite1764700000000,
     SessionMessagesSqlite1764900000000,
     RunUsageSqlite1765100000000,
+    SchedulePauseSqlite1765200000000,
   ],
 };
 

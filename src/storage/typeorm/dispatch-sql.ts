@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { NO_ACTIVITY, type ScheduleActivity, timeoutAfter } from '../../domain/fire.js';
 import type { RunStatus, RunUsage } from '../../domain/run.js';
+import { failuresAfter, type Schedule } from '../../domain/schedule.js';
 import { BulkSql, ROWS_PER_STATEMENT } from './bulk-sql.js';
 import type { ContextRows } from './context-rows.js';
 import type { SqlDialect } from './dialect.js';
@@ -10,7 +11,7 @@ import { ACTIVE_RUN } from './entities/run.entity.js';
 // parameters, like bulk-sql.ts: several of them run for a whole claim batch at once.
 
 /** A schedule held by the transaction, with what releasing its waiting run needs. */
-export interface HeldSchedule {
+export interface HeldSchedule extends Pick<Schedule, 'enabled' | 'consecutiveFailures' | 'pauseAfterFailures'> {
   id: string;
   runTimeoutSeconds: number;
 }
@@ -81,19 +82,36 @@ export class DispatchSql {
     for (const chunk of chunks([...new Set(ids)].sort(byteOrder))) {
       const params: unknown[] = [];
       const list = this.bulk.list(params, chunk);
-      const rows: Array<{ id: string; run_timeout_seconds: number }> = await em.query(
-        `SELECT id, run_timeout_seconds FROM schedules WHERE id IN ${list} ORDER BY id${this.dialect.lockClause(skipLocked)}`,
+      const rows: Array<{
+        id: string;
+        run_timeout_seconds: number;
+        enabled: boolean | number;
+        consecutive_failures: number;
+        pause_after_failures: number | null;
+      }> = await em.query(
+        `SELECT id, run_timeout_seconds, enabled, consecutive_failures, pause_after_failures
+           FROM schedules WHERE id IN ${list} ORDER BY id${this.dialect.lockClause(skipLocked)}`,
         params,
       );
-      for (const row of Array.from(rows)) held.push({ id: row.id, runTimeoutSeconds: Number(row.run_timeout_seconds) });
+      for (const row of Array.from(rows)) {
+        held.push({
+          id: row.id,
+          runTimeoutSeconds: Number(row.run_timeout_seconds),
+          enabled: Boolean(row.enabled),
+          consecutiveFailures: Number(row.consecutive_failures),
+          pauseAfterFailures: row.pause_after_failures == null ? null : Number(row.pause_after_failures),
+        });
+      }
     }
     return held;
   }
 
   /**
    * Ends active runs, in a transaction that holds their schedules: each takes its status, error and
-   * usage, `finished_at` = `now`; their outbox entries go; each schedule's waiting run is released.
-   * Returns how many waiting runs it released (their entries are deliverable now).
+   * usage, `finished_at` = `now`; their outbox entries go; each schedule's failure count follows
+   * (failuresAfter), and one that reaches its pause_after_failures is paused; each schedule's
+   * waiting run is released. Returns how many waiting runs it released (their entries are
+   * deliverable now).
    */
   async endRuns(em: EntityManager, endings: readonly RunEnding[], held: readonly HeldSchedule[], now: Date): Promise<number> {
     if (endings.length === 0) return 0;
@@ -113,8 +131,54 @@ export class DispatchSql {
       );
     }
     await this.deleteOutbox(em, endings.map((e) => e.runId));
+    await this.countFailures(em, endings, held, now);
     const schedules = new Set(endings.map((e) => e.scheduleId));
     return this.releaseWaiting(em, held.filter((s) => schedules.has(s.id)), now);
+  }
+
+  /**
+   * Each held schedule's failure count after these endings, in their order (failuresAfter); one
+   * that reaches its pause_after_failures is disabled as the failure policy's pause: no next fire,
+   * a new version (its ETag changes), `updated_at` = `now`. The held rows follow, for later endings
+   * in the same transaction.
+   */
+  private async countFailures(em: EntityManager, endings: readonly RunEnding[], held: readonly HeldSchedule[], now: Date): Promise<void> {
+    const statusesBySchedule = new Map<string, RunStatus[]>();
+    for (const e of endings) {
+      const statuses = statusesBySchedule.get(e.scheduleId);
+      if (statuses) statuses.push(e.status);
+      else statusesBySchedule.set(e.scheduleId, [e.status]);
+    }
+    const changed: HeldSchedule[] = [];
+    const paused: string[] = [];
+    for (const schedule of held) {
+      const statuses = statusesBySchedule.get(schedule.id);
+      if (!statuses) continue;
+      const { consecutiveFailures, pause } = failuresAfter(schedule, statuses);
+      if (consecutiveFailures !== schedule.consecutiveFailures) changed.push(Object.assign(schedule, { consecutiveFailures }));
+      if (pause) {
+        paused.push(schedule.id);
+        schedule.enabled = false;
+      }
+    }
+    for (const chunk of chunks(changed)) {
+      const params: unknown[] = [];
+      const values = this.bulk.values(params, chunk.map((s) => [s.id, s.consecutiveFailures]));
+      await em.query(
+        `UPDATE schedules SET consecutive_failures = CAST(v.column2 AS integer) FROM (${values}) AS v WHERE schedules.id = v.column1`,
+        params,
+      );
+    }
+    for (const chunk of chunks(paused)) {
+      const params: unknown[] = [this.dialect.param(now)];
+      const list = this.bulk.list(params, chunk);
+      await em.query(
+        `UPDATE schedules SET enabled = FALSE, paused_reason = 'consecutive_failures', pause_note = NULL, next_run_at = NULL,
+                version = version + 1, updated_at = ${this.dialect.timestampSlot(this.dialect.placeholder(1))}
+          WHERE id IN ${list}`,
+        params,
+      );
+    }
   }
 
   /**

@@ -7,10 +7,12 @@ import { DataSource, type DataSourceOptions, type MigrationInterface } from 'typ
 import type { StorageConfig } from '../../config/app-config.js';
 import { fireWrite } from '../../domain/fire.js';
 import type { Run } from '../../domain/run.js';
+import type { Schedule } from '../../domain/schedule.js';
 import type { Session } from '../../domain/session.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { dialectNamed, type SqlDialectName } from './dialect.js';
 import { toRunRow, toScheduleRow, toSessionRow } from './entities/row.mapper.js';
+import type { ScheduleRow } from './entities/schedule.entity.js';
 import { TypeOrmStorage } from './typeorm.storage.js';
 import { aSchedule } from '../../../test/support/builders.js';
 import { createThrowawayDatabase, postgresSkipReason } from '../../../test/support/postgres.js';
@@ -266,7 +268,7 @@ function describeUpgrades(dialect: SchemaDialect): void {
       const before = await migratedUpTo(database.config, { before: dispatch });
 
       const schedule = aSchedule({ userId: 'upgraded', lastRunAt: new Date('2026-03-02T09:00:00.000Z') });
-      const { overlap_policy, run_timeout_seconds, history_limit, ...scheduleRow } = toScheduleRow(schedule);
+      const { overlap_policy, run_timeout_seconds, history_limit, ...scheduleRow } = scheduleRowBeforePause(schedule);
       await insertRow(before, dialect.name, 'schedules', scheduleRow);
       const run = (status: Run['status'], at: string): Run => ({
         id: `run-${status}`,
@@ -316,7 +318,7 @@ function describeUpgrades(dialect: SchemaDialect): void {
         const asJson = 'SessionDocumentsAsJsonPostgres1764800000000';
         const before = await migratedUpTo(database.config, { before: asJson });
         const schedule = aSchedule({ userId: 'upgraded' });
-        await insertRow(before, dialect.name, 'schedules', toScheduleRow(schedule));
+        await insertRow(before, dialect.name, 'schedules', scheduleRowBeforePause(schedule));
         const { session } = fireWrite(schedule, new Date('2026-03-02T09:00:00.000Z'));
         await insertRow(before, dialect.name, 'sessions', sessionRowBeforeMessages(session));
         await before.destroy();
@@ -342,13 +344,33 @@ function describeUpgrades(dialect: SchemaDialect): void {
       });
     }
 
+    it('gives schedules disabled before the pause reasons the user\'s reason, and every schedule a failure count of zero; and undoes it', async () => {
+      const database = await dialect.emptyDatabase();
+      cleanups.push(() => database.dispose());
+      const pause = dialect.name === 'postgres' ? 'SchedulePausePostgres1765200000000' : 'SchedulePauseSqlite1765200000000';
+      const before = await migratedUpTo(database.config, { before: pause });
+      const enabled = aSchedule({ userId: 'upgraded' });
+      const disabled = aSchedule({ userId: 'upgraded', enabled: false });
+      for (const schedule of [enabled, disabled]) await insertRow(before, dialect.name, 'schedules', scheduleRowBeforePause(schedule));
+      await before.destroy();
+
+      const after = await migratedUpTo(database.config);
+      const storage = new TypeOrmStorage(after);
+      assert.deepEqual(await storage.schedules.getSchedule('upgraded', enabled.id), enabled);
+      assert.deepEqual(await storage.schedules.getSchedule('upgraded', disabled.id), { ...disabled, pausedReason: 'user' });
+      await undoThrough(after, pause);
+      await assert.rejects(after.query('SELECT consecutive_failures FROM schedules'));
+      await after.runMigrations();
+      assert.deepEqual(await storage.schedules.getSchedule('upgraded', disabled.id), { ...disabled, pausedReason: 'user' });
+    });
+
     it("moves a stateful session's messages into rows of their own, where fires append, and undoes it", async () => {
       const database = await dialect.emptyDatabase();
       cleanups.push(() => database.dispose());
       const messages = dialect.name === 'postgres' ? 'SessionMessagesPostgres1764900000000' : 'SessionMessagesSqlite1764900000000';
       const before = await migratedUpTo(database.config, { before: messages });
       const schedule = aSchedule({ userId: 'upgraded', stateful: true });
-      await insertRow(before, dialect.name, 'schedules', toScheduleRow(schedule));
+      await insertRow(before, dialect.name, 'schedules', scheduleRowBeforePause(schedule));
       const fires = [0, 1, 2].map((i) => fireWrite(schedule, new Date(Date.UTC(2026, 2, 2, 9, i))));
       const stateful = structuredClone(fires[0].session);
       stateful.state.context = fires.map((f) => f.message);
@@ -377,6 +399,12 @@ function describeUpgrades(dialect: SchemaDialect): void {
       assert.deepEqual(await storedSession(storage.history, schedule, stateful.id), appended);
     });
   });
+}
+
+/** A schedule's row as the table was before the pause columns. */
+function scheduleRowBeforePause(schedule: Schedule): Omit<ScheduleRow, 'paused_reason' | 'pause_note' | 'pause_after_failures' | 'consecutive_failures'> {
+  const { paused_reason, pause_note, pause_after_failures, consecutive_failures, ...row } = toScheduleRow(schedule);
+  return row;
 }
 
 /** A session's row as the tables were before the session messages (no context_… columns). */

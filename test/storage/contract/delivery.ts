@@ -270,6 +270,51 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
       assert.deepEqual(await runOf(run), succeeded);
     });
 
+    it('count the runs in a row that end failed or timed out, however they end, start again at a success, and pause the schedule at its pause_after_failures', async () => {
+      const e = newEra();
+      const schedule = await created({ overlapPolicy: 'allow', pauseAfterFailures: 3, runTimeoutSeconds: 60, nextRunAt: at(e, DAY) });
+      const stored = () => storage.schedules.getSchedule(schedule.userId, schedule.id);
+      const runs = [];
+      for (let i = 0; i < 5; i++) runs.push((await dispatchFire(schedule, at(e, i * SECOND))).run);
+      // The runtime reports one failure, then a success: the count starts again.
+      await storage.delivery.reportRunStatus(runs[0].id, 'failed', 'x', at(e, 10 * SECOND));
+      assert.equal((await stored())?.consecutiveFailures, 1);
+      await storage.delivery.reportRunStatus(runs[1].id, 'succeeded', null, at(e, 11 * SECOND));
+      assert.equal((await stored())?.consecutiveFailures, 0);
+      // A delivery that gave up, a synchronous failure: two in a row; still enabled, as it was.
+      await storage.delivery.recordDeliveryAttempts(
+        [
+          { attempt: anAttempt(runs[2].id, at(e, 12 * SECOND), 400, 'HTTP 400'), result: { outcome: 'gave-up', error: 'HTTP 400' } },
+          { attempt: anAttempt(runs[3].id, at(e, 12 * SECOND), 200), result: { outcome: 'completed', status: 'failed', error: 'y', usage: null } },
+        ],
+        at(e, 12 * SECOND),
+      );
+      const fired = { ...schedule, lastRunAt: at(e, 4 * SECOND) };
+      assert.deepEqual(await stored(), { ...fired, consecutiveFailures: 2 });
+      // The third, a time-out: paused by the policy, with no next fire and a new version.
+      const now = at(e, 4 * SECOND + 60 * SECOND);
+      assert.equal(await storage.firing.timeOutRuns(now, 10), 1);
+      assert.deepEqual(await stored(), {
+        ...fired,
+        enabled: false,
+        pausedReason: 'consecutive_failures',
+        nextRunAt: null,
+        consecutiveFailures: 3,
+        version: schedule.version + 1,
+        updatedAt: now,
+      });
+    });
+
+    it('leave a schedule without a failure policy enabled, counting', async () => {
+      const e = newEra();
+      const schedule = await created({ overlapPolicy: 'allow' });
+      for (let i = 0; i < 3; i++) {
+        const { run } = await dispatchFire(schedule, at(e, i * SECOND));
+        await storage.delivery.reportRunStatus(run.id, 'failed', 'x', at(e, 10 * SECOND));
+      }
+      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: at(e, 2 * SECOND), consecutiveFailures: 3 });
+    });
+
     it('keep the error for failed only', async () => {
       const e = newEra();
       const schedule = await created({ overlapPolicy: 'allow' });

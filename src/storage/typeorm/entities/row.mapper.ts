@@ -1,4 +1,4 @@
-import type { OverlapPolicy, PermissionMode, Schedule, ScheduleSource } from '../../../domain/schedule.js';
+import type { OverlapPolicy, PermissionMode, Schedule, ScheduleSource, StoredPauseReason } from '../../../domain/schedule.js';
 import type { Session, SessionSource } from '../../../domain/session.js';
 import type { DispatchAttempt, Run, RunStatus, RunTrigger, RunUsage } from '../../../domain/run.js';
 import type { DispatchAttemptRow } from './dispatch-attempt.entity.js';
@@ -32,6 +32,10 @@ export function toScheduleRow(s: Schedule): ScheduleRow {
     history_limit: s.historyLimit,
     next_run_at: s.nextRunAt,
     last_run_at: s.lastRunAt,
+    paused_reason: s.pausedReason,
+    pause_note: s.pauseNote,
+    pause_after_failures: s.pauseAfterFailures,
+    consecutive_failures: s.consecutiveFailures,
     created_at: s.createdAt,
     updated_at: s.updatedAt,
     version: s.version,
@@ -88,6 +92,10 @@ export function toSchedule(r: ScheduleRow): Schedule {
     historyLimit: r.history_limit,
     nextRunAt: r.next_run_at,
     lastRunAt: r.last_run_at,
+    pausedReason: (r.paused_reason ?? null) as StoredPauseReason | null,
+    pauseNote: r.pause_note ?? null,
+    pauseAfterFailures: r.pause_after_failures == null ? null : Number(r.pause_after_failures),
+    consecutiveFailures: Number(r.consecutive_failures ?? 0),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     version: r.version,

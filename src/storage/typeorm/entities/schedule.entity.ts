@@ -25,6 +25,10 @@ export interface ScheduleRow {
   history_limit: number | null;
   next_run_at: Date | null;
   last_run_at: Date | null;
+  paused_reason: string | null;
+  pause_note: string | null;
+  pause_after_failures: number | null;
+  consecutive_failures: number;
   created_at: Date;
   updated_at: Date;
   version: number;
@@ -61,6 +65,11 @@ export function scheduleEntity(dialect: SqlDialect): EntitySchema<ScheduleRow> {
       history_limit: { type: 'integer', nullable: true },
       next_run_at: { type: t.timestamp, nullable: true },
       last_run_at: { type: t.timestamp, nullable: true },
+      paused_reason: { type: 'varchar', length: 32, nullable: true },
+      pause_note: { type: 'text', nullable: true },
+      pause_after_failures: { type: 'integer', nullable: true },
+      // The migration's DEFAULT (existing schedules start from zero) stays on the column.
+      consecutive_failures: { type: 'integer', default: 0 },
       created_at: { type: t.timestamp },
       updated_at: { type: t.timestamp },
       // As with catchup_window_seconds: the migration's DEFAULT (the version of existing rows) stays on the column.
