@@ -386,11 +386,16 @@ export interface components {
              */
             pause_after_failures: number | null;
             /**
-             * @description Why the schedule does not fire (read-only): `user` (disabled by the user), `consecutive_failures` (its `pause_after_failures` was reached), `ended` (enabled, but its activation window has closed); null while it fires.
+             * @description Done after this many fires; null never.
+             * @example null
+             */
+            max_runs: number | null;
+            /**
+             * @description Why the schedule does not fire (read-only): `user` (disabled by the user), `consecutive_failures` (its `pause_after_failures` was reached), `max_runs_reached` (done after `max_runs` fires), `ended` (enabled, but its activation window has closed); null while it fires.
              * @example null
              * @enum {string|null}
              */
-            paused_reason: "user" | "consecutive_failures" | "ended" | null;
+            paused_reason: "user" | "consecutive_failures" | "max_runs_reached" | "ended" | null;
             /**
              * @description The user's note on the pause; null when none.
              * @example null
@@ -517,6 +522,11 @@ export interface components {
              */
             pause_after_failures?: number | null;
             /**
+             * @description Done after this many fires (by cron, catch-up or `POST /run`; skipped and missed runs are not fires): the schedule is then disabled with `paused_reason: "max_runs_reached"`. Lowered to the fires so far, it is done at once. null never. Omitted on create: `null`.
+             * @example 10
+             */
+            max_runs?: number | null;
+            /**
              * @description The user's note on a pause (why, until when): given with `enabled: false`, or while the schedule is disabled (422 on an enabled schedule); enabling the schedule clears it. null clears it.
              * @example null
              */
@@ -611,6 +621,11 @@ export interface components {
              * @example 3
              */
             pause_after_failures?: number | null;
+            /**
+             * @description Done after this many fires (by cron, catch-up or `POST /run`; skipped and missed runs are not fires): the schedule is then disabled with `paused_reason: "max_runs_reached"`. Lowered to the fires so far, it is done at once. null never. Omitted on create: `null`.
+             * @example 10
+             */
+            max_runs?: number | null;
             /**
              * @description The user's note on a pause (why, until when): given with `enabled: false`, or while the schedule is disabled (422 on an enabled schedule); enabling the schedule clears it. null clears it.
              * @example null

@@ -101,6 +101,31 @@ describeOnEveryBackend(
       assert.equal((await get(id)).body.data.enabled, true);
     });
 
+    it('is done after max_runs fires (POST /run counts): disabled with max_runs_reached, no next fire, POST /run refused', async () => {
+      const id = await create({ max_runs: 2, overlap_policy: 'allow' });
+      for (const bad of [0, 1_000_001, 1.5, '2']) invalidField(await call('PATCH', `/schedule/${id}`, { max_runs: bad }), 'max_runs');
+      assert.equal((await call('POST', `/schedule/${id}/run`)).status, 202);
+      assert.equal((await get(id)).body.data.enabled, true);
+      assert.equal((await call('POST', `/schedule/${id}/run`)).status, 202);
+      const done = (await get(id)).body;
+      assert.deepEqual([done.data.enabled, done.data.paused_reason, done.data.max_runs, done.next_run_at], [false, 'max_runs_reached', 2, null]);
+      problem(await call('POST', `/schedule/${id}/run`), 409);
+      // Enabled again without raising max_runs, it is still done; raised, it fires again.
+      assert.equal((await call('PATCH', `/schedule/${id}`, { enabled: true })).body.data.paused_reason, 'max_runs_reached');
+      const raised = await call('PATCH', `/schedule/${id}`, { enabled: true, max_runs: 3 });
+      assert.deepEqual([raised.body.data.enabled, raised.body.data.paused_reason], [true, null]);
+      assert.equal((await call('POST', `/schedule/${id}/run`)).status, 202);
+      assert.equal((await get(id)).body.data.paused_reason, 'max_runs_reached');
+    });
+
+    it('is done at once when max_runs is lowered to the fires so far', async () => {
+      const id = await create();
+      assert.equal((await call('POST', `/schedule/${id}/run`)).status, 202);
+      const lowered = await call('PATCH', `/schedule/${id}`, { max_runs: 1 });
+      assert.equal(lowered.status, 200, JSON.stringify(lowered.body));
+      assert.deepEqual([lowered.body.data.enabled, lowered.body.data.paused_reason, lowered.body.next_run_at], [false, 'max_runs_reached', null]);
+    });
+
     it('says ended for an enabled schedule whose activation window has closed', async () => {
       const id = await create({ started_at: '2020-01-01T00:00:00Z', ended_at: '2020-12-31T00:00:00Z' });
       const { data, next_run_at } = (await get(id)).body;

@@ -98,6 +98,7 @@ describeOnEveryBackend('/schedule', (backend) => {
           run_timeout_seconds: 3600,
           history_limit: null,
           pause_after_failures: null,
+          max_runs: null,
           paused_reason: null,
           pause_note: null,
         },

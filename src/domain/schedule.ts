@@ -11,15 +11,17 @@ export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
 
 /**
  * Why a schedule is disabled, as stored: `user` (created or PATCHed with `enabled: false`),
- * `consecutive_failures` (its failure policy, pause_after_failures). The API adds `ended` for an
+ * `consecutive_failures` (its failure policy, pause_after_failures), `max_runs_reached` (done
+ * after max_runs fires). The API adds `ended` for an
  * enabled schedule whose activation window has closed (see pausedReasonOf).
  */
-export const STORED_PAUSE_REASONS = ['user', 'consecutive_failures'] as const;
+export const STORED_PAUSE_REASONS = ['user', 'consecutive_failures', 'max_runs_reached'] as const;
 export type StoredPauseReason = (typeof STORED_PAUSE_REASONS)[number];
 export const PAUSE_REASONS = [...STORED_PAUSE_REASONS, 'ended'] as const;
 export type PauseReason = (typeof PAUSE_REASONS)[number];
 
 export const PAUSE_AFTER_FAILURES_RANGE = { min: 1, max: 100 } as const;
+export const MAX_RUNS_RANGE = { min: 1, max: 1_000_000 } as const;
 export const MAX_PAUSE_NOTE_CHARS = 1000;
 
 export const SCHEDULE_SOURCES = ['USER', 'AGENT'] as const;
@@ -70,6 +72,10 @@ export interface Schedule {
   pauseAfterFailures: number | null;
   /** Runs in a row that ended failed or timed_out, since the last that succeeded or since it was enabled. Kept by the service. */
   consecutiveFailures: number;
+  /** Done (disabled, `max_runs_reached`) after this many fires; null never. */
+  maxRuns: number | null;
+  /** Its fires so far, by cron, catch-up or by hand (not the skipped, missed or failed to write): what max_runs counts. Kept by the service. */
+  fireCount: number;
   createdAt: Date;
   updatedAt: Date;
   /**
@@ -112,3 +118,11 @@ export function failuresAfter(schedule: Pick<Schedule, 'consecutiveFailures' | '
   const limit = schedule.pauseAfterFailures;
   return { consecutiveFailures: count, pause: schedule.enabled && limit !== null && count >= limit };
 }
+
+/** Whether the schedule has fired max_runs times (or more: max_runs lowered since). */
+export function maxRunsReached(schedule: Pick<Schedule, 'maxRuns' | 'fireCount'>): boolean {
+  return schedule.maxRuns !== null && schedule.fireCount >= schedule.maxRuns;
+}
+
+/** What a schedule that is done after max_runs fires becomes (the version and updatedAt aside). */
+export const MAX_RUNS_REACHED = { enabled: false, pausedReason: 'max_runs_reached', pauseNote: null, nextRunAt: null } as const satisfies Partial<Schedule>;

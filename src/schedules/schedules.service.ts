@@ -25,6 +25,8 @@ import {
   DEFAULT_CATCHUP_WINDOW_SECONDS,
   DEFAULT_OVERLAP_POLICY,
   DEFAULT_RUN_TIMEOUT_SECONDS,
+  MAX_RUNS_REACHED,
+  maxRunsReached,
   type Schedule,
 } from '../domain/schedule.js';
 
@@ -77,6 +79,8 @@ export class SchedulesService {
       pauseNote: dto.enabled === false ? (dto.pause_note ?? null) : null,
       pauseAfterFailures: dto.pause_after_failures ?? null,
       consecutiveFailures: 0,
+      maxRuns: dto.max_runs ?? null,
+      fireCount: 0,
       createdAt: now,
       updatedAt: now,
       version: 1,
@@ -179,9 +183,12 @@ function applyUpdate(current: Schedule, dto: UpdateScheduleDto, now: Date, limit
     runTimeoutSeconds: dto.run_timeout_seconds ?? current.runTimeoutSeconds,
     historyLimit: dto.history_limit === undefined ? current.historyLimit : dto.history_limit,
     pauseAfterFailures: dto.pause_after_failures === undefined ? current.pauseAfterFailures : dto.pause_after_failures,
+    maxRuns: dto.max_runs === undefined ? current.maxRuns : dto.max_runs,
     ...pauseAfterUpdate(current, dto),
     updatedAt: now,
   };
+  // Done already: max_runs lowered to the fires so far (or enabled again without raising it).
+  if (next.enabled && maxRunsReached(next)) Object.assign(next, MAX_RUNS_REACHED);
   assertValidWindow(next);
   assertValidOverlapPolicy(next);
   assertPauseNoteOnPause(next, dto);

@@ -58,12 +58,15 @@ export class ScheduleDataResponse {
     example: 3,
   })
   readonly pause_after_failures: number | null;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Done after this many fires; null never.', example: null })
+  readonly max_runs: number | null;
   @ApiProperty({
     enum: PAUSE_REASONS,
     nullable: true,
     description:
       'Why the schedule does not fire (read-only): `user` (disabled by the user), `consecutive_failures` (its ' +
-      '`pause_after_failures` was reached), `ended` (enabled, but its activation window has closed); null while it fires.',
+      '`pause_after_failures` was reached), `max_runs_reached` (done after `max_runs` fires), `ended` (enabled, but its ' +
+      'activation window has closed); null while it fires.',
     example: null,
   })
   readonly paused_reason: PauseReason | null;
@@ -135,6 +138,7 @@ export function toScheduleResponse(s: Schedule): ScheduleResponse {
       run_timeout_seconds: s.runTimeoutSeconds,
       history_limit: s.historyLimit,
       pause_after_failures: s.pauseAfterFailures,
+      max_runs: s.maxRuns,
       paused_reason: pausedReasonOf(s),
       pause_note: s.pauseNote,
     },

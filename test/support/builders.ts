@@ -30,6 +30,8 @@ export function aSchedule(overrides: Partial<Schedule> = {}): Schedule {
     pauseNote: null,
     pauseAfterFailures: null,
     consecutiveFailures: 0,
+    maxRuns: null,
+    fireCount: 0,
     createdAt: at,
     updatedAt: at,
     version: 1,

@@ -20,6 +20,7 @@ import {
   DEFAULT_RUN_TIMEOUT_SECONDS,
   HISTORY_LIMIT_RANGE,
   MAX_PAUSE_NOTE_CHARS,
+  MAX_RUNS_RANGE,
   OVERLAP_POLICIES,
   type OverlapPolicy,
   PAUSE_AFTER_FAILURES_RANGE,
@@ -213,6 +214,24 @@ export class CreateScheduleDto {
   @Min(PAUSE_AFTER_FAILURES_RANGE.min)
   @Max(PAUSE_AFTER_FAILURES_RANGE.max)
   readonly pause_after_failures?: number | null;
+
+  @ApiPropertyOptional({
+    description:
+      'Done after this many fires (by cron, catch-up or `POST /run`; skipped and missed runs are not fires): the ' +
+      'schedule is then disabled with `paused_reason: "max_runs_reached"`. Lowered to the fires so far, it is done at ' +
+      'once. null never.' +
+      onCreate(null),
+    type: 'integer',
+    minimum: MAX_RUNS_RANGE.min,
+    maximum: MAX_RUNS_RANGE.max,
+    nullable: true,
+    example: 10,
+  })
+  @nullable
+  @IsInt()
+  @Min(MAX_RUNS_RANGE.min)
+  @Max(MAX_RUNS_RANGE.max)
+  readonly max_runs?: number | null;
 
   @ApiPropertyOptional({
     description:

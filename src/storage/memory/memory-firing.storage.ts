@@ -12,7 +12,7 @@ import {
   timedOutError,
 } from '../../domain/fire.js';
 import { isActiveRunStatus, type Run } from '../../domain/run.js';
-import type { Schedule } from '../../domain/schedule.js';
+import { MAX_RUNS_REACHED, maxRunsReached, type Schedule } from '../../domain/schedule.js';
 import type { HandOffReservation } from '../dispatch-hand-off.js';
 import { type DueBacklog, FiringStorage, type RecordFireOutcome } from '../ports/firing.storage.js';
 import type { MemoryStore } from './memory-store.js';
@@ -229,12 +229,20 @@ export class MemoryFiringStorage extends FiringStorage {
       });
     }
     schedule.lastRunAt = new Date(fire.firedAt);
+    // One fire more; its max_runs-th makes the schedule done.
+    schedule.fireCount++;
+    if (maxRunsReached(schedule)) {
+      Object.assign(schedule, MAX_RUNS_REACHED);
+      schedule.version++;
+      schedule.updatedAt = new Date(fire.firedAt);
+    }
     return stored;
   }
 
   private finishClaim(schedule: Schedule, decided: DueFirePlan): void {
     decided.unfired.forEach((run) => this.store.insertRun(run));
-    schedule.nextRunAt = decided.nextRunAt;
+    // A schedule its fire made done (max_runs) has no next fire.
+    schedule.nextRunAt = schedule.enabled ? decided.nextRunAt : null;
   }
 }
 

@@ -38,17 +38,27 @@ export class BulkSql {
     }
   }
 
-  /** Sets next_run_at, and last_run_at where given, of many schedules in one UPDATE. */
+  /**
+   * Sets next_run_at, and last_run_at where given, of many schedules in one UPDATE; counts one
+   * fire more for those that `fired`.
+   */
   async advanceSchedules(
     em: EntityManager,
-    updates: Array<{ id: string; nextRunAt: Date | null; lastRunAt: Date | null }>,
+    updates: Array<{ id: string; nextRunAt: Date | null; lastRunAt: Date | null; fired: boolean }>,
   ): Promise<void> {
     if (updates.length === 0) return;
     if (this.dialect.batchAsOneParam) {
       await em.query(
-        `UPDATE schedules SET next_run_at = v.next_run_at, last_run_at = COALESCE(v.last_run_at, schedules.last_run_at)
-           FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS v(id, next_run_at, last_run_at) WHERE schedules.id = v.id`,
-        [updates.map((u) => u.id), updates.map((u) => this.dialect.param(u.nextRunAt)), updates.map((u) => this.dialect.param(u.lastRunAt))],
+        `UPDATE schedules SET next_run_at = v.next_run_at, last_run_at = COALESCE(v.last_run_at, schedules.last_run_at),
+                fire_count = schedules.fire_count + v.fired
+           FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::integer[]) AS v(id, next_run_at, last_run_at, fired)
+          WHERE schedules.id = v.id`,
+        [
+          updates.map((u) => u.id),
+          updates.map((u) => this.dialect.param(u.nextRunAt)),
+          updates.map((u) => this.dialect.param(u.lastRunAt)),
+          updates.map((u) => (u.fired ? 1 : 0)),
+        ],
       );
       return;
     }
@@ -58,11 +68,12 @@ export class BulkSql {
         const id = this.slot(params, u.id);
         const next = this.dialect.timestampSlot(this.slot(params, u.nextRunAt));
         const last = this.dialect.timestampSlot(this.slot(params, u.lastRunAt));
-        return `(${id}, ${next}, ${last})`;
+        return `(${id}, ${next}, ${last}, ${u.fired ? 1 : 0})`;
       });
       // VALUES columns are column1, column2, … in both PostgreSQL and SQLite.
       await em.query(
-        `UPDATE schedules SET next_run_at = v.column2, last_run_at = COALESCE(v.column3, schedules.last_run_at)
+        `UPDATE schedules SET next_run_at = v.column2, last_run_at = COALESCE(v.column3, schedules.last_run_at),
+                fire_count = schedules.fire_count + v.column4
            FROM (VALUES ${tuples.join(', ')}) AS v WHERE schedules.id = v.column1`,
         params,
       );

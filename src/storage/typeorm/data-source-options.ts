@@ -21,6 +21,7 @@ import { SessionMessagesPostgres1764900000000 } from './migrations/postgres/1764
 import { OutboxVacuumPostgres1765000000000 } from './migrations/postgres/1765000000000-outbox-vacuum.js';
 import { RunUsagePostgres1765100000000 } from './migrations/postgres/1765100000000-run-usage.js';
 import { SchedulePausePostgres1765200000000 } from './migrations/postgres/1765200000000-schedule-pause.js';
+import { ScheduleMaxRunsPostgres1765300000000 } from './migrations/postgres/1765300000000-schedule-max-runs.js';
 import { InitialSchemaSqlite1764300000000 } from './migrations/sqlite/1764300000000-initial-schema.js';
 import { SchedulerSqlite1764400000000 } from './migrations/sqlite/1764400000000-scheduler.js';
 import { RunsIdNotNullSqlite1764500000000 } from './migrations/sqlite/1764500000000-runs-id-not-null.js';
@@ -29,6 +30,7 @@ import { DispatchSqlite1764700000000 } from './migrations/sqlite/1764700000000-d
 import { SessionMessagesSqlite1764900000000 } from './migrations/sqlite/1764900000000-session-messages.js';
 import { RunUsageSqlite1765100000000 } from './migrations/sqlite/1765100000000-run-usage.js';
 import { SchedulePauseSqlite1765200000000 } from './migrations/sqlite/1765200000000-schedule-pause.js';
+import { ScheduleMaxRunsSqlite1765300000000 } from './migrations/sqlite/1765300000000-schedule-max-runs.js';
 
 // Migrations are listed, not globbed, so the same list works from the sources (tests) and from dist/.
 const MIGRATIONS = {
@@ -42,6 +44,7 @@ const MIGRATIONS = {
     OutboxVacuumPostgres1765000000000,
     RunUsagePostgres1765100000000,
     SchedulePausePostgres1765200000000,
+    ScheduleMaxRunsPostgres1765300000000,
   ],
   sqlite: [
     InitialSchemaSqlite1764300000000,
@@ -52,6 +55,7 @@ const MIGRATIONS = {
     SessionMessagesSqlite1764900000000,
     RunUsageSqlite1765100000000,
     SchedulePauseSqlite1765200000000,
+    ScheduleMaxRunsSqlite1765300000000,
   ],
 };
 

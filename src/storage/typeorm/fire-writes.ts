@@ -9,6 +9,7 @@ import {
   type ScheduleActivity,
 } from '../../domain/fire.js';
 import type { Run } from '../../domain/run.js';
+import { maxRunsReached, type Schedule } from '../../domain/schedule.js';
 import type { OutboxRow } from './entities/outbox.entity.js';
 import { toRunRow, toSessionRow } from './entities/row.mapper.js';
 import type { SessionRow } from './entities/session.entity.js';
@@ -29,22 +30,34 @@ export interface DecidedClaim {
   /** Runs written without a fire: missed fire times, a skipped fire. */
   unfired: Run[];
   nextRunAt: Date | null;
+  /** The fire is the schedule's max_runs-th: written, the schedule is done (MAX_RUNS_REACHED). */
+  completes: boolean;
 }
 
 /** A claimed schedule's plan, its fire decided by the overlap policy against the schedule's activity. */
-export function decidedClaim(plan: DueFirePlan, activity: ScheduleActivity): DecidedClaim {
-  const claim = { scheduleId: plan.scheduleId, nextRunAt: plan.nextRunAt, unfired: plan.unfired, fire: null, outbox: null, keepsMessage: false };
+export function decidedClaim(plan: DueFirePlan, activity: ScheduleActivity, schedule: Schedule): DecidedClaim {
+  const claim = {
+    scheduleId: plan.scheduleId,
+    nextRunAt: plan.nextRunAt,
+    unfired: plan.unfired,
+    fire: null,
+    outbox: null,
+    keepsMessage: false,
+    completes: false,
+  };
   if (!plan.fire) return claim;
   const decided = decideFire(plan.fire, activity);
+  const completes = maxRunsReached({ ...schedule, fireCount: schedule.fireCount + 1 });
   switch (decided.kind) {
     case 'record':
-      return { ...claim, fire: decided.fire };
+      return { ...claim, fire: decided.fire, completes };
     case 'dispatch':
       return {
         ...claim,
         fire: decided.fire,
         outbox: outboxRow(decided.fire, decided.outboxAvailableAt, null),
         keepsMessage: keepsMessageUntilReleased(decided),
+        completes,
       };
     case 'skip':
       return { ...claim, unfired: [...plan.unfired, decided.run] };
@@ -71,25 +84,41 @@ export class FireWrites {
 
   /**
    * Writes the decided plans of claimed schedules with a handful of statements, whatever their
-   * number: their fires and outbox entries, their unfired runs, and the schedules' advance as one UPDATE.
+   * number: their fires and outbox entries, their unfired runs, and the schedules' advance (fire
+   * counts included) as one UPDATE; those whose fire was their max_runs-th are done.
    */
-  async writeClaims(em: EntityManager, claims: DecidedClaim[]): Promise<void> {
+  async writeClaims(em: EntityManager, claims: DecidedClaim[], now: Date): Promise<void> {
     await this.db.bulk.insert(em, 'outbox', await this.writeFires(em, claims));
     await this.db.bulk.insert(em, 'runs', claims.flatMap((c) => c.unfired).map(toRunRow));
     await this.db.bulk.advanceSchedules(
       em,
-      claims.map((c) => ({ id: c.scheduleId, nextRunAt: c.nextRunAt, lastRunAt: c.fire?.firedAt ?? null })),
+      claims.map((c) => ({ id: c.scheduleId, nextRunAt: c.completes ? null : c.nextRunAt, lastRunAt: c.fire?.firedAt ?? null, fired: c.fire !== null })),
+    );
+    await this.completeAtMaxRuns(em, claims.filter((c) => c.completes).map((c) => c.scheduleId), now);
+  }
+
+  /** Marks these schedules done after max_runs fires (MAX_RUNS_REACHED): a new version, `updated_at` = `now`. */
+  async completeAtMaxRuns(em: EntityManager, scheduleIds: readonly string[], now: Date): Promise<void> {
+    if (scheduleIds.length === 0) return;
+    const { dialect, bulk } = this.db;
+    const params: unknown[] = [dialect.param(now)];
+    const list = bulk.list(params, scheduleIds);
+    await em.query(
+      `UPDATE schedules SET enabled = FALSE, paused_reason = 'max_runs_reached', pause_note = NULL, next_run_at = NULL,
+              version = version + 1, updated_at = ${dialect.timestampSlot(dialect.placeholder(1))}
+        WHERE id IN ${list}`,
+      params,
     );
   }
 
   /** One claim in its own savepoint; if its fire is refused, a failed run takes its place. */
-  async writeClaimAlone(em: EntityManager, claim: DecidedClaim): Promise<ClaimOutcome> {
+  async writeClaimAlone(em: EntityManager, claim: DecidedClaim, now: Date): Promise<ClaimOutcome> {
     try {
-      await em.transaction((sp) => this.writeClaims(sp, [claim]));
+      await em.transaction((sp) => this.writeClaims(sp, [claim], now));
       return { scheduleId: claim.scheduleId, status: 'fired' };
     } catch (error) {
       const message = (error as Error).message;
-      await this.recordFailedClaim(em, claim, message);
+      await this.recordFailedClaim(em, claim, message, now);
       return { scheduleId: claim.scheduleId, status: 'failed', error: message };
     }
   }
@@ -144,12 +173,12 @@ export class FireWrites {
   }
 
   /** A claim whose fire could not be written: record the failure and still move on to the next fire time. */
-  private async recordFailedClaim(em: EntityManager, claim: DecidedClaim, error: string): Promise<void> {
+  private async recordFailedClaim(em: EntityManager, claim: DecidedClaim, error: string, now: Date): Promise<void> {
     const failed = claim.fire ? [failedFireRun(claim.fire.run, error)] : [];
     try {
-      await em.transaction((sp) =>
-        this.writeClaims(sp, [{ ...claim, fire: null, outbox: null, keepsMessage: false, unfired: [...failed, ...claim.unfired] }]),
-      );
+      // A fire that failed to write is no fire: it does not count towards max_runs.
+      const unfired = { ...claim, fire: null, outbox: null, keepsMessage: false, unfired: [...failed, ...claim.unfired], completes: false };
+      await em.transaction((sp) => this.writeClaims(sp, [unfired], now));
     } catch {
       // Even the failure cannot be recorded (say, the run already exists): at least do not retry it every tick.
       await this.db.schedules(em).update({ id: claim.scheduleId }, { next_run_at: claim.nextRunAt });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { DataSource, type DataSourceOptions, type MigrationInterface } from 'typeorm';
 import type { StorageConfig } from '../../config/app-config.js';
-import { fireWrite } from '../../domain/fire.js';
+import { fireWrite, unfiredRun } from '../../domain/fire.js';
 import type { Run } from '../../domain/run.js';
 import type { Schedule } from '../../domain/schedule.js';
 import type { Session } from '../../domain/session.js';
@@ -291,11 +291,13 @@ function describeUpgrades(dialect: SchemaDialect): void {
       }
       await before.destroy();
 
-      // Every migration from dispatch's on: the storage reads the schema as it is today.
+      // Every migration from dispatch's on: the storage reads the schema as it is today, with the
+      // schedule's one fired run counted.
       const after = await migratedUpTo(database.config);
+      const upgraded = { ...schedule, fireCount: 1 };
       const storage = new TypeOrmStorage(after);
       assert.equal(await hasTable(after, 'outbox'), true);
-      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), schedule);
+      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), upgraded);
       assert.deepEqual(await storage.history.listRunsBySchedule(schedule.userId, schedule.id), [
         { ...runs[0], finishedAt: runs[0].firedAt },
         runs[1],
@@ -308,7 +310,7 @@ function describeUpgrades(dialect: SchemaDialect): void {
       await assert.rejects(after.query('SELECT overlap_policy FROM schedules'));
       await after.runMigrations();
       assert.equal(await hasTable(after, 'outbox'), true);
-      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), schedule);
+      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), upgraded);
     });
 
     if (dialect.name === 'postgres') {
@@ -364,6 +366,28 @@ function describeUpgrades(dialect: SchemaDialect): void {
       assert.deepEqual(await storage.schedules.getSchedule('upgraded', disabled.id), { ...disabled, pausedReason: 'user' });
     });
 
+    it('counts the fires of existing schedules from their runs (fired ones only), with no max_runs; and undoes it', async () => {
+      const database = await dialect.emptyDatabase();
+      cleanups.push(() => database.dispose());
+      const maxRuns = dialect.name === 'postgres' ? 'ScheduleMaxRunsPostgres1765300000000' : 'ScheduleMaxRunsSqlite1765300000000';
+      const before = await migratedUpTo(database.config, { before: maxRuns });
+      const schedule = aSchedule({ userId: 'upgraded' });
+      const { max_runs, fire_count, ...scheduleRow } = toScheduleRow(schedule);
+      await insertRow(before, dialect.name, 'schedules', scheduleRow);
+      const fired = [0, 1].map((i) => fireWrite(schedule, new Date(Date.UTC(2026, 2, 2, 9, i))).run);
+      const missed = unfiredRun(schedule, new Date('2026-03-01T09:00:00.000Z'), 'missed', 'missed');
+      for (const run of [...fired, missed]) await insertRow(before, dialect.name, 'runs', toRunRow(run));
+      await before.destroy();
+
+      const after = await migratedUpTo(database.config);
+      const storage = new TypeOrmStorage(after);
+      assert.deepEqual(await storage.schedules.getSchedule('upgraded', schedule.id), { ...schedule, fireCount: 2 });
+      await undoThrough(after, maxRuns);
+      await assert.rejects(after.query('SELECT fire_count FROM schedules'));
+      await after.runMigrations();
+      assert.deepEqual(await storage.schedules.getSchedule('upgraded', schedule.id), { ...schedule, fireCount: 2 });
+    });
+
     it("moves a stateful session's messages into rows of their own, where fires append, and undoes it", async () => {
       const database = await dialect.emptyDatabase();
       cleanups.push(() => database.dispose());
@@ -401,9 +425,11 @@ function describeUpgrades(dialect: SchemaDialect): void {
   });
 }
 
-/** A schedule's row as the table was before the pause columns. */
-function scheduleRowBeforePause(schedule: Schedule): Omit<ScheduleRow, 'paused_reason' | 'pause_note' | 'pause_after_failures' | 'consecutive_failures'> {
-  const { paused_reason, pause_note, pause_after_failures, consecutive_failures, ...row } = toScheduleRow(schedule);
+/** A schedule's row as the table was before the pause columns (and max_runs). */
+function scheduleRowBeforePause(
+  schedule: Schedule,
+): Omit<ScheduleRow, 'paused_reason' | 'pause_note' | 'pause_after_failures' | 'consecutive_failures' | 'max_runs' | 'fire_count'> {
+  const { paused_reason, pause_note, pause_after_failures, consecutive_failures, max_runs, fire_count, ...row } = toScheduleRow(schedule);
   return row;
 }
 

@@ -10,7 +10,7 @@ import {
   timedOutError,
 } from '../../domain/fire.js';
 import type { ClaimedDelivery } from '../../domain/delivery.js';
-import type { Schedule } from '../../domain/schedule.js';
+import { MAX_RUNS_REACHED, maxRunsReached, type Schedule } from '../../domain/schedule.js';
 import type { HandOffReservation } from '../dispatch-hand-off.js';
 import { type DueBacklog, FiringStorage, type RecordFireOutcome } from '../ports/firing.storage.js';
 import type { RunEnding } from './dispatch-sql.js';
@@ -54,9 +54,13 @@ export class TypeOrmFiringStorage extends FiringStorage {
         const kept = keepsMessage && existed ? written.message : null;
         await this.db.bulk.insert(em, 'outbox', [{ ...outboxRow(written, decided.outboxAvailableAt, kept), lease_until: leaseUntil }]);
       }
-      await this.db.schedules(em).update({ id: written.run.scheduleId }, { last_run_at: written.firedAt });
+      // One fire more; its max_runs-th makes the schedule done.
+      const fireCount = row.fire_count + 1;
+      await this.db.schedules(em).update({ id: written.run.scheduleId }, { last_run_at: written.firedAt, fire_count: fireCount });
+      const done = maxRunsReached({ maxRuns: row.max_runs, fireCount });
+      if (done) await this.writes.completeAtMaxRuns(em, [written.run.scheduleId], written.firedAt);
       if (leaseUntil) {
-        const schedule = { ...toSchedule(row), lastRunAt: written.firedAt };
+        const schedule = { ...toSchedule(row), lastRunAt: written.firedAt, fireCount, ...(done ? MAX_RUNS_REACHED : {}) };
         handed = [{ run: structuredClone(written.run), schedule, session: structuredClone(written.session), attemptsMade: 0 }];
       } else if (deliverable) {
         await ready();
@@ -91,7 +95,7 @@ export class TypeOrmFiringStorage extends FiringStorage {
         plan.fire?.dispatch && plan.fire.dispatch.overlapPolicy !== 'allow' ? [{ scheduleId: plan.scheduleId, firedAt: plan.fire.firedAt }] : [],
       );
       const activities = dispatched.length > 0 ? await this.db.dispatch.activities(em, dispatched) : new Map<string, ScheduleActivity>();
-      const claims = plans.map((p) => decidedClaim(p, activities.get(p.scheduleId) ?? NO_ACTIVITY));
+      const claims = plans.map((p, i) => decidedClaim(p, activities.get(p.scheduleId) ?? NO_ACTIVITY, claimed[i]));
       // Deliverable stateless fires go straight to this process's dispatcher, as many as it has
       // free slots: leased to it here, handed over once this commits (see DispatchHandOff).
       const deliverable = claims.filter((c) => c.outbox?.available_at);
@@ -102,20 +106,26 @@ export class TypeOrmFiringStorage extends FiringStorage {
       let outcomes: ClaimOutcome[];
       try {
         // The common case: every plan writes, in a few multi-row statements for the whole batch.
-        await em.transaction((sp) => this.writes.writeClaims(sp, claims));
+        await em.transaction((sp) => this.writes.writeClaims(sp, claims, now));
         outcomes = claims.map((c): ClaimOutcome => ({ scheduleId: c.scheduleId, status: 'fired' }));
       } catch {
         // Something in the batch was refused: redo it schedule by schedule, so only that one fails.
         outcomes = [];
-        for (const claim of claims) outcomes.push(await this.writes.writeClaimAlone(em, claim));
+        for (const claim of claims) outcomes.push(await this.writes.writeClaimAlone(em, claim, now));
       }
       const fired = new Set(outcomes.filter((o) => o.status === 'fired').map((o) => o.scheduleId));
       const schedules = new Map(claimed.map((schedule) => [schedule.id, schedule]));
       handed = deliverable
         .filter((c) => leased.has(c.scheduleId) && fired.has(c.scheduleId))
-        .map(({ scheduleId, fire, nextRunAt }) => ({
+        .map(({ scheduleId, fire, nextRunAt, completes }) => ({
           run: fire!.run,
-          schedule: { ...schedules.get(scheduleId)!, nextRunAt, lastRunAt: fire!.firedAt },
+          schedule: {
+            ...schedules.get(scheduleId)!,
+            nextRunAt,
+            lastRunAt: fire!.firedAt,
+            fireCount: schedules.get(scheduleId)!.fireCount + 1,
+            ...(completes ? MAX_RUNS_REACHED : {}),
+          },
           session: fire!.session,
           attemptsMade: 0,
         }));

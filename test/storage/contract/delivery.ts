@@ -289,7 +289,7 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
         ],
         at(e, 12 * SECOND),
       );
-      const fired = { ...schedule, lastRunAt: at(e, 4 * SECOND) };
+      const fired = { ...schedule, lastRunAt: at(e, 4 * SECOND), fireCount: 5 };
       assert.deepEqual(await stored(), { ...fired, consecutiveFailures: 2 });
       // The third, a time-out: paused by the policy, with no next fire and a new version.
       const now = at(e, 4 * SECOND + 60 * SECOND);
@@ -312,7 +312,7 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
         const { run } = await dispatchFire(schedule, at(e, i * SECOND));
         await storage.delivery.reportRunStatus(run.id, 'failed', 'x', at(e, 10 * SECOND));
       }
-      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: at(e, 2 * SECOND), consecutiveFailures: 3 });
+      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: at(e, 2 * SECOND), fireCount: 3, consecutiveFailures: 3 });
     });
 
     it('keep the error for failed only', async () => {

@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { describe, it } from '@jest/globals';
 import { type DueFirePlan, fireWrite, statefulSessionId, unfiredRun } from '../../../src/domain/fire.js';
 import type { Run } from '../../../src/domain/run.js';
-import type { Schedule } from '../../../src/domain/schedule.js';
+import { MAX_RUNS_REACHED, type Schedule } from '../../../src/domain/schedule.js';
 import { aSchedule } from '../../support/builders.js';
 import { storedSession, storedSessions } from '../../support/stored-sessions.js';
 import { anAttempt, assertNewestWithinBounds, at, CONTRACT_SESSION_MAX_BYTES, CONTRACT_SESSION_MAX_MESSAGES, type ContractContext, DAY, HOUR, MINUTE, reply, SECOND } from './contract-context.js';
@@ -237,7 +237,7 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
       await storage.firing.recordFire(write);
       assert.deepEqual(await storage.history.listRunsBySchedule(schedule.userId, schedule.id), [write.run]);
       const stored = (await storage.schedules.getSchedule(schedule.userId, schedule.id))!;
-      assert.deepEqual(stored, { ...schedule, lastRunAt: at });
+      assert.deepEqual(stored, { ...schedule, lastRunAt: at, fireCount: 1 });
     });
 
     it('lists runs newest first by scheduled time, ties by id, scoped to the user', async () => {
@@ -307,7 +307,7 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
       assert.deepEqual(await storage.firing.claimDueSchedules(now, 10, plan), []);
 
       const storedA = (await storage.schedules.getSchedule(userId, a.id))!;
-      assert.deepEqual(storedA, { ...a, nextRunAt: plans.get(a.id)!.nextRunAt, lastRunAt: now });
+      assert.deepEqual(storedA, { ...a, nextRunAt: plans.get(a.id)!.nextRunAt, lastRunAt: now, fireCount: 1 });
       const runsA = await storage.history.listRunsBySchedule(userId, a.id);
       assert.deepEqual(runsA, [plans.get(a.id)!.fire!.run, plans.get(a.id)!.unfired[0]]);
       const [sessionA] = await storedSessions(storage.history, userId, a.id);
@@ -461,7 +461,7 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
       const run = { ...write.run, status: 'pending', error: null, finishedAt: null, timeoutAt: at(e, 900 * SECOND) };
       assert.deepEqual(await storage.history.listRunsBySchedule(schedule.userId, schedule.id), [run]);
       const stored = await storage.schedules.getSchedule(schedule.userId, schedule.id);
-      assert.deepEqual(stored, { ...schedule, lastRunAt: at(e) });
+      assert.deepEqual(stored, { ...schedule, lastRunAt: at(e), fireCount: 1 });
       assert.deepEqual(await deliverable(at(e, -1)), []);
       assert.deepEqual(await storage.delivery.claimDeliveries(at(e), 10, at(e, MINUTE)), [
         { run, schedule: stored, session: write.session, attemptsMade: 0 },
@@ -492,7 +492,7 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
       assert.equal(await storedSession(storage.history, schedule, refused.session.id), null);
       assert.deepEqual(await storage.history.listRunsBySchedule(schedule.userId, schedule.id), [first.run]);
       assert.deepEqual(await storedSessions(storage.history, schedule.userId, schedule.id), [first.session]);
-      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: at(e) });
+      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: at(e), fireCount: 1 });
       assert.deepEqual(await deliverableIds(at(e, DAY)), [first.run.id]);
     });
 
@@ -543,6 +543,8 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
         ...schedule,
         lastRunAt: at(e),
         nextRunAt: at(e, 2 * HOUR),
+        // The skipped fire is no fire.
+        fireCount: 1,
       });
       assert.deepEqual(await deliverableIds(at(e, 2 * HOUR)), [active.run.id]);
     });
@@ -556,13 +558,40 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
       const waitingRun = { ...waiting.run, status: 'pending', timeoutAt: null };
       assert.deepEqual(await storage.firing.recordFire(waiting), { status: 'fired', sessionId: waiting.session.id, run: waitingRun });
       assert.deepEqual(await storage.history.listRunsBySchedule(schedule.userId, schedule.id), [waitingRun, first.run]);
-      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: at(e, SECOND) });
+      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: at(e, SECOND), fireCount: 2 });
       assert.deepEqual(await deliverableIds(at(e, DAY)), [first.run.id]);
       // A third is refused, naming the active run (see decideFire).
       const refused = fireWrite(schedule, at(e, 2 * SECOND), 'manual', at(e, 2 * SECOND), true);
       assert.deepEqual(await storage.firing.recordFire(refused), { status: 'busy', blockingRunId: first.run.id });
       assert.equal(await storedSession(storage.history, schedule, refused.session.id), null);
       assert.equal((await storage.history.listRunsBySchedule(schedule.userId, schedule.id)).length, 2);
+    });
+
+    it('makes a schedule done at its max_runs-th fire, by hand or claimed: disabled, max_runs_reached, no next fire, a new version; a skipped fire is no fire', async () => {
+      const e = newEra();
+      const schedule = await created({ overlapPolicy: 'skip', maxRuns: 3, runTimeoutSeconds: 10 * 3600, nextRunAt: at(e, HOUR) });
+      // By hand, then claimed: two fires (the first is still active, so the claimed one is skipped).
+      const first = await dispatchFire(schedule, at(e));
+      assert.deepEqual(await claimDispatched(at(e, HOUR)), [{ scheduleId: schedule.id, status: 'fired' }]);
+      const stored = () => storage.schedules.getSchedule(schedule.userId, schedule.id);
+      assert.deepEqual(await stored(), { ...schedule, lastRunAt: at(e), nextRunAt: at(e, 2 * HOUR), fireCount: 1 });
+      await storage.delivery.reportRunStatus(first.run.id, 'succeeded', null, at(e, HOUR));
+      assert.deepEqual(await claimDispatched(at(e, 2 * HOUR)), [{ scheduleId: schedule.id, status: 'fired' }]);
+      assert.equal((await stored())?.fireCount, 2);
+      assert.equal((await stored())?.enabled, true);
+      // The third (a manual one after the claimed run ended) is the last.
+      const [claimedRun] = (await storage.history.listRunsBySchedule(schedule.userId, schedule.id)).filter((r) => r.trigger === 'cron' && r.status === 'pending');
+      await storage.delivery.reportRunStatus(claimedRun.id, 'succeeded', null, at(e, 2 * HOUR + SECOND));
+      await dispatchFire(schedule, at(e, 2 * HOUR + 2 * SECOND));
+      assert.deepEqual(await stored(), {
+        ...schedule,
+        ...MAX_RUNS_REACHED,
+        lastRunAt: at(e, 2 * HOUR + 2 * SECOND),
+        fireCount: 3,
+        version: schedule.version + 1,
+        updatedAt: at(e, 2 * HOUR + 2 * SECOND),
+      });
+      assert.deepEqual(await claimDispatched(at(e, DAY)), []);
     });
 
     it('lets one claimed fire wait (buffer_one) and records the next as skipped', async () => {
@@ -586,6 +615,7 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
         ...schedule,
         lastRunAt: at(e, HOUR),
         nextRunAt: at(e, 3 * HOUR),
+        fireCount: 2,
       });
       assert.deepEqual(await deliverableIds(at(e, 3 * HOUR)), [active.run.id]);
     });

@@ -275,7 +275,7 @@ export function schedulesContract({ storage, newUser, newEra, fire, firedSession
       await storage.schedules.createSchedule(schedule);
       const fired = new Date('2026-05-09T09:00:00.000Z');
       await storage.firing.recordFire(fireWrite(schedule, fired));
-      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: fired });
+      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: fired, fireCount: 1 });
       const claimed = await storage.firing.claimDueSchedules(now, 1000, (s) => ({
         scheduleId: s.id,
         fire: s.id === schedule.id ? fireWrite(s, now, 'cron', s.nextRunAt!) : null,
@@ -283,7 +283,7 @@ export function schedulesContract({ storage, newUser, newEra, fire, firedSession
         nextRunAt: s.id === schedule.id ? null : s.nextRunAt,
       }));
       assert.deepEqual(claimed.filter((o) => o.scheduleId === schedule.id), [{ scheduleId: schedule.id, status: 'fired' }]);
-      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, nextRunAt: null, lastRunAt: now });
+      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, nextRunAt: null, lastRunAt: now, fireCount: 2 });
       const later = new Date('2026-05-10T09:00:00.000Z');
       await Promise.all([
         storage.schedules.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: 'renamed' })),
@@ -294,6 +294,7 @@ export function schedulesContract({ storage, newUser, newEra, fire, firedSession
         name: 'renamed',
         nextRunAt: null,
         lastRunAt: later,
+        fireCount: 3,
         version: 2,
       });
     });
@@ -318,7 +319,7 @@ export function schedulesContract({ storage, newUser, newEra, fire, firedSession
       assert.deepEqual(await storedSession(storage.history, kept, keptSession.id), keptSession);
       assert.deepEqual(await storage.history.listRunsBySchedule(userId, doomed.id), []);
       assert.equal((await storage.history.listRunsBySchedule(userId, kept.id)).length, 1);
-      assert.deepEqual(await storage.schedules.getSchedule(userId, kept.id), { ...kept, lastRunAt: keptSession.createdAt });
+      assert.deepEqual(await storage.schedules.getSchedule(userId, kept.id), { ...kept, lastRunAt: keptSession.createdAt, fireCount: 1 });
       assert.equal(await storage.schedules.deleteSchedule(userId, doomed.id), false);
     });
 
@@ -327,7 +328,7 @@ export function schedulesContract({ storage, newUser, newEra, fire, firedSession
       await storage.schedules.createSchedule(schedule);
       const session = await firedSession(fireWrite(schedule, new Date()));
       assert.equal(await storage.schedules.deleteSchedule(newUser(), schedule.id), false);
-      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: session.createdAt });
+      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: session.createdAt, fireCount: 1 });
       assert.deepEqual(await storedSession(storage.history, schedule, session.id), session);
     });
   });

@@ -29,6 +29,8 @@ export interface ScheduleRow {
   pause_note: string | null;
   pause_after_failures: number | null;
   consecutive_failures: number;
+  max_runs: number | null;
+  fire_count: number;
   created_at: Date;
   updated_at: Date;
   version: number;
@@ -70,6 +72,9 @@ export function scheduleEntity(dialect: SqlDialect): EntitySchema<ScheduleRow> {
       pause_after_failures: { type: 'integer', nullable: true },
       // The migration's DEFAULT (existing schedules start from zero) stays on the column.
       consecutive_failures: { type: 'integer', default: 0 },
+      max_runs: { type: 'integer', nullable: true },
+      // Likewise (the migration counted existing schedules' fires from their runs).
+      fire_count: { type: 'integer', default: 0 },
       created_at: { type: t.timestamp },
       updated_at: { type: t.timestamp },
       // As with catchup_window_seconds: the migration's DEFAULT (the version of existing rows) stays on the column.
