@@ -7,7 +7,7 @@ import { Webhook } from 'standardwebhooks';
 import request from 'supertest';
 import { DispatcherService } from '../src/dispatch/dispatcher.service.js';
 import { aCreateBody } from './support/builders.js';
-import { type ExampleRuntimeRig, startExampleRuntime, waitFor } from './support/example-runtime.js';
+import { assertAnsweredRun, type ExampleRuntimeRig, startExampleRuntime, waitFor } from './support/example-runtime.js';
 
 const EXAMPLE = join(import.meta.dirname, '..', 'examples', 'agent_runtime.py');
 
@@ -97,18 +97,7 @@ describe('the example agent runtime in Python (examples/agent_runtime.py), as th
   it('runs a fire: the session shows the agent reply and the run ends succeeded', async () => {
     const { scheduleId, runId } = await fire('Water the plants');
     const run = await deliver(scheduleId, runId);
-    assert.equal(run.status, 'succeeded', rig.output());
-    assert.equal(run.attempts.length, 1);
-    assert.equal(run.attempts[0].status_code, 202);
-
-    const context = (await getSessions(scheduleId))[0].state.context;
-    assert.equal(context.length, 2);
-    assert.equal(context[1].name, 'assistant');
-    assert.equal(context[1].content[0].text, 'Done: Water the plants');
-    // The usage it reported with the final status: its rough count, no price.
-    assert.equal(run.usage.output_tokens, Math.ceil('Done: Water the plants'.length / 4));
-    assert.ok(run.usage.input_tokens > 0);
-    assert.deepEqual(run.usage, { ...context[1].usage, cost_usd: null });
+    assertAnsweredRun(run, (await getSessions(scheduleId))[0].state.context, rig.output());
   });
 
   it('answers 401 to a webhook the service did not sign, and runs nothing of it', async () => {

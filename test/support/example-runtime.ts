@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -70,4 +71,21 @@ export async function startExampleRuntime(command: string, args: string[], env: 
     throw error;
   }
   return { service, runtime, runtimeUrl, secret, output, stop };
+}
+
+/**
+ * What both example runtimes make of a fire of "Water the plants": the run succeeded on its one
+ * delivery, the session holds the agent's reply, and the run carries the usage the runtime
+ * reported with it (its rough count, no price). `output` is the runtime's, for the failure message.
+ */
+export function assertAnsweredRun(run: Record<string, any>, context: Array<Record<string, any>>, output: string): void {
+  assert.equal(run.status, 'succeeded', output);
+  assert.equal(run.attempts.length, 1);
+  assert.equal(run.attempts[0].status_code, 202);
+  assert.equal(context.length, 2);
+  assert.equal(context[1].name, 'assistant');
+  assert.equal(context[1].content[0].text, 'Done: Water the plants');
+  assert.equal(run.usage.output_tokens, Math.ceil('Done: Water the plants'.length / 4));
+  assert.ok(run.usage.input_tokens > 0);
+  assert.deepEqual(run.usage, { ...context[1].usage, cost_usd: null });
 }
