@@ -214,7 +214,7 @@ async function fireInProcess(driver: 'memory' | 'sqlite'): Promise<number> {
   // Time until the last one fired, as the poll sees it (fired_at is the start of its batch).
   await waitUntil(async () => {
     let fired = 0;
-    for (let u = 0; u < 100; u++) fired += (await storage.listSchedules(`fire-user-${u}`)).filter((s) => s.lastRunAt).length;
+    for (let u = 0; u < 100; u++) fired += (await storage.listSchedules(`fire-user-${u}`, { now: new Date() }, null)).items.filter((s) => s.lastRunAt).length;
     return fired === FIRE_COUNT;
   }, 100); // reading 10 000 schedules back costs time the ticker shares: poll gently
   const lastFire = Date.now();

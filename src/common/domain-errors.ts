@@ -21,6 +21,7 @@ export type DomainErrorCode =
   | 'validation-failed'
   | 'storage-unavailable'
   | 'schedule-busy'
+  | 'budget-exhausted'
   | 'run-not-found'
   | 'illegal-run-transition'
   | 'session-not-found'
@@ -85,6 +86,16 @@ export class ScheduleBusy extends DomainError {
         'fire now; retry when that run has ended.',
     );
     this.extensions = { active_run_id: activeRunId };
+  }
+}
+
+/** A manual fire while the schedule's budget is exhausted for the current period (see budgetAtFire). */
+export class BudgetExhausted extends DomainError {
+  readonly code = 'budget-exhausted';
+  readonly extensions: { resets_at: string };
+  constructor(scheduleId: string, resetsAt: Date) {
+    super(`Schedule ${scheduleId} has used its budget for the current period; it resets at ${resetsAt.toISOString()}.`);
+    this.extensions = { resets_at: resetsAt.toISOString() };
   }
 }
 

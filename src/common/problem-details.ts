@@ -22,10 +22,15 @@ export class ProblemDetails {
   readonly errors?: FieldErrorResponse[];
 }
 
-/** A 409 of a manual run: the schedule is disabled, or a run of it is still active (ScheduleBusy), which `active_run_id` names. */
+/**
+ * A 409 of a manual run: the schedule is disabled, a run of it is still active (ScheduleBusy),
+ * which `active_run_id` names, or its budget is exhausted (BudgetExhausted) until `resets_at`.
+ */
 export class ScheduleConflictProblem extends ProblemDetails {
   @ApiPropertyOptional({ description: 'The run still active (`…:schedule-busy` only).' })
   readonly active_run_id?: string;
+  @ApiPropertyOptional({ description: 'When the budget period resets (`…:budget-exhausted` only).', format: 'date-time' })
+  readonly resets_at?: string;
 }
 
 /** A 409 of a runtime's status report: the run already has a final status (IllegalRunTransition). */
@@ -53,6 +58,7 @@ const DOMAIN_ERRORS: Record<DomainErrorCode, { status: number; title: string; re
     retryAfterSeconds: STORAGE_UNAVAILABLE_RETRY_AFTER_SECONDS,
   },
   'schedule-busy': { status: HttpStatus.CONFLICT, title: 'Schedule has an active run' },
+  'budget-exhausted': { status: HttpStatus.CONFLICT, title: 'Budget exhausted' },
   'run-not-found': { status: HttpStatus.NOT_FOUND, title: 'Run not found' },
   'illegal-run-transition': { status: HttpStatus.CONFLICT, title: 'Illegal run status transition' },
   'session-not-found': { status: HttpStatus.NOT_FOUND, title: 'Session not found' },

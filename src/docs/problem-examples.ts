@@ -13,6 +13,7 @@ import {
   RateLimited,
   RunNotFound,
   ScheduleBusy,
+  BudgetExhausted,
   ScheduleDisabled,
   ScheduleLimitReached,
   ScheduleNotFound,
@@ -48,6 +49,7 @@ export const PROBLEM_EXAMPLES = {
   scheduleLimitReached: problem(new ScheduleLimitReached(DEFAULT_LIMITS.maxSchedulesPerUser)),
   scheduleDisabled: problem(new ScheduleDisabled(EXAMPLE_SCHEDULE_ID)),
   scheduleBusy: problem(new ScheduleBusy(EXAMPLE_SCHEDULE_ID, EXAMPLE_RUN_ID)),
+  budgetExhausted: problem(new BudgetExhausted(EXAMPLE_SCHEDULE_ID, new Date('2026-01-16T00:00:00.000Z'))),
   runAlreadyFinal: problem(new IllegalRunTransition(EXAMPLE_RUN_ID, 'succeeded', 'running')),
   versionMismatch: problem(new ScheduleVersionMismatch(EXAMPLE_SCHEDULE_ID, 3)),
   invalidSchedule: problem(

@@ -143,6 +143,7 @@ describe('fireWrite', () => {
       firedAt: FIRED_AT,
       status: 'succeeded',
       error: null,
+      skipReason: null,
       finishedAt: FIRED_AT,
       timeoutAt: null,
       usage: null,
@@ -284,6 +285,7 @@ describe('unfiredRun', () => {
       firedAt: null,
       status: 'missed',
       error: 'not fired: 600 s late',
+      skipReason: null,
       finishedAt: null,
       timeoutAt: null,
       usage: null,
@@ -332,6 +334,7 @@ describe('decideFire', () => {
       firedAt: null,
       status: 'skipped',
       error: 'skipped: run run-active of this schedule was still active (overlap_policy skip)',
+      skipReason: 'overlap',
       finishedAt: null,
       timeoutAt: null,
     });
@@ -357,6 +360,17 @@ describe('decideFire', () => {
       const decided = decideFire(dispatched(policy), { activeRunId: null, waitingRunId: 'run-waiting' });
       assert.equal(decided.kind, 'skip', policy);
       if (decided.kind === 'skip') assert.equal(decided.blockingRunId, 'run-waiting', policy);
+    }
+  });
+
+  it('skips for an exhausted budget first, whatever the mode, the policy and the activity, naming when it resets', () => {
+    const resetsAt = new Date('2026-05-07T00:00:00.000Z');
+    for (const fire of [fireWrite(schedule({ overlapPolicy: 'allow' }), FIRED_AT), dispatched('allow'), dispatched('skip')]) {
+      const decided = decideFire(fire, NO_ACTIVITY, resetsAt);
+      assert.equal(decided.kind, 'skip');
+      if (decided.kind !== 'skip') return;
+      assert.deepEqual([decided.blockingRunId, decided.budgetResetsAt], [null, resetsAt]);
+      assert.deepEqual([decided.run.status, decided.run.skipReason, decided.run.sessionId, decided.run.id], ['skipped', 'budget_exhausted', null, fire.run.id]);
     }
   });
 

@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import type { Run, RunTrigger } from './run.js';
+import type { Run, RunTrigger, SkipReason } from './run.js';
 import type { OverlapPolicy, Schedule } from './schedule.js';
 import type { Message, Session } from './session.js';
 
@@ -48,9 +48,10 @@ export type DecidedFire =
   | { kind: 'dispatch'; fire: FireWrite; outboxAvailableAt: Date | null }
   /**
    * Nothing but `run`, a `skipped` record without a session (cron and catch-up fires; a manual
-   * fire writes nothing at all and is refused, naming `blockingRunId`).
+   * fire writes nothing at all and is refused, naming `blockingRunId`, or when its budget's period
+   * resets: `budgetResetsAt`, the one set when the budget is the reason).
    */
-  | { kind: 'skip'; run: Run; blockingRunId: string };
+  | { kind: 'skip'; run: Run; blockingRunId: string | null; budgetResetsAt: Date | null };
 
 /** What claiming a due schedule writes, decided by the scheduler from the schedule as claimed. */
 export interface DueFirePlan {
@@ -72,6 +73,8 @@ export interface ClaimOutcome {
    */
   status: 'fired' | 'failed';
   error?: string;
+  /** A `fired` plan whose fire was written as a skipped run instead: why (the overlap policy, the budget). */
+  skipReason?: SkipReason;
 }
 
 /** The bounds on a stateful session's context (StorageOptions' statefulSessionMax…). */
@@ -186,6 +189,7 @@ export function fireWrite(
     firedAt,
     status: dispatching ? 'pending' : 'succeeded',
     error: null,
+    skipReason: null,
     finishedAt: dispatching ? null : firedAt,
     timeoutAt: dispatching ? timeoutAfter(firedAt, schedule.runTimeoutSeconds) : null,
     usage: null,
@@ -200,7 +204,9 @@ export function timeoutAfter(at: Date, runTimeoutSeconds: number): Date {
 }
 
 /**
- * Applies the overlap policy of a fire to the schedule's activity when it is written:
+ * Applies the overlap policy of a fire to the schedule's activity when it is written (unless the
+ * schedule's budget is exhausted until `budgetExhaustedUntil`: then it is skipped, see
+ * budgetAtFire):
  * - record-only fires (no `dispatch`) always fire;
  * - `allow` always fires;
  * - `skip` is skipped while any run is active or waiting;
@@ -208,7 +214,9 @@ export function timeoutAfter(at: Date, runTimeoutSeconds: number): Date {
  * The storage calls this inside the transaction that holds the schedule, so that two fires of one
  * schedule decide one after the other.
  */
-export function decideFire(fire: FireWrite, activity: ScheduleActivity): DecidedFire {
+export function decideFire(fire: FireWrite, activity: ScheduleActivity, budgetExhaustedUntil: Date | null = null): DecidedFire {
+  // An exhausted budget skips the fire whatever the mode and the policy.
+  if (budgetExhaustedUntil) return { kind: 'skip', run: budgetSkippedRun(fire.run, budgetExhaustedUntil), blockingRunId: null, budgetResetsAt: budgetExhaustedUntil };
   if (!fire.dispatch) return { kind: 'record', fire };
   const { overlapPolicy } = fire.dispatch;
   const blocking = activity.activeRunId ?? activity.waitingRunId;
@@ -222,10 +230,11 @@ export function decideFire(fire: FireWrite, activity: ScheduleActivity): Decided
     firedAt: null,
     status: 'skipped',
     error: `skipped: run ${blocking} of this schedule was still active (overlap_policy ${overlapPolicy})`,
+    skipReason: 'overlap',
     finishedAt: null,
     timeoutAt: null,
   };
-  return { kind: 'skip', run: skipped, blockingRunId: blocking };
+  return { kind: 'skip', run: skipped, blockingRunId: blocking, budgetResetsAt: null };
 }
 
 /**
@@ -246,6 +255,20 @@ export function failedFireRun(run: Run, error: string): Run {
   return { ...run, sessionId: null, status: 'failed', error, finishedAt: null, timeoutAt: null };
 }
 
+/** The run a fire leaves when its budget's period is exhausted: `skipped`, without a session, naming when the period resets. */
+export function budgetSkippedRun(run: Run, resetsAt: Date): Run {
+  return {
+    ...run,
+    sessionId: null,
+    firedAt: null,
+    status: 'skipped',
+    error: `skipped: the budget of this schedule is exhausted until ${resetsAt.toISOString()}`,
+    skipReason: 'budget_exhausted',
+    finishedAt: null,
+    timeoutAt: null,
+  };
+}
+
 /** The error of a run that gave no final status within its schedule's run timeout. */
 export function timedOutError(runTimeoutSeconds: number): string {
   return `timed out: no final status within run_timeout_seconds (${runTimeoutSeconds} s)`;
@@ -263,6 +286,7 @@ export function unfiredRun(schedule: Schedule, scheduledFor: Date, status: 'miss
     firedAt: null,
     status,
     error,
+    skipReason: null,
     finishedAt: null,
     timeoutAt: null,
     usage: null,

@@ -11,6 +11,13 @@ export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 export const RUN_STATUSES = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'timed_out', 'missed', 'skipped'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/**
+ * Why a fire time became a `skipped` run: `overlap` (its schedule's overlap policy, a run was
+ * still active) or `budget_exhausted` (its budget's period had reached a limit).
+ */
+export const SKIP_REASONS = ['overlap', 'budget_exhausted'] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
 /** Statuses of a run the runtime still owes an outcome: what the overlap policy counts as active. */
 export const ACTIVE_RUN_STATUSES = ['pending', 'dispatched', 'running'] as const satisfies readonly RunStatus[];
 
@@ -87,6 +94,8 @@ export interface Run {
   firedAt: Date | null;
   status: RunStatus;
   error: string | null;
+  /** Why it was skipped; null unless `skipped`. */
+  skipReason: SkipReason | null;
   /**
    * When it reached its final status: the fire itself in record-only mode, else when the runtime
    * (or the timeout, or a delivery that gave up) ended it. Null while active, and for records of

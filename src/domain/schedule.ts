@@ -1,3 +1,6 @@
+import type { Budget } from './budget.js';
+import type { ScheduleStats } from './schedule-stats.js';
+
 export const PERMISSION_MODES = ['default', 'accept_edits', 'explore', 'bypass', 'dont_ask'] as const;
 export type PermissionMode = (typeof PERMISSION_MODES)[number];
 
@@ -76,6 +79,12 @@ export interface Schedule {
   maxRuns: number | null;
   /** Its fires so far, by cron, catch-up or by hand (not the skipped, missed or failed to write): what max_runs counts. Kept by the service. */
   fireCount: number;
+  /** What it may consume per calendar period (see Budget); null: no budget. */
+  budget: Budget | null;
+  /** While set and in the future, the budget's period is exhausted until then (fire times are skipped). Kept by the service. */
+  budgetExhaustedUntil: Date | null;
+  /** How its runs ended, and its budget period's use (see ScheduleStats). Kept by the service. */
+  stats: ScheduleStats;
   createdAt: Date;
   updatedAt: Date;
   /**
@@ -117,6 +126,38 @@ export function failuresAfter(schedule: Pick<Schedule, 'consecutiveFailures' | '
   }
   const limit = schedule.pauseAfterFailures;
   return { consecutiveFailures: count, pause: schedule.enabled && limit !== null && count >= limit };
+}
+
+/**
+ * The list filter `?status=`: `active` (it fires: paused_reason null), `paused` (it does not),
+ * `failing` (its last run, or more in a row, failed or timed out), `budget_exhausted` (its budget's
+ * period has reached a limit: fire times are skipped until it resets).
+ */
+export const SCHEDULE_STATUS_FILTERS = ['active', 'paused', 'failing', 'budget_exhausted'] as const;
+export type ScheduleStatusFilter = (typeof SCHEDULE_STATUS_FILTERS)[number];
+
+/** Which of a user's schedules a list shows; `now` is when `budget_exhausted` is judged. */
+export interface ScheduleFilter {
+  status?: ScheduleStatusFilter;
+  agentId?: string;
+  now: Date;
+}
+
+/** Whether the schedule passes the filter (the SQL backends say the same in SQL). */
+export function scheduleMatches(schedule: Schedule, filter: ScheduleFilter): boolean {
+  if (filter.agentId !== undefined && schedule.agentId !== filter.agentId) return false;
+  switch (filter.status) {
+    case undefined:
+      return true;
+    case 'active':
+      return pausedReasonOf(schedule) === null;
+    case 'paused':
+      return pausedReasonOf(schedule) !== null;
+    case 'failing':
+      return schedule.consecutiveFailures > 0;
+    case 'budget_exhausted':
+      return schedule.budgetExhaustedUntil !== null && schedule.budgetExhaustedUntil > filter.now;
+  }
 }
 
 /** Whether the schedule has fired max_runs times (or more: max_runs lowered since). */

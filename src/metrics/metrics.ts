@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DeliveryResult } from '../domain/delivery.js';
 import type { ClaimOutcome, DueFirePlan } from '../domain/fire.js';
-import { RUN_TRIGGERS, type RunStatus, type RunTrigger } from '../domain/run.js';
+import { RUN_TRIGGERS, type RunStatus, type RunTrigger, SKIP_REASONS, type SkipReason } from '../domain/run.js';
 
 /** The route label of requests that matched no route: random paths must not each make a series. */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -49,8 +49,18 @@ function instruments(registry: Registry) {
         'Runs written for fire times, by trigger (cron, catchup, manual) and by the status they were written with: ' +
         'succeeded (record-only mode), pending (handed to the runtime: the overlap policy may still have held it ' +
         'waiting or recorded it as skipped; see the run), failed (the fire could not be planned or written), ' +
-        'missed (beyond the catch-up window), skipped (a manual fire the overlap policy refused; it writes nothing).',
+        'missed (beyond the catch-up window), skipped (the overlap policy or the budget skipped it: see ' +
+        'schedule_skips_total; a manual one writes nothing).',
       labelNames: ['trigger', 'status'] as const,
+      registers,
+    }),
+    skips: new Counter({
+      name: 'schedule_skips_total',
+      help:
+        'Fire times that did not fire, by trigger and skip_reason: overlap (a run of the schedule was still active) or ' +
+        "budget_exhausted (the schedule's budget period had reached a limit). Cron and catch-up ones are recorded as " +
+        'skipped runs; manual ones are refused with 409 and write nothing.',
+      labelNames: ['trigger', 'skip_reason'] as const,
       registers,
     }),
     fireLag: new Histogram({
@@ -103,7 +113,10 @@ function instruments(registry: Registry) {
   // The series the alerts watch for failures start at 0: prom-client makes a labelled series at
   // its first increment, which a rate() over it would not see as a rise.
   for (const outcome of DELIVERY_OUTCOMES) recorded.dispatchAttempts.inc({ outcome }, 0);
-  for (const trigger of RUN_TRIGGERS) recorded.fires.inc({ trigger, status: 'failed' }, 0);
+  for (const trigger of RUN_TRIGGERS) {
+    recorded.fires.inc({ trigger, status: 'failed' }, 0);
+    for (const skip_reason of SKIP_REASONS) recorded.skips.inc({ trigger, skip_reason }, 0);
+  }
   return recorded;
 }
 
@@ -154,6 +167,9 @@ export class Metrics {
       const { run, firedAt } = plan.fire;
       if (outcome.status === 'failed') {
         this.recordFire(run.trigger, 'failed');
+      } else if (outcome.skipReason) {
+        this.recordFire(run.trigger, 'skipped');
+        this.recordSkip(run.trigger, outcome.skipReason);
       } else {
         this.recordFire(run.trigger, run.status);
         this.recorded.fireLag.observe((firedAt.getTime() - run.scheduledFor.getTime()) / 1000);
@@ -163,6 +179,11 @@ export class Metrics {
 
   recordFire(trigger: RunTrigger, status: RunStatus): void {
     this.recorded?.fires.inc({ trigger, status });
+  }
+
+  /** A fire time that did not fire, for the overlap policy or the budget (see schedule_skips_total). */
+  recordSkip(trigger: RunTrigger, skipReason: SkipReason): void {
+    this.recorded?.skips.inc({ trigger, skip_reason: skipReason });
   }
 
   setDueBacklog(count: number): void {

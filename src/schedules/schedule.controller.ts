@@ -22,6 +22,8 @@ import { toLocalIso } from '../common/time.js';
 import { RunDetailResponse, RunListResponse, toRunDetailResponse, toRunResponse } from '../wire/run.response.js';
 import { scheduleSessionsJson } from '../sessions/dto/session-json.response.js';
 import { ScheduleSessionsResponse } from '../wire/session.response.js';
+import { Clock } from '../common/clock.js';
+import { ListSchedulesQuery } from './dto/list-schedules.query.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { CreateScheduleDto } from './dto/create-schedule.dto.js';
 import {
@@ -66,14 +68,22 @@ export class ScheduleController {
   constructor(
     private readonly schedules: SchedulesService,
     private readonly sessions: SessionsService,
+    private readonly clock: Clock,
   ) {}
 
   @Get()
-  @ApiOperation({ summary: "List the caller's schedules", description: 'Newest first.' })
+  @ApiOperation({
+    summary: "List the caller's schedules",
+    description: 'Newest first; filtered by `status` and `agent_id`; whole, or by page with `limit` and `cursor`.',
+  })
   @ApiOkResponse({ type: ScheduleListResponse })
-  async list(@CurrentUser() userId: string): Promise<ScheduleListResponse> {
-    const schedules = await this.schedules.list(userId);
-    return { schedules: schedules.map(toScheduleResponse), total: schedules.length };
+  @Invalid(PROBLEM_EXAMPLES.invalidPage)
+  async list(@CurrentUser() userId: string, @Query() query: ListSchedulesQuery): Promise<ScheduleListResponse> {
+    const page = pageRequestOf(query);
+    const { items, total, next } = await this.schedules.list(userId, { status: query.status, agentId: query.agent_id }, page);
+    const now = this.clock.now();
+    const schedules = items.map((s) => toScheduleResponse(s, now));
+    return page ? { schedules, total, next_cursor: next && encodeCursor(next) } : { schedules, total };
   }
 
   @Post()
@@ -102,7 +112,7 @@ export class ScheduleController {
   ): Promise<ScheduleResponse> {
     const schedule = await this.schedules.get(userId, scheduleId);
     void reply.header('etag', scheduleEtag(schedule));
-    return toScheduleResponse(schedule);
+    return toScheduleResponse(schedule, this.clock.now());
   }
 
   @Patch(':schedule_id')
@@ -137,7 +147,7 @@ export class ScheduleController {
   ): Promise<ScheduleResponse> {
     const schedule = await this.schedules.update(userId, scheduleId, dto, versionsIfMatch(ifMatch));
     void reply.header('etag', scheduleEtag(schedule));
-    return toScheduleResponse(schedule);
+    return toScheduleResponse(schedule, this.clock.now());
   }
 
   @Delete(':schedule_id')
@@ -202,6 +212,7 @@ export class ScheduleController {
     examples: {
       schedule_busy: { summary: 'A run of the schedule is still active', value: PROBLEM_EXAMPLES.scheduleBusy },
       schedule_disabled: { summary: 'The schedule is disabled', value: PROBLEM_EXAMPLES.scheduleDisabled },
+      budget_exhausted: { summary: "The schedule's budget is used up for this period", value: PROBLEM_EXAMPLES.budgetExhausted },
     },
   })
   async run(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string): Promise<RunScheduleResponse> {

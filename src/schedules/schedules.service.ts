@@ -28,7 +28,11 @@ import {
   MAX_RUNS_REACHED,
   maxRunsReached,
   type Schedule,
+  type ScheduleFilter,
 } from '../domain/schedule.js';
+import { type Budget, hasLimit } from '../domain/budget.js';
+import { budgetBlocksUntil, EMPTY_STATS } from '../domain/schedule-stats.js';
+import type { BudgetDto } from '../wire/budget.dto.js';
 
 @Injectable()
 export class SchedulesService {
@@ -41,8 +45,9 @@ export class SchedulesService {
     private readonly wakeUp: SchedulerWakeUp,
   ) {}
 
-  list(userId: string): Promise<Schedule[]> {
-    return this.schedules.listSchedules(userId);
+  /** The user's schedules that pass the filter, newest first: all of them, or one page. */
+  list(userId: string, filter: Omit<ScheduleFilter, 'now'>, page: PageRequest | null): Promise<Page<Schedule>> {
+    return this.schedules.listSchedules(userId, { ...filter, now: this.clock.now() }, page);
   }
 
   async get(userId: string, scheduleId: string): Promise<Schedule> {
@@ -81,6 +86,9 @@ export class SchedulesService {
       consecutiveFailures: 0,
       maxRuns: dto.max_runs ?? null,
       fireCount: 0,
+      budget: toBudget(dto.budget),
+      budgetExhaustedUntil: null,
+      stats: { ...EMPTY_STATS },
       createdAt: now,
       updatedAt: now,
       version: 1,
@@ -184,6 +192,7 @@ function applyUpdate(current: Schedule, dto: UpdateScheduleDto, now: Date, limit
     historyLimit: dto.history_limit === undefined ? current.historyLimit : dto.history_limit,
     pauseAfterFailures: dto.pause_after_failures === undefined ? current.pauseAfterFailures : dto.pause_after_failures,
     maxRuns: dto.max_runs === undefined ? current.maxRuns : dto.max_runs,
+    ...budgetAfterUpdate(current, dto, now),
     ...pauseAfterUpdate(current, dto),
     updatedAt: now,
   };
@@ -198,6 +207,28 @@ function applyUpdate(current: Schedule, dto: UpdateScheduleDto, now: Date, limit
   }
   if (firesDifferently(current, next)) next.nextRunAt = nextFireAfter(next, now);
   return next;
+}
+
+/**
+ * The budget fields a PATCH leaves. A new budget over the same period keeps the period's use so
+ * far (a budget is not escaped by rewriting it); over another period, or removed, the use starts
+ * afresh. The exhaustion mark follows the new limits at once.
+ */
+function budgetAfterUpdate(current: Schedule, dto: UpdateScheduleDto, now: Date): Pick<Schedule, 'budget' | 'budgetExhaustedUntil' | 'stats'> {
+  if (dto.budget === undefined) return { budget: current.budget, budgetExhaustedUntil: current.budgetExhaustedUntil, stats: current.stats };
+  const budget = toBudget(dto.budget);
+  const samePeriod = budget !== null && current.budget?.period === budget.period;
+  const stats = { ...current.stats, period: samePeriod ? current.stats.period : null };
+  const kept = { budget, timezone: current.timezone, stats, budgetExhaustedUntil: null };
+  return { budget, stats, budgetExhaustedUntil: budget ? budgetBlocksUntil(kept, now) : null };
+}
+
+/** A budget as the wire has it (validated by BudgetDto); one without any limit is refused. */
+function toBudget(dto: BudgetDto | null | undefined): Budget | null {
+  if (!dto) return null;
+  const budget: Budget = { period: dto.period, maxRuns: dto.max_runs ?? null, maxTokens: dto.max_tokens ?? null, maxCostUsd: dto.max_cost_usd ?? null };
+  if (!hasLimit(budget)) throw new ValidationFailed([{ field: 'budget', message: 'budget must set at least one of max_runs, max_tokens, max_cost_usd' }]);
+  return budget;
 }
 
 /**

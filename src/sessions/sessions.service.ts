@@ -1,5 +1,5 @@
 import { Injectable, Optional } from '@nestjs/common';
-import { ScheduleBusy, ScheduleNotFound } from '../common/domain-errors.js';
+import { BudgetExhausted, ScheduleBusy, ScheduleNotFound } from '../common/domain-errors.js';
 import type { Schedule } from '../domain/schedule.js';
 import type { Page, PageRequest } from '../common/page.js';
 import { DispatchMode } from '../config/dispatch-mode.js';
@@ -33,7 +33,8 @@ export class SessionsService {
    * A manual fire: creates (or, for a stateful schedule, appends to) the execution session and
    * records its run, handed to the runtime when fires are dispatched. The overlap policy is
    * decided by the storage against the runs active at that moment: ScheduleBusy when it refuses
-   * the fire, which then writes nothing.
+   * the fire, which then writes nothing; BudgetExhausted when the schedule's budget is exhausted
+   * for the current period (nothing written either).
    */
   async fire(schedule: Schedule, firedAt: Date): Promise<{ sessionId: string; run: Run }> {
     const outcome = await this.firing.recordFire(fireWrite(schedule, firedAt, 'manual', firedAt, this.dispatch.dispatching));
@@ -43,7 +44,12 @@ export class SessionsService {
         return { sessionId: outcome.sessionId, run: outcome.run };
       case 'busy':
         this.metrics.recordFire('manual', 'skipped');
+        this.metrics.recordSkip('manual', 'overlap');
         throw new ScheduleBusy(schedule.id, outcome.blockingRunId);
+      case 'budget-exhausted':
+        this.metrics.recordFire('manual', 'skipped');
+        this.metrics.recordSkip('manual', 'budget_exhausted');
+        throw new BudgetExhausted(schedule.id, outcome.resetsAt);
       case 'not-found':
         throw new ScheduleNotFound(schedule.id);
     }

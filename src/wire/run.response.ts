@@ -9,6 +9,8 @@ import {
   type RunStatus,
   type RunTrigger,
   type RunWithAttempts,
+  SKIP_REASONS,
+  type SkipReason,
 } from '../domain/run.js';
 
 /** What a run consumed, as its runtime reported it. */
@@ -56,12 +58,19 @@ export class RunResponse {
       '`buffer_one`) → `dispatched` (the runtime accepted the webhook) → `running` → `succeeded` | `failed`; ' +
       '`timed_out` when no final status came within the schedule\'s `run_timeout_seconds`; `failed` also when the ' +
       'delivery gave up. `missed` (the service was down past the catch-up window) and `skipped` (the overlap policy ' +
-      'refused the fire) have no session. Without dispatch a fire is `succeeded` as soon as its session is written.',
+      'refused the fire, or the budget was exhausted: see `skip_reason`) have no session. Without dispatch a fire is `succeeded` as soon as its session is written.',
     example: 'pending',
   })
   readonly status: RunStatus;
   @ApiProperty({ type: String, nullable: true, description: 'Why it failed, timed out, was missed or skipped.', example: null })
   readonly error: string | null;
+  @ApiProperty({
+    enum: SKIP_REASONS,
+    nullable: true,
+    description: "Why a `skipped` run was skipped: `overlap` (a run was still active, see `overlap_policy`) or `budget_exhausted` (the schedule's budget period had reached a limit); null for other runs.",
+    example: null,
+  })
+  readonly skip_reason: SkipReason | null;
   @ApiProperty({
     type: String,
     format: 'date-time',
@@ -130,6 +139,7 @@ export function toRunResponse(r: Run): RunResponse {
     fired_at: r.firedAt?.toISOString() ?? null,
     status: r.status,
     error: r.error,
+    skip_reason: r.skipReason,
     finished_at: r.finishedAt?.toISOString() ?? null,
     timeout_at: r.timeoutAt?.toISOString() ?? null,
     usage: r.usage && { input_tokens: r.usage.inputTokens, output_tokens: r.usage.outputTokens, cost_usd: r.usage.costUsd },

@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { ApiNextCursor } from '../common/page-query.dto.js';
 import {
   OVERLAP_POLICIES,
   type OverlapPolicy,
@@ -11,6 +12,8 @@ import {
   SCHEDULE_SOURCES,
   type ScheduleSource,
 } from '../domain/schedule.js';
+import { budgetExhausted, periodResetsAt, periodUseAt } from '../domain/budget.js';
+import { BudgetDto } from './budget.dto.js';
 import { ChatModelConfigDto } from './chat-model-config.dto.js';
 import { RunResponse } from './run.response.js';
 import {
@@ -72,6 +75,39 @@ export class ScheduleDataResponse {
   readonly paused_reason: PauseReason | null;
   @ApiProperty({ type: String, nullable: true, description: "The user's note on the pause; null when none.", example: null })
   readonly pause_note: string | null;
+  @ApiProperty({ type: BudgetDto, nullable: true, description: 'What it may consume per period; null: no budget.' })
+  readonly budget: BudgetDto | null;
+}
+
+/** What the schedule consumed in its budget's current period. */
+export class BudgetPeriodResponse {
+  @ApiProperty({ format: 'date-time', example: '2026-01-15T00:00:00.000Z' }) readonly starts_at: string;
+  @ApiProperty({ format: 'date-time', description: 'When the next period starts, afresh.', example: '2026-01-16T00:00:00.000Z' })
+  readonly resets_at: string;
+  @ApiProperty({ type: 'integer', description: 'Fires in this period.', example: 3 }) readonly runs: number;
+  @ApiProperty({ type: 'integer', example: 12000 }) readonly input_tokens: number;
+  @ApiProperty({ type: 'integer', example: 3400 }) readonly output_tokens: number;
+  @ApiProperty({ type: 'number', example: 0.42 }) readonly cost_usd: number;
+  @ApiProperty({ description: 'Whether a limit is reached: fire times are skipped until `resets_at`.', example: false })
+  readonly exhausted: boolean;
+}
+
+/** The schedule's health (see ScheduleStats): kept as its runs change, so reading it scans no run. */
+export class ScheduleStatsResponse {
+  @ApiProperty({ type: 'integer', description: 'Fires so far (by cron, catch-up or `POST /run`).', example: 42 }) readonly fires: number;
+  @ApiProperty({ type: 'integer', example: 39 }) readonly succeeded: number;
+  @ApiProperty({ type: 'integer', example: 2 }) readonly failed: number;
+  @ApiProperty({ type: 'integer', example: 1 }) readonly timed_out: number;
+  @ApiProperty({ type: 'integer', example: 0 }) readonly skipped: number;
+  @ApiProperty({ type: 'integer', example: 0 }) readonly missed: number;
+  @ApiProperty({ type: 'integer', description: 'Runs in a row that ended `failed` or `timed_out`.', example: 0 })
+  readonly consecutive_failures: number;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: EXAMPLE_TIMES.fired }) readonly last_success_at: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: null }) readonly last_failure_at: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'The error of the last run that failed or timed out.', example: null })
+  readonly last_error: string | null;
+  @ApiProperty({ type: BudgetPeriodResponse, nullable: true, description: "The budget's current period; null without a budget." })
+  readonly period: BudgetPeriodResponse | null;
 }
 
 export class ScheduleResponse {
@@ -91,12 +127,14 @@ export class ScheduleResponse {
   readonly next_run_at: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When it last fired.', example: EXAMPLE_TIMES.fired })
   readonly last_run_at: string | null;
+  @ApiProperty({ type: ScheduleStatsResponse }) readonly stats: ScheduleStatsResponse;
 }
 
 export class ScheduleListResponse {
-  @ApiProperty({ type: [ScheduleResponse], description: "The caller's schedules, newest first." })
+  @ApiProperty({ type: [ScheduleResponse], description: "The caller's schedules that pass the filters, newest first." })
   readonly schedules: ScheduleResponse[];
-  @ApiProperty({ type: 'integer', example: 1 }) readonly total: number;
+  @ApiProperty({ type: 'integer', description: 'Number of schedules that pass the filters (all pages).', example: 1 }) readonly total: number;
+  @ApiNextCursor() readonly next_cursor?: string | null;
 }
 
 export class CreateScheduleResponse {
@@ -113,7 +151,11 @@ export class RunScheduleResponse {
   readonly run: RunResponse;
 }
 
-export function toScheduleResponse(s: Schedule): ScheduleResponse {
+/**
+ * The schedule as the API shows it. With `now`, its budget period is the one `now` falls in (a
+ * period that has ended shows as the next, with nothing consumed); without, as stored.
+ */
+export function toScheduleResponse(s: Schedule, now: Date | null = null): ScheduleResponse {
   return {
     id: s.id,
     user_id: s.userId,
@@ -141,8 +183,47 @@ export function toScheduleResponse(s: Schedule): ScheduleResponse {
       max_runs: s.maxRuns,
       paused_reason: pausedReasonOf(s),
       pause_note: s.pauseNote,
+      budget: s.budget && {
+        period: s.budget.period,
+        max_runs: s.budget.maxRuns,
+        max_tokens: s.budget.maxTokens,
+        max_cost_usd: s.budget.maxCostUsd,
+      },
     },
     next_run_at: s.nextRunAt?.toISOString() ?? null,
     last_run_at: s.lastRunAt?.toISOString() ?? null,
+    stats: toStatsResponse(s, now),
+  };
+}
+
+function toStatsResponse(s: Schedule, now: Date | null): ScheduleStatsResponse {
+  const { stats } = s;
+  return {
+    fires: s.fireCount,
+    succeeded: stats.succeeded,
+    failed: stats.failed,
+    timed_out: stats.timedOut,
+    skipped: stats.skipped,
+    missed: stats.missed,
+    consecutive_failures: s.consecutiveFailures,
+    last_success_at: stats.lastSuccessAt?.toISOString() ?? null,
+    last_failure_at: stats.lastFailureAt?.toISOString() ?? null,
+    last_error: stats.lastError,
+    period: toPeriodResponse(s, now),
+  };
+}
+
+function toPeriodResponse({ budget, timezone, stats }: Schedule, now: Date | null): BudgetPeriodResponse | null {
+  if (!budget) return null;
+  const use = now ? periodUseAt(stats.period, budget, timezone, now) : stats.period;
+  if (!use) return null;
+  return {
+    starts_at: use.startsAt.toISOString(),
+    resets_at: periodResetsAt(budget.period, timezone, use.startsAt).toISOString(),
+    runs: use.runs,
+    input_tokens: use.inputTokens,
+    output_tokens: use.outputTokens,
+    cost_usd: use.costUsd,
+    exhausted: budgetExhausted(budget, use),
   };
 }

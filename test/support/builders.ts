@@ -1,5 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Schedule } from '../../src/domain/schedule.js';
+import { EMPTY_STATS, type ScheduleStats } from '../../src/domain/schedule-stats.js';
 
 /** A valid schedule model with every field set; override what a test is about. */
 export function aSchedule(overrides: Partial<Schedule> = {}): Schedule {
@@ -32,6 +33,9 @@ export function aSchedule(overrides: Partial<Schedule> = {}): Schedule {
     consecutiveFailures: 0,
     maxRuns: null,
     fireCount: 0,
+    budget: null,
+    budgetExhaustedUntil: null,
+    stats: { ...EMPTY_STATS },
     createdAt: at,
     updatedAt: at,
     version: 1,
@@ -50,4 +54,9 @@ export function aCreateBody(overrides: Record<string, unknown> = {}): Record<str
     chat_model_config: { type: 'openai', credential_id: 'cred-1', model: 'gpt-4o', parameters: { temperature: 0.2 } },
     ...overrides,
   };
+}
+
+/** The stats of a schedule whose runs so far are `count` successes, the last at `at` (record-only fires). */
+export function succeededAt(at: Date, count = 1): ScheduleStats {
+  return { ...EMPTY_STATS, succeeded: count, lastSuccessAt: at };
 }

@@ -30,6 +30,7 @@ import {
 } from '../../domain/schedule.js';
 import { Omittable } from '../../common/validators.js';
 import { IsCronExpression, IsIsoInstant } from './schedule.validators.js';
+import { BudgetDto } from '../../wire/budget.dto.js';
 import { ChatModelConfigDto } from '../../wire/chat-model-config.dto.js';
 import { EXAMPLE_AGENT_ID, EXAMPLE_CRON, EXAMPLE_DESCRIPTION, EXAMPLE_TIMEZONE } from '../../docs/examples.js';
 
@@ -232,6 +233,23 @@ export class CreateScheduleDto {
   @Min(MAX_RUNS_RANGE.min)
   @Max(MAX_RUNS_RANGE.max)
   readonly max_runs?: number | null;
+
+  @ApiPropertyOptional({
+    type: BudgetDto,
+    nullable: true,
+    description:
+      'What the schedule may consume per calendar period of its time zone: fires, tokens, cost (at least one limit). ' +
+      'While the period has reached a limit, each fire time is recorded as a `skipped` run with ' +
+      '`skip_reason: "budget_exhausted"` and `POST /run` answers 409; the next period fires again. Tokens and cost ' +
+      'count when the runtime reports them, so runs in flight can overshoot those limits by what they consume. ' +
+      'null: no budget.' +
+      onCreate(null),
+  })
+  @nullable
+  @IsObject()
+  @ValidateNested()
+  @Type(() => BudgetDto)
+  readonly budget?: BudgetDto | null;
 
   @ApiPropertyOptional({
     description:

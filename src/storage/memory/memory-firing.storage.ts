@@ -13,6 +13,7 @@ import {
 } from '../../domain/fire.js';
 import { isActiveRunStatus, type Run } from '../../domain/run.js';
 import { MAX_RUNS_REACHED, maxRunsReached, type Schedule } from '../../domain/schedule.js';
+import { afterFireTime, budgetBlocksUntil } from '../../domain/schedule-stats.js';
 import type { HandOffReservation } from '../dispatch-hand-off.js';
 import { type DueBacklog, FiringStorage, type RecordFireOutcome } from '../ports/firing.storage.js';
 import type { MemoryStore } from './memory-store.js';
@@ -28,8 +29,10 @@ export class MemoryFiringStorage extends FiringStorage {
     const schedule = sourceScheduleId ? this.store.ownSchedule(userId, sourceScheduleId) : undefined;
     if (!schedule) return { status: 'not-found' };
     const decided = this.decide(schedule, fire);
-    // A manual fire the policy skips is refused: nothing of it is recorded.
-    if (decided.kind === 'skip') return { status: 'busy', blockingRunId: decided.blockingRunId };
+    // A manual fire the policy or the budget skips is refused: nothing of it is recorded.
+    if (decided.kind === 'skip') {
+      return decided.budgetResetsAt ? { status: 'budget-exhausted', resetsAt: decided.budgetResetsAt } : { status: 'busy', blockingRunId: decided.blockingRunId! };
+    }
     const handing = this.handing(decided, fire.firedAt);
     try {
       const session = this.writeFire(schedule, decided, handing.reservation?.leaseUntil ?? null);
@@ -54,14 +57,17 @@ export class MemoryFiringStorage extends FiringStorage {
         // A skipped fire is recorded as its skipped run only; lastRunAt stays, nextRunAt advances.
         const runs = fire ? [fire.kind === 'skip' ? fire.run : fire.fire.run] : [];
         this.store.checkRunsAllowed([...runs, ...decided.unfired]);
-        if (fire?.kind === 'skip') this.store.insertRun(fire.run);
-        else if (fire) {
+        if (fire?.kind === 'skip') {
+          this.store.insertRun(fire.run);
+          this.keepBooks(schedule, [fire.run], null);
+        } else if (fire) {
           handing = this.handing(fire, now);
           this.writeFire(schedule, fire, handing.reservation?.leaseUntil ?? null);
         }
         this.finishClaim(schedule, decided);
         handing?.settle(schedule);
-        return { scheduleId: schedule.id, status: 'fired' as const };
+        const skipReason = fire?.kind === 'skip' ? fire.run.skipReason : null;
+        return { scheduleId: schedule.id, status: 'fired' as const, ...(skipReason ? { skipReason } : {}) };
       } catch (error) {
         handing?.reservation?.cancel();
         const message = (error as Error).message;
@@ -69,6 +75,7 @@ export class MemoryFiringStorage extends FiringStorage {
         try {
           this.store.checkRunsAllowed([...failed, ...decided.unfired]);
           failed.forEach((run) => this.store.insertRun(run));
+          this.keepBooks(schedule, failed, null);
           this.finishClaim(schedule, decided);
         } catch {
           schedule.nextRunAt = decided.nextRunAt;
@@ -171,9 +178,15 @@ export class MemoryFiringStorage extends FiringStorage {
     };
   }
 
-  /** The overlap policy applied to a fire of `schedule`, against the schedule's runs as they are now. */
+  /** The budget and the overlap policy applied to a fire of `schedule`, against the schedule's runs as they are now. */
   private decide(schedule: Schedule, fire: FireWrite): DecidedFire {
-    return decideFire(fire, fire.dispatch ? this.activityOf(schedule.id, fire.firedAt) : NO_ACTIVITY);
+    return decideFire(fire, fire.dispatch ? this.activityOf(schedule.id, fire.firedAt) : NO_ACTIVITY, budgetBlocksUntil(schedule, fire.run.scheduledFor));
+  }
+
+  /** The schedule's stats and budget after runs written for a fire time (see afterFireTime). */
+  private keepBooks(schedule: Schedule, runs: readonly Run[], fired: { at: Date } | null): void {
+    const { stats, budgetExhaustedUntil } = afterFireTime(schedule, runs, fired);
+    Object.assign(schedule, { stats, budgetExhaustedUntil });
   }
 
   /** The schedule's active and waiting runs at `at` (see ScheduleActivity). */
@@ -229,6 +242,7 @@ export class MemoryFiringStorage extends FiringStorage {
       });
     }
     schedule.lastRunAt = new Date(fire.firedAt);
+    this.keepBooks(schedule, [fire.run], { at: fire.run.scheduledFor });
     // One fire more; its max_runs-th makes the schedule done.
     schedule.fireCount++;
     if (maxRunsReached(schedule)) {
@@ -241,6 +255,7 @@ export class MemoryFiringStorage extends FiringStorage {
 
   private finishClaim(schedule: Schedule, decided: DueFirePlan): void {
     decided.unfired.forEach((run) => this.store.insertRun(run));
+    this.keepBooks(schedule, decided.unfired, null);
     // A schedule its fire made done (max_runs) has no next fire.
     schedule.nextRunAt = schedule.enabled ? decided.nextRunAt : null;
   }

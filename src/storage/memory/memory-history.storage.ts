@@ -1,7 +1,7 @@
 import type { Page, PageRequest } from '../../common/page.js';
 import type { Run, RunWithAttempts } from '../../domain/run.js';
 import { HistoryStorage, type SessionJson } from '../ports/history.storage.js';
-import type { MemoryStore } from './memory-store.js';
+import { type MemoryStore, pageOf } from './memory-store.js';
 import { toSessionJson } from './stored-session.js';
 
 export class MemoryHistoryStorage extends HistoryStorage {
@@ -31,20 +31,4 @@ export class MemoryHistoryStorage extends HistoryStorage {
     const attempts = [...(this.store.attempts.get(runId) ?? [])].sort((a, b) => a.at.getTime() - b.at.getTime());
     return { run: structuredClone(run), attempts: structuredClone(attempts) };
   }
-}
-
-/** A page of a list sorted newest first by (at, id), starting after `page.after`; the items are not copied. */
-function pageOf<T extends { id: string }>(sorted: T[], page: PageRequest, at: (item: T) => Date): Page<T> {
-  const { after } = page;
-  const start = after
-    ? sorted.findIndex((x) => at(x) < after.at || (at(x).getTime() === after.at.getTime() && x.id < after.id))
-    : 0;
-  const items = start < 0 ? [] : sorted.slice(start, start + page.limit);
-  const last = items[items.length - 1];
-  const more = start >= 0 && start + page.limit < sorted.length;
-  return {
-    items,
-    total: sorted.length,
-    next: more ? { at: at(last), id: last.id } : null,
-  };
 }

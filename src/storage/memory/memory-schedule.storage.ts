@@ -1,6 +1,7 @@
-import type { Schedule } from '../../domain/schedule.js';
+import type { Page, PageRequest } from '../../common/page.js';
+import { type Schedule, type ScheduleFilter, scheduleMatches } from '../../domain/schedule.js';
 import { ScheduleStorage, type ScheduleUpdateOutcome, updatedSchedule, versionMatches } from '../ports/schedule.storage.js';
-import { byCreatedAt, type MemoryStore } from './memory-store.js';
+import { byCreatedAt, type MemoryStore, pageOf } from './memory-store.js';
 
 export class MemoryScheduleStorage extends ScheduleStorage {
   constructor(private readonly store: MemoryStore) {
@@ -25,11 +26,10 @@ export class MemoryScheduleStorage extends ScheduleStorage {
     return this.store.ownSchedule(userId, scheduleId) !== undefined;
   }
 
-  async listSchedules(userId: string): Promise<Schedule[]> {
-    return [...this.store.schedules.values()]
-      .filter((s) => s.userId === userId)
-      .sort(byCreatedAt)
-      .map((s) => structuredClone(s));
+  async listSchedules(userId: string, filter: ScheduleFilter, page: PageRequest | null): Promise<Page<Schedule>> {
+    const matches = [...this.store.schedules.values()].filter((s) => s.userId === userId && scheduleMatches(s, filter)).sort(byCreatedAt);
+    const { items, total, next } = page ? pageOf(matches, page, (s) => s.createdAt) : { items: matches, total: matches.length, next: null };
+    return { items: items.map((s) => structuredClone(s)), total, next };
   }
 
   async updateSchedule(

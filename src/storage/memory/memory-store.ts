@@ -1,6 +1,8 @@
+import type { Page, PageRequest } from '../../common/page.js';
 import { type ContextBounds, timeoutAfter } from '../../domain/fire.js';
 import type { DispatchAttempt, Run, RunStatus, RunUsage } from '../../domain/run.js';
 import { failuresAfter, type Schedule } from '../../domain/schedule.js';
+import { afterRunsEnded } from '../../domain/schedule-stats.js';
 import { DispatchHandOff } from '../dispatch-hand-off.js';
 import { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from '../storage-options.js';
 import { appendMessage, type StoredSession } from './stored-session.js';
@@ -112,6 +114,8 @@ export class MemoryStore {
     // The failure policy (failuresAfter): a schedule that reaches its pause_after_failures pauses.
     const { consecutiveFailures, pause } = failuresAfter(schedule, [status]);
     schedule.consecutiveFailures = consecutiveFailures;
+    const { stats, budgetExhaustedUntil } = afterRunsEnded(schedule, [{ status, at: now, error, usage }], now);
+    Object.assign(schedule, { stats, budgetExhaustedUntil });
     if (pause) {
       Object.assign(schedule, { enabled: false, pausedReason: 'consecutive_failures', pauseNote: null, nextRunAt: null });
       schedule.version++;
@@ -145,4 +149,20 @@ export class MemoryStore {
 
 function slotOf(run: Run): string {
   return `${run.scheduleId} ${run.scheduledFor.toISOString()}`;
+}
+
+/** A page of a list sorted newest first by (at, id), starting after `page.after`; the items are not copied. */
+export function pageOf<T extends { id: string }>(sorted: T[], page: PageRequest, at: (item: T) => Date): Page<T> {
+  const { after } = page;
+  const start = after
+    ? sorted.findIndex((x) => at(x) < after.at || (at(x).getTime() === after.at.getTime() && x.id < after.id))
+    : 0;
+  const items = start < 0 ? [] : sorted.slice(start, start + page.limit);
+  const last = items[items.length - 1];
+  const more = start >= 0 && start + page.limit < sorted.length;
+  return {
+    items,
+    total: sorted.length,
+    next: more ? { at: at(last), id: last.id } : null,
+  };
 }

@@ -8,6 +8,8 @@ export type RecordFireOutcome =
   | { status: 'fired'; sessionId: string; run: Run }
   /** The overlap policy refused the fire (see decideFire): nothing was written. */
   | { status: 'busy'; blockingRunId: string }
+  /** The schedule's budget is exhausted for the period of the fire: nothing was written; the period resets at `resetsAt`. */
+  | { status: 'budget-exhausted'; resetsAt: Date }
   | { status: 'not-found' };
 
 /** Schedules that are due and not yet claimed (see FiringStorage.dueBacklog). */

@@ -1,4 +1,5 @@
-import type { Schedule } from '../../domain/schedule.js';
+import type { Page, PageRequest } from '../../common/page.js';
+import type { Schedule, ScheduleFilter } from '../../domain/schedule.js';
 
 /** What ScheduleStorage.updateSchedule did. */
 export type ScheduleUpdateOutcome =
@@ -26,8 +27,12 @@ export abstract class ScheduleStorage {
   /** Whether the user has a schedule with this id (cheaper than getSchedule). */
   abstract hasSchedule(userId: string, scheduleId: string): Promise<boolean>;
 
-  /** All of the user's schedules, newest first (created_at, then id, both descending). */
-  abstract listSchedules(userId: string): Promise<Schedule[]>;
+  /**
+   * The user's schedules that pass `filter` (scheduleMatches), newest first (created_at, then id,
+   * both descending): all of them when `page` is null, else one page by keyset (created_at, id);
+   * `total` counts every match, `next` is the last item's (createdAt, id) when there are more.
+   */
+  abstract listSchedules(userId: string, filter: ScheduleFilter, page: PageRequest | null): Promise<Page<Schedule>>;
 
   /**
    * Updates the user's schedule by read-modify-write, atomically: in one transaction it reads the

@@ -44,20 +44,23 @@ export class BulkSql {
    */
   async advanceSchedules(
     em: EntityManager,
-    updates: Array<{ id: string; nextRunAt: Date | null; lastRunAt: Date | null; fired: boolean }>,
+    updates: Array<{ id: string; nextRunAt: Date | null; lastRunAt: Date | null; fired: boolean; stats: string; budgetExhaustedUntil: Date | null }>,
   ): Promise<void> {
     if (updates.length === 0) return;
     if (this.dialect.batchAsOneParam) {
       await em.query(
         `UPDATE schedules SET next_run_at = v.next_run_at, last_run_at = COALESCE(v.last_run_at, schedules.last_run_at),
-                fire_count = schedules.fire_count + v.fired
-           FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::integer[]) AS v(id, next_run_at, last_run_at, fired)
+                fire_count = schedules.fire_count + v.fired, stats = v.stats, budget_exhausted_until = v.budget_exhausted_until
+           FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::integer[], $5::text[], $6::timestamptz[])
+             AS v(id, next_run_at, last_run_at, fired, stats, budget_exhausted_until)
           WHERE schedules.id = v.id`,
         [
           updates.map((u) => u.id),
           updates.map((u) => this.dialect.param(u.nextRunAt)),
           updates.map((u) => this.dialect.param(u.lastRunAt)),
           updates.map((u) => (u.fired ? 1 : 0)),
+          updates.map((u) => u.stats),
+          updates.map((u) => this.dialect.param(u.budgetExhaustedUntil)),
         ],
       );
       return;
@@ -68,12 +71,14 @@ export class BulkSql {
         const id = this.slot(params, u.id);
         const next = this.dialect.timestampSlot(this.slot(params, u.nextRunAt));
         const last = this.dialect.timestampSlot(this.slot(params, u.lastRunAt));
-        return `(${id}, ${next}, ${last}, ${u.fired ? 1 : 0})`;
+        const stats = this.slot(params, u.stats);
+        const exhausted = this.dialect.timestampSlot(this.slot(params, u.budgetExhaustedUntil));
+        return `(${id}, ${next}, ${last}, ${u.fired ? 1 : 0}, ${stats}, ${exhausted})`;
       });
       // VALUES columns are column1, column2, … in both PostgreSQL and SQLite.
       await em.query(
         `UPDATE schedules SET next_run_at = v.column2, last_run_at = COALESCE(v.column3, schedules.last_run_at),
-                fire_count = schedules.fire_count + v.column4
+                fire_count = schedules.fire_count + v.column4, stats = v.column5, budget_exhausted_until = v.column6
            FROM (VALUES ${tuples.join(', ')}) AS v WHERE schedules.id = v.column1`,
         params,
       );

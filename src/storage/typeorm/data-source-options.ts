@@ -22,6 +22,7 @@ import { OutboxVacuumPostgres1765000000000 } from './migrations/postgres/1765000
 import { RunUsagePostgres1765100000000 } from './migrations/postgres/1765100000000-run-usage.js';
 import { SchedulePausePostgres1765200000000 } from './migrations/postgres/1765200000000-schedule-pause.js';
 import { ScheduleMaxRunsPostgres1765300000000 } from './migrations/postgres/1765300000000-schedule-max-runs.js';
+import { ScheduleBudgetPostgres1765400000000 } from './migrations/postgres/1765400000000-schedule-budget.js';
 import { InitialSchemaSqlite1764300000000 } from './migrations/sqlite/1764300000000-initial-schema.js';
 import { SchedulerSqlite1764400000000 } from './migrations/sqlite/1764400000000-scheduler.js';
 import { RunsIdNotNullSqlite1764500000000 } from './migrations/sqlite/1764500000000-runs-id-not-null.js';
@@ -31,6 +32,7 @@ import { SessionMessagesSqlite1764900000000 } from './migrations/sqlite/17649000
 import { RunUsageSqlite1765100000000 } from './migrations/sqlite/1765100000000-run-usage.js';
 import { SchedulePauseSqlite1765200000000 } from './migrations/sqlite/1765200000000-schedule-pause.js';
 import { ScheduleMaxRunsSqlite1765300000000 } from './migrations/sqlite/1765300000000-schedule-max-runs.js';
+import { ScheduleBudgetSqlite1765400000000 } from './migrations/sqlite/1765400000000-schedule-budget.js';
 
 // Migrations are listed, not globbed, so the same list works from the sources (tests) and from dist/.
 const MIGRATIONS = {
@@ -45,6 +47,7 @@ const MIGRATIONS = {
     RunUsagePostgres1765100000000,
     SchedulePausePostgres1765200000000,
     ScheduleMaxRunsPostgres1765300000000,
+    ScheduleBudgetPostgres1765400000000,
   ],
   sqlite: [
     InitialSchemaSqlite1764300000000,
@@ -56,6 +59,7 @@ const MIGRATIONS = {
     RunUsageSqlite1765100000000,
     SchedulePauseSqlite1765200000000,
     ScheduleMaxRunsSqlite1765300000000,
+    ScheduleBudgetSqlite1765400000000,
   ],
 };
 

@@ -1,7 +1,9 @@
 import type { EntityManager } from 'typeorm';
 import { NO_ACTIVITY, type ScheduleActivity, timeoutAfter } from '../../domain/fire.js';
 import type { RunStatus, RunUsage } from '../../domain/run.js';
+import type { Budget } from '../../domain/budget.js';
 import { failuresAfter, type Schedule } from '../../domain/schedule.js';
+import { afterRunsEnded, statsFromJson, statsToJson } from '../../domain/schedule-stats.js';
 import { BulkSql, ROWS_PER_STATEMENT } from './bulk-sql.js';
 import type { ContextRows } from './context-rows.js';
 import type { SqlDialect } from './dialect.js';
@@ -11,7 +13,8 @@ import { ACTIVE_RUN } from './entities/run.entity.js';
 // parameters, like bulk-sql.ts: several of them run for a whole claim batch at once.
 
 /** A schedule held by the transaction, with what releasing its waiting run needs. */
-export interface HeldSchedule extends Pick<Schedule, 'enabled' | 'consecutiveFailures' | 'pauseAfterFailures'> {
+export interface HeldSchedule
+  extends Pick<Schedule, 'enabled' | 'consecutiveFailures' | 'pauseAfterFailures' | 'budget' | 'timezone' | 'stats' | 'budgetExhaustedUntil'> {
   id: string;
   runTimeoutSeconds: number;
 }
@@ -88,8 +91,12 @@ export class DispatchSql {
         enabled: boolean | number;
         consecutive_failures: number;
         pause_after_failures: number | null;
+        timezone: string;
+        budget: string | null;
+        stats: string;
+        budget_exhausted_until: Date | string | null;
       }> = await em.query(
-        `SELECT id, run_timeout_seconds, enabled, consecutive_failures, pause_after_failures
+        `SELECT id, run_timeout_seconds, enabled, consecutive_failures, pause_after_failures, timezone, budget, stats, budget_exhausted_until
            FROM schedules WHERE id IN ${list} ORDER BY id${this.dialect.lockClause(skipLocked)}`,
         params,
       );
@@ -100,6 +107,10 @@ export class DispatchSql {
           enabled: Boolean(row.enabled),
           consecutiveFailures: Number(row.consecutive_failures),
           pauseAfterFailures: row.pause_after_failures == null ? null : Number(row.pause_after_failures),
+          timezone: row.timezone,
+          budget: row.budget ? (JSON.parse(row.budget) as Budget) : null,
+          stats: statsFromJson(row.stats),
+          budgetExhaustedUntil: row.budget_exhausted_until == null ? null : this.dialect.timestampFromRaw(row.budget_exhausted_until),
         });
       }
     }
@@ -108,8 +119,8 @@ export class DispatchSql {
 
   /**
    * Ends active runs, in a transaction that holds their schedules: each takes its status, error and
-   * usage, `finished_at` = `now`; their outbox entries go; each schedule's failure count follows
-   * (failuresAfter), and one that reaches its pause_after_failures is paused; each schedule's
+   * usage, `finished_at` = `now`; their outbox entries go; each schedule's failure count, stats and
+   * budget period follow (keepBooks), and one that reaches its pause_after_failures is paused; each schedule's
    * waiting run is released. Returns how many waiting runs it released (their entries are
    * deliverable now).
    */
@@ -131,31 +142,36 @@ export class DispatchSql {
       );
     }
     await this.deleteOutbox(em, endings.map((e) => e.runId));
-    await this.countFailures(em, endings, held, now);
+    await this.keepBooks(em, endings, held, now);
     const schedules = new Set(endings.map((e) => e.scheduleId));
     return this.releaseWaiting(em, held.filter((s) => schedules.has(s.id)), now);
   }
 
   /**
-   * Each held schedule's failure count after these endings, in their order (failuresAfter); one
-   * that reaches its pause_after_failures is disabled as the failure policy's pause: no next fire,
-   * a new version (its ETag changes), `updated_at` = `now`. The held rows follow, for later endings
-   * in the same transaction.
+   * Each held schedule's bookkeeping after these endings, in their order: its failure count
+   * (failuresAfter), its stats and its budget's period (afterRunsEnded), in one statement per
+   * chunk. One that reaches its pause_after_failures is disabled as the failure policy's pause:
+   * no next fire, a new version (its ETag changes), `updated_at` = `now`. The held rows follow,
+   * for later endings in the same transaction.
    */
-  private async countFailures(em: EntityManager, endings: readonly RunEnding[], held: readonly HeldSchedule[], now: Date): Promise<void> {
-    const statusesBySchedule = new Map<string, RunStatus[]>();
+  private async keepBooks(em: EntityManager, endings: readonly RunEnding[], held: readonly HeldSchedule[], now: Date): Promise<void> {
+    const endingsBySchedule = new Map<string, RunEnding[]>();
     for (const e of endings) {
-      const statuses = statusesBySchedule.get(e.scheduleId);
-      if (statuses) statuses.push(e.status);
-      else statusesBySchedule.set(e.scheduleId, [e.status]);
+      const list = endingsBySchedule.get(e.scheduleId);
+      if (list) list.push(e);
+      else endingsBySchedule.set(e.scheduleId, [e]);
     }
     const changed: HeldSchedule[] = [];
     const paused: string[] = [];
     for (const schedule of held) {
-      const statuses = statusesBySchedule.get(schedule.id);
-      if (!statuses) continue;
-      const { consecutiveFailures, pause } = failuresAfter(schedule, statuses);
-      if (consecutiveFailures !== schedule.consecutiveFailures) changed.push(Object.assign(schedule, { consecutiveFailures }));
+      const ended = endingsBySchedule.get(schedule.id);
+      if (!ended) continue;
+      const { consecutiveFailures, pause } = failuresAfter(
+        schedule,
+        ended.map((e) => e.status),
+      );
+      const { stats, budgetExhaustedUntil } = afterRunsEnded(schedule, ended.map((e) => ({ ...e, at: now })), now);
+      changed.push(Object.assign(schedule, { consecutiveFailures, stats, budgetExhaustedUntil }));
       if (pause) {
         paused.push(schedule.id);
         schedule.enabled = false;
@@ -163,9 +179,14 @@ export class DispatchSql {
     }
     for (const chunk of chunks(changed)) {
       const params: unknown[] = [];
-      const values = this.bulk.values(params, chunk.map((s) => [s.id, s.consecutiveFailures]));
+      const values = this.bulk.values(
+        params,
+        chunk.map((s) => [s.id, s.consecutiveFailures, statsToJson(s.stats), s.budgetExhaustedUntil]),
+        [3],
+      );
       await em.query(
-        `UPDATE schedules SET consecutive_failures = CAST(v.column2 AS integer) FROM (${values}) AS v WHERE schedules.id = v.column1`,
+        `UPDATE schedules SET consecutive_failures = CAST(v.column2 AS integer), stats = v.column3, budget_exhausted_until = v.column4
+           FROM (${values}) AS v WHERE schedules.id = v.column1`,
         params,
       );
     }

@@ -10,6 +10,7 @@ import {
 } from '../../domain/fire.js';
 import type { Run } from '../../domain/run.js';
 import { maxRunsReached, type Schedule } from '../../domain/schedule.js';
+import { afterFireTime, budgetBlocksUntil, statsToJson } from '../../domain/schedule-stats.js';
 import type { OutboxRow } from './entities/outbox.entity.js';
 import { toRunRow, toSessionRow } from './entities/row.mapper.js';
 import type { SessionRow } from './entities/session.entity.js';
@@ -32,6 +33,8 @@ export interface DecidedClaim {
   nextRunAt: Date | null;
   /** The fire is the schedule's max_runs-th: written, the schedule is done (MAX_RUNS_REACHED). */
   completes: boolean;
+  /** The schedule as claimed: its stats and budget, which the claim's runs move on (afterFireTime). */
+  schedule: Schedule;
 }
 
 /** A claimed schedule's plan, its fire decided by the overlap policy against the schedule's activity. */
@@ -44,9 +47,10 @@ export function decidedClaim(plan: DueFirePlan, activity: ScheduleActivity, sche
     outbox: null,
     keepsMessage: false,
     completes: false,
+    schedule,
   };
   if (!plan.fire) return claim;
-  const decided = decideFire(plan.fire, activity);
+  const decided = decideFire(plan.fire, activity, budgetBlocksUntil(schedule, plan.fire.run.scheduledFor));
   const completes = maxRunsReached({ ...schedule, fireCount: schedule.fireCount + 1 });
   switch (decided.kind) {
     case 'record':
@@ -85,14 +89,24 @@ export class FireWrites {
   /**
    * Writes the decided plans of claimed schedules with a handful of statements, whatever their
    * number: their fires and outbox entries, their unfired runs, and the schedules' advance (fire
-   * counts included) as one UPDATE; those whose fire was their max_runs-th are done.
+   * counts, stats and budget marks included) as one UPDATE; those whose fire was their max_runs-th are done.
    */
   async writeClaims(em: EntityManager, claims: DecidedClaim[], now: Date): Promise<void> {
     await this.db.bulk.insert(em, 'outbox', await this.writeFires(em, claims));
     await this.db.bulk.insert(em, 'runs', claims.flatMap((c) => c.unfired).map(toRunRow));
     await this.db.bulk.advanceSchedules(
       em,
-      claims.map((c) => ({ id: c.scheduleId, nextRunAt: c.completes ? null : c.nextRunAt, lastRunAt: c.fire?.firedAt ?? null, fired: c.fire !== null })),
+      claims.map((c) => {
+        const books = afterFireTime(c.schedule, c.fire ? [c.fire.run, ...c.unfired] : c.unfired, c.fire && { at: c.fire.run.scheduledFor });
+        return {
+          id: c.scheduleId,
+          nextRunAt: c.completes ? null : c.nextRunAt,
+          lastRunAt: c.fire?.firedAt ?? null,
+          fired: c.fire !== null,
+          stats: statsToJson(books.stats),
+          budgetExhaustedUntil: books.budgetExhaustedUntil,
+        };
+      }),
     );
     await this.completeAtMaxRuns(em, claims.filter((c) => c.completes).map((c) => c.scheduleId), now);
   }
@@ -115,7 +129,8 @@ export class FireWrites {
   async writeClaimAlone(em: EntityManager, claim: DecidedClaim, now: Date): Promise<ClaimOutcome> {
     try {
       await em.transaction((sp) => this.writeClaims(sp, [claim], now));
-      return { scheduleId: claim.scheduleId, status: 'fired' };
+      const skipReason = claim.unfired.find((r) => r.skipReason !== null)?.skipReason;
+      return { scheduleId: claim.scheduleId, status: 'fired', ...(skipReason ? { skipReason } : {}) };
     } catch (error) {
       const message = (error as Error).message;
       await this.recordFailedClaim(em, claim, message, now);

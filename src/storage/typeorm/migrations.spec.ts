@@ -8,10 +8,12 @@ import type { StorageConfig } from '../../config/app-config.js';
 import { fireWrite, unfiredRun } from '../../domain/fire.js';
 import type { Run } from '../../domain/run.js';
 import type { Schedule } from '../../domain/schedule.js';
+import { EMPTY_STATS } from '../../domain/schedule-stats.js';
 import type { Session } from '../../domain/session.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { dialectNamed, type SqlDialectName } from './dialect.js';
 import { toRunRow, toScheduleRow, toSessionRow } from './entities/row.mapper.js';
+import type { RunRow } from './entities/run.entity.js';
 import type { ScheduleRow } from './entities/schedule.entity.js';
 import { TypeOrmStorage } from './typeorm.storage.js';
 import { aSchedule } from '../../../test/support/builders.js';
@@ -280,13 +282,14 @@ function describeUpgrades(dialect: SchemaDialect): void {
         firedAt: status === 'succeeded' ? new Date(at) : null,
         status,
         error: status === 'missed' ? 'missed' : null,
+        skipReason: null,
         finishedAt: null,
         timeoutAt: null,
         usage: null,
       });
       const runs = [run('succeeded', '2026-03-02T09:00:00.123Z'), run('missed', '2026-03-01T09:00:00.000Z')];
       for (const r of runs) {
-        const { finished_at, timeout_at, usage_input_tokens, usage_output_tokens, usage_cost_usd, ...runRow } = toRunRow(r);
+        const { finished_at, timeout_at, usage_input_tokens, usage_output_tokens, usage_cost_usd, ...runRow } = runRowBeforeBudget(r);
         await insertRow(before, dialect.name, 'runs', runRow);
       }
       await before.destroy();
@@ -294,7 +297,8 @@ function describeUpgrades(dialect: SchemaDialect): void {
       // Every migration from dispatch's on: the storage reads the schema as it is today, with the
       // schedule's one fired run counted.
       const after = await migratedUpTo(database.config);
-      const upgraded = { ...schedule, fireCount: 1 };
+      // Its stats counted from its runs (the last success and failure are not known).
+      const upgraded = { ...schedule, fireCount: 1, stats: { ...EMPTY_STATS, succeeded: 1, missed: 1 } };
       const storage = new TypeOrmStorage(after);
       assert.equal(await hasTable(after, 'outbox'), true);
       assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), upgraded);
@@ -372,20 +376,53 @@ function describeUpgrades(dialect: SchemaDialect): void {
       const maxRuns = dialect.name === 'postgres' ? 'ScheduleMaxRunsPostgres1765300000000' : 'ScheduleMaxRunsSqlite1765300000000';
       const before = await migratedUpTo(database.config, { before: maxRuns });
       const schedule = aSchedule({ userId: 'upgraded' });
-      const { max_runs, fire_count, ...scheduleRow } = toScheduleRow(schedule);
+      const { max_runs, fire_count, ...scheduleRow } = scheduleRowBeforeBudget(schedule);
       await insertRow(before, dialect.name, 'schedules', scheduleRow);
       const fired = [0, 1].map((i) => fireWrite(schedule, new Date(Date.UTC(2026, 2, 2, 9, i))).run);
       const missed = unfiredRun(schedule, new Date('2026-03-01T09:00:00.000Z'), 'missed', 'missed');
-      for (const run of [...fired, missed]) await insertRow(before, dialect.name, 'runs', toRunRow(run));
+      for (const run of [...fired, missed]) await insertRow(before, dialect.name, 'runs', runRowBeforeBudget(run));
       await before.destroy();
 
       const after = await migratedUpTo(database.config);
       const storage = new TypeOrmStorage(after);
-      assert.deepEqual(await storage.schedules.getSchedule('upgraded', schedule.id), { ...schedule, fireCount: 2 });
+      const upgraded = { ...schedule, fireCount: 2, stats: { ...EMPTY_STATS, succeeded: 2, missed: 1 } };
+      assert.deepEqual(await storage.schedules.getSchedule('upgraded', schedule.id), upgraded);
       await undoThrough(after, maxRuns);
       await assert.rejects(after.query('SELECT fire_count FROM schedules'));
       await after.runMigrations();
-      assert.deepEqual(await storage.schedules.getSchedule('upgraded', schedule.id), { ...schedule, fireCount: 2 });
+      assert.deepEqual(await storage.schedules.getSchedule('upgraded', schedule.id), upgraded);
+    });
+
+    it('counts the stats of existing schedules from their runs, marks their skipped runs as skipped for overlap, and gives them no budget; and undoes it', async () => {
+      const database = await dialect.emptyDatabase();
+      cleanups.push(() => database.dispose());
+      const budget = dialect.name === 'postgres' ? 'ScheduleBudgetPostgres1765400000000' : 'ScheduleBudgetSqlite1765400000000';
+      const before = await migratedUpTo(database.config, { before: budget });
+      const schedule = aSchedule({ userId: 'upgraded' });
+      await insertRow(before, dialect.name, 'schedules', scheduleRowBeforeBudget(schedule));
+      const at = (minute: number) => new Date(Date.UTC(2026, 2, 2, 9, minute));
+      const succeeded = fireWrite(schedule, at(0)).run;
+      const failed = { ...fireWrite(schedule, at(1)).run, status: 'failed' as const, error: 'boom' };
+      const timedOut = { ...fireWrite(schedule, at(2)).run, status: 'timed_out' as const, error: 'late' };
+      const skipped = { ...unfiredRun(schedule, at(3), 'missed', 'busy'), status: 'skipped' as const };
+      const missed = unfiredRun(schedule, at(4), 'missed', 'missed');
+      for (const run of [succeeded, failed, timedOut, skipped, missed]) await insertRow(before, dialect.name, 'runs', runRowBeforeBudget(run));
+      await before.destroy();
+
+      const after = await migratedUpTo(database.config);
+      const storage = new TypeOrmStorage(after);
+      const upgraded = { ...schedule, stats: { ...EMPTY_STATS, succeeded: 1, failed: 1, timedOut: 1, skipped: 1, missed: 1 } };
+      assert.deepEqual(await storage.schedules.getSchedule('upgraded', schedule.id), upgraded);
+      const runs = await storage.history.listRunsBySchedule('upgraded', schedule.id);
+      assert.deepEqual(
+        runs.map((r) => [r.status, r.skipReason]),
+        [['missed', null], ['skipped', 'overlap'], ['timed_out', null], ['failed', null], ['succeeded', null]],
+      );
+      await undoThrough(after, budget);
+      await assert.rejects(after.query('SELECT stats FROM schedules'));
+      await assert.rejects(after.query('SELECT skip_reason FROM runs'));
+      await after.runMigrations();
+      assert.deepEqual(await storage.schedules.getSchedule('upgraded', schedule.id), upgraded);
     });
 
     it("moves a stateful session's messages into rows of their own, where fires append, and undoes it", async () => {
@@ -428,8 +465,20 @@ function describeUpgrades(dialect: SchemaDialect): void {
 /** A schedule's row as the table was before the pause columns (and max_runs). */
 function scheduleRowBeforePause(
   schedule: Schedule,
-): Omit<ScheduleRow, 'paused_reason' | 'pause_note' | 'pause_after_failures' | 'consecutive_failures' | 'max_runs' | 'fire_count'> {
-  const { paused_reason, pause_note, pause_after_failures, consecutive_failures, max_runs, fire_count, ...row } = toScheduleRow(schedule);
+): Omit<ScheduleRow, 'paused_reason' | 'pause_note' | 'pause_after_failures' | 'consecutive_failures' | 'max_runs' | 'fire_count' | 'budget' | 'budget_exhausted_until' | 'stats'> {
+  const { paused_reason, pause_note, pause_after_failures, consecutive_failures, max_runs, fire_count, ...row } = scheduleRowBeforeBudget(schedule);
+  return row;
+}
+
+/** A schedule's row as the table was before budgets (no budget, budget_exhausted_until or stats). */
+function scheduleRowBeforeBudget(schedule: Schedule): Omit<ScheduleRow, 'budget' | 'budget_exhausted_until' | 'stats'> {
+  const { budget, budget_exhausted_until, stats, ...row } = toScheduleRow(schedule);
+  return row;
+}
+
+/** A run's row as the table was before skip reasons. */
+function runRowBeforeBudget(run: Run): Omit<RunRow, 'skip_reason'> {
+  const { skip_reason, ...row } = toRunRow(run);
   return row;
 }
 

@@ -11,11 +11,12 @@ import {
 } from '../../domain/fire.js';
 import type { ClaimedDelivery } from '../../domain/delivery.js';
 import { MAX_RUNS_REACHED, maxRunsReached, type Schedule } from '../../domain/schedule.js';
+import { afterFireTime, budgetBlocksUntil, statsToJson } from '../../domain/schedule-stats.js';
 import type { HandOffReservation } from '../dispatch-hand-off.js';
 import { type DueBacklog, FiringStorage, type RecordFireOutcome } from '../ports/firing.storage.js';
 import type { RunEnding } from './dispatch-sql.js';
 import { type RawScheduleRow, scheduleFromRaw, toRunRow, toSchedule } from './entities/row.mapper.js';
-import { decidedClaim, FireWrites, outboxRow } from './fire-writes.js';
+import { type DecidedClaim, decidedClaim, FireWrites, outboxRow } from './fire-writes.js';
 import type { TypeOrmContext } from './typeorm-context.js';
 
 export class TypeOrmFiringStorage extends FiringStorage {
@@ -36,10 +37,17 @@ export class TypeOrmFiringStorage extends FiringStorage {
       // and the endings of its runs, which release a waiting run (see DispatchSql.endRuns).
       const row = await this.db.holdSchedule(em, userId, sourceScheduleId);
       if (!row) return { status: 'not-found' };
+      const stored = toSchedule(row);
+      const budgetBlocks = budgetBlocksUntil(stored, fire.run.scheduledFor);
       const activity =
-        fire.dispatch && fire.dispatch.overlapPolicy !== 'allow' ? await this.db.dispatch.activity(em, sourceScheduleId, fire.firedAt) : NO_ACTIVITY;
-      const decided = decideFire(fire, activity);
-      if (decided.kind === 'skip') return { status: 'busy', blockingRunId: decided.blockingRunId };
+        !budgetBlocks && fire.dispatch && fire.dispatch.overlapPolicy !== 'allow'
+          ? await this.db.dispatch.activity(em, sourceScheduleId, fire.firedAt)
+          : NO_ACTIVITY;
+      const decided = decideFire(fire, activity, budgetBlocks);
+      // A manual fire the policy or the budget skips is refused: nothing of it is recorded.
+      if (decided.kind === 'skip') {
+        return decided.budgetResetsAt ? { status: 'budget-exhausted', resetsAt: decided.budgetResetsAt } : { status: 'busy', blockingRunId: decided.blockingRunId! };
+      }
       const written = decided.fire;
       const deliverable = decided.kind === 'dispatch' && decided.outboxAvailableAt !== null;
       // A stateless fire goes straight to this process's dispatcher if it has room (a
@@ -54,13 +62,19 @@ export class TypeOrmFiringStorage extends FiringStorage {
         const kept = keepsMessage && existed ? written.message : null;
         await this.db.bulk.insert(em, 'outbox', [{ ...outboxRow(written, decided.outboxAvailableAt, kept), lease_until: leaseUntil }]);
       }
-      // One fire more; its max_runs-th makes the schedule done.
+      // One fire more (and its stats); its max_runs-th makes the schedule done.
       const fireCount = row.fire_count + 1;
-      await this.db.schedules(em).update({ id: written.run.scheduleId }, { last_run_at: written.firedAt, fire_count: fireCount });
+      const { stats, budgetExhaustedUntil } = afterFireTime(stored, [written.run], { at: written.run.scheduledFor });
+      await this.db
+        .schedules(em)
+        .update(
+          { id: written.run.scheduleId },
+          { last_run_at: written.firedAt, fire_count: fireCount, stats: statsToJson(stats), budget_exhausted_until: budgetExhaustedUntil },
+        );
       const done = maxRunsReached({ maxRuns: row.max_runs, fireCount });
       if (done) await this.writes.completeAtMaxRuns(em, [written.run.scheduleId], written.firedAt);
       if (leaseUntil) {
-        const schedule = { ...toSchedule(row), lastRunAt: written.firedAt, fireCount, ...(done ? MAX_RUNS_REACHED : {}) };
+        const schedule = { ...stored, lastRunAt: written.firedAt, fireCount, stats, budgetExhaustedUntil, ...(done ? MAX_RUNS_REACHED : {}) };
         handed = [{ run: structuredClone(written.run), schedule, session: structuredClone(written.session), attemptsMade: 0 }];
       } else if (deliverable) {
         await ready();
@@ -107,7 +121,7 @@ export class TypeOrmFiringStorage extends FiringStorage {
       try {
         // The common case: every plan writes, in a few multi-row statements for the whole batch.
         await em.transaction((sp) => this.writes.writeClaims(sp, claims, now));
-        outcomes = claims.map((c): ClaimOutcome => ({ scheduleId: c.scheduleId, status: 'fired' }));
+        outcomes = claims.map((c): ClaimOutcome => ({ scheduleId: c.scheduleId, status: 'fired', ...skipOf(c) }));
       } catch {
         // Something in the batch was refused: redo it schedule by schedule, so only that one fails.
         outcomes = [];
@@ -201,4 +215,10 @@ export class TypeOrmFiringStorage extends FiringStorage {
       return nextRunAt;
     });
   }
+}
+
+/** Why a claim's fire was written as a skipped run, if it was (see ClaimOutcome.skipReason). */
+function skipOf(claim: DecidedClaim): Pick<ClaimOutcome, 'skipReason'> {
+  const skipReason = claim.unfired.find((r) => r.skipReason !== null)?.skipReason;
+  return skipReason ? { skipReason } : {};
 }

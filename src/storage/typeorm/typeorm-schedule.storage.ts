@@ -1,4 +1,5 @@
-import type { Schedule } from '../../domain/schedule.js';
+import type { Page, PageRequest } from '../../common/page.js';
+import type { Schedule, ScheduleFilter } from '../../domain/schedule.js';
 import { ScheduleStorage, type ScheduleUpdateOutcome, updatedSchedule, versionMatches } from '../ports/schedule.storage.js';
 import { type RawScheduleRow, scheduleFromRaw, toSchedule, toScheduleRow } from './entities/row.mapper.js';
 import { type TypeOrmContext, writable } from './typeorm-context.js';
@@ -30,14 +31,35 @@ export class TypeOrmScheduleStorage extends ScheduleStorage {
     return rows.length > 0;
   }
 
-  async listSchedules(userId: string): Promise<Schedule[]> {
-    // A raw query, as the claims read schedules: hydrating entities cost more than the query.
+  async listSchedules(userId: string, filter: ScheduleFilter, page: PageRequest | null): Promise<Page<Schedule>> {
+    // Raw queries, as the claims read schedules: hydrating entities cost more than the query.
     const { dialect } = this.db;
-    const rows: RawScheduleRow[] = await this.db.dataSource.query(
-      `SELECT * FROM schedules WHERE user_id = ${dialect.placeholder(1)} ORDER BY created_at DESC, id DESC`,
-      [userId],
-    );
-    return Array.from(rows, (row) => scheduleFromRaw(dialect, row));
+    const params: unknown[] = [userId];
+    const slot = (value: unknown) => {
+      params.push(dialect.param(value));
+      return dialect.placeholder(params.length);
+    };
+    const where = [`user_id = ${dialect.placeholder(1)}`];
+    if (filter.agentId !== undefined) where.push(`agent_id = ${slot(filter.agentId)}`);
+    // What scheduleMatches says: active is what pausedReasonOf calls null.
+    const active = 'enabled = TRUE AND NOT (ended_at IS NOT NULL AND next_run_at IS NULL)';
+    if (filter.status === 'active') where.push(`(${active})`);
+    if (filter.status === 'paused') where.push(`NOT (${active})`);
+    if (filter.status === 'failing') where.push('consecutive_failures > 0');
+    if (filter.status === 'budget_exhausted') where.push(`budget_exhausted_until > ${slot(filter.now)}`);
+    const matching = where.join(' AND ');
+    const countParams = [...params];
+    if (page?.after) where.push(`(created_at, id) < (${slot(page.after.at)}, ${slot(page.after.id)})`);
+    const limit = page ? ` LIMIT ${page.limit + 1}` : '';
+    const [rows, counted]: [RawScheduleRow[], Array<{ n: number | string }>] = await Promise.all([
+      this.db.dataSource.query(`SELECT * FROM schedules WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC${limit}`, params),
+      page ? this.db.dataSource.query(`SELECT count(*) AS n FROM schedules WHERE ${matching}`, countParams) : Promise.resolve([]),
+    ]);
+    const found = Array.from(rows, (row) => scheduleFromRaw(dialect, row));
+    if (!page) return { items: found, total: found.length, next: null };
+    const items = found.slice(0, page.limit);
+    const last = items[items.length - 1];
+    return { items, total: Number(counted[0].n), next: found.length > page.limit ? { at: last.createdAt, id: last.id } : null };
   }
 
   async updateSchedule(

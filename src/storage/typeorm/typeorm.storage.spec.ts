@@ -218,7 +218,7 @@ for (const backend of BACKENDS) {
       await assert.rejects(storage.lifecycle.ping(), isUnavailable);
       await assert.rejects(storage.history.listRunsBySchedule('u', 's'), isUnavailable);
       await sql('DROP TABLE schedules');
-      await assert.rejects(storage.schedules.listSchedules('u'), isUnavailable);
+      await assert.rejects(storage.schedules.listSchedules('u', { now: new Date() }, null), isUnavailable);
       await assert.rejects(storage.schedules.createSchedule(aSchedule()), isUnavailable);
     });
 

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
 import { describe, it } from '@jest/globals';
 import type { DeliveryResult } from '../../../src/domain/delivery.js';
-import { type DueFirePlan, fireWrite, statefulSessionId } from '../../../src/domain/fire.js';
+import { type DueFirePlan, fireWrite, statefulSessionId, timedOutError } from '../../../src/domain/fire.js';
 import type { Run } from '../../../src/domain/run.js';
 import type { Session } from '../../../src/domain/session.js';
-import { aSchedule } from '../../support/builders.js';
+import { aSchedule, succeededAt } from '../../support/builders.js';
+import { EMPTY_STATS } from '../../../src/domain/schedule-stats.js';
 import { storedSession } from '../../support/stored-sessions.js';
 import { anAttempt, assertNewestWithinBounds, at, compactBytes, CONTRACT_SESSION_MAX_BYTES, CONTRACT_SESSION_MAX_MESSAGES, type ContractContext, DAY, HOUR, MINUTE, reply, SECOND } from './contract-context.js';
 
@@ -290,7 +291,9 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
         at(e, 12 * SECOND),
       );
       const fired = { ...schedule, lastRunAt: at(e, 4 * SECOND), fireCount: 5 };
-      assert.deepEqual(await stored(), { ...fired, consecutiveFailures: 2 });
+      // Its stats count every ending: three failures (the last one's error kept) and a success.
+      const stats = { ...succeededAt(at(e, 11 * SECOND)), failed: 3, lastFailureAt: at(e, 12 * SECOND), lastError: 'y' };
+      assert.deepEqual(await stored(), { ...fired, consecutiveFailures: 2, stats });
       // The third, a time-out: paused by the policy, with no next fire and a new version.
       const now = at(e, 4 * SECOND + 60 * SECOND);
       assert.equal(await storage.firing.timeOutRuns(now, 10), 1);
@@ -302,6 +305,7 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
         consecutiveFailures: 3,
         version: schedule.version + 1,
         updatedAt: now,
+        stats: { ...stats, timedOut: 1, lastFailureAt: now, lastError: timedOutError(60) },
       });
     });
 
@@ -312,7 +316,13 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
         const { run } = await dispatchFire(schedule, at(e, i * SECOND));
         await storage.delivery.reportRunStatus(run.id, 'failed', 'x', at(e, 10 * SECOND));
       }
-      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: at(e, 2 * SECOND), fireCount: 3, consecutiveFailures: 3 });
+      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), {
+        ...schedule,
+        lastRunAt: at(e, 2 * SECOND),
+        fireCount: 3,
+        consecutiveFailures: 3,
+        stats: { ...EMPTY_STATS, failed: 3, lastFailureAt: at(e, 10 * SECOND), lastError: 'x' },
+      });
     });
 
     it('keep the error for failed only', async () => {

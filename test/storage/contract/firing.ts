@@ -4,7 +4,8 @@ import { describe, it } from '@jest/globals';
 import { type DueFirePlan, fireWrite, statefulSessionId, unfiredRun } from '../../../src/domain/fire.js';
 import type { Run } from '../../../src/domain/run.js';
 import { MAX_RUNS_REACHED, type Schedule } from '../../../src/domain/schedule.js';
-import { aSchedule } from '../../support/builders.js';
+import { aSchedule, succeededAt } from '../../support/builders.js';
+import { EMPTY_STATS } from '../../../src/domain/schedule-stats.js';
 import { storedSession, storedSessions } from '../../support/stored-sessions.js';
 import { anAttempt, assertNewestWithinBounds, at, CONTRACT_SESSION_MAX_BYTES, CONTRACT_SESSION_MAX_MESSAGES, type ContractContext, DAY, HOUR, MINUTE, reply, SECOND } from './contract-context.js';
 
@@ -237,7 +238,7 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
       await storage.firing.recordFire(write);
       assert.deepEqual(await storage.history.listRunsBySchedule(schedule.userId, schedule.id), [write.run]);
       const stored = (await storage.schedules.getSchedule(schedule.userId, schedule.id))!;
-      assert.deepEqual(stored, { ...schedule, lastRunAt: at, fireCount: 1 });
+      assert.deepEqual(stored, { ...schedule, lastRunAt: at, fireCount: 1, stats: succeededAt(at) });
     });
 
     it('lists runs newest first by scheduled time, ties by id, scoped to the user', async () => {
@@ -307,7 +308,13 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
       assert.deepEqual(await storage.firing.claimDueSchedules(now, 10, plan), []);
 
       const storedA = (await storage.schedules.getSchedule(userId, a.id))!;
-      assert.deepEqual(storedA, { ...a, nextRunAt: plans.get(a.id)!.nextRunAt, lastRunAt: now, fireCount: 1 });
+      assert.deepEqual(storedA, {
+        ...a,
+        nextRunAt: plans.get(a.id)!.nextRunAt,
+        lastRunAt: now,
+        fireCount: 1,
+        stats: { ...succeededAt(now), missed: 1 },
+      });
       const runsA = await storage.history.listRunsBySchedule(userId, a.id);
       assert.deepEqual(runsA, [plans.get(a.id)!.fire!.run, plans.get(a.id)!.unfired[0]]);
       const [sessionA] = await storedSessions(storage.history, userId, a.id);
@@ -337,7 +344,7 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
       assert.deepEqual(outcomes, [{ scheduleId: schedule.id, status: 'fired' }]);
       assert.deepEqual(await storage.history.listRunsBySchedule(schedule.userId, schedule.id), [missed]);
       assert.deepEqual(await storedSessions(storage.history, schedule.userId, schedule.id), []);
-      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, nextRunAt: next });
+      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, nextRunAt: next, stats: { ...EMPTY_STATS, missed: 1 } });
     });
 
     it('records a fire the database refuses as a failed run, advances it, and fires the rest', async () => {
@@ -528,12 +535,12 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
       const schedule = await created({ overlapPolicy: 'skip', runTimeoutSeconds: 10 * 3600, nextRunAt: at(e) });
       const plans: DueFirePlan[] = [];
       await claimDispatched(at(e), plans);
-      assert.deepEqual(await claimDispatched(at(e, HOUR), plans), [{ scheduleId: schedule.id, status: 'fired' }]);
+      assert.deepEqual(await claimDispatched(at(e, HOUR), plans), [{ scheduleId: schedule.id, status: 'fired', skipReason: 'overlap' }]);
       const active = plans[0].fire!;
       const skipped = plans[1].fire!;
       const runs = await storage.history.listRunsBySchedule(schedule.userId, schedule.id);
       assert.deepEqual(runs, [
-        { ...skipped.run, sessionId: null, firedAt: null, status: 'skipped', error: runs[0].error, finishedAt: null, timeoutAt: null },
+        { ...skipped.run, sessionId: null, firedAt: null, status: 'skipped', error: runs[0].error, skipReason: 'overlap', finishedAt: null, timeoutAt: null },
         active.run,
       ]);
       assert.ok(runs[0].error!.includes(active.run.id), runs[0].error!);
@@ -545,6 +552,7 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
         nextRunAt: at(e, 2 * HOUR),
         // The skipped fire is no fire.
         fireCount: 1,
+        stats: { ...EMPTY_STATS, skipped: 1 },
       });
       assert.deepEqual(await deliverableIds(at(e, 2 * HOUR)), [active.run.id]);
     });
@@ -572,9 +580,9 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
       const schedule = await created({ overlapPolicy: 'skip', maxRuns: 3, runTimeoutSeconds: 10 * 3600, nextRunAt: at(e, HOUR) });
       // By hand, then claimed: two fires (the first is still active, so the claimed one is skipped).
       const first = await dispatchFire(schedule, at(e));
-      assert.deepEqual(await claimDispatched(at(e, HOUR)), [{ scheduleId: schedule.id, status: 'fired' }]);
+      assert.deepEqual(await claimDispatched(at(e, HOUR)), [{ scheduleId: schedule.id, status: 'fired', skipReason: 'overlap' }]);
       const stored = () => storage.schedules.getSchedule(schedule.userId, schedule.id);
-      assert.deepEqual(await stored(), { ...schedule, lastRunAt: at(e), nextRunAt: at(e, 2 * HOUR), fireCount: 1 });
+      assert.deepEqual(await stored(), { ...schedule, lastRunAt: at(e), nextRunAt: at(e, 2 * HOUR), fireCount: 1, stats: { ...EMPTY_STATS, skipped: 1 } });
       await storage.delivery.reportRunStatus(first.run.id, 'succeeded', null, at(e, HOUR));
       assert.deepEqual(await claimDispatched(at(e, 2 * HOUR)), [{ scheduleId: schedule.id, status: 'fired' }]);
       assert.equal((await stored())?.fireCount, 2);
@@ -590,6 +598,7 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
         fireCount: 3,
         version: schedule.version + 1,
         updatedAt: at(e, 2 * HOUR + 2 * SECOND),
+        stats: { ...succeededAt(at(e, 2 * HOUR + SECOND), 2), skipped: 1 },
       });
       assert.deepEqual(await claimDispatched(at(e, DAY)), []);
     });
@@ -599,12 +608,13 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
       const schedule = await created({ overlapPolicy: 'buffer_one', runTimeoutSeconds: 10 * 3600, nextRunAt: at(e) });
       const plans: DueFirePlan[] = [];
       for (const hours of [0, 1, 2]) {
-        assert.deepEqual(await claimDispatched(at(e, hours * HOUR), plans), [{ scheduleId: schedule.id, status: 'fired' }]);
+        const skipped = hours === 2 ? { skipReason: 'overlap' } : {};
+        assert.deepEqual(await claimDispatched(at(e, hours * HOUR), plans), [{ scheduleId: schedule.id, status: 'fired', ...skipped }]);
       }
       const [active, waiting, skipped] = plans.map((p) => p.fire!);
       const runs = await storage.history.listRunsBySchedule(schedule.userId, schedule.id);
       assert.deepEqual(runs, [
-        { ...skipped.run, sessionId: null, firedAt: null, status: 'skipped', error: runs[0].error, finishedAt: null, timeoutAt: null },
+        { ...skipped.run, sessionId: null, firedAt: null, status: 'skipped', error: runs[0].error, skipReason: 'overlap', finishedAt: null, timeoutAt: null },
         { ...waiting.run, status: 'pending', timeoutAt: null },
         active.run,
       ]);
@@ -616,6 +626,7 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
         lastRunAt: at(e, HOUR),
         nextRunAt: at(e, 3 * HOUR),
         fireCount: 2,
+        stats: { ...EMPTY_STATS, skipped: 1 },
       });
       assert.deepEqual(await deliverableIds(at(e, 3 * HOUR)), [active.run.id]);
     });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import type { StorageBackend } from '../../../src/storage/storage-backend.js';
 import type { StorageOptions } from '../../../src/storage/storage-options.js';
 import { CONTRACT_SESSION_MAX_BYTES, CONTRACT_SESSION_MAX_MESSAGES, contractContext } from './contract-context.js';
+import { budgetsContract } from './budgets.js';
 import { deliveryContract } from './delivery.js';
 import { firingContract } from './firing.js';
 import { handOffContract } from './hand-off.js';
@@ -40,5 +41,6 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
     firingContract(context);
     deliveryContract(context);
     handOffContract(context);
+    budgetsContract(context);
   });
 }

@@ -4,7 +4,7 @@ import { describe, it } from '@jest/globals';
 import { ValidationFailed } from '../../../src/common/domain-errors.js';
 import { fireWrite, statefulSessionId } from '../../../src/domain/fire.js';
 import type { Schedule } from '../../../src/domain/schedule.js';
-import { aSchedule } from '../../support/builders.js';
+import { aSchedule, succeededAt } from '../../support/builders.js';
 import { storedSession, storedSessions } from '../../support/stored-sessions.js';
 import { at, type ContractContext, MINUTE, SECOND } from './contract-context.js';
 
@@ -30,21 +30,21 @@ export function schedulesContract({ storage, newUser, newEra, fire, firedSession
       const refused = aSchedule({ userId });
       assert.equal(await storage.schedules.createSchedule(refused, 3), false);
       assert.equal(await storage.schedules.getSchedule(userId, refused.id), null);
-      assert.equal((await storage.schedules.listSchedules(userId)).length, 3);
+      assert.equal((await storage.schedules.listSchedules(userId, { now: new Date() }, null)).items.length, 3);
       // The limit counts what the user has now, and only theirs.
       assert.equal(await storage.schedules.createSchedule(aSchedule({ userId }), 4), true);
       assert.equal(await storage.schedules.createSchedule(aSchedule({ userId: newUser() }), 1), true);
-      const first = (await storage.schedules.listSchedules(userId))[0];
+      const first = (await storage.schedules.listSchedules(userId, { now: new Date() }, null)).items[0];
       await storage.schedules.deleteSchedule(userId, first.id);
       assert.equal(await storage.schedules.createSchedule(refused, 4), true);
-      assert.equal((await storage.schedules.listSchedules(userId)).length, 4);
+      assert.equal((await storage.schedules.listSchedules(userId, { now: new Date() }, null)).items.length, 4);
     });
 
     it('lets no concurrent creates of one user past the limit', async () => {
       const userId = newUser();
       const created = await Promise.all(Array.from({ length: 12 }, () => storage.schedules.createSchedule(aSchedule({ userId }), 5)));
       assert.equal(created.filter(Boolean).length, 5);
-      assert.equal((await storage.schedules.listSchedules(userId)).length, 5);
+      assert.equal((await storage.schedules.listSchedules(userId, { now: new Date() }, null)).items.length, 5);
     });
 
     it('round-trips null and empty values', async () => {
@@ -84,9 +84,9 @@ export function schedulesContract({ storage, newUser, newEra, fire, firedSession
       const tieB = aSchedule({ userId, id: `${uuidv7()}`, createdAt: t });
       for (const s of [tieA, older, tieB]) await storage.schedules.createSchedule(s);
       await storage.schedules.createSchedule(aSchedule({ userId: newUser() }));
-      const ids = (await storage.schedules.listSchedules(userId)).map((s) => s.id);
+      const ids = (await storage.schedules.listSchedules(userId, { now: new Date() }, null)).items.map((s) => s.id);
       assert.deepEqual(ids, [tieB.id, tieA.id, older.id]);
-      assert.deepEqual(await storage.schedules.listSchedules(newUser()), []);
+      assert.deepEqual((await storage.schedules.listSchedules(newUser(), { now: new Date() }, null)).items, []);
     });
 
     it('updates every stored field of the user’s schedule', async () => {
@@ -275,7 +275,12 @@ export function schedulesContract({ storage, newUser, newEra, fire, firedSession
       await storage.schedules.createSchedule(schedule);
       const fired = new Date('2026-05-09T09:00:00.000Z');
       await storage.firing.recordFire(fireWrite(schedule, fired));
-      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: fired, fireCount: 1 });
+      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), {
+        ...schedule,
+        lastRunAt: fired,
+        fireCount: 1,
+        stats: succeededAt(fired),
+      });
       const claimed = await storage.firing.claimDueSchedules(now, 1000, (s) => ({
         scheduleId: s.id,
         fire: s.id === schedule.id ? fireWrite(s, now, 'cron', s.nextRunAt!) : null,
@@ -283,7 +288,13 @@ export function schedulesContract({ storage, newUser, newEra, fire, firedSession
         nextRunAt: s.id === schedule.id ? null : s.nextRunAt,
       }));
       assert.deepEqual(claimed.filter((o) => o.scheduleId === schedule.id), [{ scheduleId: schedule.id, status: 'fired' }]);
-      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, nextRunAt: null, lastRunAt: now, fireCount: 2 });
+      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), {
+        ...schedule,
+        nextRunAt: null,
+        lastRunAt: now,
+        fireCount: 2,
+        stats: succeededAt(now, 2),
+      });
       const later = new Date('2026-05-10T09:00:00.000Z');
       await Promise.all([
         storage.schedules.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, name: 'renamed' })),
@@ -296,6 +307,7 @@ export function schedulesContract({ storage, newUser, newEra, fire, firedSession
         lastRunAt: later,
         fireCount: 3,
         version: 2,
+        stats: succeededAt(later, 3),
       });
     });
   });
@@ -319,7 +331,12 @@ export function schedulesContract({ storage, newUser, newEra, fire, firedSession
       assert.deepEqual(await storedSession(storage.history, kept, keptSession.id), keptSession);
       assert.deepEqual(await storage.history.listRunsBySchedule(userId, doomed.id), []);
       assert.equal((await storage.history.listRunsBySchedule(userId, kept.id)).length, 1);
-      assert.deepEqual(await storage.schedules.getSchedule(userId, kept.id), { ...kept, lastRunAt: keptSession.createdAt, fireCount: 1 });
+      assert.deepEqual(await storage.schedules.getSchedule(userId, kept.id), {
+        ...kept,
+        lastRunAt: keptSession.createdAt,
+        fireCount: 1,
+        stats: succeededAt(keptSession.createdAt),
+      });
       assert.equal(await storage.schedules.deleteSchedule(userId, doomed.id), false);
     });
 
@@ -328,7 +345,12 @@ export function schedulesContract({ storage, newUser, newEra, fire, firedSession
       await storage.schedules.createSchedule(schedule);
       const session = await firedSession(fireWrite(schedule, new Date()));
       assert.equal(await storage.schedules.deleteSchedule(newUser(), schedule.id), false);
-      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), { ...schedule, lastRunAt: session.createdAt, fireCount: 1 });
+      assert.deepEqual(await storage.schedules.getSchedule(schedule.userId, schedule.id), {
+        ...schedule,
+        lastRunAt: session.createdAt,
+        fireCount: 1,
+        stats: succeededAt(session.createdAt),
+      });
       assert.deepEqual(await storedSession(storage.history, schedule, session.id), session);
     });
   });

@@ -1,6 +1,8 @@
 import type { OverlapPolicy, PermissionMode, Schedule, ScheduleSource, StoredPauseReason } from '../../../domain/schedule.js';
 import type { Session, SessionSource } from '../../../domain/session.js';
-import type { DispatchAttempt, Run, RunStatus, RunTrigger, RunUsage } from '../../../domain/run.js';
+import type { Budget } from '../../../domain/budget.js';
+import type { DispatchAttempt, Run, RunStatus, RunTrigger, RunUsage, SkipReason } from '../../../domain/run.js';
+import { statsFromJson, statsToJson } from '../../../domain/schedule-stats.js';
 import type { DispatchAttemptRow } from './dispatch-attempt.entity.js';
 import type { RunRow } from './run.entity.js';
 import type { ScheduleRow } from './schedule.entity.js';
@@ -38,6 +40,9 @@ export function toScheduleRow(s: Schedule): ScheduleRow {
     consecutive_failures: s.consecutiveFailures,
     max_runs: s.maxRuns,
     fire_count: s.fireCount,
+    budget: s.budget && JSON.stringify(s.budget),
+    budget_exhausted_until: s.budgetExhaustedUntil,
+    stats: statsToJson(s.stats),
     created_at: s.createdAt,
     updated_at: s.updatedAt,
     version: s.version,
@@ -62,6 +67,7 @@ export function scheduleFromRaw(dialect: SqlDialect, r: RawScheduleRow): Schedul
     ended_at: at(r.ended_at),
     next_run_at: at(r.next_run_at),
     last_run_at: at(r.last_run_at),
+    budget_exhausted_until: at(r.budget_exhausted_until),
     created_at: at(r.created_at)!,
     updated_at: at(r.updated_at)!,
     catchup_window_seconds: Number(r.catchup_window_seconds),
@@ -100,6 +106,9 @@ export function toSchedule(r: ScheduleRow): Schedule {
     consecutiveFailures: Number(r.consecutive_failures ?? 0),
     maxRuns: r.max_runs == null ? null : Number(r.max_runs),
     fireCount: Number(r.fire_count ?? 0),
+    budget: r.budget ? (JSON.parse(r.budget) as Budget) : null,
+    budgetExhaustedUntil: r.budget_exhausted_until ?? null,
+    stats: statsFromJson(r.stats),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     version: r.version,
@@ -189,6 +198,7 @@ export function toRunRow(r: Run): RunRow {
     fired_at: r.firedAt,
     status: r.status,
     error: r.error,
+    skip_reason: r.skipReason,
     finished_at: r.finishedAt,
     timeout_at: r.timeoutAt,
     usage_input_tokens: r.usage?.inputTokens ?? null,
@@ -208,6 +218,7 @@ export function toRun(r: RunRow): Run {
     firedAt: r.fired_at,
     status: r.status as RunStatus,
     error: r.error,
+    skipReason: (r.skip_reason ?? null) as SkipReason | null,
     finishedAt: r.finished_at,
     timeoutAt: r.timeout_at,
     usage: toRunUsage(r),

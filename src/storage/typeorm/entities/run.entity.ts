@@ -12,6 +12,7 @@ export interface RunRow {
   fired_at: Date | null;
   status: string;
   error: string | null;
+  skip_reason: string | null;
   finished_at: Date | null;
   timeout_at: Date | null;
   /** What the run consumed (RunUsage), null until its runtime reports it; apart, so that sums need no JSON. */
@@ -42,6 +43,7 @@ export function runEntity(dialect: SqlDialect): EntitySchema<RunRow> {
       fired_at: { type: t.timestamp, nullable: true },
       status: { type: 'varchar', length: 16 },
       error: { type: 'text', nullable: true },
+      skip_reason: { type: 'varchar', length: 32, nullable: true },
       finished_at: { type: t.timestamp, nullable: true },
       timeout_at: { type: t.timestamp, nullable: true },
       usage_input_tokens: { type: 'bigint', nullable: true },

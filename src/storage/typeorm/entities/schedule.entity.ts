@@ -31,6 +31,11 @@ export interface ScheduleRow {
   consecutive_failures: number;
   max_runs: number | null;
   fire_count: number;
+  /** JSON text of the Budget, or null. */
+  budget: string | null;
+  budget_exhausted_until: Date | null;
+  /** JSON text of the ScheduleStats. */
+  stats: string;
   created_at: Date;
   updated_at: Date;
   version: number;
@@ -75,6 +80,10 @@ export function scheduleEntity(dialect: SqlDialect): EntitySchema<ScheduleRow> {
       max_runs: { type: 'integer', nullable: true },
       // Likewise (the migration counted existing schedules' fires from their runs).
       fire_count: { type: 'integer', default: 0 },
+      budget: { type: 'text', nullable: true },
+      budget_exhausted_until: { type: t.timestamp, nullable: true },
+      // Likewise (the migration counted existing schedules' runs).
+      stats: { type: 'text', default: '{}' },
       created_at: { type: t.timestamp },
       updated_at: { type: t.timestamp },
       // As with catchup_window_seconds: the migration's DEFAULT (the version of existing rows) stays on the column.

@@ -1,0 +1,22 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { STATS_FROM_RUNS } from '../stats-from-runs.js';
+
+/**
+ * A schedule's budget, its exhaustion mark and its stats (JSON text; for existing schedules, the
+ * counts of their kept runs), and why a skipped run was skipped (existing ones: their overlap policy).
+ */
+export class ScheduleBudgetPostgres1765400000000 implements MigrationInterface {
+  name = 'ScheduleBudgetPostgres1765400000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE runs ADD COLUMN skip_reason varchar(32)`);
+    await q.query(`UPDATE runs SET skip_reason = 'overlap' WHERE status = 'skipped'`);
+    await q.query(`ALTER TABLE schedules ADD COLUMN budget text, ADD COLUMN budget_exhausted_until timestamptz, ADD COLUMN stats text NOT NULL DEFAULT '{}'`);
+    await q.query(`UPDATE schedules SET stats = ${STATS_FROM_RUNS}`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE schedules DROP COLUMN budget, DROP COLUMN budget_exhausted_until, DROP COLUMN stats`);
+    await q.query(`ALTER TABLE runs DROP COLUMN skip_reason`);
+  }
+}

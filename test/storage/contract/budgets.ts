@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { describe, it } from '@jest/globals';
+import type { Budget } from '../../../src/domain/budget.js';
+import type { Schedule, ScheduleFilter } from '../../../src/domain/schedule.js';
+import { aSchedule } from '../../support/builders.js';
+import { at, type ContractContext, DAY, HOUR, SECOND } from './contract-context.js';
+
+/**
+ * The brakes every backend keeps in the transactions that write runs: budgets (fire times in an
+ * exhausted period become skipped runs, a manual fire is refused), the period's use, and the list
+ * filters that read them.
+ */
+export function budgetsContract({ storage, newUser, newEra, created, dispatchFire, tryDispatchFire, claimDispatched }: ContractContext): void {
+  const budget = (limits: Partial<Budget>): Budget => ({ period: 'day', maxRuns: null, maxTokens: null, maxCostUsd: null, ...limits });
+  const stored = (s: Schedule) => storage.schedules.getSchedule(s.userId, s.id);
+
+  describe('budgets', () => {
+    it('fire up to max_runs in a period, then skip its fire times (budget_exhausted) and refuse manual fires until it resets', async () => {
+      const e = newEra(); // a UTC midnight
+      const schedule = await created({ timezone: 'UTC', overlapPolicy: 'allow', budget: budget({ maxRuns: 2 }), nextRunAt: at(e, HOUR) });
+      // One by hand, one claimed: the period's two runs.
+      await dispatchFire(schedule, at(e, 30 * 60 * SECOND));
+      assert.deepEqual(await claimDispatched(at(e, HOUR)), [{ scheduleId: schedule.id, status: 'fired' }]);
+      const tomorrow = at(e, DAY);
+      assert.deepEqual((await stored(schedule))?.budgetExhaustedUntil, tomorrow);
+      assert.deepEqual((await stored(schedule))?.stats.period, { startsAt: at(e), runs: 2, inputTokens: 0, outputTokens: 0, costUsd: 0 });
+
+      // The next fire time is recorded as skipped, its next one planned as ever; a manual fire writes nothing.
+      assert.deepEqual(await claimDispatched(at(e, 2 * HOUR)), [{ scheduleId: schedule.id, status: 'fired', skipReason: 'budget_exhausted' }]);
+      const [skipped] = await storage.history.listRunsBySchedule(schedule.userId, schedule.id);
+      assert.deepEqual(
+        [skipped.status, skipped.skipReason, skipped.sessionId, skipped.scheduledFor],
+        ['skipped', 'budget_exhausted', null, at(e, 2 * HOUR)],
+      );
+      assert.ok(skipped.error?.includes(tomorrow.toISOString()), skipped.error ?? '');
+      assert.deepEqual(await tryDispatchFire(schedule, at(e, 3 * HOUR)), { status: 'budget-exhausted', resetsAt: tomorrow });
+      const afterSkip = (await stored(schedule))!;
+      assert.deepEqual([afterSkip.fireCount, afterSkip.stats.skipped, afterSkip.enabled, afterSkip.nextRunAt], [2, 1, true, at(e, 3 * HOUR)]);
+      assert.equal((await storage.history.listRunsBySchedule(schedule.userId, schedule.id)).length, 3);
+
+      // The next day starts afresh.
+      await storage.schedules.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, nextRunAt: at(e, DAY + HOUR) }));
+      assert.deepEqual(await claimDispatched(at(e, DAY + HOUR)), [{ scheduleId: schedule.id, status: 'fired' }]);
+      assert.deepEqual((await stored(schedule))?.stats.period, { startsAt: at(e, DAY), runs: 1, inputTokens: 0, outputTokens: 0, costUsd: 0 });
+    });
+
+    it('count reported tokens and cost in the period they are reported in; the runs in flight may overshoot', async () => {
+      const e = newEra();
+      const schedule = await created({ timezone: 'UTC', overlapPolicy: 'allow', budget: budget({ maxTokens: 100, maxCostUsd: 10 }), nextRunAt: at(e, DAY) });
+      const first = await dispatchFire(schedule, at(e, HOUR));
+      const second = await dispatchFire(schedule, at(e, HOUR + SECOND));
+      await storage.delivery.reportRunStatus(first.run.id, 'succeeded', null, at(e, 2 * HOUR), { inputTokens: 40, outputTokens: 20, costUsd: 1.5 });
+      assert.equal((await stored(schedule))?.budgetExhaustedUntil, null);
+      // The second, in flight while the budget was open, takes it past the limit.
+      await storage.delivery.recordDeliveryAttempts(
+        [
+          {
+            attempt: { runId: second.run.id, at: at(e, 3 * HOUR), statusCode: 200, error: null, durationMs: 5 },
+            result: { outcome: 'completed', status: 'failed', error: 'tool crashed', usage: { inputTokens: 30, outputTokens: 25, costUsd: null } },
+          },
+        ],
+        at(e, 3 * HOUR),
+      );
+      const after = (await stored(schedule))!;
+      assert.deepEqual(after.stats.period, { startsAt: at(e), runs: 2, inputTokens: 70, outputTokens: 45, costUsd: 1.5 });
+      assert.deepEqual(after.budgetExhaustedUntil, at(e, DAY));
+      assert.deepEqual(await tryDispatchFire(schedule, at(e, 4 * HOUR)), { status: 'budget-exhausted', resetsAt: at(e, DAY) });
+      // The next day, the fire goes out again.
+      assert.equal((await tryDispatchFire(schedule, at(e, DAY))).status, 'fired');
+    });
+
+    it('count periods in the schedule’s time zone', async () => {
+      const e = newEra();
+      // Midnight in Tokyo is 15:00 UTC the day before.
+      const schedule = await created({ timezone: 'Asia/Tokyo', overlapPolicy: 'allow', budget: budget({ maxRuns: 1 }), nextRunAt: at(e, 30 * DAY) });
+      await dispatchFire(schedule, at(e, 14 * HOUR));
+      assert.deepEqual(await tryDispatchFire(schedule, at(e, 15 * HOUR - SECOND)), { status: 'budget-exhausted', resetsAt: at(e, 15 * HOUR) });
+      assert.equal((await tryDispatchFire(schedule, at(e, 15 * HOUR))).status, 'fired');
+    });
+
+    it('stay out of the way of a schedule without one', async () => {
+      const e = newEra();
+      const schedule = await created({ timezone: 'UTC', overlapPolicy: 'allow', nextRunAt: at(e, DAY) });
+      for (let i = 0; i < 3; i++) await dispatchFire(schedule, at(e, i * SECOND));
+      const after = (await stored(schedule))!;
+      assert.deepEqual([after.stats.period, after.budgetExhaustedUntil, after.fireCount], [null, null, 3]);
+    });
+  });
+
+  describe('schedule list filters', () => {
+    it('filter by status and agent, page by keyset, and count every match', async () => {
+      const userId = newUser();
+      const now = new Date('2026-06-01T12:00:00.000Z');
+      const created = (minute: number, overrides: Partial<Schedule>) =>
+        aSchedule({ userId, createdAt: new Date(Date.UTC(2026, 4, 1, 0, minute)), nextRunAt: new Date('2026-07-01T00:00:00.000Z'), ...overrides });
+      const active = created(1, {});
+      const paused = created(2, { enabled: false, pausedReason: 'user', nextRunAt: null });
+      const ended = created(3, { endedAt: new Date('2026-05-15T00:00:00.000Z'), nextRunAt: null });
+      const failing = created(4, { consecutiveFailures: 2, agentId: 'agent-2' });
+      const exhausted = created(5, { budget: budget({ maxRuns: 1 }), budgetExhaustedUntil: new Date('2026-06-02T00:00:00.000Z'), agentId: 'agent-2' });
+      const wasExhausted = created(6, { budget: budget({ maxRuns: 1 }), budgetExhaustedUntil: new Date('2026-06-01T00:00:00.000Z') });
+      for (const s of [active, paused, ended, failing, exhausted, wasExhausted]) await storage.schedules.createSchedule(s);
+      await storage.schedules.createSchedule(aSchedule({ userId: newUser(), consecutiveFailures: 1 }));
+
+      const ids = async (filter: Omit<ScheduleFilter, 'now'>) => (await storage.schedules.listSchedules(userId, { ...filter, now }, null)).items.map((s) => s.id);
+      assert.deepEqual(await ids({}), [wasExhausted, exhausted, failing, ended, paused, active].map((s) => s.id));
+      assert.deepEqual(await ids({ status: 'active' }), [wasExhausted, exhausted, failing, active].map((s) => s.id));
+      assert.deepEqual(await ids({ status: 'paused' }), [ended, paused].map((s) => s.id));
+      assert.deepEqual(await ids({ status: 'failing' }), [failing.id]);
+      assert.deepEqual(await ids({ status: 'budget_exhausted' }), [exhausted.id]);
+      assert.deepEqual(await ids({ agentId: 'agent-2' }), [exhausted.id, failing.id]);
+      assert.deepEqual(await ids({ agentId: 'agent-2', status: 'failing' }), [failing.id]);
+      assert.deepEqual(await ids({ agentId: 'nobody' }), []);
+
+      // Pages of two of the active ones: the total counts them all; the last page has no next.
+      const first = await storage.schedules.listSchedules(userId, { status: 'active', now }, { limit: 2 });
+      assert.deepEqual([first.items.map((s) => s.id), first.total], [[wasExhausted.id, exhausted.id], 4]);
+      const second = await storage.schedules.listSchedules(userId, { status: 'active', now }, { limit: 2, after: first.next! });
+      assert.deepEqual([second.items.map((s) => s.id), second.total, second.next], [[failing.id, active.id], 4, null]);
+    });
+  });
+}
