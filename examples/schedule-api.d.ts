@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * List the caller's schedules
-         * @description Newest first.
+         * @description Newest first; filtered by `status` and `agent_id`; whole, or by page with `limit` and `cursor`.
          */
         get: operations["ScheduleController_list"];
         put?: never;
@@ -401,6 +401,97 @@ export interface components {
              * @example null
              */
             pause_note: string | null;
+            /** @description What it may consume per period; null: no budget. */
+            budget: {
+                /**
+                 * @description The calendar period the limits apply to, in the schedule's time zone: a day from midnight, a week from Monday's midnight, a month from the 1st's midnight.
+                 * @example day
+                 * @enum {string}
+                 */
+                period: "day" | "week" | "month";
+                /**
+                 * @description Fires per period (by cron, catch-up or `POST /run`); null or left out: no limit.
+                 * @example 24
+                 */
+                max_runs?: number | null;
+                /**
+                 * @description Input plus output tokens per period, as the runtime reports them; null or left out: no limit.
+                 * @example null
+                 */
+                max_tokens?: number | null;
+                /**
+                 * @description Cost in US dollars per period, as the runtime reports it; null or left out: no limit.
+                 * @example 5
+                 */
+                max_cost_usd?: number | null;
+            } | null;
+        };
+        ScheduleStatsResponse: {
+            /**
+             * @description Fires so far (by cron, catch-up or `POST /run`).
+             * @example 42
+             */
+            fires: number;
+            /** @example 39 */
+            succeeded: number;
+            /** @example 2 */
+            failed: number;
+            /** @example 1 */
+            timed_out: number;
+            /** @example 0 */
+            skipped: number;
+            /** @example 0 */
+            missed: number;
+            /**
+             * @description Runs in a row that ended `failed` or `timed_out`.
+             * @example 0
+             */
+            consecutive_failures: number;
+            /**
+             * Format: date-time
+             * @example 2026-03-02T08:11:33.024Z
+             */
+            last_success_at: string | null;
+            /**
+             * Format: date-time
+             * @example null
+             */
+            last_failure_at: string | null;
+            /**
+             * @description The error of the last run that failed or timed out.
+             * @example null
+             */
+            last_error: string | null;
+            /** @description The budget's current period; null without a budget. */
+            period: {
+                /**
+                 * Format: date-time
+                 * @example 2026-01-15T00:00:00.000Z
+                 */
+                starts_at: string;
+                /**
+                 * Format: date-time
+                 * @description When the next period starts, afresh.
+                 * @example 2026-01-16T00:00:00.000Z
+                 */
+                resets_at: string;
+                /**
+                 * @description Fires in this period.
+                 * @example 3
+                 */
+                runs: number;
+                /** @example 12000 */
+                input_tokens: number;
+                /** @example 3400 */
+                output_tokens: number;
+                /** @example 0.42 */
+                cost_usd: number;
+                /**
+                 * @description Whether a limit is reached: fire times are skipped until `resets_at`.
+                 * @example false
+                 */
+                exhausted: boolean;
+            } | null;
         };
         ScheduleResponse: {
             /** @example 019cad8f-ac00-78e8-bc16-57827067717c */
@@ -432,12 +523,18 @@ export interface components {
              * @example 2026-03-02T08:11:33.024Z
              */
             last_run_at: string | null;
+            stats: components["schemas"]["ScheduleStatsResponse"];
         };
         ScheduleListResponse: {
-            /** @description The caller's schedules, newest first. */
+            /** @description The caller's schedules that pass the filters, newest first. */
             schedules: components["schemas"]["ScheduleResponse"][];
-            /** @example 1 */
+            /**
+             * @description Number of schedules that pass the filters (all pages).
+             * @example 1
+             */
             total: number;
+            /** @description Only with `limit`: pass it as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
         };
         CreateScheduleDto: {
             /**
@@ -526,6 +623,30 @@ export interface components {
              * @example 10
              */
             max_runs?: number | null;
+            /** @description What the schedule may consume per calendar period of its time zone: fires, tokens, cost (at least one limit). While the period has reached a limit, each fire time is recorded as a `skipped` run with `skip_reason: "budget_exhausted"` and `POST /run` answers 409; the next period fires again. Tokens and cost count when the runtime reports them, so runs in flight can overshoot those limits by what they consume. null: no budget. Omitted on create: `null`. */
+            budget?: {
+                /**
+                 * @description The calendar period the limits apply to, in the schedule's time zone: a day from midnight, a week from Monday's midnight, a month from the 1st's midnight.
+                 * @example day
+                 * @enum {string}
+                 */
+                period: "day" | "week" | "month";
+                /**
+                 * @description Fires per period (by cron, catch-up or `POST /run`); null or left out: no limit.
+                 * @example 24
+                 */
+                max_runs?: number | null;
+                /**
+                 * @description Input plus output tokens per period, as the runtime reports them; null or left out: no limit.
+                 * @example null
+                 */
+                max_tokens?: number | null;
+                /**
+                 * @description Cost in US dollars per period, as the runtime reports it; null or left out: no limit.
+                 * @example 5
+                 */
+                max_cost_usd?: number | null;
+            } | null;
             /**
              * @description The user's note on a pause (why, until when): given with `enabled: false`, or while the schedule is disabled (422 on an enabled schedule); enabling the schedule clears it. null clears it.
              * @example null
@@ -626,6 +747,30 @@ export interface components {
              * @example 10
              */
             max_runs?: number | null;
+            /** @description What the schedule may consume per calendar period of its time zone: fires, tokens, cost (at least one limit). While the period has reached a limit, each fire time is recorded as a `skipped` run with `skip_reason: "budget_exhausted"` and `POST /run` answers 409; the next period fires again. Tokens and cost count when the runtime reports them, so runs in flight can overshoot those limits by what they consume. null: no budget. Omitted on create: `null`. */
+            budget?: {
+                /**
+                 * @description The calendar period the limits apply to, in the schedule's time zone: a day from midnight, a week from Monday's midnight, a month from the 1st's midnight.
+                 * @example day
+                 * @enum {string}
+                 */
+                period: "day" | "week" | "month";
+                /**
+                 * @description Fires per period (by cron, catch-up or `POST /run`); null or left out: no limit.
+                 * @example 24
+                 */
+                max_runs?: number | null;
+                /**
+                 * @description Input plus output tokens per period, as the runtime reports them; null or left out: no limit.
+                 * @example null
+                 */
+                max_tokens?: number | null;
+                /**
+                 * @description Cost in US dollars per period, as the runtime reports it; null or left out: no limit.
+                 * @example 5
+                 */
+                max_cost_usd?: number | null;
+            } | null;
             /**
              * @description The user's note on a pause (why, until when): given with `enabled: false`, or while the schedule is disabled (422 on an enabled schedule); enabling the schedule clears it. null clears it.
              * @example null
@@ -873,7 +1018,7 @@ export interface components {
              */
             fired_at: string | null;
             /**
-             * @description With dispatch to an agent runtime: `pending` (written, not yet delivered, or waiting for the active run under `buffer_one`) → `dispatched` (the runtime accepted the webhook) → `running` → `succeeded` | `failed`; `timed_out` when no final status came within the schedule's `run_timeout_seconds`; `failed` also when the delivery gave up. `missed` (the service was down past the catch-up window) and `skipped` (the overlap policy refused the fire) have no session. Without dispatch a fire is `succeeded` as soon as its session is written.
+             * @description With dispatch to an agent runtime: `pending` (written, not yet delivered, or waiting for the active run under `buffer_one`) → `dispatched` (the runtime accepted the webhook) → `running` → `succeeded` | `failed`; `timed_out` when no final status came within the schedule's `run_timeout_seconds`; `failed` also when the delivery gave up. `missed` (the service was down past the catch-up window) and `skipped` (the overlap policy refused the fire, or the budget was exhausted: see `skip_reason`) have no session. Without dispatch a fire is `succeeded` as soon as its session is written.
              * @example pending
              * @enum {string}
              */
@@ -883,6 +1028,12 @@ export interface components {
              * @example null
              */
             error: string | null;
+            /**
+             * @description Why a `skipped` run was skipped: `overlap` (a run was still active, see `overlap_policy`) or `budget_exhausted` (the schedule's budget period had reached a limit); null for other runs.
+             * @example null
+             * @enum {string|null}
+             */
+            skip_reason: "overlap" | "budget_exhausted" | null;
             /**
              * Format: date-time
              * @description When it reached its final status; null while active and for missed or skipped runs.
@@ -935,6 +1086,11 @@ export interface components {
             errors?: components["schemas"]["FieldErrorResponse"][];
             /** @description The run still active (`…:schedule-busy` only). */
             active_run_id?: string;
+            /**
+             * Format: date-time
+             * @description When the budget period resets (`…:budget-exhausted` only).
+             */
+            resets_at?: string;
         };
         RunListResponse: {
             /** @description Newest first (by scheduled_for). */
@@ -999,7 +1155,7 @@ export interface components {
              */
             fired_at: string | null;
             /**
-             * @description With dispatch to an agent runtime: `pending` (written, not yet delivered, or waiting for the active run under `buffer_one`) → `dispatched` (the runtime accepted the webhook) → `running` → `succeeded` | `failed`; `timed_out` when no final status came within the schedule's `run_timeout_seconds`; `failed` also when the delivery gave up. `missed` (the service was down past the catch-up window) and `skipped` (the overlap policy refused the fire) have no session. Without dispatch a fire is `succeeded` as soon as its session is written.
+             * @description With dispatch to an agent runtime: `pending` (written, not yet delivered, or waiting for the active run under `buffer_one`) → `dispatched` (the runtime accepted the webhook) → `running` → `succeeded` | `failed`; `timed_out` when no final status came within the schedule's `run_timeout_seconds`; `failed` also when the delivery gave up. `missed` (the service was down past the catch-up window) and `skipped` (the overlap policy refused the fire, or the budget was exhausted: see `skip_reason`) have no session. Without dispatch a fire is `succeeded` as soon as its session is written.
              * @example pending
              * @enum {string}
              */
@@ -1009,6 +1165,12 @@ export interface components {
              * @example null
              */
             error: string | null;
+            /**
+             * @description Why a `skipped` run was skipped: `overlap` (a run was still active, see `overlap_policy`) or `budget_exhausted` (the schedule's budget period had reached a limit); null for other runs.
+             * @example null
+             * @enum {string|null}
+             */
+            skip_reason: "overlap" | "budget_exhausted" | null;
             /**
              * Format: date-time
              * @description When it reached its final status; null while active and for missed or skipped runs.
@@ -1287,7 +1449,16 @@ export type $defs = Record<string, never>;
 export interface operations {
     ScheduleController_list: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size (1–500). Without it the response holds every item and no `next_cursor`. */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page; needs `limit`. */
+                cursor?: string;
+                /** @description Only schedules that are `active` (they fire: `paused_reason` null), `paused` (they do not), `failing` (`stats.consecutive_failures` > 0), or `budget_exhausted` (their budget period has reached a limit). */
+                status?: "active" | "paused" | "failing" | "budget_exhausted";
+                /** @description Only the schedules of this agent. */
+                agent_id?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1324,6 +1495,30 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "The x-user-id header is required: 1 to 256 characters, no control characters.",
                      *       "instance": "/schedule"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A field is invalid; `errors[]` names each one. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:validation-failed",
+                     *       "title": "Validation failed",
+                     *       "status": 422,
+                     *       "detail": "limit: limit must not be less than 1",
+                     *       "instance": "/schedule",
+                     *       "errors": [
+                     *         {
+                     *           "field": "limit",
+                     *           "message": "limit must not be less than 1"
+                     *         }
+                     *       ]
                      *     }
                      */
                     "application/problem+json": components["schemas"]["ProblemDetails"];
