@@ -180,6 +180,7 @@ describeOnEveryBackend('firing', (backend) => {
           fired_at: '2026-12-23T10:00:00.000Z',
           status: 'succeeded',
           error: null,
+          skip_reason: null,
           // Record-only mode: the run ends as it fires, and nothing waits for it.
           finished_at: '2026-12-23T10:00:00.000Z',
           timeout_at: null,

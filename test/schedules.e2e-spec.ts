@@ -101,9 +101,23 @@ describeOnEveryBackend('/schedule', (backend) => {
           max_runs: null,
           paused_reason: null,
           pause_note: null,
+          budget: null,
         },
         next_run_at: '2026-04-02T09:00:00.000Z',
         last_run_at: null,
+        stats: {
+          fires: 0,
+          succeeded: 0,
+          failed: 0,
+          timed_out: 0,
+          skipped: 0,
+          missed: 0,
+          consecutive_failures: 0,
+          last_success_at: null,
+          last_failure_at: null,
+          last_error: null,
+          period: null,
+        },
       });
     });
 

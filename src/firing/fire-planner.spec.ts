@@ -106,6 +106,7 @@ describe('planDueFire', () => {
         firedAt: null,
         status: 'missed',
         error: `not fired: ${late} s late, beyond the catch-up window of 300 s`,
+        skipReason: null,
         finishedAt: null,
         timeoutAt: null,
         usage: null,
