@@ -106,6 +106,7 @@ describeOnEveryBackend('metrics', (backend) => {
       ['nodejs_heap_size_used_bytes', 'gauge'],
       ['http_request_duration_seconds', 'histogram'],
       ['schedule_fires_total', 'counter'],
+      ['schedule_skips_total', 'counter'],
       ['schedule_fire_lag_seconds', 'histogram'],
       ['schedule_due_backlog', 'gauge'],
       ['schedule_claim_batch_duration_seconds', 'histogram'],
@@ -177,6 +178,23 @@ describeOnEveryBackend('metrics', (backend) => {
     assert.equal(moved('schedule_fire_lag_seconds_count'), 1);
     assert.equal(moved('schedule_fire_lag_seconds_bucket', { le: '10' }), 0);
     assert.equal(moved('schedule_fire_lag_seconds_bucket', { le: '30' }), 1);
+    await remove(schedule);
+  });
+
+  it('counts the fire times a budget skips, cron ones as skipped runs and manual ones refused, by skip_reason', async () => {
+    clock.set('2026-03-02T11:00:30.000Z');
+    const schedule = await create({ cron_expression: '0 * * * *', timezone: 'UTC', budget: { period: 'day', max_runs: 1 } });
+    await http().post(`/schedule/${schedule.id}/run`).set('x-user-id', schedule.userId).expect(202);
+    const before = await scrape(backend.app);
+    await http().post(`/schedule/${schedule.id}/run`).set('x-user-id', schedule.userId).expect(409);
+    clock.set('2026-03-02T12:00:00.000Z');
+    await tick();
+    const moved = delta(before, await scrape(backend.app));
+    assert.equal(moved('schedule_skips_total', { trigger: 'manual', skip_reason: 'budget_exhausted' }), 1);
+    assert.equal(moved('schedule_skips_total', { trigger: 'cron', skip_reason: 'budget_exhausted' }), 1);
+    assert.equal(moved('schedule_fires_total', { trigger: 'cron', status: 'skipped' }), 1);
+    assert.equal(moved('schedule_fires_total', { trigger: 'cron', status: 'succeeded' }), 0);
+    assert.equal(moved('schedule_skips_total', { trigger: 'cron', skip_reason: 'overlap' }), 0);
     await remove(schedule);
   });
 
@@ -285,6 +303,7 @@ describeOnEveryBackend(
       const moved = delta(before, await scrape(backend.app));
       assert.equal(moved('schedule_fires_total', { trigger: 'manual', status: 'pending' }), 1);
       assert.equal(moved('schedule_fires_total', { trigger: 'manual', status: 'skipped' }), 1);
+      assert.equal(moved('schedule_skips_total', { trigger: 'manual', skip_reason: 'overlap' }), 1);
     });
   },
   () => ({
