@@ -24,7 +24,7 @@ export class AppModule {
         AuthModule.forRoot(config.auth ?? HEADER_AUTH),
         LimitsModule.forRoot(config.limits),
         DispatchModule.forRoot(config.dispatch ?? null),
-        StorageModule.forRoot(config.storage),
+        StorageModule.forRoot(config.storage, { scheduleEvents: config.dispatch != null }),
         SessionsModule,
         SchedulesModule,
         FiringModule.forRoot(config.scheduler),

@@ -14,9 +14,16 @@ export interface StorageOptions {
    * the newest message is always kept, even alone over this bound.
    */
   statefulSessionMaxBytes: number;
+  /**
+   * Whether the transitions the service makes (a policy pause, a budget exhausted, max runs
+   * reached) write schedule events to deliver (ScheduleEvent): only where something delivers them
+   * (dispatch is configured), so that they never pile up unread.
+   */
+  scheduleEvents: boolean;
 }
 
 export const DEFAULT_STORAGE_OPTIONS: StorageOptions = {
   statefulSessionMaxMessages: DEFAULT_STORAGE_LIMITS.statefulSessionMaxMessages,
   statefulSessionMaxBytes: DEFAULT_STORAGE_LIMITS.statefulSessionMaxBytes,
+  scheduleEvents: false,
 };

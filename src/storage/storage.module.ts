@@ -40,8 +40,10 @@ const EXPORTS = [...PORTS.map(([port]) => port), DispatchHandOff, DueNotificatio
 /** Binds the storage ports to the implementation the configuration names; the only place that chooses. */
 @Module({})
 export class StorageModule {
-  static forRoot(config: StorageConfig): DynamicModule {
+  /** `scheduleEvents`: whether schedule events are written (dispatch is configured: see StorageOptions). */
+  static forRoot(config: StorageConfig, { scheduleEvents }: { scheduleEvents: boolean }): DynamicModule {
     const options: StorageOptions = {
+      scheduleEvents,
       statefulSessionMaxMessages: config.statefulSessionMaxMessages ?? DEFAULT_STORAGE_LIMITS.statefulSessionMaxMessages,
       statefulSessionMaxBytes: config.statefulSessionMaxBytes ?? DEFAULT_STORAGE_LIMITS.statefulSessionMaxBytes,
     };

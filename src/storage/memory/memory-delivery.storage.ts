@@ -8,6 +8,7 @@ import {
   type RuntimeRunStatus,
   runTransition,
 } from '../../domain/run.js';
+import type { ClaimedScheduleEvent, ScheduleEventResult } from '../../domain/schedule-event.js';
 import type { Session, SessionState } from '../../domain/session.js';
 import { DeliveryStorage, type OutboxBacklog, type RunReportOutcome } from '../ports/delivery.storage.js';
 import type { MemoryStore } from './memory-store.js';
@@ -93,6 +94,38 @@ export class MemoryDeliveryStorage extends DeliveryStorage {
     stored.pageBytes = null;
     stored.updatedAt = new Date(now);
     return fromStored(stored);
+  }
+
+  async claimScheduleEvents(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedScheduleEvent[]> {
+    const due = [...this.store.events.values()]
+      .filter((e) => e.availableAt <= now && (!e.leaseUntil || e.leaseUntil <= now))
+      .sort((a, b) => a.availableAt.getTime() - b.availableAt.getTime() || (a.event.id < b.event.id ? -1 : 1));
+    const claimed: ClaimedScheduleEvent[] = [];
+    for (const stored of due) {
+      if (claimed.length >= limit) break;
+      const schedule = this.store.schedules.get(stored.event.scheduleId);
+      if (!schedule) {
+        this.store.events.delete(stored.event.id);
+        continue;
+      }
+      stored.leaseUntil = new Date(leaseUntil);
+      claimed.push({ event: structuredClone(stored.event), schedule: structuredClone(schedule), attemptsMade: stored.attempts });
+    }
+    return claimed;
+  }
+
+  async recordScheduleEventAttempts(results: readonly ScheduleEventResult[]): Promise<void> {
+    for (const result of results) {
+      const stored = this.store.events.get(result.eventId);
+      if (!stored) continue;
+      if (result.outcome !== 'retry') {
+        this.store.events.delete(result.eventId);
+        continue;
+      }
+      stored.availableAt = new Date(result.nextAttemptAt);
+      stored.leaseUntil = null;
+      stored.attempts++;
+    }
   }
 
   private recordOne(attempt: DispatchAttempt, result: DeliveryResult, now: Date): void {

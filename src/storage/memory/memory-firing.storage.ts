@@ -13,6 +13,7 @@ import {
 } from '../../domain/fire.js';
 import { isActiveRunStatus, type Run } from '../../domain/run.js';
 import { MAX_RUNS_REACHED, maxRunsReached, type Schedule } from '../../domain/schedule.js';
+import { scheduleEvent } from '../../domain/schedule-event.js';
 import { afterFireTime, budgetBlocksUntil } from '../../domain/schedule-stats.js';
 import type { HandOffReservation } from '../dispatch-hand-off.js';
 import { type DueBacklog, FiringStorage, type RecordFireOutcome } from '../ports/firing.storage.js';
@@ -59,12 +60,12 @@ export class MemoryFiringStorage extends FiringStorage {
         this.store.checkRunsAllowed([...runs, ...decided.unfired]);
         if (fire?.kind === 'skip') {
           this.store.insertRun(fire.run);
-          this.keepBooks(schedule, [fire.run], null);
+          this.keepBooks(schedule, [fire.run], null, now);
         } else if (fire) {
           handing = this.handing(fire, now);
           this.writeFire(schedule, fire, handing.reservation?.leaseUntil ?? null);
         }
-        this.finishClaim(schedule, decided);
+        this.finishClaim(schedule, decided, now);
         handing?.settle(schedule);
         const skipReason = fire?.kind === 'skip' ? fire.run.skipReason : null;
         return { scheduleId: schedule.id, status: 'fired' as const, ...(skipReason ? { skipReason } : {}) };
@@ -75,8 +76,8 @@ export class MemoryFiringStorage extends FiringStorage {
         try {
           this.store.checkRunsAllowed([...failed, ...decided.unfired]);
           failed.forEach((run) => this.store.insertRun(run));
-          this.keepBooks(schedule, failed, null);
-          this.finishClaim(schedule, decided);
+          this.keepBooks(schedule, failed, null, now);
+          this.finishClaim(schedule, decided, now);
         } catch {
           schedule.nextRunAt = decided.nextRunAt;
         }
@@ -183,10 +184,11 @@ export class MemoryFiringStorage extends FiringStorage {
     return decideFire(fire, fire.dispatch ? this.activityOf(schedule.id, fire.firedAt) : NO_ACTIVITY, budgetBlocksUntil(schedule, fire.run.scheduledFor));
   }
 
-  /** The schedule's stats and budget after runs written for a fire time (see afterFireTime). */
-  private keepBooks(schedule: Schedule, runs: readonly Run[], fired: { at: Date } | null): void {
-    const { stats, budgetExhaustedUntil } = afterFireTime(schedule, runs, fired);
+  /** The schedule's stats and budget after runs written for a fire time (see afterFireTime), with the event of a budget it exhausted. */
+  private keepBooks(schedule: Schedule, runs: readonly Run[], fired: { at: Date } | null, now: Date): void {
+    const { stats, budgetExhaustedUntil, exhaustedNow } = afterFireTime(schedule, runs, fired);
     Object.assign(schedule, { stats, budgetExhaustedUntil });
+    if (exhaustedNow) this.store.addEvents([scheduleEvent(schedule, 'schedule.budget_exhausted', now, budgetExhaustedUntil)]);
   }
 
   /** The schedule's active and waiting runs at `at` (see ScheduleActivity). */
@@ -242,20 +244,21 @@ export class MemoryFiringStorage extends FiringStorage {
       });
     }
     schedule.lastRunAt = new Date(fire.firedAt);
-    this.keepBooks(schedule, [fire.run], { at: fire.run.scheduledFor });
+    this.keepBooks(schedule, [fire.run], { at: fire.run.scheduledFor }, fire.firedAt);
     // One fire more; its max_runs-th makes the schedule done.
     schedule.fireCount++;
     if (maxRunsReached(schedule)) {
       Object.assign(schedule, MAX_RUNS_REACHED);
       schedule.version++;
       schedule.updatedAt = new Date(fire.firedAt);
+      this.store.addEvents([scheduleEvent(schedule, 'schedule.completed', fire.firedAt)]);
     }
     return stored;
   }
 
-  private finishClaim(schedule: Schedule, decided: DueFirePlan): void {
+  private finishClaim(schedule: Schedule, decided: DueFirePlan, now: Date): void {
     decided.unfired.forEach((run) => this.store.insertRun(run));
-    this.keepBooks(schedule, decided.unfired, null);
+    this.keepBooks(schedule, decided.unfired, null, now);
     // A schedule its fire made done (max_runs) has no next fire.
     schedule.nextRunAt = schedule.enabled ? decided.nextRunAt : null;
   }

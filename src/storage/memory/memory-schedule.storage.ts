@@ -54,6 +54,9 @@ export class MemoryScheduleStorage extends ScheduleStorage {
     for (const run of this.store.runs.values()) {
       if (run.scheduleId === scheduleId) this.store.deleteRun(run);
     }
+    for (const stored of this.store.events.values()) {
+      if (stored.event.scheduleId === scheduleId) this.store.events.delete(stored.event.id);
+    }
     this.store.schedules.delete(scheduleId);
     return true;
   }

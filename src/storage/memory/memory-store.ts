@@ -2,6 +2,7 @@ import type { Page, PageRequest } from '../../common/page.js';
 import { type ContextBounds, timeoutAfter } from '../../domain/fire.js';
 import type { DispatchAttempt, Run, RunStatus, RunUsage } from '../../domain/run.js';
 import { failuresAfter, type Schedule } from '../../domain/schedule.js';
+import { scheduleEvent, type ScheduleEvent } from '../../domain/schedule-event.js';
 import { afterRunsEnded } from '../../domain/schedule-stats.js';
 import { DispatchHandOff } from '../dispatch-hand-off.js';
 import { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from '../storage-options.js';
@@ -21,6 +22,16 @@ export interface OutboxEntry {
    * released, not when it fired (see keepsMessageUntilReleased); null otherwise.
    */
   pendingMessage: string | null;
+}
+
+/** A schedule event still to deliver. */
+export interface StoredEvent {
+  event: ScheduleEvent;
+  availableAt: Date;
+  /** Attempts made so far. */
+  attempts: number;
+  /** Claimed by a dispatcher until then; null when not claimed. */
+  leaseUntil: Date | null;
 }
 
 /** Newest first: `at` descending, then id descending (byte order, as the SQL backends use). */
@@ -50,6 +61,8 @@ export class MemoryStore {
   readonly outbox = new Map<string, OutboxEntry>();
   /** Each run's delivery attempts, oldest first, by run id. */
   readonly attempts = new Map<string, DispatchAttempt[]>();
+  /** Schedule events still to deliver, by id. */
+  readonly events = new Map<string, StoredEvent>();
   readonly contextBounds: ContextBounds;
 
   constructor(
@@ -90,6 +103,12 @@ export class MemoryStore {
     if (run.trigger !== 'manual') this.scheduledRunSlots.add(slotOf(run));
   }
 
+  /** Keeps these events to deliver, where events are kept (StorageOptions.scheduleEvents). */
+  addEvents(events: readonly ScheduleEvent[]): void {
+    if (!this.options.scheduleEvents) return;
+    for (const event of events) this.events.set(event.id, { event: structuredClone(event), availableAt: new Date(event.occurredAt), attempts: 0, leaseUntil: null });
+  }
+
   /** Deletes a run with what belongs to it: its outbox entry and delivery attempts. */
   deleteRun(run: Run): void {
     this.runs.delete(run.id);
@@ -114,12 +133,14 @@ export class MemoryStore {
     // The failure policy (failuresAfter): a schedule that reaches its pause_after_failures pauses.
     const { consecutiveFailures, pause } = failuresAfter(schedule, [status]);
     schedule.consecutiveFailures = consecutiveFailures;
-    const { stats, budgetExhaustedUntil } = afterRunsEnded(schedule, [{ status, at: now, error, usage }], now);
+    const { stats, budgetExhaustedUntil, exhaustedNow } = afterRunsEnded(schedule, [{ status, at: now, error, usage }], now);
     Object.assign(schedule, { stats, budgetExhaustedUntil });
+    if (exhaustedNow) this.addEvents([scheduleEvent(schedule, 'schedule.budget_exhausted', now, budgetExhaustedUntil)]);
     if (pause) {
       Object.assign(schedule, { enabled: false, pausedReason: 'consecutive_failures', pauseNote: null, nextRunAt: null });
       schedule.version++;
       schedule.updatedAt = new Date(now);
+      this.addEvents([scheduleEvent(schedule, 'schedule.paused', now)]);
     }
     for (const entry of this.outbox.values()) {
       if (entry.scheduleId !== run.scheduleId || entry.availableAt !== null) continue;

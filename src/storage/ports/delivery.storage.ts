@@ -1,5 +1,6 @@
 import type { ClaimedDelivery, DeliveryRecord } from '../../domain/delivery.js';
 import type { Run, RunUsage, RuntimeRunStatus } from '../../domain/run.js';
+import type { ClaimedScheduleEvent, ScheduleEventResult } from '../../domain/schedule-event.js';
 import type { Session, SessionState } from '../../domain/session.js';
 
 /** What DeliveryStorage.reportRunStatus did. */
@@ -83,4 +84,19 @@ export abstract class DeliveryStorage {
    * keeps them. Returns the session as stored afterwards, or null, writing nothing, when there is none.
    */
   abstract putSessionState(sessionId: string, state: SessionState, now: Date): Promise<Session | null>;
+
+  /**
+   * Claims up to `limit` schedule events deliverable at `now` (available at or before `now`, not
+   * leased or with a lease that ended), oldest first, and leases them until `leaseUntil`, as
+   * claimDeliveries does (SKIP LOCKED between callers). Each comes with its schedule as it is
+   * now. (A schedule's events go with it when it is deleted.)
+   */
+  abstract claimScheduleEvents(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedScheduleEvent[]>;
+
+  /**
+   * Records what the attempts at events led to, in one transaction: `delivered` and `gave-up`
+   * delete the event; `retry` makes it available again at `nextAttemptAt`, unleased, with one
+   * more attempt counted. Events that no longer exist are left alone.
+   */
+  abstract recordScheduleEventAttempts(results: readonly ScheduleEventResult[]): Promise<void>;
 }

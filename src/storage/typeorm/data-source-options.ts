@@ -8,6 +8,7 @@ import { POSTGRES, SQLITE, type SqlDialect } from './dialect.js';
 import { GuardedClient, POSTGRES_DRIVER } from './postgres-driver.js';
 import { dispatchAttemptEntity } from './entities/dispatch-attempt.entity.js';
 import { outboxEntity } from './entities/outbox.entity.js';
+import { scheduleEventEntity } from './entities/schedule-event.entity.js';
 import { runEntity } from './entities/run.entity.js';
 import { scheduleEntity } from './entities/schedule.entity.js';
 import { sessionMessageEntity } from './entities/session-message.entity.js';
@@ -100,6 +101,7 @@ export function entitiesFor(dialect: SqlDialect) {
     sessionMessageEntity(dialect),
     runEntity(dialect),
     outboxEntity(dialect),
+    scheduleEventEntity(dialect),
     dispatchAttemptEntity(dialect),
   ];
 }

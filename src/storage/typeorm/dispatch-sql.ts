@@ -3,10 +3,12 @@ import { NO_ACTIVITY, type ScheduleActivity, timeoutAfter } from '../../domain/f
 import type { RunStatus, RunUsage } from '../../domain/run.js';
 import type { Budget } from '../../domain/budget.js';
 import { failuresAfter, type Schedule } from '../../domain/schedule.js';
+import { scheduleEvent, type ScheduleEvent } from '../../domain/schedule-event.js';
 import { afterRunsEnded, statsFromJson, statsToJson } from '../../domain/schedule-stats.js';
 import { BulkSql, ROWS_PER_STATEMENT } from './bulk-sql.js';
 import type { ContextRows } from './context-rows.js';
 import type { SqlDialect } from './dialect.js';
+import type { EventRows } from './event-rows.js';
 import { ACTIVE_RUN } from './entities/run.entity.js';
 
 // The statements of dispatch (overlap, outbox, run endings, pruning) as plain SQL with positional
@@ -14,7 +16,7 @@ import { ACTIVE_RUN } from './entities/run.entity.js';
 
 /** A schedule held by the transaction, with what releasing its waiting run needs. */
 export interface HeldSchedule
-  extends Pick<Schedule, 'enabled' | 'consecutiveFailures' | 'pauseAfterFailures' | 'budget' | 'timezone' | 'stats' | 'budgetExhaustedUntil'> {
+  extends Pick<Schedule, 'userId' | 'enabled' | 'consecutiveFailures' | 'pauseAfterFailures' | 'budget' | 'timezone' | 'stats' | 'budgetExhaustedUntil'> {
   id: string;
   runTimeoutSeconds: number;
 }
@@ -32,10 +34,11 @@ export interface RunEnding {
 export class DispatchSql {
   private readonly bulk: BulkSql;
 
-  /** `context`: where a released fire's kept message is appended (within the bounds). */
+  /** `context`: where a released fire's kept message is appended (within the bounds); `events`: where transitions' events go. */
   constructor(
     private readonly dialect: SqlDialect,
     private readonly context: ContextRows,
+    private readonly events: EventRows,
   ) {
     this.bulk = new BulkSql(dialect);
   }
@@ -87,6 +90,7 @@ export class DispatchSql {
       const list = this.bulk.list(params, chunk);
       const rows: Array<{
         id: string;
+        user_id: string;
         run_timeout_seconds: number;
         enabled: boolean | number;
         consecutive_failures: number;
@@ -96,13 +100,14 @@ export class DispatchSql {
         stats: string;
         budget_exhausted_until: Date | string | null;
       }> = await em.query(
-        `SELECT id, run_timeout_seconds, enabled, consecutive_failures, pause_after_failures, timezone, budget, stats, budget_exhausted_until
+        `SELECT id, user_id, run_timeout_seconds, enabled, consecutive_failures, pause_after_failures, timezone, budget, stats, budget_exhausted_until
            FROM schedules WHERE id IN ${list} ORDER BY id${this.dialect.lockClause(skipLocked)}`,
         params,
       );
       for (const row of Array.from(rows)) {
         held.push({
           id: row.id,
+          userId: row.user_id,
           runTimeoutSeconds: Number(row.run_timeout_seconds),
           enabled: Boolean(row.enabled),
           consecutiveFailures: Number(row.consecutive_failures),
@@ -163,20 +168,21 @@ export class DispatchSql {
     }
     const changed: HeldSchedule[] = [];
     const paused: string[] = [];
+    const events: ScheduleEvent[] = [];
     for (const schedule of held) {
       const ended = endingsBySchedule.get(schedule.id);
       if (!ended) continue;
-      const { consecutiveFailures, pause } = failuresAfter(
-        schedule,
-        ended.map((e) => e.status),
-      );
-      const { stats, budgetExhaustedUntil } = afterRunsEnded(schedule, ended.map((e) => ({ ...e, at: now })), now);
-      changed.push(Object.assign(schedule, { consecutiveFailures, stats, budgetExhaustedUntil }));
+      const { consecutiveFailures, pause } = failuresAfter(schedule, ended.map((e) => e.status));
+      const books = afterRunsEnded(schedule, ended.map((e) => ({ ...e, at: now })), now);
+      changed.push(Object.assign(schedule, { consecutiveFailures, stats: books.stats, budgetExhaustedUntil: books.budgetExhaustedUntil }));
+      if (books.exhaustedNow) events.push(scheduleEvent(schedule, 'schedule.budget_exhausted', now, books.budgetExhaustedUntil));
       if (pause) {
         paused.push(schedule.id);
         schedule.enabled = false;
+        events.push(scheduleEvent(schedule, 'schedule.paused', now));
       }
     }
+    await this.events.insert(em, events);
     for (const chunk of chunks(changed)) {
       const params: unknown[] = [];
       const values = this.bulk.values(
@@ -291,12 +297,17 @@ export class DispatchSql {
 
   /** These runs' outbox entries become available again at their time, unleased, one more attempt counted (those that exist). */
   async retryOutbox(em: EntityManager, retries: ReadonlyArray<{ runId: string; at: Date }>): Promise<void> {
+    await this.retryWhereIn(em, 'outbox', 'run_id', retries.map((r) => ({ id: r.runId, at: r.at })));
+  }
+
+  /** The rows (of an outbox) whose `column` is a retry's id become available again at its time, unleased, one more attempt counted. */
+  async retryWhereIn(em: EntityManager, table: string, column: string, retries: ReadonlyArray<{ id: string; at: Date }>): Promise<void> {
     for (const chunk of chunks(retries)) {
       const params: unknown[] = [];
-      const values = this.bulk.values(params, chunk.map((r) => [r.runId, r.at]), [1]);
+      const values = this.bulk.values(params, chunk.map((r) => [r.id, r.at]), [1]);
       await em.query(
-        `UPDATE outbox SET available_at = v.column2, lease_until = NULL, attempts = outbox.attempts + 1
-           FROM (${values}) AS v WHERE outbox.run_id = v.column1`,
+        `UPDATE ${table} SET available_at = v.column2, lease_until = NULL, attempts = ${table}.attempts + 1
+           FROM (${values}) AS v WHERE ${table}.${column} = v.column1`,
         params,
       );
     }
@@ -334,10 +345,15 @@ export class DispatchSql {
   }
 
   async leaseOutbox(em: EntityManager, runIds: readonly string[], leaseUntil: Date): Promise<void> {
-    for (const chunk of chunks(runIds)) {
+    await this.leaseWhereIn(em, 'outbox', 'run_id', runIds, leaseUntil);
+  }
+
+  /** Leases the rows (of an outbox: `outbox`, `schedule_events`) whose `column` is one of `ids` until `leaseUntil`. */
+  async leaseWhereIn(em: EntityManager, table: string, column: string, ids: readonly string[], leaseUntil: Date): Promise<void> {
+    for (const chunk of chunks(ids)) {
       const params: unknown[] = [this.dialect.param(leaseUntil)];
       const list = this.bulk.list(params, chunk);
-      await em.query(`UPDATE outbox SET lease_until = ${this.dialect.placeholder(1)} WHERE run_id IN ${list}`, params);
+      await em.query(`UPDATE ${table} SET lease_until = ${this.dialect.placeholder(1)} WHERE ${column} IN ${list}`, params);
     }
   }
 

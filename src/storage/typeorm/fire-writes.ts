@@ -10,6 +10,7 @@ import {
 } from '../../domain/fire.js';
 import type { Run } from '../../domain/run.js';
 import { maxRunsReached, type Schedule } from '../../domain/schedule.js';
+import { scheduleEvent, type ScheduleEvent } from '../../domain/schedule-event.js';
 import { afterFireTime, budgetBlocksUntil, statsToJson } from '../../domain/schedule-stats.js';
 import type { OutboxRow } from './entities/outbox.entity.js';
 import { toRunRow, toSessionRow } from './entities/row.mapper.js';
@@ -89,15 +90,19 @@ export class FireWrites {
   /**
    * Writes the decided plans of claimed schedules with a handful of statements, whatever their
    * number: their fires and outbox entries, their unfired runs, and the schedules' advance (fire
-   * counts, stats and budget marks included) as one UPDATE; those whose fire was their max_runs-th are done.
+   * counts, stats and budget marks included) as one UPDATE; those whose fire was their max_runs-th are done;
+   * the events of the transitions (a budget exhausted, max runs reached).
    */
   async writeClaims(em: EntityManager, claims: DecidedClaim[], now: Date): Promise<void> {
     await this.db.bulk.insert(em, 'outbox', await this.writeFires(em, claims));
     await this.db.bulk.insert(em, 'runs', claims.flatMap((c) => c.unfired).map(toRunRow));
+    const events: ScheduleEvent[] = [];
     await this.db.bulk.advanceSchedules(
       em,
       claims.map((c) => {
         const books = afterFireTime(c.schedule, c.fire ? [c.fire.run, ...c.unfired] : c.unfired, c.fire && { at: c.fire.run.scheduledFor });
+        if (books.exhaustedNow) events.push(scheduleEvent(c.schedule, 'schedule.budget_exhausted', now, books.budgetExhaustedUntil));
+        if (c.completes) events.push(scheduleEvent(c.schedule, 'schedule.completed', now));
         return {
           id: c.scheduleId,
           nextRunAt: c.completes ? null : c.nextRunAt,
@@ -109,6 +114,7 @@ export class FireWrites {
       }),
     );
     await this.completeAtMaxRuns(em, claims.filter((c) => c.completes).map((c) => c.scheduleId), now);
+    await this.db.events.insert(em, events);
   }
 
   /** Marks these schedules done after max_runs fires (MAX_RUNS_REACHED): a new version, `updated_at` = `now`. */

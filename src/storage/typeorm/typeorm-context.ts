@@ -8,6 +8,7 @@ import { dialectOfDriver, type SqlDialect } from './dialect.js';
 import { DispatchSql } from './dispatch-sql.js';
 import type { DispatchAttemptRow } from './entities/dispatch-attempt.entity.js';
 import type { OutboxRow } from './entities/outbox.entity.js';
+import { EventRows } from './event-rows.js';
 import type { RunRow } from './entities/run.entity.js';
 import type { ScheduleRow } from './entities/schedule.entity.js';
 import type { SessionRow } from './entities/session.entity.js';
@@ -37,6 +38,8 @@ export class TypeOrmContext {
   readonly dispatch: DispatchSql;
   /** The contexts of stateful sessions, kept as rows of their own. */
   readonly context: ContextRows;
+  /** The schedule events the transitions write. */
+  readonly events: EventRows;
   private writeQueue: Promise<unknown> = Promise.resolve();
   /**
    * The writes that hold one schedule's row (updates, fires, deletion) wait for each other here,
@@ -54,7 +57,8 @@ export class TypeOrmContext {
     this.bulk = new BulkSql(this.dialect);
     this.queries = sessionQueries(this.dialect);
     this.context = new ContextRows(this.dialect, { maxMessages: options.statefulSessionMaxMessages, maxBytes: options.statefulSessionMaxBytes });
-    this.dispatch = new DispatchSql(this.dialect, this.context);
+    this.events = new EventRows(this.bulk, options.scheduleEvents);
+    this.dispatch = new DispatchSql(this.dialect, this.context, this.events);
   }
 
   /**

@@ -8,6 +8,7 @@ import {
   type RuntimeRunStatus,
   runTransition,
 } from '../../domain/run.js';
+import type { ClaimedScheduleEvent, ScheduleEventResult } from '../../domain/schedule-event.js';
 import type { Session, SessionState } from '../../domain/session.js';
 import { DeliveryStorage, type OutboxBacklog, type RunReportOutcome } from '../ports/delivery.storage.js';
 import type { RunEnding } from './dispatch-sql.js';
@@ -23,6 +24,7 @@ import {
   toSession,
 } from './entities/row.mapper.js';
 import type { SessionRow } from './entities/session.entity.js';
+import { type RawScheduleEventRow, scheduleEventFromRaw } from './event-rows.js';
 import { type TypeOrmContext, writable } from './typeorm-context.js';
 
 export class TypeOrmDeliveryStorage extends DeliveryStorage {
@@ -157,6 +159,41 @@ export class TypeOrmDeliveryStorage extends DeliveryStorage {
       if ((result.affected ?? 0) === 0) return null;
       const row = await this.db.sessions(em).findOneBy({ id: sessionId });
       return row ? toSession(row) : null;
+    });
+  }
+
+  async claimScheduleEvents(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedScheduleEvent[]> {
+    const { dispatch, dialect } = this.db;
+    const p = dialect.placeholder;
+    return this.db.transaction(async (em) => {
+      // Locked (SKIP LOCKED) until the lease is written, as the outbox's claim.
+      // Array.from: the driver's arrays may come from another realm (SQLite's native module).
+      const rows: RawScheduleEventRow[] = Array.from(await em.query(
+        `SELECT * FROM schedule_events WHERE available_at <= ${p(1)} AND (lease_until IS NULL OR lease_until <= ${p(1)})
+          ORDER BY available_at, id LIMIT ${p(2)}${dialect.lockClause(true)}`,
+        [dialect.param(now), limit],
+      ));
+      if (rows.length === 0) return [];
+      const scheduleRows = await dispatch.rowsByIds<RawScheduleRow>(em, 'schedules', rows.map((r) => r.schedule_id as string));
+      const schedules = new Map(scheduleRows.map((row) => [row.id as string, scheduleFromRaw(dialect, row)]));
+      const claimed = rows.filter((r) => schedules.has(r.schedule_id as string));
+      await dispatch.deleteWhereIn(em, 'schedule_events', 'id', rows.filter((r) => !schedules.has(r.schedule_id as string)).map((r) => r.id));
+      await dispatch.leaseWhereIn(em, 'schedule_events', 'id', claimed.map((r) => r.id as string), leaseUntil);
+      return claimed.map((row) => ({ event: scheduleEventFromRaw(dialect, row), schedule: schedules.get(row.schedule_id as string)!, attemptsMade: Number(row.attempts) }));
+    });
+  }
+
+  async recordScheduleEventAttempts(results: readonly ScheduleEventResult[]): Promise<void> {
+    if (results.length === 0) return;
+    const { dispatch } = this.db;
+    await this.db.transaction(async (em) => {
+      await dispatch.deleteWhereIn(em, 'schedule_events', 'id', results.filter((r) => r.outcome !== 'retry').map((r) => r.eventId));
+      await dispatch.retryWhereIn(
+        em,
+        'schedule_events',
+        'id',
+        results.flatMap((r) => (r.outcome === 'retry' ? [{ id: r.eventId, at: r.nextAttemptAt }] : [])),
+      );
     });
   }
 }

@@ -11,6 +11,7 @@ import {
 } from '../../domain/fire.js';
 import type { ClaimedDelivery } from '../../domain/delivery.js';
 import { MAX_RUNS_REACHED, maxRunsReached, type Schedule } from '../../domain/schedule.js';
+import { scheduleEvent } from '../../domain/schedule-event.js';
 import { afterFireTime, budgetBlocksUntil, statsToJson } from '../../domain/schedule-stats.js';
 import type { HandOffReservation } from '../dispatch-hand-off.js';
 import { type DueBacklog, FiringStorage, type RecordFireOutcome } from '../ports/firing.storage.js';
@@ -64,7 +65,7 @@ export class TypeOrmFiringStorage extends FiringStorage {
       }
       // One fire more (and its stats); its max_runs-th makes the schedule done.
       const fireCount = row.fire_count + 1;
-      const { stats, budgetExhaustedUntil } = afterFireTime(stored, [written.run], { at: written.run.scheduledFor });
+      const { stats, budgetExhaustedUntil, exhaustedNow } = afterFireTime(stored, [written.run], { at: written.run.scheduledFor });
       await this.db
         .schedules(em)
         .update(
@@ -73,6 +74,10 @@ export class TypeOrmFiringStorage extends FiringStorage {
         );
       const done = maxRunsReached({ maxRuns: row.max_runs, fireCount });
       if (done) await this.writes.completeAtMaxRuns(em, [written.run.scheduleId], written.firedAt);
+      await this.db.events.insert(em, [
+        ...(exhaustedNow ? [scheduleEvent(stored, 'schedule.budget_exhausted', written.firedAt, budgetExhaustedUntil)] : []),
+        ...(done ? [scheduleEvent(stored, 'schedule.completed', written.firedAt)] : []),
+      ]);
       if (leaseUntil) {
         const schedule = { ...stored, lastRunAt: written.firedAt, fireCount, stats, budgetExhaustedUntil, ...(done ? MAX_RUNS_REACHED : {}) };
         handed = [{ run: structuredClone(written.run), schedule, session: structuredClone(written.session), attemptsMade: 0 }];

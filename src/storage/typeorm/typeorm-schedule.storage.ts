@@ -97,6 +97,7 @@ export class TypeOrmScheduleStorage extends ScheduleStorage {
         scheduleId,
       ]);
       await this.db.outbox(em).delete({ schedule_id: scheduleId });
+      await em.query(`DELETE FROM schedule_events WHERE schedule_id = ${p(1)}`, [scheduleId]);
       // The user too: that is how the runs are indexed (a schedule's runs are all its user's).
       await this.db.runs(em).delete({ user_id: userId, schedule_id: scheduleId });
       return true;

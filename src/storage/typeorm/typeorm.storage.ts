@@ -11,7 +11,7 @@ import { TypeOrmHistoryStorage } from './typeorm-history.storage.js';
 import { TypeOrmScheduleStorage } from './typeorm-schedule.storage.js';
 
 /** Selects nothing, but fails unless every table is there: the schema half of the readiness check. */
-const SCHEMA_PROBE = ['schedules', 'sessions', 'session_messages', 'runs', 'outbox', 'dispatch_attempts']
+const SCHEMA_PROBE = ['schedules', 'sessions', 'session_messages', 'runs', 'outbox', 'dispatch_attempts', 'schedule_events']
   .map((table, i) => `SELECT 1${i === 0 ? ' AS x' : ''} FROM ${table} WHERE 1 = 0`)
   .join(' UNION ALL ');
 

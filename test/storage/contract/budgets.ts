@@ -3,7 +3,7 @@ import { describe, it } from '@jest/globals';
 import type { Budget } from '../../../src/domain/budget.js';
 import type { Schedule, ScheduleFilter } from '../../../src/domain/schedule.js';
 import { aSchedule } from '../../support/builders.js';
-import { at, type ContractContext, DAY, HOUR, SECOND } from './contract-context.js';
+import { at, type ContractContext, DAY, HOUR, MINUTE, SECOND } from './contract-context.js';
 
 /**
  * The brakes every backend keeps in the transactions that write runs: budgets (fire times in an
@@ -84,6 +84,65 @@ export function budgetsContract({ storage, newUser, newEra, created, dispatchFir
       for (let i = 0; i < 3; i++) await dispatchFire(schedule, at(e, i * SECOND));
       const after = (await stored(schedule))!;
       assert.deepEqual([after.stats.period, after.budgetExhaustedUntil, after.fireCount], [null, null, 3]);
+    });
+  });
+
+  describe('schedule events', () => {
+    /** The schedule's events deliverable at `now`, taken and recorded as delivered. */
+    const eventsOf = async (schedule: Schedule, now: Date) => {
+      const claimed = (await storage.delivery.claimScheduleEvents(now, 1000, now)).filter((c) => c.event.scheduleId === schedule.id);
+      await storage.delivery.recordScheduleEventAttempts(claimed.map((c) => ({ eventId: c.event.id, outcome: 'delivered' })));
+      return claimed;
+    };
+    const summary = (claimed: Awaited<ReturnType<typeof eventsOf>>) => claimed.map((c) => [c.event.type, c.event.occurredAt, c.event.resetsAt]);
+
+    it('are written once per transition the service makes: a budget exhausted (once a period), a policy pause, max runs reached', async () => {
+      const e = newEra();
+      const schedule = await created({
+        timezone: 'UTC',
+        overlapPolicy: 'allow',
+        budget: budget({ maxRuns: 2 }),
+        pauseAfterFailures: 1,
+        maxRuns: 3,
+        nextRunAt: at(e, HOUR),
+      });
+      const first = await dispatchFire(schedule, at(e, MINUTE));
+      assert.deepEqual(await eventsOf(schedule, at(e, DAY)), []);
+      await claimDispatched(at(e, HOUR)); // the period's second run: exhausted
+      await claimDispatched(at(e, 2 * HOUR)); // skipped: no second event
+      assert.deepEqual(await tryDispatchFire(schedule, at(e, 3 * HOUR)), { status: 'budget-exhausted', resetsAt: at(e, DAY) });
+      assert.deepEqual(summary(await eventsOf(schedule, at(e, 3 * HOUR))), [['schedule.budget_exhausted', at(e, HOUR), at(e, DAY)]]);
+      // The first run fails: the policy pauses the schedule.
+      await storage.delivery.reportRunStatus(first.run.id, 'failed', 'boom', at(e, 4 * HOUR));
+      const paused = await eventsOf(schedule, at(e, 4 * HOUR));
+      assert.deepEqual(summary(paused), [['schedule.paused', at(e, 4 * HOUR), null]]);
+      assert.deepEqual([paused[0].schedule.id, paused[0].schedule.pausedReason, paused[0].schedule.enabled], [schedule.id, 'consecutive_failures', false]);
+      // Enabled again by its user (no event), its third fire the next day makes it done.
+      await storage.schedules.updateSchedule(schedule.userId, schedule.id, (c) => ({ ...c, enabled: true, pausedReason: null, consecutiveFailures: 0 }));
+      await dispatchFire(schedule, at(e, DAY + HOUR));
+      assert.deepEqual(summary(await eventsOf(schedule, at(e, DAY + HOUR))), [['schedule.completed', at(e, DAY + HOUR), null]]);
+    });
+
+    it('are leased to one claimer, retried at their time with the attempt counted, gone once delivered or given up, and deleted with their schedule', async () => {
+      const e = newEra();
+      const schedules = await Promise.all([0, 1, 2].map(() => created({ timezone: 'UTC', maxRuns: 1, nextRunAt: at(e, DAY) })));
+      for (const s of schedules) await dispatchFire(s, at(e, SECOND));
+      const claim = (now: Date, leaseUntil: Date) => storage.delivery.claimScheduleEvents(now, 1000, leaseUntil);
+      const mine = (claimed: Awaited<ReturnType<typeof claim>>) => claimed.filter((c) => schedules.some((s) => s.id === c.event.scheduleId));
+      const claimed = mine(await claim(at(e, MINUTE), at(e, 2 * MINUTE)));
+      assert.deepEqual(claimed.map((c) => [c.event.scheduleId, c.event.type, c.attemptsMade]), schedules.map((s) => [s.id, 'schedule.completed', 0]));
+      assert.deepEqual(mine(await claim(at(e, MINUTE), at(e, 2 * MINUTE))), []);
+      const [delivered, retried, gaveUp] = claimed.map((c) => c.event.id);
+      await storage.delivery.recordScheduleEventAttempts([
+        { eventId: delivered, outcome: 'delivered' },
+        { eventId: retried, outcome: 'retry', nextAttemptAt: at(e, HOUR) },
+        { eventId: gaveUp, outcome: 'gave-up' },
+      ]);
+      assert.deepEqual(mine(await claim(at(e, HOUR - 1), at(e, HOUR - 1))), []);
+      const again = mine(await claim(at(e, HOUR), at(e, HOUR)));
+      assert.deepEqual(again.map((c) => [c.event.id, c.attemptsMade]), [[retried, 1]]);
+      await storage.schedules.deleteSchedule(schedules[1].userId, schedules[1].id);
+      assert.deepEqual(mine(await claim(at(e, DAY), at(e, DAY))), []);
     });
   });
 

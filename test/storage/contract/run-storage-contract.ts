@@ -28,7 +28,11 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
     }
     let opened: OpenedStorage | undefined;
     beforeAll(async () => {
-      opened = await open({ statefulSessionMaxMessages: CONTRACT_SESSION_MAX_MESSAGES, statefulSessionMaxBytes: CONTRACT_SESSION_MAX_BYTES });
+      opened = await open({
+        statefulSessionMaxMessages: CONTRACT_SESSION_MAX_MESSAGES,
+        statefulSessionMaxBytes: CONTRACT_SESSION_MAX_BYTES,
+        scheduleEvents: true,
+      });
     });
     afterAll(() => opened?.dispose());
     const context = contractContext(() => {

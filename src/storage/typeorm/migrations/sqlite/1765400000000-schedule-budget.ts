@@ -3,7 +3,8 @@ import { STATS_FROM_RUNS } from '../stats-from-runs.js';
 
 /**
  * A schedule's budget, its exhaustion mark and its stats (JSON text; for existing schedules, the
- * counts of their kept runs), and why a skipped run was skipped (existing ones: their overlap policy).
+ * counts of their kept runs), why a skipped run was skipped (existing ones: their overlap policy),
+ * and the outbox of the schedules' events.
  */
 export class ScheduleBudgetSqlite1765400000000 implements MigrationInterface {
   name = 'ScheduleBudgetSqlite1765400000000';
@@ -15,9 +16,24 @@ export class ScheduleBudgetSqlite1765400000000 implements MigrationInterface {
     await q.query(`ALTER TABLE schedules ADD COLUMN budget_exhausted_until datetime`);
     await q.query(`ALTER TABLE schedules ADD COLUMN stats text NOT NULL DEFAULT '{}'`);
     await q.query(`UPDATE schedules SET stats = ${STATS_FROM_RUNS}`);
+    await q.query(`
+      CREATE TABLE schedule_events (
+        id varchar(64) PRIMARY KEY NOT NULL,
+        schedule_id varchar(64) NOT NULL,
+        user_id varchar(256) NOT NULL,
+        type varchar(32) NOT NULL,
+        occurred_at datetime NOT NULL,
+        resets_at datetime NULL,
+        available_at datetime NOT NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        lease_until datetime NULL
+      )`);
+    await q.query(`CREATE INDEX schedule_events_due_idx ON schedule_events (available_at, id)`);
+    await q.query(`CREATE INDEX schedule_events_schedule_idx ON schedule_events (schedule_id)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE schedule_events`);
     await q.query(`ALTER TABLE schedules DROP COLUMN stats`);
     await q.query(`ALTER TABLE schedules DROP COLUMN budget_exhausted_until`);
     await q.query(`ALTER TABLE schedules DROP COLUMN budget`);
