@@ -102,6 +102,7 @@ describe('loadConfig', () => {
       limits: { maxSchedulesPerUser: 25, minFireIntervalSeconds: 60 },
       dispatch: {
         url: 'https://runtime.internal:8443/hooks/fired',
+        eventsUrl: 'https://runtime.internal:8443/hooks/fired',
         secret: SECRET,
         enabled: false,
         concurrency: 4,
@@ -157,6 +158,7 @@ describe('loadConfig', () => {
   it('dispatches with the defaults once DISPATCH_URL and DISPATCH_SECRET are set', () => {
     assert.deepEqual(loadConfig({ DISPATCH_URL: 'http://127.0.0.1:4000/hook', DISPATCH_SECRET: SECRET }).dispatch, {
       url: 'http://127.0.0.1:4000/hook',
+      eventsUrl: 'http://127.0.0.1:4000/hook',
       secret: SECRET,
       enabled: true,
       concurrency: 128,
@@ -164,6 +166,18 @@ describe('loadConfig', () => {
       maxAttempts: 8,
       pollIntervalMs: 500,
     });
+  });
+
+  it('sends schedule events to EVENTS_URL, which needs DISPATCH_URL and must be a URL without credentials', () => {
+    const dispatch = { DISPATCH_URL: 'http://127.0.0.1:4000/hook', DISPATCH_SECRET: SECRET };
+    assert.equal(loadConfig({ ...dispatch, EVENTS_URL: 'https://ops.example.com/schedule-events' }).dispatch?.eventsUrl, 'https://ops.example.com/schedule-events');
+    for (const [env, message] of [
+      [{ EVENTS_URL: 'https://ops.example.com/events' }, /EVENTS_URL: set without DISPATCH_URL/],
+      [{ ...dispatch, EVENTS_URL: 'ops.example.com/events' }, /EVENTS_URL=.*http:\/\/ or https:\/\//],
+      [{ ...dispatch, EVENTS_URL: 'https://u:p@ops.example.com/events' }, /EVENTS_URL=.*must not carry credentials/],
+    ] as const) {
+      assert.throws(() => loadConfig(env), (error: unknown) => error instanceof InvalidConfigError && message.test(error.message));
+    }
   });
 
   it('refuses a dispatch configuration it could not use, naming the variable', () => {

@@ -109,6 +109,8 @@ export const DEFAULT_HTTP_CONFIG: HttpConfig = {
 export class DispatchConfig {
   /** Where every fire's webhook is POSTed: deployment configuration, never a user's field. */
   url: string;
+  /** Where schedule events (ScheduleEvent) are POSTed, signed with the same secret; omitted: `url`. */
+  eventsUrl?: string;
   /** The Standard Webhooks signing secret, `whsec_` + base64. */
   secret: string;
   /** Whether this process delivers (fires write outbox entries either way; another replica may deliver them). */
@@ -372,6 +374,15 @@ class EnvironmentVariables {
   @Matches(/^https?:\/\/[^/?#@\s]+([/?#]|$)/i, { message: 'DISPATCH_URL must not carry credentials (user:password@); requests are signed with DISPATCH_SECRET' })
   DISPATCH_URL?: string;
 
+  // Where schedule events go: the same checks as DISPATCH_URL (which it needs: see contradictions).
+  @IsOptional()
+  @IsUrl(
+    { protocols: ['http', 'https'], require_protocol: true, require_tld: false, require_valid_protocol: true },
+    { message: 'EVENTS_URL must be an http:// or https:// URL' },
+  )
+  @Matches(/^https?:\/\/[^/?#@\s]+([/?#]|$)/i, { message: 'EVENTS_URL must not carry credentials (user:password@); events are signed with DISPATCH_SECRET' })
+  EVENTS_URL?: string;
+
   @ValidateIf((env: EnvironmentVariables) => env.DISPATCH_URL !== undefined || env.DISPATCH_SECRET !== undefined)
   @IsString({ message: 'DISPATCH_SECRET is required with DISPATCH_URL' })
   @Matches(/^whsec_(?:[A-Za-z0-9+/]{4}){8,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, {
@@ -488,6 +499,9 @@ class EnvironmentVariables {
 /** What the variables say together that none says alone: the JWT settings of jwt mode. */
 function contradictions(vars: EnvironmentVariables): string[] {
   const problems: string[] = [];
+  if (vars.EVENTS_URL !== undefined && vars.DISPATCH_URL === undefined) {
+    problems.push('EVENTS_URL: set without DISPATCH_URL and DISPATCH_SECRET; events are delivered and signed as fires are (set both, or unset EVENTS_URL)');
+  }
   const keys = (['JWT_JWKS_URL', 'JWT_PUBLIC_KEY', 'JWT_SECRET'] as const).filter((name) => vars[name] !== undefined);
   const jwtVars = (['JWT_JWKS_URL', 'JWT_PUBLIC_KEY', 'JWT_SECRET', 'JWT_ALGORITHMS', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_USER_CLAIM'] as const).filter(
     (name) => vars[name] !== undefined,
@@ -575,6 +589,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dispatch: vars.DISPATCH_URL
       ? {
           url: vars.DISPATCH_URL,
+          eventsUrl: vars.EVENTS_URL ?? vars.DISPATCH_URL,
           secret: vars.DISPATCH_SECRET!,
           enabled: vars.DISPATCH_ENABLED === undefined || ['true', '1'].includes(vars.DISPATCH_ENABLED),
           concurrency: vars.DISPATCH_CONCURRENCY ?? DISPATCH_DEFAULTS.concurrency,

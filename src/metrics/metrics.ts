@@ -1,6 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DeliveryResult } from '../domain/delivery.js';
 import type { ClaimOutcome, DueFirePlan } from '../domain/fire.js';
+import type { ScheduleEventType } from '../domain/schedule-event.js';
+import { STORED_PAUSE_REASONS, type StoredPauseReason } from '../domain/schedule.js';
 import { RUN_TRIGGERS, type RunStatus, type RunTrigger, SKIP_REASONS, type SkipReason } from '../domain/run.js';
 
 /** The route label of requests that matched no route: random paths must not each make a series. */
@@ -63,6 +65,21 @@ function instruments(registry: Registry) {
       labelNames: ['trigger', 'skip_reason'] as const,
       registers,
     }),
+    pauses: new Counter({
+      name: 'schedule_pauses_total',
+      help:
+        'Schedules that stopped firing, by reason: user (a PATCH disabled it), consecutive_failures (its failure policy), ' +
+        'max_runs_reached (done after max_runs fires). The policy ones are counted as their schedule.paused and ' +
+        'schedule.completed events are first sent (so only where dispatch is configured), once across replicas.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    scheduleEvents: new Counter({
+      name: 'schedule_event_attempts_total',
+      help: 'Attempts at delivering schedule events to EVENTS_URL, by event type and outcome (delivered: a 2xx; failed: anything else).',
+      labelNames: ['type', 'outcome'] as const,
+      registers,
+    }),
     fireLag: new Histogram({
       name: 'schedule_fire_lag_seconds',
       help: 'For each cron or catch-up fire the ticker wrote: fired_at - scheduled_for.',
@@ -117,6 +134,7 @@ function instruments(registry: Registry) {
     recorded.fires.inc({ trigger, status: 'failed' }, 0);
     for (const skip_reason of SKIP_REASONS) recorded.skips.inc({ trigger, skip_reason }, 0);
   }
+  for (const reason of STORED_PAUSE_REASONS) recorded.pauses.inc({ reason }, 0);
   return recorded;
 }
 
@@ -184,6 +202,19 @@ export class Metrics {
   /** A fire time that did not fire, for the overlap policy or the budget (see schedule_skips_total). */
   recordSkip(trigger: RunTrigger, skipReason: SkipReason): void {
     this.recorded?.skips.inc({ trigger, skip_reason: skipReason });
+  }
+
+  /** A schedule stopped firing (see schedule_pauses_total). */
+  recordPause(reason: StoredPauseReason): void {
+    this.recorded?.pauses.inc({ reason });
+  }
+
+  /** An attempt at a schedule event; its first attempt counts the pause it tells of. */
+  recordScheduleEvent(type: ScheduleEventType, attemptsMade: number, delivered: boolean): void {
+    this.recorded?.scheduleEvents.inc({ type, outcome: delivered ? 'delivered' : 'failed' });
+    if (attemptsMade > 0) return;
+    if (type === 'schedule.paused') this.recordPause('consecutive_failures');
+    if (type === 'schedule.completed') this.recordPause('max_runs_reached');
   }
 
   setDueBacklog(count: number): void {

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
+import { Metrics } from '../metrics/metrics.js';
 import { v7 as uuidv7 } from 'uuid';
 import { Clock } from '../common/clock.js';
 import {
@@ -43,6 +44,7 @@ export class SchedulesService {
     private readonly clock: Clock,
     private readonly limits: LimitsConfig,
     private readonly wakeUp: SchedulerWakeUp,
+    @Optional() private readonly metrics: Metrics = Metrics.none,
   ) {}
 
   /** The user's schedules that pass the filter, newest first: all of them, or one page. */
@@ -118,14 +120,20 @@ export class SchedulesService {
     expectedVersions?: readonly number[],
   ): Promise<Schedule> {
     const now = this.clock.now();
+    let pausedByUser = false;
     const outcome = await this.schedules.updateSchedule(
       userId,
       scheduleId,
-      (current) => applyUpdate(current, dto, now, this.limits),
+      (current) => {
+        const next = applyUpdate(current, dto, now, this.limits);
+        pausedByUser = current.enabled && !next.enabled && next.pausedReason === 'user';
+        return next;
+      },
       expectedVersions,
     );
     switch (outcome.status) {
       case 'updated':
+        if (pausedByUser) this.metrics.recordPause('user');
         await this.wakeUp.nextRunSet(outcome.schedule.nextRunAt);
         return outcome.schedule;
       case 'not-found':
