@@ -152,6 +152,60 @@ describe('several replicas on one PostgreSQL database', () => {
     assert.equal(await count(`SELECT count(*) AS n FROM runs WHERE user_id = $1 AND status <> 'succeeded'`, [steadyUser]), 0);
   });
 
+  it('three replicas keep 1 000 schedules to a budget of 3 runs a day: exactly 3 fires each, every later fire time skipped, none lost', async () => {
+    const userId = `budget-${uuidv7()}`;
+    const MAX_RUNS = 3;
+    // A zone where it is about noon now, so that no local midnight (a new period) falls in the test.
+    const offset = 12 - new Date().getUTCHours();
+    const timezone = offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+    const firstDue = new Date(Math.ceil((Date.now() + 3000) / 2000) * 2000);
+    const schedules = Array.from({ length: 1000 }, () =>
+      aSchedule({
+        userId,
+        cronExpression: '*/2 * * * * *',
+        timezone,
+        startedAt: null,
+        nextRunAt: firstDue,
+        budget: { period: 'day', maxRuns: MAX_RUNS, maxTokens: null, maxCostUsd: null },
+      }),
+    );
+    for (let i = 0; i < schedules.length; i += 50) await Promise.all(schedules.slice(i, i + 50).map((s) => storage.schedules.createSchedule(s)));
+    replicas.push(...[0, 1, 2].map(() => new Replica(db.url, { SCHEDULER_BATCH_SIZE: '200' })));
+    const started = replicas.slice(-3);
+    // Every schedule past its budget by two fire times.
+    await waitFor(
+      'two budget skips per schedule',
+      () => count(`SELECT count(*) AS n FROM runs WHERE user_id = $1 AND skip_reason = 'budget_exhausted'`, [userId]),
+      (n) => n >= 2 * schedules.length,
+    );
+    for (const r of started) r.process.kill('SIGTERM');
+    for (const r of started) {
+      const { code, signal } = await r.exited;
+      assert.ok(code === 0 || signal === 'SIGTERM', `replica exited with ${code ?? signal}: ${r.output.join('')}`);
+      assert.doesNotMatch(r.output.join(''), LOGGED_ERROR, 'a replica logged an error');
+    }
+    const perSchedule: Array<{ id: string; fired: string; skipped: string; other: string; fire_count: number; first_skip: Date; last_fire: Date }> = await dataSource.query(
+      `SELECT s.id, s.fire_count,
+              count(*) FILTER (WHERE r.status = 'succeeded') AS fired,
+              count(*) FILTER (WHERE r.status = 'skipped' AND r.skip_reason = 'budget_exhausted') AS skipped,
+              count(*) FILTER (WHERE r.status NOT IN ('succeeded', 'skipped')) AS other,
+              min(r.scheduled_for) FILTER (WHERE r.status = 'skipped') AS first_skip,
+              max(r.scheduled_for) FILTER (WHERE r.status = 'succeeded') AS last_fire
+         FROM schedules s JOIN runs r ON r.schedule_id = s.id WHERE s.user_id = $1 GROUP BY s.id`,
+      [userId],
+    );
+    assert.equal(perSchedule.length, schedules.length);
+    for (const row of perSchedule) {
+      assert.deepEqual([Number(row.fired), Number(row.fire_count), Number(row.other)], [MAX_RUNS, MAX_RUNS, 0], row.id);
+      assert.ok(Number(row.skipped) >= 2, row.id);
+      // The fires come first; every fire time after them is skipped. (A replica that fell behind
+      // may coalesce fire times into one catch-up fire, so the exact slots are not asserted.)
+      assert.ok(new Date(row.last_fire) < new Date(row.first_skip), row.id);
+    }
+    const stored = await storage.schedules.getSchedule(userId, schedules[0].id);
+    assert.deepEqual([stored?.stats.period?.runs, stored?.enabled, stored?.budgetExhaustedUntil !== null], [MAX_RUNS, true, true]);
+  });
+
   it('still fires every due time exactly once when a replica is SIGKILLed mid-burst', async () => {
     const user = `kill-${uuidv7()}`;
     const n = 1000;
