@@ -107,6 +107,7 @@ describeOnEveryBackend('metrics', (backend) => {
       ['http_request_duration_seconds', 'histogram'],
       ['schedule_fires_total', 'counter'],
       ['schedule_skips_total', 'counter'],
+      ['schedule_pauses_total', 'counter'],
       ['schedule_fire_lag_seconds', 'histogram'],
       ['schedule_due_backlog', 'gauge'],
       ['schedule_claim_batch_duration_seconds', 'histogram'],
@@ -195,6 +196,18 @@ describeOnEveryBackend('metrics', (backend) => {
     assert.equal(moved('schedule_fires_total', { trigger: 'cron', status: 'skipped' }), 1);
     assert.equal(moved('schedule_fires_total', { trigger: 'cron', status: 'succeeded' }), 0);
     assert.equal(moved('schedule_skips_total', { trigger: 'cron', skip_reason: 'overlap' }), 0);
+    await remove(schedule);
+  });
+
+  it("counts a user's pause once, at the PATCH that disables the schedule", async () => {
+    const schedule = await create({});
+    const before = await scrape(backend.app);
+    for (let i = 0; i < 2; i++) {
+      await http().patch(`/schedule/${schedule.id}`).set('x-user-id', schedule.userId).send({ enabled: false }).expect(200);
+    }
+    const moved = delta(before, await scrape(backend.app));
+    assert.equal(moved('schedule_pauses_total', { reason: 'user' }), 1);
+    assert.equal(moved('schedule_pauses_total', { reason: 'consecutive_failures' }), 0);
     await remove(schedule);
   });
 

@@ -6,6 +6,7 @@ import { Webhook } from 'standardwebhooks';
 import { v7 as uuidv7 } from 'uuid';
 import { DISPATCH_DEFAULTS } from '../src/config/app-config.js';
 import { ScheduleEventsService } from '../src/dispatch/schedule-events.service.js';
+import { Metrics } from '../src/metrics/metrics.js';
 import { aCreateBody } from './support/builders.js';
 import { aRuntimeToken, aWebhookSecret, injectJson } from './support/dispatch.js';
 import { type BackendHandle, describeOnEveryBackend } from './support/test-app.js';
@@ -104,6 +105,10 @@ describeOnEveryBackend(
       assert.deepEqual([paused.data.schedule.id, paused.data.schedule.data.paused_reason, paused.data.occurred_at], [id, 'consecutive_failures', '2026-04-01T10:00:00.000Z']);
       assert.equal(await deliverDue(), 0);
       assert.equal(receiver.received.length, 1);
+      // The policy's pause is counted once, as its event is first sent.
+      const exposition = await backend.app.get(Metrics).exposition();
+      assert.match(exposition, /^schedule_pauses_total\{reason="consecutive_failures"\} [1-9]/m);
+      assert.match(exposition, /^schedule_event_attempts_total\{type="schedule.paused",outcome="delivered"\} [1-9]/m);
     });
 
     it('sends schedule.budget_exhausted naming the reset, and schedule.completed at max_runs', async () => {
