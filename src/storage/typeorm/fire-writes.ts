@@ -69,6 +69,12 @@ export function decidedClaim(plan: DueFirePlan, activity: ScheduleActivity, sche
   }
 }
 
+/** The outcome of a claim written as planned: `fired`, with why its fire was written as a skipped run, if it was. */
+export function firedOutcome(claim: DecidedClaim): ClaimOutcome {
+  const skipReason = claim.unfired.find((r) => r.skipReason !== null)?.skipReason;
+  return { scheduleId: claim.scheduleId, status: 'fired', ...(skipReason ? { skipReason } : {}) };
+}
+
 /**
  * The outbox entry of a dispatched fire; `availableAt` null holds it (its run waits), with the
  * message a waiting stateful fire keeps until it is released, if any.
@@ -135,8 +141,7 @@ export class FireWrites {
   async writeClaimAlone(em: EntityManager, claim: DecidedClaim, now: Date): Promise<ClaimOutcome> {
     try {
       await em.transaction((sp) => this.writeClaims(sp, [claim], now));
-      const skipReason = claim.unfired.find((r) => r.skipReason !== null)?.skipReason;
-      return { scheduleId: claim.scheduleId, status: 'fired', ...(skipReason ? { skipReason } : {}) };
+      return firedOutcome(claim);
     } catch (error) {
       const message = (error as Error).message;
       await this.recordFailedClaim(em, claim, message, now);

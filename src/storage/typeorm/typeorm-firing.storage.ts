@@ -17,7 +17,7 @@ import type { HandOffReservation } from '../dispatch-hand-off.js';
 import { type DueBacklog, FiringStorage, type RecordFireOutcome } from '../ports/firing.storage.js';
 import type { RunEnding } from './dispatch-sql.js';
 import { type RawScheduleRow, scheduleFromRaw, toRunRow, toSchedule } from './entities/row.mapper.js';
-import { type DecidedClaim, decidedClaim, FireWrites, outboxRow } from './fire-writes.js';
+import { decidedClaim, FireWrites, firedOutcome, outboxRow } from './fire-writes.js';
 import type { TypeOrmContext } from './typeorm-context.js';
 
 export class TypeOrmFiringStorage extends FiringStorage {
@@ -66,12 +66,8 @@ export class TypeOrmFiringStorage extends FiringStorage {
       // One fire more (and its stats); its max_runs-th makes the schedule done.
       const fireCount = row.fire_count + 1;
       const { stats, budgetExhaustedUntil, exhaustedNow } = afterFireTime(stored, [written.run], { at: written.run.scheduledFor });
-      await this.db
-        .schedules(em)
-        .update(
-          { id: written.run.scheduleId },
-          { last_run_at: written.firedAt, fire_count: fireCount, stats: statsToJson(stats), budget_exhausted_until: budgetExhaustedUntil },
-        );
+      const bookkeeping = { last_run_at: written.firedAt, fire_count: fireCount, stats: statsToJson(stats), budget_exhausted_until: budgetExhaustedUntil };
+      await this.db.schedules(em).update({ id: written.run.scheduleId }, bookkeeping);
       const done = maxRunsReached({ maxRuns: row.max_runs, fireCount });
       if (done) await this.writes.completeAtMaxRuns(em, [written.run.scheduleId], written.firedAt);
       await this.db.events.insert(em, [
@@ -126,7 +122,7 @@ export class TypeOrmFiringStorage extends FiringStorage {
       try {
         // The common case: every plan writes, in a few multi-row statements for the whole batch.
         await em.transaction((sp) => this.writes.writeClaims(sp, claims, now));
-        outcomes = claims.map((c): ClaimOutcome => ({ scheduleId: c.scheduleId, status: 'fired', ...skipOf(c) }));
+        outcomes = claims.map(firedOutcome);
       } catch {
         // Something in the batch was refused: redo it schedule by schedule, so only that one fails.
         outcomes = [];
@@ -220,10 +216,4 @@ export class TypeOrmFiringStorage extends FiringStorage {
       return nextRunAt;
     });
   }
-}
-
-/** Why a claim's fire was written as a skipped run, if it was (see ClaimOutcome.skipReason). */
-function skipOf(claim: DecidedClaim): Pick<ClaimOutcome, 'skipReason'> {
-  const skipReason = claim.unfired.find((r) => r.skipReason !== null)?.skipReason;
-  return skipReason ? { skipReason } : {};
 }
