@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * List the caller's schedules
-         * @description Newest first; filtered by `status` and `agent_id`; whole, or by page with `limit` and `cursor`.
+         * @description Newest first; filtered by `status`, `agent_id` and `label`; whole, or by page with `limit` and `cursor`.
          */
         get: operations["ScheduleController_list"];
         put?: never;
@@ -425,6 +425,15 @@ export interface components {
                  */
                 max_cost_usd?: number | null;
             } | null;
+            /**
+             * @description Its labels; `{}` when none.
+             * @example {
+             *       "team": "support"
+             *     }
+             */
+            labels: {
+                [key: string]: string;
+            };
         };
         ScheduleStatsResponse: {
             /**
@@ -648,6 +657,16 @@ export interface components {
                 max_cost_usd?: number | null;
             } | null;
             /**
+             * @description Up to 20 `key: value` pairs in Kubernetes' label syntax (a key: an optional DNS-subdomain prefix and `/`, then up to 63 characters `[A-Za-z0-9-_.]`, alphanumeric at both ends; a value: empty or the same), to find schedules with `GET /schedule?label=…` and act on them with `POST /schedule/bulk`. A PATCH replaces them whole. Omitted on create: `{}`.
+             * @example {
+             *       "team": "support",
+             *       "env": "prod"
+             *     }
+             */
+            labels?: {
+                [key: string]: string;
+            };
+            /**
              * @description The user's note on a pause (why, until when): given with `enabled: false`, or while the schedule is disabled (422 on an enabled schedule); enabling the schedule clears it. null clears it.
              * @example null
              */
@@ -771,6 +790,16 @@ export interface components {
                  */
                 max_cost_usd?: number | null;
             } | null;
+            /**
+             * @description Up to 20 `key: value` pairs in Kubernetes' label syntax (a key: an optional DNS-subdomain prefix and `/`, then up to 63 characters `[A-Za-z0-9-_.]`, alphanumeric at both ends; a value: empty or the same), to find schedules with `GET /schedule?label=…` and act on them with `POST /schedule/bulk`. A PATCH replaces them whole. Omitted on create: `{}`.
+             * @example {
+             *       "team": "support",
+             *       "env": "prod"
+             *     }
+             */
+            labels?: {
+                [key: string]: string;
+            };
             /**
              * @description The user's note on a pause (why, until when): given with `enabled: false`, or while the schedule is disabled (422 on an enabled schedule); enabling the schedule clears it. null clears it.
              * @example null
@@ -1458,6 +1487,8 @@ export interface operations {
                 status?: "active" | "paused" | "failing" | "budget_exhausted";
                 /** @description Only the schedules of this agent. */
                 agent_id?: string;
+                /** @description Only schedules with these labels: `key=value` (that value) or a bare `key` (any value); repeat it for more, every one must match (at most 10). */
+                label?: string[];
             };
             header?: never;
             path?: never;

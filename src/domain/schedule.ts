@@ -1,4 +1,5 @@
 import type { Budget } from './budget.js';
+import { type LabelSelector, type Labels, labelsMatch } from './labels.js';
 import type { ScheduleStats } from './schedule-stats.js';
 
 export const PERMISSION_MODES = ['default', 'accept_edits', 'explore', 'bypass', 'dont_ask'] as const;
@@ -85,6 +86,8 @@ export interface Schedule {
   budgetExhaustedUntil: Date | null;
   /** How its runs ended, and its budget period's use (see ScheduleStats). Kept by the service. */
   stats: ScheduleStats;
+  /** Its labels (see Labels); `{}` when none. */
+  labels: Labels;
   createdAt: Date;
   updatedAt: Date;
   /**
@@ -140,12 +143,15 @@ export type ScheduleStatusFilter = (typeof SCHEDULE_STATUS_FILTERS)[number];
 export interface ScheduleFilter {
   status?: ScheduleStatusFilter;
   agentId?: string;
+  /** Every selector must match (see labelsMatch). */
+  labels?: readonly LabelSelector[];
   now: Date;
 }
 
 /** Whether the schedule passes the filter (the SQL backends say the same in SQL). */
 export function scheduleMatches(schedule: Schedule, filter: ScheduleFilter): boolean {
   if (filter.agentId !== undefined && schedule.agentId !== filter.agentId) return false;
+  if (filter.labels && !labelsMatch(schedule.labels, filter.labels)) return false;
   switch (filter.status) {
     case undefined:
       return true;

@@ -23,7 +23,7 @@ import { RunDetailResponse, RunListResponse, toRunDetailResponse, toRunResponse 
 import { scheduleSessionsJson } from '../sessions/dto/session-json.response.js';
 import { ScheduleSessionsResponse } from '../wire/session.response.js';
 import { Clock } from '../common/clock.js';
-import { ListSchedulesQuery } from './dto/list-schedules.query.js';
+import { labelSelectorsOf, ListSchedulesQuery } from './dto/list-schedules.query.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { CreateScheduleDto } from './dto/create-schedule.dto.js';
 import {
@@ -74,13 +74,14 @@ export class ScheduleController {
   @Get()
   @ApiOperation({
     summary: "List the caller's schedules",
-    description: 'Newest first; filtered by `status` and `agent_id`; whole, or by page with `limit` and `cursor`.',
+    description: 'Newest first; filtered by `status`, `agent_id` and `label`; whole, or by page with `limit` and `cursor`.',
   })
   @ApiOkResponse({ type: ScheduleListResponse })
   @Invalid(PROBLEM_EXAMPLES.invalidPage)
   async list(@CurrentUser() userId: string, @Query() query: ListSchedulesQuery): Promise<ScheduleListResponse> {
     const page = pageRequestOf(query);
-    const { items, total, next } = await this.schedules.list(userId, { status: query.status, agentId: query.agent_id }, page);
+    const filter = { status: query.status, agentId: query.agent_id, labels: labelSelectorsOf(query) };
+    const { items, total, next } = await this.schedules.list(userId, filter, page);
     const now = this.clock.now();
     const schedules = items.map((s) => toScheduleResponse(s, now));
     return page ? { schedules, total, next_cursor: next && encodeCursor(next) } : { schedules, total };

@@ -77,6 +77,8 @@ export class ScheduleDataResponse {
   readonly pause_note: string | null;
   @ApiProperty({ type: BudgetDto, nullable: true, description: 'What it may consume per period; null: no budget.' })
   readonly budget: BudgetDto | null;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, description: 'Its labels; `{}` when none.', example: { team: 'support' } })
+  readonly labels: Record<string, string>;
 }
 
 /** What the schedule consumed in its budget's current period. */
@@ -189,6 +191,7 @@ export function toScheduleResponse(s: Schedule, now: Date | null = null): Schedu
         max_tokens: s.budget.maxTokens,
         max_cost_usd: s.budget.maxCostUsd,
       },
+      labels: { ...s.labels },
     },
     next_run_at: s.nextRunAt?.toISOString() ?? null,
     last_run_at: s.lastRunAt?.toISOString() ?? null,

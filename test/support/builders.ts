@@ -36,6 +36,7 @@ export function aSchedule(overrides: Partial<Schedule> = {}): Schedule {
     budget: null,
     budgetExhaustedUntil: null,
     stats: { ...EMPTY_STATS },
+    labels: {},
     createdAt: at,
     updatedAt: at,
     version: 1,

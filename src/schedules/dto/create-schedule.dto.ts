@@ -28,8 +28,9 @@ import {
   type PermissionMode,
   RUN_TIMEOUT_SECONDS_RANGE,
 } from '../../domain/schedule.js';
+import { MAX_LABELS } from '../../domain/labels.js';
 import { Omittable } from '../../common/validators.js';
-import { IsCronExpression, IsIsoInstant } from './schedule.validators.js';
+import { IsCronExpression, IsIsoInstant, IsLabels } from './schedule.validators.js';
 import { BudgetDto } from '../../wire/budget.dto.js';
 import { ChatModelConfigDto } from '../../wire/chat-model-config.dto.js';
 import { EXAMPLE_AGENT_ID, EXAMPLE_CRON, EXAMPLE_DESCRIPTION, EXAMPLE_TIMEZONE } from '../../docs/examples.js';
@@ -250,6 +251,21 @@ export class CreateScheduleDto {
   @ValidateNested()
   @Type(() => BudgetDto)
   readonly budget?: BudgetDto | null;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    maxProperties: MAX_LABELS,
+    description:
+      `Up to ${MAX_LABELS} \`key: value\` pairs in Kubernetes' label syntax (a key: an optional DNS-subdomain prefix and \`/\`, ` +
+      'then up to 63 characters `[A-Za-z0-9-_.]`, alphanumeric at both ends; a value: empty or the same), to find schedules ' +
+      'with `GET /schedule?label=…` and act on them with `POST /schedule/bulk`. A PATCH replaces them whole.' +
+      onCreate({}),
+    example: { team: 'support', env: 'prod' },
+  })
+  @Omittable()
+  @IsLabels()
+  readonly labels?: Record<string, string>;
 
   @ApiPropertyOptional({
     description:

@@ -1,4 +1,5 @@
 import { type ValidationOptions, registerDecorator } from 'class-validator';
+import { labelsProblem } from '../../domain/labels.js';
 import { cronExpressionProblem } from '../../firing/cron.js';
 
 /** A cron expression the scheduler can run (see cronExpressionProblem). */
@@ -13,6 +14,21 @@ export function IsCronExpression(options?: ValidationOptions): PropertyDecorator
         validate: (value: unknown) => typeof value === 'string' && cronExpressionProblem(value) === null,
         defaultMessage: (args) =>
           `${args?.property} ${typeof args?.value === 'string' ? cronExpressionProblem(args.value) : 'must be a string'}`,
+      },
+    });
+}
+
+/** Labels in Kubernetes' syntax, at most MAX_LABELS (see labelsProblem). */
+export function IsLabels(options?: ValidationOptions): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isLabels',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options,
+      validator: {
+        validate: (value: unknown) => labelsProblem(value) === null,
+        defaultMessage: (args) => `${args?.property}: ${labelsProblem(args?.value)}`,
       },
     });
 }

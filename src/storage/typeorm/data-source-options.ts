@@ -24,6 +24,7 @@ import { RunUsagePostgres1765100000000 } from './migrations/postgres/17651000000
 import { SchedulePausePostgres1765200000000 } from './migrations/postgres/1765200000000-schedule-pause.js';
 import { ScheduleMaxRunsPostgres1765300000000 } from './migrations/postgres/1765300000000-schedule-max-runs.js';
 import { ScheduleBudgetPostgres1765400000000 } from './migrations/postgres/1765400000000-schedule-budget.js';
+import { ScheduleFleetPostgres1765500000000 } from './migrations/postgres/1765500000000-schedule-fleet.js';
 import { InitialSchemaSqlite1764300000000 } from './migrations/sqlite/1764300000000-initial-schema.js';
 import { SchedulerSqlite1764400000000 } from './migrations/sqlite/1764400000000-scheduler.js';
 import { RunsIdNotNullSqlite1764500000000 } from './migrations/sqlite/1764500000000-runs-id-not-null.js';
@@ -34,6 +35,7 @@ import { RunUsageSqlite1765100000000 } from './migrations/sqlite/1765100000000-r
 import { SchedulePauseSqlite1765200000000 } from './migrations/sqlite/1765200000000-schedule-pause.js';
 import { ScheduleMaxRunsSqlite1765300000000 } from './migrations/sqlite/1765300000000-schedule-max-runs.js';
 import { ScheduleBudgetSqlite1765400000000 } from './migrations/sqlite/1765400000000-schedule-budget.js';
+import { ScheduleFleetSqlite1765500000000 } from './migrations/sqlite/1765500000000-schedule-fleet.js';
 
 // Migrations are listed, not globbed, so the same list works from the sources (tests) and from dist/.
 const MIGRATIONS = {
@@ -49,6 +51,7 @@ const MIGRATIONS = {
     SchedulePausePostgres1765200000000,
     ScheduleMaxRunsPostgres1765300000000,
     ScheduleBudgetPostgres1765400000000,
+    ScheduleFleetPostgres1765500000000,
   ],
   sqlite: [
     InitialSchemaSqlite1764300000000,
@@ -61,6 +64,7 @@ const MIGRATIONS = {
     SchedulePauseSqlite1765200000000,
     ScheduleMaxRunsSqlite1765300000000,
     ScheduleBudgetSqlite1765400000000,
+    ScheduleFleetSqlite1765500000000,
   ],
 };
 

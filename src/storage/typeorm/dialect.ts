@@ -39,6 +39,11 @@ export interface SqlDialect {
    * `skipLocked`; empty where there are no row locks (see rowLocks).
    */
   lockClause(skipLocked: boolean): string;
+  /**
+   * A condition on a row's `labels` (JSON text of an object of strings): it has the label whose key
+   * is the parameter `key`, with the value of the parameter `value` (null: any value).
+   */
+  labelCondition(key: string, value: string | null): string;
   /** The placeholder of the `position`-th (1-based) query parameter. */
   placeholder(position: number): string;
   /** A timestamp placeholder where the database cannot infer the type (a VALUES list). */
@@ -152,6 +157,7 @@ export const POSTGRES: SqlDialect = {
   rowLocks: true,
   batchAsOneParam: true,
   lockClause: (skipLocked) => (skipLocked ? ' FOR UPDATE SKIP LOCKED' : ' FOR UPDATE'),
+  labelCondition: (key, value) => (value === null ? `jsonb_exists(labels::jsonb, ${key})` : `(labels::jsonb ->> ${key}) = ${value}`),
   placeholder: (position) => `$${position}`,
   timestampSlot: (placeholder) => `${placeholder}::timestamptz`,
   param: sharedParam,
@@ -172,6 +178,11 @@ export const SQLITE: SqlDialect = {
   rowLocks: false,
   batchAsOneParam: false,
   lockClause: () => '',
+  // Label keys hold no `"`: quoted, any key is one step of a JSON path.
+  labelCondition: (key, value) => {
+    const path = `'$."' || ${key} || '"'`;
+    return value === null ? `json_type(labels, ${path}) IS NOT NULL` : `json_extract(labels, ${path}) = ${value}`;
+  },
   placeholder: (position) => `?${position}`,
   timestampSlot: (placeholder) => placeholder,
   // Timestamps as TypeORM's UTC text form (`2026-11-28 09:00:00.123`), booleans as 0/1.

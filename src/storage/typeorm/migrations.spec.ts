@@ -425,6 +425,24 @@ function describeUpgrades(dialect: SchemaDialect): void {
       assert.deepEqual(await storage.schedules.getSchedule('upgraded', schedule.id), upgraded);
     });
 
+    it('gives existing schedules no labels, and undoes it', async () => {
+      const database = await dialect.emptyDatabase();
+      cleanups.push(() => database.dispose());
+      const fleet = dialect.name === 'postgres' ? 'ScheduleFleetPostgres1765500000000' : 'ScheduleFleetSqlite1765500000000';
+      const before = await migratedUpTo(database.config, { before: fleet });
+      const schedule = aSchedule({ userId: 'upgraded' });
+      await insertRow(before, dialect.name, 'schedules', scheduleRowBeforeFleet(schedule));
+      await before.destroy();
+
+      const after = await migratedUpTo(database.config);
+      const storage = new TypeOrmStorage(after);
+      assert.deepEqual(await storage.schedules.getSchedule('upgraded', schedule.id), schedule);
+      await undoThrough(after, fleet);
+      await assert.rejects(after.query('SELECT labels FROM schedules'));
+      await after.runMigrations();
+      assert.deepEqual(await storage.schedules.getSchedule('upgraded', schedule.id), schedule);
+    });
+
     it("moves a stateful session's messages into rows of their own, where fires append, and undoes it", async () => {
       const database = await dialect.emptyDatabase();
       cleanups.push(() => database.dispose());
@@ -465,14 +483,23 @@ function describeUpgrades(dialect: SchemaDialect): void {
 /** A schedule's row as the table was before the pause columns (and max_runs). */
 function scheduleRowBeforePause(
   schedule: Schedule,
-): Omit<ScheduleRow, 'paused_reason' | 'pause_note' | 'pause_after_failures' | 'consecutive_failures' | 'max_runs' | 'fire_count' | 'budget' | 'budget_exhausted_until' | 'stats'> {
+): Omit<
+  ScheduleRow,
+  'paused_reason' | 'pause_note' | 'pause_after_failures' | 'consecutive_failures' | 'max_runs' | 'fire_count' | 'budget' | 'budget_exhausted_until' | 'stats' | 'labels'
+> {
   const { paused_reason, pause_note, pause_after_failures, consecutive_failures, max_runs, fire_count, ...row } = scheduleRowBeforeBudget(schedule);
   return row;
 }
 
-/** A schedule's row as the table was before budgets (no budget, budget_exhausted_until or stats). */
-function scheduleRowBeforeBudget(schedule: Schedule): Omit<ScheduleRow, 'budget' | 'budget_exhausted_until' | 'stats'> {
-  const { budget, budget_exhausted_until, stats, ...row } = toScheduleRow(schedule);
+/** A schedule's row as the table was before budgets (no budget, budget_exhausted_until or stats, nor labels). */
+function scheduleRowBeforeBudget(schedule: Schedule): Omit<ScheduleRow, 'budget' | 'budget_exhausted_until' | 'stats' | 'labels'> {
+  const { budget, budget_exhausted_until, stats, ...row } = scheduleRowBeforeFleet(schedule);
+  return row;
+}
+
+/** A schedule's row as the table was before labels. */
+function scheduleRowBeforeFleet(schedule: Schedule): Omit<ScheduleRow, 'labels'> {
+  const { labels, ...row } = toScheduleRow(schedule);
   return row;
 }
 

@@ -41,6 +41,7 @@ export class TypeOrmScheduleStorage extends ScheduleStorage {
     };
     const where = [`user_id = ${dialect.placeholder(1)}`];
     if (filter.agentId !== undefined) where.push(`agent_id = ${slot(filter.agentId)}`);
+    for (const { key, value } of filter.labels ?? []) where.push(dialect.labelCondition(slot(key), value === null ? null : slot(value)));
     // What scheduleMatches says: active is what pausedReasonOf calls null.
     const active = 'enabled = TRUE AND NOT (ended_at IS NOT NULL AND next_run_at IS NULL)';
     if (filter.status === 'active') where.push(`(${active})`);

@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
 import type { Budget } from '../../../src/domain/budget.js';
-import type { Schedule, ScheduleFilter } from '../../../src/domain/schedule.js';
-import { aSchedule } from '../../support/builders.js';
+import type { Schedule } from '../../../src/domain/schedule.js';
 import { at, type ContractContext, DAY, HOUR, MINUTE, SECOND } from './contract-context.js';
 
 /**
  * The brakes every backend keeps in the transactions that write runs: budgets (fire times in an
- * exhausted period become skipped runs, a manual fire is refused), the period's use, and the list
- * filters that read them.
+ * exhausted period become skipped runs, a manual fire is refused), the period's use, and the
+ * events of the transitions.
  */
-export function budgetsContract({ storage, newUser, newEra, created, dispatchFire, tryDispatchFire, claimDispatched }: ContractContext): void {
+export function budgetsContract({ storage, newEra, created, dispatchFire, tryDispatchFire, claimDispatched }: ContractContext): void {
   const budget = (limits: Partial<Budget>): Budget => ({ period: 'day', maxRuns: null, maxTokens: null, maxCostUsd: null, ...limits });
   const stored = (s: Schedule) => storage.schedules.getSchedule(s.userId, s.id);
 
@@ -143,39 +142,6 @@ export function budgetsContract({ storage, newUser, newEra, created, dispatchFir
       assert.deepEqual(again.map((c) => [c.event.id, c.attemptsMade]), [[retried, 1]]);
       await storage.schedules.deleteSchedule(schedules[1].userId, schedules[1].id);
       assert.deepEqual(mine(await claim(at(e, DAY), at(e, DAY))), []);
-    });
-  });
-
-  describe('schedule list filters', () => {
-    it('filter by status and agent, page by keyset, and count every match', async () => {
-      const userId = newUser();
-      const now = new Date('2026-06-01T12:00:00.000Z');
-      const created = (minute: number, overrides: Partial<Schedule>) =>
-        aSchedule({ userId, createdAt: new Date(Date.UTC(2026, 4, 1, 0, minute)), nextRunAt: new Date('2026-07-01T00:00:00.000Z'), ...overrides });
-      const active = created(1, {});
-      const paused = created(2, { enabled: false, pausedReason: 'user', nextRunAt: null });
-      const ended = created(3, { endedAt: new Date('2026-05-15T00:00:00.000Z'), nextRunAt: null });
-      const failing = created(4, { consecutiveFailures: 2, agentId: 'agent-2' });
-      const exhausted = created(5, { budget: budget({ maxRuns: 1 }), budgetExhaustedUntil: new Date('2026-06-02T00:00:00.000Z'), agentId: 'agent-2' });
-      const wasExhausted = created(6, { budget: budget({ maxRuns: 1 }), budgetExhaustedUntil: new Date('2026-06-01T00:00:00.000Z') });
-      for (const s of [active, paused, ended, failing, exhausted, wasExhausted]) await storage.schedules.createSchedule(s);
-      await storage.schedules.createSchedule(aSchedule({ userId: newUser(), consecutiveFailures: 1 }));
-
-      const ids = async (filter: Omit<ScheduleFilter, 'now'>) => (await storage.schedules.listSchedules(userId, { ...filter, now }, null)).items.map((s) => s.id);
-      assert.deepEqual(await ids({}), [wasExhausted, exhausted, failing, ended, paused, active].map((s) => s.id));
-      assert.deepEqual(await ids({ status: 'active' }), [wasExhausted, exhausted, failing, active].map((s) => s.id));
-      assert.deepEqual(await ids({ status: 'paused' }), [ended, paused].map((s) => s.id));
-      assert.deepEqual(await ids({ status: 'failing' }), [failing.id]);
-      assert.deepEqual(await ids({ status: 'budget_exhausted' }), [exhausted.id]);
-      assert.deepEqual(await ids({ agentId: 'agent-2' }), [exhausted.id, failing.id]);
-      assert.deepEqual(await ids({ agentId: 'agent-2', status: 'failing' }), [failing.id]);
-      assert.deepEqual(await ids({ agentId: 'nobody' }), []);
-
-      // Pages of two of the active ones: the total counts them all; the last page has no next.
-      const first = await storage.schedules.listSchedules(userId, { status: 'active', now }, { limit: 2 });
-      assert.deepEqual([first.items.map((s) => s.id), first.total], [[wasExhausted.id, exhausted.id], 4]);
-      const second = await storage.schedules.listSchedules(userId, { status: 'active', now }, { limit: 2, after: first.next! });
-      assert.deepEqual([second.items.map((s) => s.id), second.total, second.next], [[failing.id, active.id], 4, null]);
     });
   });
 }

@@ -3,7 +3,8 @@ import { v7 as uuidv7 } from 'uuid';
 import { describe, it } from '@jest/globals';
 import { ValidationFailed } from '../../../src/common/domain-errors.js';
 import { fireWrite, statefulSessionId } from '../../../src/domain/fire.js';
-import type { Schedule } from '../../../src/domain/schedule.js';
+import type { Budget } from '../../../src/domain/budget.js';
+import type { Schedule, ScheduleFilter } from '../../../src/domain/schedule.js';
 import { aSchedule, succeededAt } from '../../support/builders.js';
 import { storedSession, storedSessions } from '../../support/stored-sessions.js';
 import { at, type ContractContext, MINUTE, SECOND } from './contract-context.js';
@@ -376,6 +377,67 @@ export function schedulesContract({ storage, newUser, newEra, fire, firedSession
         [keptRun.id, 0],
         [retried.id, 0],
       ]);
+    });
+  });
+
+  describe('schedule list filters', () => {
+    const budget = (maxRuns: number): Budget => ({ period: 'day', maxRuns, maxTokens: null, maxCostUsd: null });
+
+    it('filter by status and agent, page by keyset, and count every match', async () => {
+      const userId = newUser();
+      const now = new Date('2026-06-01T12:00:00.000Z');
+      const created = (minute: number, overrides: Partial<Schedule>) =>
+        aSchedule({ userId, createdAt: new Date(Date.UTC(2026, 4, 1, 0, minute)), nextRunAt: new Date('2026-07-01T00:00:00.000Z'), ...overrides });
+      const active = created(1, {});
+      const paused = created(2, { enabled: false, pausedReason: 'user', nextRunAt: null });
+      const ended = created(3, { endedAt: new Date('2026-05-15T00:00:00.000Z'), nextRunAt: null });
+      const failing = created(4, { consecutiveFailures: 2, agentId: 'agent-2' });
+      const exhausted = created(5, { budget: budget(1), budgetExhaustedUntil: new Date('2026-06-02T00:00:00.000Z'), agentId: 'agent-2' });
+      const wasExhausted = created(6, { budget: budget(1), budgetExhaustedUntil: new Date('2026-06-01T00:00:00.000Z') });
+      for (const s of [active, paused, ended, failing, exhausted, wasExhausted]) await storage.schedules.createSchedule(s);
+      await storage.schedules.createSchedule(aSchedule({ userId: newUser(), consecutiveFailures: 1 }));
+
+      const ids = async (filter: Omit<ScheduleFilter, 'now'>) => (await storage.schedules.listSchedules(userId, { ...filter, now }, null)).items.map((s) => s.id);
+      assert.deepEqual(await ids({}), [wasExhausted, exhausted, failing, ended, paused, active].map((s) => s.id));
+      assert.deepEqual(await ids({ status: 'active' }), [wasExhausted, exhausted, failing, active].map((s) => s.id));
+      assert.deepEqual(await ids({ status: 'paused' }), [ended, paused].map((s) => s.id));
+      assert.deepEqual(await ids({ status: 'failing' }), [failing.id]);
+      assert.deepEqual(await ids({ status: 'budget_exhausted' }), [exhausted.id]);
+      assert.deepEqual(await ids({ agentId: 'agent-2' }), [exhausted.id, failing.id]);
+      assert.deepEqual(await ids({ agentId: 'agent-2', status: 'failing' }), [failing.id]);
+      assert.deepEqual(await ids({ agentId: 'nobody' }), []);
+
+      // Pages of two of the active ones: the total counts them all; the last page has no next.
+      const first = await storage.schedules.listSchedules(userId, { status: 'active', now }, { limit: 2 });
+      assert.deepEqual([first.items.map((s) => s.id), first.total], [[wasExhausted.id, exhausted.id], 4]);
+      const second = await storage.schedules.listSchedules(userId, { status: 'active', now }, { limit: 2, after: first.next! });
+      assert.deepEqual([second.items.map((s) => s.id), second.total, second.next], [[failing.id, active.id], 4, null]);
+    });
+
+    it('filter by labels: key=value, a bare key for any value, every selector at once, with the other filters and pages', async () => {
+      const userId = newUser();
+      const now = new Date('2026-06-01T12:00:00.000Z');
+      const labelled = (minute: number, labels: Record<string, string>, overrides: Partial<Schedule> = {}) =>
+        aSchedule({ userId, labels, createdAt: new Date(Date.UTC(2026, 4, 1, 0, minute)), ...overrides });
+      const a = labelled(1, { team: 'support', env: 'prod' });
+      const b = labelled(2, { team: 'support', env: '' });
+      const c = labelled(3, { team: 'sales', 'example.com/tier': 'gold' }, { consecutiveFailures: 1 });
+      const d = labelled(4, {});
+      for (const s of [a, b, c, d]) await storage.schedules.createSchedule(s);
+      assert.deepEqual((await storage.schedules.getSchedule(userId, c.id))?.labels, { team: 'sales', 'example.com/tier': 'gold' });
+      const ids = async (labels: Array<{ key: string; value: string | null }>, status?: ScheduleFilter['status']) =>
+        (await storage.schedules.listSchedules(userId, { labels, status, now }, null)).items.map((s) => s.id);
+      assert.deepEqual(await ids([{ key: 'team', value: 'support' }]), [b.id, a.id]);
+      assert.deepEqual(await ids([{ key: 'env', value: null }]), [b.id, a.id]);
+      assert.deepEqual(await ids([{ key: 'env', value: '' }]), [b.id]);
+      assert.deepEqual(await ids([{ key: 'team', value: 'support' }, { key: 'env', value: 'prod' }]), [a.id]);
+      assert.deepEqual(await ids([{ key: 'example.com/tier', value: 'gold' }]), [c.id]);
+      assert.deepEqual(await ids([{ key: 'team', value: null }], 'failing'), [c.id]);
+      assert.deepEqual(await ids([{ key: 'nope', value: null }]), []);
+      const page = await storage.schedules.listSchedules(userId, { labels: [{ key: 'team', value: null }], now }, { limit: 2 });
+      assert.deepEqual([page.items.map((s) => s.id), page.total], [[c.id, b.id], 3]);
+      const rest = await storage.schedules.listSchedules(userId, { labels: [{ key: 'team', value: null }], now }, { limit: 2, after: page.next! });
+      assert.deepEqual([rest.items.map((s) => s.id), rest.next], [[a.id], null]);
     });
   });
 }

@@ -1,6 +1,7 @@
 import type { OverlapPolicy, PermissionMode, Schedule, ScheduleSource, StoredPauseReason } from '../../../domain/schedule.js';
 import type { Session, SessionSource } from '../../../domain/session.js';
 import type { Budget } from '../../../domain/budget.js';
+import type { Labels } from '../../../domain/labels.js';
 import type { DispatchAttempt, Run, RunStatus, RunTrigger, RunUsage, SkipReason } from '../../../domain/run.js';
 import { statsFromJson, statsToJson } from '../../../domain/schedule-stats.js';
 import type { DispatchAttemptRow } from './dispatch-attempt.entity.js';
@@ -43,6 +44,7 @@ export function toScheduleRow(s: Schedule): ScheduleRow {
     budget: s.budget && JSON.stringify(s.budget),
     budget_exhausted_until: s.budgetExhaustedUntil,
     stats: statsToJson(s.stats),
+    labels: JSON.stringify(s.labels),
     created_at: s.createdAt,
     updated_at: s.updatedAt,
     version: s.version,
@@ -109,6 +111,7 @@ export function toSchedule(r: ScheduleRow): Schedule {
     budget: r.budget ? (JSON.parse(r.budget) as Budget) : null,
     budgetExhaustedUntil: r.budget_exhausted_until ?? null,
     stats: statsFromJson(r.stats),
+    labels: r.labels ? (JSON.parse(r.labels) as Labels) : {},
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     version: r.version,

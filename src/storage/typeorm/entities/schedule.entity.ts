@@ -36,6 +36,8 @@ export interface ScheduleRow {
   budget_exhausted_until: Date | null;
   /** JSON text of the ScheduleStats. */
   stats: string;
+  /** JSON text of the Labels. */
+  labels: string;
   created_at: Date;
   updated_at: Date;
   version: number;
@@ -84,6 +86,8 @@ export function scheduleEntity(dialect: SqlDialect): EntitySchema<ScheduleRow> {
       budget_exhausted_until: { type: t.timestamp, nullable: true },
       // Likewise (the migration counted existing schedules' runs).
       stats: { type: 'text', default: '{}' },
+      // The migration's DEFAULT (no labels) stays on the column.
+      labels: { type: 'text', default: '{}' },
       created_at: { type: t.timestamp },
       updated_at: { type: t.timestamp },
       // As with catchup_window_seconds: the migration's DEFAULT (the version of existing rows) stays on the column.

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { it } from '@jest/globals';
+import type { Response } from 'supertest';
+import { v7 as uuidv7 } from 'uuid';
+import { aCreateBody } from './support/builders.js';
+import { type InjectedReply as Reply, injectJson } from './support/dispatch.js';
+import { assertProblem } from './support/problem.js';
+import { type BackendHandle, describeOnEveryBackend } from './support/test-app.js';
+
+/*
+ * Schedules as a fleet, through the API on every backend: labels and the list's label filter.
+ */
+
+describeOnEveryBackend('schedules as a fleet', (backend: BackendHandle) => {
+  let user: string;
+  const call = (method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', url: string, body?: unknown, headers: Record<string, string> = {}) =>
+    injectJson(backend.app, method, url, { 'x-user-id': user, ...headers }, body);
+  const invalidField = (res: Reply, field: string) => {
+    assertProblem(res as unknown as Response, 422);
+    assert.ok(res.body.errors.some((e: { field: string }) => e.field === field), JSON.stringify(res.body.errors));
+  };
+  async function create(overrides: Record<string, unknown> = {}): Promise<string> {
+    const res = await call('POST', '/schedule', aCreateBody(overrides));
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body.schedule_id;
+  }
+  const ids = async (query: string) => {
+    const res = await call('GET', `/schedule${query}`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body.schedules.map((s: { id: string }) => s.id);
+  };
+
+  it('keeps labels on create, replaces them whole on PATCH, and refuses what is not Kubernetes label syntax', async () => {
+    user = `user-${uuidv7()}`;
+    const id = await create({ labels: { team: 'support', 'example.com/tier': 'gold', empty: '' } });
+    assert.deepEqual((await call('GET', `/schedule/${id}`)).body.data.labels, { team: 'support', 'example.com/tier': 'gold', empty: '' });
+    const patched = await call('PATCH', `/schedule/${id}`, { labels: { env: 'prod' } });
+    assert.deepEqual(patched.body.data.labels, { env: 'prod' });
+    assert.deepEqual((await call('PATCH', `/schedule/${id}`, { name: 'renamed' })).body.data.labels, { env: 'prod' });
+    const tooMany = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 'v']));
+    for (const bad of [{ '-team': 'x' }, { team: 'has space' }, { 'Upper.Case/x': 'v' }, { ['x'.repeat(64)]: 'v' }, { team: 1 }, tooMany, ['team'], null]) {
+      invalidField(await call('PATCH', `/schedule/${id}`, { labels: bad }), 'labels');
+    }
+    assert.equal((await create({ labels: {} })).length > 0, true);
+  });
+
+  it('filters the list by label=key=value and by a bare key, every selector at once, with status and pages', async () => {
+    user = `user-${uuidv7()}`;
+    const a = await create({ labels: { team: 'support', env: 'prod' } });
+    const b = await create({ labels: { team: 'support' }, enabled: false });
+    const c = await create({ labels: { team: 'sales', env: 'dev' } });
+    assert.deepEqual(await ids('?label=team=support'), [b, a]);
+    assert.deepEqual(await ids('?label=env'), [c, a]);
+    assert.deepEqual(await ids('?label=team=support&label=env'), [a]);
+    assert.deepEqual(await ids('?label=team&status=paused'), [b]);
+    assert.deepEqual(await ids('?label=team=nobody'), []);
+    const first = await call('GET', '/schedule?label=team&limit=2');
+    assert.deepEqual([first.body.schedules.length, first.body.total], [2, 3]);
+    const rest = await call('GET', `/schedule?label=team&limit=2&cursor=${encodeURIComponent(first.body.next_cursor)}`);
+    assert.deepEqual(rest.body.schedules.map((s: { id: string }) => s.id), [a]);
+    invalidField(await call('GET', '/schedule?label=bad key'), 'label');
+    invalidField(await call('GET', '/schedule?label=team=has space'), 'label');
+    invalidField(await call('GET', `/schedule?${Array.from({ length: 11 }, (_, i) => `label=k${i}`).join('&')}`), 'label');
+  });
+});
