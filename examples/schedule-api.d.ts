@@ -50,6 +50,26 @@ export interface paths {
         patch: operations["ScheduleController_update"];
         trace?: never;
     };
+    "/schedule/by-key/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Create or replace a schedule by its key
+         * @description Declarative: the body is the whole schedule (as on create; omitted fields take their defaults). Creates the caller's schedule with this key (201), or replaces the one there is (200), keeping what the service keeps (id, stats, history). A body that changes nothing writes nothing (the ETag stays). The key is shown as `data.key`. Concurrent PUTs of one key leave one schedule. With `If-Match`, only over that version (and never a creation).
+         */
+        put: operations["ScheduleController_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/schedule/{schedule_id}/sessions": {
         parameters: {
             query?: never;
@@ -434,6 +454,11 @@ export interface components {
             labels: {
                 [key: string]: string;
             };
+            /**
+             * @description The caller's key for it (`PUT /schedule/by-key/{key}`); null when it has none.
+             * @example null
+             */
+            key: string | null;
         };
         ScheduleStatsResponse: {
             /**
@@ -2168,6 +2193,184 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "The service cannot reach its database right now; retry later.",
                      *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    ScheduleController_put: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The `ETag` of the version read, or `*`: replace only that version (412 otherwise). */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The schedule's key: 1–128 characters of `A-Za-z0-9._:-`, unique per user. */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateScheduleDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    /** @description The schedule's version as a strong entity tag; send it in `If-Match` to update only that version. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleResponse"];
+                };
+            };
+            /** @description Created. */
+            201: {
+                headers: {
+                    /** @description The schedule's version as a strong entity tag; send it in `If-Match` to update only that version. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleResponse"];
+                };
+            };
+            /** @description A malformed request: the body is not JSON text (or not UTF-8); or the `x-user-id` header was sent more than once. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The `x-user-id` header is missing, empty, longer than 256 characters or holds control characters. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:missing-user-id",
+                     *       "title": "Missing user identity",
+                     *       "status": 401,
+                     *       "detail": "The x-user-id header is required: 1 to 256 characters, no control characters.",
+                     *       "instance": "/schedule/by-key/{key}"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A new schedule, and the caller already has MAX_SCHEDULES_PER_USER. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:schedule-limit-reached",
+                     *       "title": "Schedule limit reached",
+                     *       "status": 409,
+                     *       "detail": "You have 1000 schedules, the most one user may have; delete one before creating another.",
+                     *       "instance": "/schedule/by-key/{key}"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description `If-Match` does not name the current version (or there is none): nothing was written. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:schedule-version-mismatch",
+                     *       "title": "Schedule version mismatch",
+                     *       "status": 412,
+                     *       "detail": "Schedule 019cad8f-ac00-78e8-bc16-57827067717c is at version 3, which If-Match does not name; read it again and retry.",
+                     *       "instance": "/schedule/by-key/{key}"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is over the limit for this route. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not `application/json` in UTF-8. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A field is invalid; `errors[]` names each one. Or a path parameter is not a possible id: empty, over 128 characters, or holding a control character. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller (its user, or its IP address while it has no valid identity) used up this minute's requests (RATE_LIMIT_PER_MINUTE); `Retry-After` says in how many seconds to try again. Every answer of a limited route carries the `RateLimit-*` headers. */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description Requests per minute allowed. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in this window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:rate-limited",
+                     *       "title": "Too many requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry in 37 s.",
+                     *       "instance": "/schedule/by-key/{key}"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database is unavailable; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:storage-unavailable",
+                     *       "title": "Storage unavailable",
+                     *       "status": 503,
+                     *       "detail": "The service cannot reach its database right now; retry later.",
+                     *       "instance": "/schedule/by-key/{key}"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["ProblemDetails"];

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { it } from '@jest/globals';
+import { describe, it } from '@jest/globals';
 import type { Response } from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
 import { aCreateBody } from './support/builders.js';
@@ -8,7 +8,8 @@ import { assertProblem } from './support/problem.js';
 import { type BackendHandle, describeOnEveryBackend } from './support/test-app.js';
 
 /*
- * Schedules as a fleet, through the API on every backend: labels and the list's label filter.
+ * Schedules as a fleet, through the API on every backend: labels and the list's label filter; the
+ * declarative upsert by key.
  */
 
 describeOnEveryBackend('schedules as a fleet', (backend: BackendHandle) => {
@@ -61,5 +62,49 @@ describeOnEveryBackend('schedules as a fleet', (backend: BackendHandle) => {
     invalidField(await call('GET', '/schedule?label=bad key'), 'label');
     invalidField(await call('GET', '/schedule?label=team=has space'), 'label');
     invalidField(await call('GET', `/schedule?${Array.from({ length: 11 }, (_, i) => `label=k${i}`).join('&')}`), 'label');
+  });
+
+  describe('PUT /schedule/by-key/{key}', () => {
+    const put = (key: string, body: Record<string, unknown>, headers: Record<string, string> = {}) => call('PUT', `/schedule/by-key/${key}`, aCreateBody(body), headers);
+
+    it('creates (201) then replaces (200) the schedule of a key, with ETags; an unchanged body keeps the version; the key is data.key', async () => {
+      user = `user-${uuidv7()}`;
+      const created = await put('support.digest:v1', { name: 'Digest', labels: { team: 'support' } });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.deepEqual([created.body.data.key, created.body.data.name, created.headers.etag], ['support.digest:v1', 'Digest', '"1"']);
+      const again = await put('support.digest:v1', { name: 'Digest', labels: { team: 'support' } });
+      assert.deepEqual([again.status, again.body.id, again.headers.etag], [200, created.body.id, '"1"']);
+      // A PUT is the whole schedule: what it leaves out goes back to its default.
+      const replaced = await put('support.digest:v1', { name: 'Digest v2' });
+      assert.deepEqual([replaced.status, replaced.body.id, replaced.headers.etag, replaced.body.data.labels], [200, created.body.id, '"2"', {}]);
+      assert.deepEqual(await ids(''), [created.body.id]);
+      const byId = await call('GET', `/schedule/${created.body.id}`);
+      assert.deepEqual([byId.body.data.key, byId.body.data.name], ['support.digest:v1', 'Digest v2']);
+    });
+
+    it('honours If-Match, refuses a bad key or body, and keeps users apart', async () => {
+      user = `user-${uuidv7()}`;
+      assertProblem((await put('k', {}, { 'if-match': '"1"' })) as unknown as Response, 412);
+      assert.equal((await put('k', {})).status, 201);
+      assertProblem((await put('k', { name: 'x' }, { 'if-match': '"7"' })) as unknown as Response, 412);
+      assert.equal((await put('k', { name: 'x' }, { 'if-match': '"1"' })).status, 200);
+      invalidField(await put('has space', {}), 'key');
+      invalidField(await put('x'.repeat(129), {}), 'key');
+      invalidField(await put('k', { cron_expression: 'nope' }), 'cron_expression');
+      const first = user;
+      user = `user-${uuidv7()}`;
+      assert.equal((await put('k', {})).status, 201);
+      user = first;
+      assert.equal((await ids('')).length, 1);
+    });
+
+    it('leaves exactly one schedule of 100 concurrent identical PUTs, none of them a 5xx', async () => {
+      user = `user-${uuidv7()}`;
+      const answers = await Promise.all(Array.from({ length: 100 }, () => put('fleet-1', { name: 'Same' })));
+      assert.deepEqual([...new Set(answers.map((a) => a.status))].sort(), [200, 201]);
+      assert.equal(answers.filter((a) => a.status === 201).length, 1);
+      assert.equal(new Set(answers.map((a) => a.body.id)).size, 1);
+      assert.equal((await ids('')).length, 1);
+    });
   });
 });

@@ -137,8 +137,13 @@ export class InvalidRuntimeToken extends DomainError {
 
 export class ScheduleVersionMismatch extends DomainError {
   readonly code = 'schedule-version-mismatch';
-  constructor(scheduleId: string, storedVersion: number) {
-    super(`Schedule ${scheduleId} is at version ${storedVersion}, which If-Match does not name; read it again and retry.`);
+  /** `storedVersion` null: there is no such schedule, and If-Match named a version of one. */
+  constructor(scheduleId: string, storedVersion: number | null) {
+    super(
+      storedVersion === null
+        ? `Schedule ${scheduleId} does not exist, and If-Match names a version of it; retry without If-Match to create it.`
+        : `Schedule ${scheduleId} is at version ${storedVersion}, which If-Match does not name; read it again and retry.`,
+    );
   }
 }
 

@@ -28,6 +28,9 @@ export const PAUSE_AFTER_FAILURES_RANGE = { min: 1, max: 100 } as const;
 export const MAX_RUNS_RANGE = { min: 1, max: 1_000_000 } as const;
 export const MAX_PAUSE_NOTE_CHARS = 1000;
 
+/** A schedule key: 1–128 characters of `A-Za-z0-9._:-`. */
+export const SCHEDULE_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+
 export const SCHEDULE_SOURCES = ['USER', 'AGENT'] as const;
 export type ScheduleSource = (typeof SCHEDULE_SOURCES)[number];
 
@@ -88,6 +91,8 @@ export interface Schedule {
   stats: ScheduleStats;
   /** Its labels (see Labels); `{}` when none. */
   labels: Labels;
+  /** The user's own name for it, unique among their schedules (PUT /schedule/by-key/{key}); null when it has none. */
+  key: string | null;
   createdAt: Date;
   updatedAt: Date;
   /**

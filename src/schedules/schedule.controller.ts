@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiConflictResponse,
@@ -18,6 +18,8 @@ import { CurrentUser, UserAuth } from '../auth/user-auth.decorator.js';
 import { encodeCursor } from '../common/cursor.js';
 import { PageQuery, pageRequestOf } from '../common/page-query.dto.js';
 import { ProblemDetails, ScheduleConflictProblem } from '../common/problem-details.js';
+import { ValidationFailed } from '../common/domain-errors.js';
+import { SCHEDULE_KEY } from '../domain/schedule.js';
 import { toLocalIso } from '../common/time.js';
 import { RunDetailResponse, RunListResponse, toRunDetailResponse, toRunResponse } from '../wire/run.response.js';
 import { scheduleSessionsJson } from '../sessions/dto/session-json.response.js';
@@ -46,16 +48,13 @@ const NotFound = () =>
     type: ProblemDetails,
     example: PROBLEM_EXAMPLES.scheduleNotFound,
   });
-const WithEtag = () =>
-  ApiOkResponse({
-    type: ScheduleResponse,
-    headers: {
-      ETag: {
-        description: "The schedule's version as a strong entity tag; send it in `If-Match` to update only that version.",
-        schema: { type: 'string', example: '"3"' },
-      },
-    },
-  });
+const ETAG_HEADER = {
+  ETag: {
+    description: "The schedule's version as a strong entity tag; send it in `If-Match` to update only that version.",
+    schema: { type: 'string', example: '"3"' },
+  },
+};
+const WithEtag = () => ApiOkResponse({ type: ScheduleResponse, headers: ETAG_HEADER });
 const Invalid = (example: ProblemDetails) =>
   ApiUnprocessableEntityResponse({ description: 'A field is invalid; `errors[]` names each one.', type: ProblemDetails, example });
 
@@ -148,6 +147,35 @@ export class ScheduleController {
   ): Promise<ScheduleResponse> {
     const schedule = await this.schedules.update(userId, scheduleId, dto, versionsIfMatch(ifMatch));
     void reply.header('etag', scheduleEtag(schedule));
+    return toScheduleResponse(schedule, this.clock.now());
+  }
+
+  @Put('by-key/:key')
+  @ApiOperation({
+    summary: 'Create or replace a schedule by its key',
+    description:
+      'Declarative: the body is the whole schedule (as on create; omitted fields take their defaults). Creates the ' +
+      "caller's schedule with this key (201), or replaces the one there is (200), keeping what the service keeps " +
+      '(id, stats, history). A body that changes nothing writes nothing (the ETag stays). The key is shown as `data.key`. ' +
+      'Concurrent PUTs of one key leave one schedule. With `If-Match`, only over that version (and never a creation).',
+  })
+  @ApiParam({ name: 'key', description: 'The schedule\'s key: 1–128 characters of `A-Za-z0-9._:-`, unique per user.', example: 'support-digest' })
+  @ApiHeader({ name: 'If-Match', required: false, description: 'The `ETag` of the version read, or `*`: replace only that version (412 otherwise).' })
+  @ApiCreatedResponse({ type: ScheduleResponse, description: 'Created.', headers: ETAG_HEADER })
+  @WithEtag()
+  @ApiConflictResponse({ description: 'A new schedule, and the caller already has MAX_SCHEDULES_PER_USER.', type: ProblemDetails, example: PROBLEM_EXAMPLES.scheduleLimitReached })
+  @ApiPreconditionFailedResponse({ description: '`If-Match` does not name the current version (or there is none): nothing was written.', type: ProblemDetails, example: PROBLEM_EXAMPLES.versionMismatch })
+  @Invalid(PROBLEM_EXAMPLES.invalidSchedule)
+  async put(
+    @CurrentUser() userId: string,
+    @Param('key') key: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Body() dto: CreateScheduleDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ScheduleResponse> {
+    if (!SCHEDULE_KEY.test(key)) throw new ValidationFailed([{ field: 'key', message: 'key must be 1 to 128 characters of A-Za-z0-9._:-' }]);
+    const { schedule, created } = await this.schedules.put(userId, key, dto, versionsIfMatch(ifMatch));
+    void reply.status(created ? HttpStatus.CREATED : HttpStatus.OK).header('etag', scheduleEtag(schedule));
     return toScheduleResponse(schedule, this.clock.now());
   }
 

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { Injectable, Optional } from '@nestjs/common';
 import { Metrics } from '../metrics/metrics.js';
 import { v7 as uuidv7 } from 'uuid';
@@ -60,51 +61,44 @@ export class SchedulesService {
 
   async create(userId: string, dto: CreateScheduleDto): Promise<Schedule> {
     const now = this.clock.now();
-    const schedule: Schedule = {
-      id: uuidv7(),
-      userId,
-      agentId: dto.agent_id,
-      name: dto.name,
-      description: dto.description ?? '',
-      enabled: dto.enabled ?? true,
-      timezone: dto.timezone ?? 'UTC',
-      cronExpression: dto.cron_expression,
-      startedAt: toInstant(dto.started_at),
-      endedAt: toInstant(dto.ended_at),
-      chatModelConfig: toChatModelConfig(dto.chat_model_config),
-      stateful: dto.stateful ?? false,
-      permissionMode: dto.permission_mode ?? 'dont_ask',
-      source: 'USER',
-      sourceSessionId: null,
-      catchupWindowSeconds: dto.catchup_window_seconds ?? DEFAULT_CATCHUP_WINDOW_SECONDS,
-      overlapPolicy: dto.overlap_policy ?? DEFAULT_OVERLAP_POLICY,
-      runTimeoutSeconds: dto.run_timeout_seconds ?? DEFAULT_RUN_TIMEOUT_SECONDS,
-      historyLimit: dto.history_limit ?? null,
-      nextRunAt: null,
-      lastRunAt: null,
-      pausedReason: dto.enabled === false ? 'user' : null,
-      pauseNote: dto.enabled === false ? (dto.pause_note ?? null) : null,
-      pauseAfterFailures: dto.pause_after_failures ?? null,
-      consecutiveFailures: 0,
-      maxRuns: dto.max_runs ?? null,
-      fireCount: 0,
-      budget: toBudget(dto.budget),
-      budgetExhaustedUntil: null,
-      stats: { ...EMPTY_STATS },
-      labels: dto.labels ?? {},
-      createdAt: now,
-      updatedAt: now,
-      version: 1,
-    };
-    assertValidWindow(schedule);
-    assertValidOverlapPolicy(schedule);
-    assertPauseNoteOnPause(schedule, dto);
-    assertFireInterval(schedule, this.limits.minFireIntervalSeconds, now);
-    schedule.nextRunAt = nextFireAfter(schedule, now);
+    const schedule = newSchedule(userId, dto, now, this.limits);
     const { maxSchedulesPerUser } = this.limits;
     if (!(await this.schedules.createSchedule(schedule, maxSchedulesPerUser))) throw new ScheduleLimitReached(maxSchedulesPerUser);
     await this.wakeUp.nextRunSet(schedule.nextRunAt);
     return schedule;
+  }
+
+  /**
+   * PUT /schedule/by-key/{key}: creates the user's schedule with this key from `dto`, or replaces
+   * the one there is (every field as `dto` says, omitted ones at their defaults; what the service
+   * keeps, such as stats, fire count and history, stays). A body that changes nothing writes
+   * nothing (the version stays). With `expectedVersions` (If-Match), only over one of them.
+   */
+  async put(
+    userId: string,
+    key: string,
+    dto: CreateScheduleDto,
+    expectedVersions?: readonly number[],
+  ): Promise<{ schedule: Schedule; created: boolean }> {
+    const now = this.clock.now();
+    const { maxSchedulesPerUser } = this.limits;
+    const outcome = await this.schedules.putScheduleByKey(
+      userId,
+      key,
+      (current) => (current ? replacedSchedule(current, dto, now, this.limits) : { ...newSchedule(userId, dto, now, this.limits), key }),
+      { expectedVersion: expectedVersions, maxPerUser: maxSchedulesPerUser },
+    );
+    switch (outcome.status) {
+      case 'created':
+      case 'replaced':
+      case 'unchanged':
+        if (outcome.status !== 'unchanged') await this.wakeUp.nextRunSet(outcome.schedule.nextRunAt);
+        return { schedule: outcome.schedule, created: outcome.status === 'created' };
+      case 'limit-reached':
+        throw new ScheduleLimitReached(maxSchedulesPerUser);
+      case 'version-mismatch':
+        throw new ScheduleVersionMismatch(`by-key/${key}`, outcome.storedVersion);
+    }
   }
 
   /**
@@ -180,6 +174,84 @@ export class SchedulesService {
   }
 }
 
+/** A new schedule of the user, as `dto` says at `now`, validated (ValidationFailed) and planned (`nextRunAt`). */
+function newSchedule(userId: string, dto: CreateScheduleDto, now: Date, limits: LimitsConfig): Schedule {
+  const schedule: Schedule = {
+    id: uuidv7(),
+    userId,
+    agentId: dto.agent_id,
+    name: dto.name,
+    description: dto.description ?? '',
+    enabled: dto.enabled ?? true,
+    timezone: dto.timezone ?? 'UTC',
+    cronExpression: dto.cron_expression,
+    startedAt: toInstant(dto.started_at),
+    endedAt: toInstant(dto.ended_at),
+    chatModelConfig: toChatModelConfig(dto.chat_model_config),
+    stateful: dto.stateful ?? false,
+    permissionMode: dto.permission_mode ?? 'dont_ask',
+    source: 'USER',
+    sourceSessionId: null,
+    catchupWindowSeconds: dto.catchup_window_seconds ?? DEFAULT_CATCHUP_WINDOW_SECONDS,
+    overlapPolicy: dto.overlap_policy ?? DEFAULT_OVERLAP_POLICY,
+    runTimeoutSeconds: dto.run_timeout_seconds ?? DEFAULT_RUN_TIMEOUT_SECONDS,
+    historyLimit: dto.history_limit ?? null,
+    nextRunAt: null,
+    lastRunAt: null,
+    pausedReason: dto.enabled === false ? 'user' : null,
+    pauseNote: dto.enabled === false ? (dto.pause_note ?? null) : null,
+    pauseAfterFailures: dto.pause_after_failures ?? null,
+    consecutiveFailures: 0,
+    maxRuns: dto.max_runs ?? null,
+    fireCount: 0,
+    budget: toBudget(dto.budget),
+    budgetExhaustedUntil: null,
+    stats: { ...EMPTY_STATS },
+    labels: dto.labels ?? {},
+    key: null,
+    createdAt: now,
+    updatedAt: now,
+    version: 1,
+  };
+  assertValidWindow(schedule);
+  assertValidOverlapPolicy(schedule);
+  assertPauseNoteOnPause(schedule, dto);
+  assertFireInterval(schedule, limits.minFireIntervalSeconds, now);
+  schedule.nextRunAt = nextFireAfter(schedule, now);
+  return schedule;
+}
+
+/**
+ * The record a PUT makes of `current`: every field `dto` has (omitted ones at their create
+ * defaults, so a PUT is a PATCH of all of them); `current` itself when that changes nothing.
+ */
+function replacedSchedule(current: Schedule, dto: CreateScheduleDto, now: Date, limits: LimitsConfig): Schedule {
+  const whole: UpdateScheduleDto = {
+    description: '',
+    enabled: true,
+    timezone: 'UTC',
+    started_at: null,
+    ended_at: null,
+    stateful: false,
+    permission_mode: 'dont_ask',
+    catchup_window_seconds: DEFAULT_CATCHUP_WINDOW_SECONDS,
+    overlap_policy: DEFAULT_OVERLAP_POLICY,
+    run_timeout_seconds: DEFAULT_RUN_TIMEOUT_SECONDS,
+    history_limit: null,
+    pause_after_failures: null,
+    max_runs: null,
+    budget: null,
+    labels: {},
+    pause_note: null,
+    // The fields the body has (a DTO instance may carry the others as undefined).
+    ...Object.fromEntries(Object.entries(dto).filter(([, value]) => value !== undefined)),
+  };
+  // Enabled as it is: not a resume (which would clear a pause's reason, note and failure count).
+  if (whole.enabled === current.enabled) delete (whole as { enabled?: boolean }).enabled;
+  const next = applyUpdate(current, whole, now, limits);
+  return isDeepStrictEqual({ ...next, updatedAt: current.updatedAt }, current) ? current : next;
+}
+
 /** The record `dto` makes of `current` at `now`; throws ValidationFailed if it is not a valid schedule. */
 function applyUpdate(current: Schedule, dto: UpdateScheduleDto, now: Date, limits: LimitsConfig): Schedule {
   const next: Schedule = {
@@ -225,8 +297,8 @@ function applyUpdate(current: Schedule, dto: UpdateScheduleDto, now: Date, limit
  * afresh. The exhaustion mark follows the new limits at once.
  */
 function budgetAfterUpdate(current: Schedule, dto: UpdateScheduleDto, now: Date): Pick<Schedule, 'budget' | 'budgetExhaustedUntil' | 'stats'> {
-  if (dto.budget === undefined) return { budget: current.budget, budgetExhaustedUntil: current.budgetExhaustedUntil, stats: current.stats };
-  const budget = toBudget(dto.budget);
+  const budget = dto.budget === undefined ? current.budget : toBudget(dto.budget);
+  if (isDeepStrictEqual(budget, current.budget)) return { budget: current.budget, budgetExhaustedUntil: current.budgetExhaustedUntil, stats: current.stats };
   const samePeriod = budget !== null && current.budget?.period === budget.period;
   const stats = { ...current.stats, period: samePeriod ? current.stats.period : null };
   const kept = { budget, timezone: current.timezone, stats, budgetExhaustedUntil: null };

@@ -79,6 +79,8 @@ export class ScheduleDataResponse {
   readonly budget: BudgetDto | null;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, description: 'Its labels; `{}` when none.', example: { team: 'support' } })
   readonly labels: Record<string, string>;
+  @ApiProperty({ type: String, nullable: true, description: "The caller's key for it (`PUT /schedule/by-key/{key}`); null when it has none.", example: null })
+  readonly key: string | null;
 }
 
 /** What the schedule consumed in its budget's current period. */
@@ -192,6 +194,7 @@ export function toScheduleResponse(s: Schedule, now: Date | null = null): Schedu
         max_cost_usd: s.budget.maxCostUsd,
       },
       labels: { ...s.labels },
+      key: s.key,
     },
     next_run_at: s.nextRunAt?.toISOString() ?? null,
     last_run_at: s.lastRunAt?.toISOString() ?? null,

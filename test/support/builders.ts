@@ -37,6 +37,7 @@ export function aSchedule(overrides: Partial<Schedule> = {}): Schedule {
     budgetExhaustedUntil: null,
     stats: { ...EMPTY_STATS },
     labels: {},
+    key: null,
     createdAt: at,
     updatedAt: at,
     version: 1,

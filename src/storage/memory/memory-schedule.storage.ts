@@ -1,6 +1,12 @@
 import type { Page, PageRequest } from '../../common/page.js';
 import { type Schedule, type ScheduleFilter, scheduleMatches } from '../../domain/schedule.js';
-import { ScheduleStorage, type ScheduleUpdateOutcome, updatedSchedule, versionMatches } from '../ports/schedule.storage.js';
+import {
+  type SchedulePutOutcome,
+  ScheduleStorage,
+  type ScheduleUpdateOutcome,
+  updatedSchedule,
+  versionMatches,
+} from '../ports/schedule.storage.js';
 import { byCreatedAt, type MemoryStore, pageOf } from './memory-store.js';
 
 export class MemoryScheduleStorage extends ScheduleStorage {
@@ -44,6 +50,28 @@ export class MemoryScheduleStorage extends ScheduleStorage {
     const updated = updatedSchedule(stored, structuredClone(change(structuredClone(stored))));
     this.store.schedules.set(scheduleId, updated);
     return { status: 'updated', schedule: structuredClone(updated) };
+  }
+
+  async putScheduleByKey(
+    userId: string,
+    key: string,
+    build: (current: Schedule | null) => Schedule,
+    { expectedVersion, maxPerUser = Infinity }: { expectedVersion?: readonly number[]; maxPerUser?: number } = {},
+  ): Promise<SchedulePutOutcome> {
+    const stored = [...this.store.schedules.values()].find((s) => s.userId === userId && s.key === key);
+    if (!stored) {
+      if (expectedVersion !== undefined) return { status: 'version-mismatch', storedVersion: null };
+      const schedule = structuredClone(build(null));
+      if (!(await this.createSchedule(schedule, maxPerUser))) return { status: 'limit-reached' };
+      return { status: 'created', schedule: structuredClone(schedule) };
+    }
+    if (!versionMatches(stored.version, expectedVersion)) return { status: 'version-mismatch', storedVersion: stored.version };
+    const current = structuredClone(stored);
+    const built = build(current);
+    if (built === current) return { status: 'unchanged', schedule: structuredClone(stored) };
+    const updated = updatedSchedule(stored, structuredClone(built));
+    this.store.schedules.set(stored.id, updated);
+    return { status: 'replaced', schedule: structuredClone(updated) };
   }
 
   async deleteSchedule(userId: string, scheduleId: string): Promise<boolean> {

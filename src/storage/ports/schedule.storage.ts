@@ -7,6 +7,15 @@ export type ScheduleUpdateOutcome =
   | { status: 'not-found' }
   | { status: 'version-mismatch'; storedVersion: number };
 
+/** What ScheduleStorage.putScheduleByKey did. */
+export type SchedulePutOutcome =
+  /** `created`: inserted; `replaced`: updated to what `build` returned; `unchanged`: `build` returned the record as it was, nothing written. */
+  | { status: 'created' | 'replaced' | 'unchanged'; schedule: Schedule }
+  /** `expectedVersion` was given and the stored version is not one of them (null: there is no such schedule). */
+  | { status: 'version-mismatch'; storedVersion: number | null }
+  /** It would be a new schedule, and the user has `maxPerUser` already. */
+  | { status: 'limit-reached' };
+
 /**
  * The user's schedules, as the schedule routes read and write them (SchedulesService). Every
  * implementation must pass the storage contract (test/storage/contract/). Records are scoped to a
@@ -59,6 +68,24 @@ export abstract class ScheduleStorage {
     change: (current: Schedule) => Schedule,
     expectedVersion?: number | readonly number[],
   ): Promise<ScheduleUpdateOutcome>;
+
+  /**
+   * Creates or replaces the user's schedule whose key is `key`, atomically: one transaction reads
+   * it (holding it, and on PostgreSQL every create of the user, so that concurrent puts of one key
+   * queue: any number of them leave one schedule) and writes what `build` makes of it. `build`
+   * gets the stored record (a copy) or null, and returns the record to store, with `key` = `key`;
+   * returning the copy it got, unchanged (the same object), writes nothing. A replacement keeps
+   * the stored id, owner, creation, `lastRunAt` and takes the next version (see updatedSchedule).
+   * With `expectedVersion` (If-Match) it writes only over one of those versions; a creation needs
+   * none given. A creation is refused when the user has `maxPerUser` schedules. `build` may throw
+   * (a ValidationFailed): nothing is written and the error propagates.
+   */
+  abstract putScheduleByKey(
+    userId: string,
+    key: string,
+    build: (current: Schedule | null) => Schedule,
+    options?: { expectedVersion?: readonly number[]; maxPerUser?: number },
+  ): Promise<SchedulePutOutcome>;
 
   /**
    * Deletes the user's schedule and, in the same transaction, every session and run it triggered,

@@ -425,7 +425,7 @@ function describeUpgrades(dialect: SchemaDialect): void {
       assert.deepEqual(await storage.schedules.getSchedule('upgraded', schedule.id), upgraded);
     });
 
-    it('gives existing schedules no labels, and undoes it', async () => {
+    it('gives existing schedules no labels and no key, and undoes it', async () => {
       const database = await dialect.emptyDatabase();
       cleanups.push(() => database.dispose());
       const fleet = dialect.name === 'postgres' ? 'ScheduleFleetPostgres1765500000000' : 'ScheduleFleetSqlite1765500000000';
@@ -439,6 +439,7 @@ function describeUpgrades(dialect: SchemaDialect): void {
       assert.deepEqual(await storage.schedules.getSchedule('upgraded', schedule.id), schedule);
       await undoThrough(after, fleet);
       await assert.rejects(after.query('SELECT labels FROM schedules'));
+      await assert.rejects(after.query('SELECT schedule_key FROM schedules'));
       await after.runMigrations();
       assert.deepEqual(await storage.schedules.getSchedule('upgraded', schedule.id), schedule);
     });
@@ -485,21 +486,21 @@ function scheduleRowBeforePause(
   schedule: Schedule,
 ): Omit<
   ScheduleRow,
-  'paused_reason' | 'pause_note' | 'pause_after_failures' | 'consecutive_failures' | 'max_runs' | 'fire_count' | 'budget' | 'budget_exhausted_until' | 'stats' | 'labels'
+    | 'paused_reason' | 'pause_note' | 'pause_after_failures' | 'consecutive_failures' | 'max_runs' | 'fire_count' | 'budget' | 'budget_exhausted_until' | 'stats' | 'labels' | 'schedule_key'
 > {
   const { paused_reason, pause_note, pause_after_failures, consecutive_failures, max_runs, fire_count, ...row } = scheduleRowBeforeBudget(schedule);
   return row;
 }
 
 /** A schedule's row as the table was before budgets (no budget, budget_exhausted_until or stats, nor labels). */
-function scheduleRowBeforeBudget(schedule: Schedule): Omit<ScheduleRow, 'budget' | 'budget_exhausted_until' | 'stats' | 'labels'> {
+function scheduleRowBeforeBudget(schedule: Schedule): Omit<ScheduleRow, 'budget' | 'budget_exhausted_until' | 'stats' | 'labels' | 'schedule_key'> {
   const { budget, budget_exhausted_until, stats, ...row } = scheduleRowBeforeFleet(schedule);
   return row;
 }
 
 /** A schedule's row as the table was before labels. */
-function scheduleRowBeforeFleet(schedule: Schedule): Omit<ScheduleRow, 'labels'> {
-  const { labels, ...row } = toScheduleRow(schedule);
+function scheduleRowBeforeFleet(schedule: Schedule): Omit<ScheduleRow, 'labels' | 'schedule_key'> {
+  const { labels, schedule_key, ...row } = toScheduleRow(schedule);
   return row;
 }
 

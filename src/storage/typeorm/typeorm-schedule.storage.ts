@@ -1,6 +1,12 @@
 import type { Page, PageRequest } from '../../common/page.js';
 import type { Schedule, ScheduleFilter } from '../../domain/schedule.js';
-import { ScheduleStorage, type ScheduleUpdateOutcome, updatedSchedule, versionMatches } from '../ports/schedule.storage.js';
+import {
+  type SchedulePutOutcome,
+  ScheduleStorage,
+  type ScheduleUpdateOutcome,
+  updatedSchedule,
+  versionMatches,
+} from '../ports/schedule.storage.js';
 import { type RawScheduleRow, scheduleFromRaw, toSchedule, toScheduleRow } from './entities/row.mapper.js';
 import { type TypeOrmContext, writable } from './typeorm-context.js';
 
@@ -80,6 +86,41 @@ export class TypeOrmScheduleStorage extends ScheduleStorage {
       const result = await this.db.schedules(em).update({ id, user_id, version: current.version }, writable(fields));
       if ((result.affected ?? 0) !== 1) throw new Error(`Schedule ${scheduleId} changed while it was being updated`);
       return { status: 'updated', schedule: structuredClone(updated) };
+    });
+  }
+
+  async putScheduleByKey(
+    userId: string,
+    key: string,
+    build: (current: Schedule | null) => Schedule,
+    { expectedVersion, maxPerUser = Infinity }: { expectedVersion?: readonly number[]; maxPerUser?: number } = {},
+  ): Promise<SchedulePutOutcome> {
+    return this.db.transaction(async (em) => {
+      const { dialect } = this.db;
+      // Every create of the user queues here (as createSchedule's count does), so two puts of one new key cannot both insert.
+      if (dialect.lockUserSchedules) await em.query(dialect.lockUserSchedules, [userId]);
+      const query = this.db
+        .schedules(em)
+        .createQueryBuilder('s')
+        .where('s.user_id = :userId AND s.schedule_key = :key', { userId, key });
+      const row = await (dialect.rowLocks ? query.setLock('pessimistic_write') : query).getOne();
+      if (!row) {
+        if (expectedVersion !== undefined) return { status: 'version-mismatch', storedVersion: null };
+        const schedule = build(null);
+        if (Number.isFinite(maxPerUser) && (await this.db.schedules(em).countBy({ user_id: userId })) >= maxPerUser) return { status: 'limit-reached' };
+        await this.db.schedules(em).insert(writable(toScheduleRow(schedule)));
+        return { status: 'created', schedule: structuredClone(schedule) };
+      }
+      const current = toSchedule(row);
+      if (!versionMatches(current.version, expectedVersion)) return { status: 'version-mismatch', storedVersion: current.version };
+      const copy = structuredClone(current);
+      const built = build(copy);
+      if (built === copy) return { status: 'unchanged', schedule: current };
+      const updated = updatedSchedule(current, built);
+      const { id, user_id, created_at, last_run_at, ...fields } = toScheduleRow(updated);
+      const result = await this.db.schedules(em).update({ id, user_id, version: current.version }, writable(fields));
+      if ((result.affected ?? 0) !== 1) throw new Error(`Schedule ${id} changed while it was being replaced`);
+      return { status: 'replaced', schedule: structuredClone(updated) };
     });
   }
 

@@ -162,6 +162,53 @@ export function schedulesContract({ storage, newUser, newEra, fire, firedSession
     });
   });
 
+  describe('put by key', () => {
+    const keyed = (userId: string, overrides: Partial<Schedule> = {}) => aSchedule({ userId, key: 'digest', ...overrides });
+
+    it('creates the schedule of a new key, replaces it after (next version, id and creation kept), and writes nothing for an unchanged one', async () => {
+      const userId = newUser();
+      const first = keyed(userId);
+      const created = await storage.schedules.putScheduleByKey(userId, 'digest', (current) => (assert.equal(current, null), first));
+      assert.deepEqual(created, { status: 'created', schedule: first });
+      const replaced = await storage.schedules.putScheduleByKey(userId, 'digest', (current) => ({ ...current!, id: 'ignored', name: 'renamed' }));
+      assert.deepEqual(replaced, { status: 'replaced', schedule: { ...first, name: 'renamed', version: 2 } });
+      const unchanged = await storage.schedules.putScheduleByKey(userId, 'digest', (current) => current!);
+      assert.deepEqual(unchanged, { status: 'unchanged', schedule: { ...first, name: 'renamed', version: 2 } });
+      assert.deepEqual(await storage.schedules.getSchedule(userId, first.id), { ...first, name: 'renamed', version: 2 });
+      // Another user's key of the same name is theirs.
+      const other = newUser();
+      assert.equal((await storage.schedules.putScheduleByKey(other, 'digest', () => keyed(other))).status, 'created');
+    });
+
+    it('honours If-Match: one of the versions given, never a creation; and the per-user limit on a creation', async () => {
+      const userId = newUser();
+      assert.deepEqual(await storage.schedules.putScheduleByKey(userId, 'digest', () => keyed(userId), { expectedVersion: [1] }), {
+        status: 'version-mismatch',
+        storedVersion: null,
+      });
+      await storage.schedules.putScheduleByKey(userId, 'digest', () => keyed(userId));
+      assert.deepEqual(await storage.schedules.putScheduleByKey(userId, 'digest', (c) => ({ ...c!, name: 'x' }), { expectedVersion: [2, 3] }), {
+        status: 'version-mismatch',
+        storedVersion: 1,
+      });
+      assert.equal((await storage.schedules.putScheduleByKey(userId, 'digest', (c) => ({ ...c!, name: 'x' }), { expectedVersion: [1] })).status, 'replaced');
+      assert.deepEqual(await storage.schedules.putScheduleByKey(userId, 'other', () => keyed(userId, { key: 'other' }), { maxPerUser: 1 }), {
+        status: 'limit-reached',
+      });
+    });
+
+    it('leaves one schedule of 100 concurrent puts of one key', async () => {
+      const userId = newUser();
+      const outcomes = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => storage.schedules.putScheduleByKey(userId, 'digest', (c) => (c ? { ...c, name: `put ${i}` } : keyed(userId)))),
+      );
+      assert.equal(outcomes.filter((o) => o.status === 'created').length, 1);
+      assert.equal(outcomes.filter((o) => o.status === 'replaced').length, 99);
+      const { items } = await storage.schedules.listSchedules(userId, { now: new Date() }, null);
+      assert.deepEqual([items.length, items[0].version, items[0].key], [1, 100, 'digest']);
+    });
+  });
+
   describe('schedule versions', () => {
     it('start at 1 and count every update; the outcome is the record as stored', async () => {
       const schedule = aSchedule({ userId: newUser() });

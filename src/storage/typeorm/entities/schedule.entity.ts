@@ -38,6 +38,7 @@ export interface ScheduleRow {
   stats: string;
   /** JSON text of the Labels. */
   labels: string;
+  schedule_key: string | null;
   created_at: Date;
   updated_at: Date;
   version: number;
@@ -88,6 +89,7 @@ export function scheduleEntity(dialect: SqlDialect): EntitySchema<ScheduleRow> {
       stats: { type: 'text', default: '{}' },
       // The migration's DEFAULT (no labels) stays on the column.
       labels: { type: 'text', default: '{}' },
+      schedule_key: { type: 'varchar', length: 128, nullable: true },
       created_at: { type: t.timestamp },
       updated_at: { type: t.timestamp },
       // As with catchup_window_seconds: the migration's DEFAULT (the version of existing rows) stays on the column.
@@ -95,6 +97,8 @@ export function scheduleEntity(dialect: SqlDialect): EntitySchema<ScheduleRow> {
     },
     indices: [
       { name: 'schedules_user_created_idx', columns: ['user_id', 'created_at', 'id'] },
+      // A user's keys are unique (PUT /schedule/by-key/{key}); schedules without one are not in it.
+      { name: 'schedules_user_key_idx', columns: ['user_id', 'schedule_key'], unique: true, where: 'schedule_key IS NOT NULL' },
       // The claim's "due first" scan; only schedules that will fire are in it.
       { name: 'schedules_due_idx', columns: ['next_run_at', 'id'], where: 'next_run_at IS NOT NULL' },
       // The pruner's starting point: only schedules that keep a bounded history.

@@ -1,14 +1,18 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** A schedule's labels (JSON text; existing schedules have none). */
+/** A schedule's labels (JSON text; existing schedules have none) and its key, unique per user. */
 export class ScheduleFleetSqlite1765500000000 implements MigrationInterface {
   name = 'ScheduleFleetSqlite1765500000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE schedules ADD COLUMN labels text NOT NULL DEFAULT '{}'`);
+    await q.query(`ALTER TABLE schedules ADD COLUMN schedule_key varchar(128)`);
+    await q.query(`CREATE UNIQUE INDEX schedules_user_key_idx ON schedules (user_id, schedule_key) WHERE schedule_key IS NOT NULL`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP INDEX schedules_user_key_idx`);
+    await q.query(`ALTER TABLE schedules DROP COLUMN schedule_key`);
     await q.query(`ALTER TABLE schedules DROP COLUMN labels`);
   }
 }
