@@ -1128,24 +1128,6 @@ export interface components {
             /** @description The run of this fire: `succeeded` without dispatch; `pending` with it (under `buffer_one`, waiting for the active run). */
             run: components["schemas"]["RunResponse"];
         };
-        ScheduleConflictProblem: {
-            /** @description URI identifying the problem type; `about:blank` for plain HTTP errors. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance?: string;
-            /** @description On validation errors: each bad field. */
-            errors?: components["schemas"]["FieldErrorResponse"][];
-            /** @description The run still active (`…:schedule-busy` only). */
-            active_run_id?: string;
-            /**
-             * Format: date-time
-             * @description When the budget period resets (`…:budget-exhausted` only).
-             */
-            resets_at?: string;
-        };
         RunListResponse: {
             /** @description Newest first (by scheduled_for). */
             runs: components["schemas"]["RunResponse"][];
@@ -1631,7 +1613,10 @@ export interface operations {
     ScheduleController_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Up to 255 printable ASCII characters, unique per request you mean (a UUID): a retry with the same key within 24 h answers what the first answered and does nothing more, even while the first is still running; the key with another body is 422 (`…:idempotency-key-reused`). Only successful answers are kept: after an error the key is free again. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1676,7 +1661,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description The caller already has the most schedules one user may have (MAX_SCHEDULES_PER_USER). */
+            /**
+             * @description The caller already has the most schedules one user may have (MAX_SCHEDULES_PER_USER).
+             *
+             *     A request with this Idempotency-Key is still running after 10 s: retry later.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2508,7 +2497,10 @@ export interface operations {
     ScheduleController_run: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Up to 255 printable ASCII characters, unique per request you mean (a UUID): a retry with the same key within 24 h answers what the first answered and does nothing more, even while the first is still running; the key with another body is 422 (`…:idempotency-key-reused`). Only successful answers are kept: after an error the key is free again. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description ID of the schedule. */
                 schedule_id: string;
@@ -2570,13 +2562,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description The schedule is disabled; or a run of it is still active and its `overlap_policy` refuses another now (`skip`, or `buffer_one` with a run already waiting): the problem names that run in `detail` and in `active_run_id`, and nothing was written. */
+            /**
+             * @description The schedule is disabled; or a run of it is still active and its `overlap_policy` refuses another now (`skip`, or `buffer_one` with a run already waiting): the problem names that run in `detail` and in `active_run_id`, and nothing was written.
+             *
+             *     A request with this Idempotency-Key is still running after 10 s: retry later.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["ScheduleConflictProblem"];
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
             /** @description A path parameter is not a possible id: empty, over 128 characters, or holding a control character. */

@@ -9,7 +9,7 @@ import { type BackendHandle, describeOnEveryBackend } from './support/test-app.j
 
 /*
  * Schedules as a fleet, through the API on every backend: labels and the list's label filter; the
- * declarative upsert by key.
+ * declarative upsert by key; Idempotency-Key on creates and manual runs.
  */
 
 describeOnEveryBackend('schedules as a fleet', (backend: BackendHandle) => {
@@ -105,6 +105,56 @@ describeOnEveryBackend('schedules as a fleet', (backend: BackendHandle) => {
       assert.equal(answers.filter((a) => a.status === 201).length, 1);
       assert.equal(new Set(answers.map((a) => a.body.id)).size, 1);
       assert.equal((await ids('')).length, 1);
+    });
+  });
+
+  describe('Idempotency-Key', () => {
+    const createWith = (key: string, body: Record<string, unknown> = {}) => call('POST', '/schedule', aCreateBody(body), { 'idempotency-key': key });
+
+    it('answers a retried create with the first answer and creates nothing more; another body with the key is 422', async () => {
+      user = `user-${uuidv7()}`;
+      const first = await createWith('create-1', { name: 'A' });
+      const again = await createWith('create-1', { name: 'A' });
+      assert.deepEqual([first.status, again.status, again.body], [201, 201, first.body]);
+      assert.deepEqual(await ids(''), [first.body.schedule_id]);
+      const reused = await createWith('create-1', { name: 'B' });
+      assertProblem(reused as unknown as Response, 422);
+      assert.ok(reused.body.type.endsWith(':idempotency-key-reused'), reused.body.type);
+      // Keys are per user; a key after its day starts afresh.
+      const mine = user;
+      user = `user-${uuidv7()}`;
+      assert.notEqual((await createWith('create-1', { name: 'B' })).body.schedule_id, first.body.schedule_id);
+      user = mine;
+      backend.clock.advance(24 * 3600_000 + 1);
+      const later = await createWith('create-1', { name: 'B' });
+      assert.equal(later.status, 201);
+      assert.equal((await ids('')).length, 2);
+    });
+
+    it('gives 20 concurrent creates with one key one schedule and the same answer', async () => {
+      user = `user-${uuidv7()}`;
+      const answers = await Promise.all(Array.from({ length: 20 }, () => createWith('burst', { name: 'Same' })));
+      assert.deepEqual([...new Set(answers.map((a) => a.status))], [201]);
+      assert.equal(new Set(answers.map((a) => a.body.schedule_id)).size, 1);
+      assert.equal((await ids('')).length, 1);
+    });
+
+    it('answers a retried manual run with the first run, running nothing more; frees the key after an error; refuses a malformed key', async () => {
+      user = `user-${uuidv7()}`;
+      const id = await create({ overlap_policy: 'allow' });
+      const run = () => call('POST', `/schedule/${id}/run`, undefined, { 'idempotency-key': 'run-1' });
+      const first = await run();
+      const again = await run();
+      assert.deepEqual([first.status, again.status, again.body.run.id], [202, 202, first.body.run.id]);
+      assert.equal((await call('GET', `/schedule/${id}/runs`)).body.total, 1);
+      // The same key on another schedule's run is another request.
+      const other = await create();
+      assertProblem((await call('POST', `/schedule/${other}/run`, undefined, { 'idempotency-key': 'run-1' })) as unknown as Response, 422);
+      // A request that failed keeps nothing: the key is free for the corrected one.
+      invalidField(await createWith('fix-me', { cron_expression: 'nope' }), 'cron_expression');
+      assert.equal((await createWith('fix-me', {})).status, 201);
+      invalidField(await createWith('x'.repeat(256)), 'Idempotency-Key');
+      invalidField(await createWith('has space'), 'Idempotency-Key');
     });
   });
 });

@@ -475,7 +475,7 @@ describe.each<StorageDriver>(['sqlite', 'postgres'])('a database emptied under t
       : { driver, sqlitePath: dataSource.options.database as string };
     const outside = await new DataSource({ ...dataSourceOptions(config), migrationsRun: false }).initialize();
     try {
-      for (const table of ['runs', 'session_messages', 'sessions', 'schedules', 'outbox', 'dispatch_attempts', 'schedule_events', 'migrations']) {
+      for (const table of ['runs', 'session_messages', 'sessions', 'schedules', 'outbox', 'dispatch_attempts', 'schedule_events', 'idempotency_keys', 'migrations']) {
         await outside.query(`DROP TABLE ${table}`);
       }
     } finally {

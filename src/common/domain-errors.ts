@@ -22,6 +22,8 @@ export type DomainErrorCode =
   | 'storage-unavailable'
   | 'schedule-busy'
   | 'budget-exhausted'
+  | 'idempotency-key-reused'
+  | 'idempotency-key-in-progress'
   | 'run-not-found'
   | 'illegal-run-transition'
   | 'session-not-found'
@@ -96,6 +98,22 @@ export class BudgetExhausted extends DomainError {
   constructor(scheduleId: string, resetsAt: Date) {
     super(`Schedule ${scheduleId} has used its budget for the current period; it resets at ${resetsAt.toISOString()}.`);
     this.extensions = { resets_at: resetsAt.toISOString() };
+  }
+}
+
+/** An Idempotency-Key used before, within its day, for another request. */
+export class IdempotencyKeyReused extends DomainError {
+  readonly code = 'idempotency-key-reused';
+  constructor(key: string) {
+    super(`Idempotency-Key ${JSON.stringify(key)} was used for another request (another route or body) within the last 24 h; use a new key.`);
+  }
+}
+
+/** A duplicate of a request that is still being handled after the wait. */
+export class IdempotencyKeyInProgress extends DomainError {
+  readonly code = 'idempotency-key-in-progress';
+  constructor(key: string) {
+    super(`A request with Idempotency-Key ${JSON.stringify(key)} is still being handled; retry later for its answer.`);
   }
 }
 

@@ -59,6 +59,8 @@ const DOMAIN_ERRORS: Record<DomainErrorCode, { status: number; title: string; re
   },
   'schedule-busy': { status: HttpStatus.CONFLICT, title: 'Schedule has an active run' },
   'budget-exhausted': { status: HttpStatus.CONFLICT, title: 'Budget exhausted' },
+  'idempotency-key-reused': { status: HttpStatus.UNPROCESSABLE_ENTITY, title: 'Idempotency key reused' },
+  'idempotency-key-in-progress': { status: HttpStatus.CONFLICT, title: 'Idempotency key in progress' },
   'run-not-found': { status: HttpStatus.NOT_FOUND, title: 'Run not found' },
   'illegal-run-transition': { status: HttpStatus.CONFLICT, title: 'Illegal run status transition' },
   'session-not-found': { status: HttpStatus.NOT_FOUND, title: 'Session not found' },

@@ -40,6 +40,7 @@ import { UpdateScheduleDto } from './dto/update-schedule.dto.js';
 import { ApiRateLimited, ApiStorageUnavailable, PROBLEM_EXAMPLES } from '../docs/problem-examples.js';
 import { scheduleEtag, versionsIfMatch } from './schedule-etag.js';
 import { SchedulesService } from './schedules.service.js';
+import { Idempotent } from '../idempotency/idempotency.interceptor.js';
 
 const ScheduleIdParam = () => ApiParam({ name: 'schedule_id', description: 'ID of the schedule.' });
 const NotFound = () =>
@@ -87,6 +88,7 @@ export class ScheduleController {
   }
 
   @Post()
+  @Idempotent()
   @ApiOperation({ summary: 'Create a schedule' })
   @ApiCreatedResponse({ type: CreateScheduleResponse })
   @ApiConflictResponse({
@@ -223,6 +225,7 @@ export class ScheduleController {
 
   @Post(':schedule_id/run')
   @HttpCode(HttpStatus.ACCEPTED)
+  @Idempotent()
   @ApiOperation({
     summary: 'Fire a schedule once now',
     description:

@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
+import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { ScheduleController } from './schedule.controller.js';
 import { SchedulesService } from './schedules.service.js';
 
 @Module({
-  imports: [SessionsModule],
+  imports: [SessionsModule, IdempotencyModule],
   controllers: [ScheduleController],
   providers: [SchedulesService],
 })

@@ -2,6 +2,7 @@ import type { DispatchHandOff } from './dispatch-hand-off.js';
 import type { DeliveryStorage } from './ports/delivery.storage.js';
 import type { FiringStorage } from './ports/firing.storage.js';
 import type { HistoryStorage } from './ports/history.storage.js';
+import type { IdempotencyStorage } from './ports/idempotency.storage.js';
 import type { ScheduleStorage } from './ports/schedule.storage.js';
 import type { StorageLifecycle } from './ports/storage-lifecycle.js';
 
@@ -14,6 +15,7 @@ export interface StorageBackend {
   readonly history: HistoryStorage;
   readonly firing: FiringStorage;
   readonly delivery: DeliveryStorage;
+  readonly idempotency: IdempotencyStorage;
   readonly lifecycle: StorageLifecycle;
   /** How its fires reach this process's dispatcher (see DispatchHandOff). */
   readonly handOff: DispatchHandOff;

@@ -8,6 +8,7 @@ import { MemoryStorage } from './memory/memory.storage.js';
 import { DeliveryStorage } from './ports/delivery.storage.js';
 import { FiringStorage } from './ports/firing.storage.js';
 import { HistoryStorage } from './ports/history.storage.js';
+import { IdempotencyStorage } from './ports/idempotency.storage.js';
 import { ScheduleStorage } from './ports/schedule.storage.js';
 import { StorageLifecycle } from './ports/storage-lifecycle.js';
 import type { StorageBackend } from './storage-backend.js';
@@ -23,6 +24,7 @@ const PORTS = [
   [HistoryStorage, 'history'],
   [FiringStorage, 'firing'],
   [DeliveryStorage, 'delivery'],
+  [IdempotencyStorage, 'idempotency'],
   [StorageLifecycle, 'lifecycle'],
 ] as const satisfies ReadonlyArray<readonly [unknown, keyof StorageBackend]>;
 

@@ -26,6 +26,7 @@ import {
 } from '../../src/config/app-config.js';
 import { DispatchHandOff } from '../../src/storage/dispatch-hand-off.js';
 import { DeliveryStorage } from '../../src/storage/ports/delivery.storage.js';
+import { IdempotencyStorage } from '../../src/storage/ports/idempotency.storage.js';
 import { FiringStorage } from '../../src/storage/ports/firing.storage.js';
 import { HistoryStorage } from '../../src/storage/ports/history.storage.js';
 import { ScheduleStorage } from '../../src/storage/ports/schedule.storage.js';
@@ -139,6 +140,7 @@ export function appStorage(app: NestFastifyApplication): StorageBackend {
     history: app.get(HistoryStorage),
     firing: app.get(FiringStorage),
     delivery: app.get(DeliveryStorage),
+    idempotency: app.get(IdempotencyStorage),
     lifecycle: app.get(StorageLifecycle),
     handOff: app.get(DispatchHandOff),
   };

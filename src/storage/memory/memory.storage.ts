@@ -5,6 +5,7 @@ import { DEFAULT_STORAGE_OPTIONS, type StorageOptions } from '../storage-options
 import { MemoryDeliveryStorage } from './memory-delivery.storage.js';
 import { MemoryFiringStorage } from './memory-firing.storage.js';
 import { MemoryHistoryStorage } from './memory-history.storage.js';
+import { MemoryIdempotencyStorage } from './memory-idempotency.storage.js';
 import { MemoryScheduleStorage } from './memory-schedule.storage.js';
 import { MemoryStore } from './memory-store.js';
 
@@ -14,6 +15,7 @@ export class MemoryStorage implements StorageBackend {
   readonly history: MemoryHistoryStorage;
   readonly firing: MemoryFiringStorage;
   readonly delivery: MemoryDeliveryStorage;
+  readonly idempotency = new MemoryIdempotencyStorage();
   readonly lifecycle: StorageLifecycle = new MemoryLifecycle();
   readonly handOff = new DispatchHandOff();
 

@@ -9,6 +9,7 @@ import { GuardedClient, POSTGRES_DRIVER } from './postgres-driver.js';
 import { dispatchAttemptEntity } from './entities/dispatch-attempt.entity.js';
 import { outboxEntity } from './entities/outbox.entity.js';
 import { scheduleEventEntity } from './entities/schedule-event.entity.js';
+import { idempotencyKeyEntity } from './entities/idempotency-key.entity.js';
 import { runEntity } from './entities/run.entity.js';
 import { scheduleEntity } from './entities/schedule.entity.js';
 import { sessionMessageEntity } from './entities/session-message.entity.js';
@@ -106,6 +107,7 @@ export function entitiesFor(dialect: SqlDialect) {
     runEntity(dialect),
     outboxEntity(dialect),
     scheduleEventEntity(dialect),
+    idempotencyKeyEntity(dialect),
     dispatchAttemptEntity(dialect),
   ];
 }

@@ -8,10 +8,11 @@ import { TypeOrmContext } from './typeorm-context.js';
 import { TypeOrmDeliveryStorage } from './typeorm-delivery.storage.js';
 import { TypeOrmFiringStorage } from './typeorm-firing.storage.js';
 import { TypeOrmHistoryStorage } from './typeorm-history.storage.js';
+import { TypeOrmIdempotencyStorage } from './typeorm-idempotency.storage.js';
 import { TypeOrmScheduleStorage } from './typeorm-schedule.storage.js';
 
 /** Selects nothing, but fails unless every table is there: the schema half of the readiness check. */
-const SCHEMA_PROBE = ['schedules', 'sessions', 'session_messages', 'runs', 'outbox', 'dispatch_attempts', 'schedule_events']
+const SCHEMA_PROBE = ['schedules', 'sessions', 'session_messages', 'runs', 'outbox', 'dispatch_attempts', 'schedule_events', 'idempotency_keys']
   .map((table, i) => `SELECT 1${i === 0 ? ' AS x' : ''} FROM ${table} WHERE 1 = 0`)
   .join(' UNION ALL ');
 
@@ -33,6 +34,7 @@ export class TypeOrmStorage implements StorageBackend {
   readonly history: TypeOrmHistoryStorage;
   readonly firing: TypeOrmFiringStorage;
   readonly delivery: TypeOrmDeliveryStorage;
+  readonly idempotency: TypeOrmIdempotencyStorage;
   readonly lifecycle: TypeOrmLifecycle;
   readonly handOff = new DispatchHandOff();
 
@@ -43,6 +45,7 @@ export class TypeOrmStorage implements StorageBackend {
     this.history = translatingErrors(new TypeOrmHistoryStorage(db), translated);
     this.firing = translatingErrors(new TypeOrmFiringStorage(db), translated);
     this.delivery = translatingErrors(new TypeOrmDeliveryStorage(db), translated);
+    this.idempotency = translatingErrors(new TypeOrmIdempotencyStorage(db), translated);
     this.lifecycle = translatingErrors(new TypeOrmLifecycle(db), translated);
   }
 }

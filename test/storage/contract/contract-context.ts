@@ -119,6 +119,9 @@ export function contractContext(opened: () => StorageBackend): ContractContext {
     get delivery() {
       return opened().delivery;
     },
+    get idempotency() {
+      return opened().idempotency;
+    },
     get lifecycle() {
       return opened().lifecycle;
     },

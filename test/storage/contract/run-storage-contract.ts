@@ -7,6 +7,7 @@ import { deliveryContract } from './delivery.js';
 import { firingContract } from './firing.js';
 import { handOffContract } from './hand-off.js';
 import { historyContract } from './history.js';
+import { idempotencyContract } from './idempotency.js';
 import { lifecycleContract } from './lifecycle.js';
 import { schedulesContract } from './schedules.js';
 
@@ -46,5 +47,6 @@ export function runStorageContract(name: string, open: (options: StorageOptions)
     deliveryContract(context);
     handOffContract(context);
     budgetsContract(context);
+    idempotencyContract(context);
   });
 }

@@ -1,6 +1,9 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** A schedule's labels (JSON text; existing schedules have none) and its key, unique per user. */
+/**
+ * A schedule's labels (JSON text; existing schedules have none) and its key, unique per user; the
+ * answers of requests with an Idempotency-Key.
+ */
 export class ScheduleFleetPostgres1765500000000 implements MigrationInterface {
   name = 'ScheduleFleetPostgres1765500000000';
 
@@ -8,9 +11,21 @@ export class ScheduleFleetPostgres1765500000000 implements MigrationInterface {
     await q.query(`ALTER TABLE schedules ADD COLUMN labels text NOT NULL DEFAULT '{}'`);
     await q.query(`ALTER TABLE schedules ADD COLUMN schedule_key varchar(128)`);
     await q.query(`CREATE UNIQUE INDEX schedules_user_key_idx ON schedules (user_id, schedule_key) WHERE schedule_key IS NOT NULL`);
+    await q.query(`
+      CREATE TABLE idempotency_keys (
+        user_id varchar(256) NOT NULL,
+        idem_key varchar(255) NOT NULL,
+        fingerprint varchar(64) NOT NULL,
+        created_at timestamptz NOT NULL,
+        status_code integer NULL,
+        body text NULL,
+        PRIMARY KEY (user_id, idem_key)
+      )`);
+    await q.query(`CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE idempotency_keys`);
     await q.query(`DROP INDEX schedules_user_key_idx`);
     await q.query(`ALTER TABLE schedules DROP COLUMN schedule_key`);
     await q.query(`ALTER TABLE schedules DROP COLUMN labels`);
