@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
 import type { Response } from 'supertest';
 import { v7 as uuidv7 } from 'uuid';
-import { aCreateBody } from './support/builders.js';
+import { aCreateBody, aSchedule } from './support/builders.js';
 import { type InjectedReply as Reply, injectJson } from './support/dispatch.js';
 import { assertProblem } from './support/problem.js';
-import { type BackendHandle, describeOnEveryBackend } from './support/test-app.js';
+import { appStorage, type BackendHandle, describeOnEveryBackend } from './support/test-app.js';
 
 /*
  * Schedules as a fleet, through the API on every backend: labels and the list's label filter; the
- * declarative upsert by key; Idempotency-Key on creates and manual runs.
+ * declarative upsert by key; Idempotency-Key on creates and manual runs; bulk actions.
  */
 
 describeOnEveryBackend('schedules as a fleet', (backend: BackendHandle) => {
@@ -155,6 +155,53 @@ describeOnEveryBackend('schedules as a fleet', (backend: BackendHandle) => {
       assert.equal((await createWith('fix-me', {})).status, 201);
       invalidField(await createWith('x'.repeat(256)), 'Idempotency-Key');
       invalidField(await createWith('has space'), 'Idempotency-Key');
+    });
+  });
+
+  describe('POST /schedule/bulk', () => {
+    const bulk = (body: unknown) => call('POST', '/schedule/bulk', body);
+    const enabled = async (id: string) => (await call('GET', `/schedule/${id}`)).body.data.enabled;
+
+    it('pauses, resumes and deletes what every selector matches, counting what it matched and what it changed', async () => {
+      user = `user-${uuidv7()}`;
+      const a = await create({ labels: { team: 'support' }, agent_id: 'agent-a' });
+      const b = await create({ labels: { team: 'support' }, agent_id: 'agent-b' });
+      const c = await create({ labels: { team: 'sales' }, agent_id: 'agent-a' });
+      const paused = await bulk({ action: 'pause', labels: { team: 'support' } });
+      assert.deepEqual([paused.status, paused.body], [200, { matched: 2, changed: 2 }]);
+      assert.deepEqual([await enabled(a), await enabled(b), await enabled(c)], [false, false, true]);
+      assert.equal((await call('GET', `/schedule/${a}`)).body.data.paused_reason, 'user');
+      assert.deepEqual((await bulk({ action: 'pause', labels: { team: 'support' } })).body, { matched: 2, changed: 0 });
+      assert.deepEqual((await bulk({ action: 'resume', labels: { team: 'support' }, agent_id: 'agent-a' })).body, { matched: 1, changed: 1 });
+      assert.deepEqual([await enabled(a), await enabled(b)], [true, false]);
+      assert.deepEqual((await bulk({ action: 'resume', ids: [a, b, c, 'not-mine'] })).body, { matched: 3, changed: 1 });
+      assert.deepEqual((await bulk({ action: 'delete', agent_id: 'agent-a' })).body, { matched: 2, changed: 2 });
+      assert.deepEqual(await ids(''), [b]);
+    });
+
+    it("acts on the caller's schedules only, and refuses a call without a selector, a bad action, or more than 1 000 ids", async () => {
+      user = `user-${uuidv7()}`;
+      const mine = await create({ labels: { team: 'support' } });
+      user = `user-${uuidv7()}`;
+      assert.deepEqual((await bulk({ action: 'delete', ids: [mine] })).body, { matched: 0, changed: 0 });
+      assert.deepEqual((await bulk({ action: 'delete', labels: { team: 'support' } })).body, { matched: 0, changed: 0 });
+      invalidField(await bulk({ action: 'pause' }), 'ids');
+      invalidField(await bulk({ action: 'archive', ids: [mine] }), 'action');
+      const tooMany = await bulk({ action: 'pause', ids: Array.from({ length: 1001 }, (_, i) => `id-${i}`) });
+      invalidField(tooMany, 'ids');
+      assert.match(JSON.stringify(tooMany.body.errors), /1001 ids/);
+      invalidField(await bulk({ action: 'pause', labels: { 'bad key': 'x' } }), 'labels');
+    });
+
+    it('refuses selectors that match more than 1 000 schedules, naming how many, and changes none', async () => {
+      user = `user-${uuidv7()}`;
+      const storage = appStorage(backend.app);
+      const seeded = Array.from({ length: 1001 }, () => aSchedule({ userId: user, labels: { fleet: 'big' } }));
+      for (let i = 0; i < seeded.length; i += 100) await Promise.all(seeded.slice(i, i + 100).map((s) => storage.schedules.createSchedule(s)));
+      const refused = await bulk({ action: 'pause', labels: { fleet: 'big' } });
+      invalidField(refused, 'ids');
+      assert.match(JSON.stringify(refused.body.errors), /match 1001 schedules/);
+      assert.equal((await call('GET', '/schedule?status=paused&limit=1')).body.total, 0);
     });
   });
 });

@@ -58,6 +58,7 @@ export const PROBLEM_EXAMPLES = {
       { field: 'timezone', message: 'timezone must be an IANA time zone, e.g. Europe/Berlin' },
     ]),
   ),
+  invalidBulk: problem(new ValidationFailed([{ field: 'ids', message: 'the selectors match 1400 schedules; one call acts on at most 1000' }])),
   invalidPage: problem(new ValidationFailed([{ field: 'limit', message: 'limit must not be less than 1' }])),
   invalidCount: problem(new ValidationFailed([{ field: 'count', message: 'count must not be greater than 100' }])),
   invalidRunStatus: problem(

@@ -28,6 +28,7 @@ import { Clock } from '../common/clock.js';
 import { labelSelectorsOf, ListSchedulesQuery } from './dto/list-schedules.query.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { CreateScheduleDto } from './dto/create-schedule.dto.js';
+import { BulkActionDto, BulkActionResponse, MAX_BULK_SCHEDULES } from './dto/bulk-action.dto.js';
 import {
   CreateScheduleResponse,
   RunScheduleResponse,
@@ -100,6 +101,20 @@ export class ScheduleController {
   async create(@CurrentUser() userId: string, @Body() dto: CreateScheduleDto): Promise<CreateScheduleResponse> {
     const schedule = await this.schedules.create(userId, dto);
     return { schedule_id: schedule.id };
+  }
+
+  @Post('bulk')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Pause, resume or delete many schedules',
+    description:
+      "Acts on each of the caller's schedules that every selector given matches (`ids`, `labels`, `agent_id`; at least one), " +
+      `at most ${MAX_BULK_SCHEDULES} a call; each schedule changes on its own, atomically, as with its single route.`,
+  })
+  @ApiOkResponse({ type: BulkActionResponse })
+  @Invalid(PROBLEM_EXAMPLES.invalidBulk)
+  async bulk(@CurrentUser() userId: string, @Body() dto: BulkActionDto): Promise<BulkActionResponse> {
+    return this.schedules.bulk(userId, dto);
   }
 
   @Get(':schedule_id')

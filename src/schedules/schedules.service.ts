@@ -31,7 +31,9 @@ import {
   maxRunsReached,
   type Schedule,
   type ScheduleFilter,
+  scheduleMatches,
 } from '../domain/schedule.js';
+import { type BulkAction, type BulkActionDto, MAX_BULK_SCHEDULES } from './dto/bulk-action.dto.js';
 import { type Budget, hasLimit } from '../domain/budget.js';
 import { budgetBlocksUntil, EMPTY_STATS } from '../domain/schedule-stats.js';
 import type { BudgetDto } from '../wire/budget.dto.js';
@@ -135,6 +137,58 @@ export class SchedulesService {
         throw new ScheduleNotFound(scheduleId);
       case 'version-mismatch':
         throw new ScheduleVersionMismatch(scheduleId, outcome.storedVersion);
+    }
+  }
+
+  /**
+   * POST /schedule/bulk: the action on each of the user's schedules the selectors match (every one
+   * given; at least one), each schedule on its own, atomically, as the single routes do it. At most
+   * MAX_BULK_SCHEDULES match, else ValidationFailed naming how many did (nothing is changed).
+   */
+  async bulk(userId: string, dto: BulkActionDto): Promise<{ matched: number; changed: number }> {
+    if (dto.ids === undefined && dto.labels === undefined && dto.agent_id === undefined) {
+      throw new ValidationFailed([{ field: 'ids', message: 'give at least one selector: ids, labels or agent_id' }]);
+    }
+    const matched = await this.bulkTargets(userId, dto);
+    let changed = 0;
+    for (const schedule of matched) {
+      if (await this.bulkApply(userId, schedule, dto.action)) changed++;
+    }
+    return { matched: matched.length, changed };
+  }
+
+  private async bulkTargets(userId: string, dto: BulkActionDto): Promise<Schedule[]> {
+    const filter: ScheduleFilter = {
+      agentId: dto.agent_id,
+      labels: dto.labels && Object.entries(dto.labels).map(([key, value]) => ({ key, value })),
+      now: this.clock.now(),
+    };
+    const tooMany = (count: number) =>
+      new ValidationFailed([{ field: 'ids', message: `the selectors match ${count} schedules; one call acts on at most ${MAX_BULK_SCHEDULES}` }]);
+    if (dto.ids !== undefined) {
+      const found = await Promise.all([...new Set(dto.ids)].map((id) => this.schedules.getSchedule(userId, id)));
+      return found.filter((s): s is Schedule => s !== null && scheduleMatches(s, filter));
+    }
+    const page = await this.schedules.listSchedules(userId, filter, { limit: MAX_BULK_SCHEDULES });
+    if (page.total > MAX_BULK_SCHEDULES) throw tooMany(page.total);
+    return page.items;
+  }
+
+  /** The action on one schedule, as its single route does it; whether it changed anything. */
+  private async bulkApply(userId: string, schedule: Schedule, action: BulkAction): Promise<boolean> {
+    try {
+      if (action === 'delete') {
+        await this.delete(userId, schedule.id);
+        return true;
+      }
+      const enabled = action === 'resume';
+      if (schedule.enabled === enabled) return false;
+      const updated = await this.update(userId, schedule.id, { enabled });
+      return updated.enabled === enabled;
+    } catch (error) {
+      // Deleted meanwhile: nothing to change.
+      if (error instanceof ScheduleNotFound) return false;
+      throw error;
     }
   }
 
