@@ -368,8 +368,32 @@ export interface components {
              * @example Asia/Shanghai
              */
             timezone: string;
-            /** @example 0 9 * * 1-5 */
-            cron_expression: string;
+            /**
+             * @description Its kind is one of three: a cron expression, …
+             * @example 0 9 * * 1-5
+             */
+            cron_expression: string | null;
+            /**
+             * Format: date-time
+             * @description … a one-off instant, …
+             * @example null
+             */
+            at: string | null;
+            /**
+             * @description … or an interval in seconds, from `anchor_at`.
+             * @example null
+             */
+            every_seconds: number | null;
+            /**
+             * Format: date-time
+             * @example null
+             */
+            anchor_at: string | null;
+            /**
+             * @description Each fire time moves later by an offset of its own below this (seconds).
+             * @example 0
+             */
+            jitter_seconds: number;
             /**
              * Format: date-time
              * @example 2025-12-31T16:00:00.000Z
@@ -431,11 +455,11 @@ export interface components {
              */
             max_runs: number | null;
             /**
-             * @description Why the schedule does not fire (read-only): `user` (disabled by the user), `consecutive_failures` (its `pause_after_failures` was reached), `max_runs_reached` (done after `max_runs` fires), `ended` (enabled, but its activation window has closed); null while it fires.
+             * @description Why the schedule does not fire (read-only): `user` (disabled by the user), `consecutive_failures` (its `pause_after_failures` was reached), `max_runs_reached` (done after `max_runs` fires), `completed` (a one-off that has had its fire time), `ended` (enabled, but its activation window has closed); null while it fires.
              * @example null
              * @enum {string|null}
              */
-            paused_reason: "user" | "consecutive_failures" | "max_runs_reached" | "ended" | null;
+            paused_reason: "user" | "consecutive_failures" | "max_runs_reached" | "completed" | "ended" | null;
             /**
              * @description The user's note on the pause; null when none.
              * @example null
@@ -602,10 +626,32 @@ export interface components {
              */
             description?: string;
             /**
-             * @description Standard cron: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first. Day-of-week 0 and 7 are Sunday, so `0 9 * * 1-5` is Monday to Friday at 09:00.
+             * @description When it fires, one kind of three (exactly one of `cron_expression`, `at`, `every_seconds`; a PATCH that gives another kind switches to it): standard cron, 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, read in `timezone`. Day-of-week 0 and 7 are Sunday, so `0 9 * * 1-5` is Monday to Friday at 09:00.
              * @example 0 9 * * 1-5
              */
-            cron_expression: string;
+            cron_expression?: string | null;
+            /**
+             * Format: date-time
+             * @description A one-off: the instant (ISO 8601 with offset, in the future) of its one fire; then it is done (`paused_reason: "completed"`).
+             * @example null
+             */
+            at?: string | null;
+            /**
+             * @description An interval: fires every so many seconds (at least MIN_FIRE_INTERVAL_SECONDS, at most 31536000), at `anchor_at` + k × the interval, in real time (DST does not move it).
+             * @example null
+             */
+            every_seconds?: number | null;
+            /**
+             * Format: date-time
+             * @description An interval's anchor (with `every_seconds` only). Omitted: when the interval was set.
+             * @example null
+             */
+            anchor_at?: string | null;
+            /**
+             * @description Moves every fire time later by a fixed offset of the schedule's own, derived from its id, below this many seconds (0–3600): schedules on one time spread out; `next-runs` shows the real times. Omitted on create: `0`.
+             * @example 0
+             */
+            jitter_seconds?: number;
             /**
              * @description IANA time zone the cron expression is read in. Omitted on create: `"UTC"`.
              * @example Asia/Shanghai
@@ -769,10 +815,32 @@ export interface components {
              */
             description?: string;
             /**
-             * @description Standard cron: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first. Day-of-week 0 and 7 are Sunday, so `0 9 * * 1-5` is Monday to Friday at 09:00.
+             * @description When it fires, one kind of three (exactly one of `cron_expression`, `at`, `every_seconds`; a PATCH that gives another kind switches to it): standard cron, 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, read in `timezone`. Day-of-week 0 and 7 are Sunday, so `0 9 * * 1-5` is Monday to Friday at 09:00.
              * @example 0 9 * * 1-5
              */
-            cron_expression?: string;
+            cron_expression?: string | null;
+            /**
+             * Format: date-time
+             * @description A one-off: the instant (ISO 8601 with offset, in the future) of its one fire; then it is done (`paused_reason: "completed"`).
+             * @example null
+             */
+            at?: string | null;
+            /**
+             * @description An interval: fires every so many seconds (at least MIN_FIRE_INTERVAL_SECONDS, at most 31536000), at `anchor_at` + k × the interval, in real time (DST does not move it).
+             * @example null
+             */
+            every_seconds?: number | null;
+            /**
+             * Format: date-time
+             * @description An interval's anchor (with `every_seconds` only). Omitted: when the interval was set.
+             * @example null
+             */
+            anchor_at?: string | null;
+            /**
+             * @description Moves every fire time later by a fixed offset of the schedule's own, derived from its id, below this many seconds (0–3600): schedules on one time spread out; `next-runs` shows the real times. Omitted on create: `0`.
+             * @example 0
+             */
+            jitter_seconds?: number;
             /**
              * @description IANA time zone the cron expression is read in. Omitted on create: `"UTC"`.
              * @example Asia/Shanghai

@@ -50,6 +50,76 @@ describeOnEveryBackend('firing', (backend) => {
     clock.set(at);
   }
 
+  describe('one-offs, intervals and jitter', () => {
+    const patch = (id: string, body: Record<string, unknown>) => http().patch(`/schedule/${id}`).set('x-user-id', userId).send(body);
+    const nextRuns = async (id: string) =>
+      (await http().get(`/schedule/${id}/next-runs?count=3`).set('x-user-id', userId).expect(200)).body.next_runs.map((r: { utc: string }) => r.utc);
+
+    it('fires a one-off once at its instant, then it is done (completed); a one-off in the past is refused', async () => {
+      await startsIn('2027-02-01T08:00:00.000Z');
+      const { cron_expression, ...body } = aCreateBody();
+      const id = (await http().post('/schedule').set('x-user-id', userId).send({ ...body, at: '2027-02-01T10:00:00+01:00' }).expect(201)).body.schedule_id;
+      const created = await get(id);
+      assert.deepEqual([created.data.cron_expression, created.data.at, created.next_run_at], [null, '2027-02-01T09:00:00.000Z', '2027-02-01T09:00:00.000Z']);
+      assert.deepEqual(await nextRuns(id), ['2027-02-01T09:00:00.000Z']);
+      await tickAt('2027-02-01T09:00:00.000Z');
+      const done = await get(id);
+      assert.deepEqual([done.data.enabled, done.data.paused_reason, done.next_run_at, done.stats.fires], [false, 'completed', null, 1]);
+      await tickAt('2027-02-02T09:00:00.000Z');
+      assert.equal((await runs(id)).total, 1);
+      // Enabled again, it needs an instant still ahead.
+      assert.equal((await patch(id, { enabled: true })).status, 422);
+      const again = await patch(id, { enabled: true, at: '2027-02-03T09:00:00Z' });
+      assert.deepEqual([again.status, again.body.next_run_at, again.body.data.paused_reason], [200, '2027-02-03T09:00:00.000Z', null]);
+      assert.equal((await http().post('/schedule').set('x-user-id', userId).send({ ...body, at: '2027-01-01T00:00:00Z' })).status, 422);
+    });
+
+    it('makes a one-off whose instant passed while the service was down done, as a catch-up fire or as missed', async () => {
+      await startsIn('2027-02-05T08:00:00.000Z');
+      const { cron_expression, ...body } = aCreateBody();
+      const create = async (at: string) => (await http().post('/schedule').set('x-user-id', userId).send({ ...body, at, catchup_window_seconds: 300 }).expect(201)).body.schedule_id;
+      const late = await create('2027-02-05T09:00:00Z');
+      const missed = await create('2027-02-05T08:30:00Z');
+      await tickAt('2027-02-05T09:02:00.000Z');
+      assert.deepEqual((await runs(late)).runs.map((r: { status: string }) => r.status), ['succeeded']);
+      assert.deepEqual((await runs(missed)).runs.map((r: { status: string }) => r.status), ['missed']);
+      for (const id of [late, missed]) assert.equal((await get(id)).data.paused_reason, 'completed');
+    });
+
+    it('fires an interval from its anchor, switches kind on PATCH, and refuses two kinds at once', async () => {
+      await startsIn('2027-03-01T00:00:00.000Z');
+      const { cron_expression, ...body } = aCreateBody();
+      const res = await http().post('/schedule').set('x-user-id', userId).send({ ...body, every_seconds: 5400, anchor_at: '2027-03-01T00:30:00Z' }).expect(201);
+      const id = res.body.schedule_id;
+      assert.deepEqual(await nextRuns(id), ['2027-03-01T00:30:00.000Z', '2027-03-01T02:00:00.000Z', '2027-03-01T03:30:00.000Z']);
+      await tickThrough('2027-03-01T00:30:00.000Z', '2027-03-01T03:30:00.000Z', 15 * MINUTE);
+      assert.deepEqual((await runs(id)).runs.map((r: { scheduled_for: string }) => r.scheduled_for).reverse(), [
+        '2027-03-01T00:30:00.000Z',
+        '2027-03-01T02:00:00.000Z',
+        '2027-03-01T03:30:00.000Z',
+      ]);
+      const switched = await patch(id, { cron_expression: '0 12 * * *' });
+      assert.deepEqual([switched.body.data.every_seconds, switched.body.data.anchor_at, switched.body.next_run_at], [null, null, '2027-03-01T04:00:00.000Z']); // noon in Asia/Shanghai
+      assert.equal((await patch(id, { cron_expression: '0 12 * * *', every_seconds: 60 })).status, 422);
+      assert.equal((await patch(id, { cron_expression: null })).status, 422);
+      assert.equal((await patch(id, { anchor_at: '2027-03-01T00:00:00Z' })).status, 422);
+      assert.equal((await patch(id, { every_seconds: 0 })).status, 422);
+    });
+
+    it('jitters every fire time of a schedule by the same offset, which next-runs shows and the ticker fires at', async () => {
+      await startsIn('2027-04-01T00:00:00.000Z');
+      const id = await create({ cron_expression: '0 9 * * *', timezone: 'UTC', jitter_seconds: 600 });
+      const [first, second] = (await nextRuns(id)).map((t: string) => Date.parse(t));
+      const offset = first - Date.parse('2027-04-01T09:00:00.000Z');
+      assert.ok(offset >= 0 && offset < 600_000, String(offset));
+      assert.equal(second - Date.parse('2027-04-02T09:00:00.000Z'), offset);
+      await tickAt(new Date(first - 1));
+      assert.equal((await runs(id)).total, 0);
+      await tickAt(new Date(first));
+      assert.deepEqual((await runs(id)).runs.map((r: { scheduled_for: string }) => Date.parse(r.scheduled_for)), [first]);
+    });
+  });
+
   describe('cron in the schedule’s time zone', () => {
     it('fires 0 9 * * 1-5 in Asia/Shanghai at 09:00 local, Monday to Friday, once each', async () => {
       await startsIn('2026-11-26T00:00:00.000Z'); // Thursday

@@ -86,6 +86,10 @@ describeOnEveryBackend('/schedule', (backend) => {
           enabled: true,
           timezone: 'UTC',
           cron_expression: '0 9 * * 1-5',
+          at: null,
+          every_seconds: null,
+          anchor_at: null,
+          jitter_seconds: 0,
           started_at: null,
           ended_at: null,
           chat_model_config: { type: 'openai', credential_id: 'cred-1', model: 'gpt-4o', parameters: { temperature: 0.2 } },
@@ -102,6 +106,8 @@ describeOnEveryBackend('/schedule', (backend) => {
           paused_reason: null,
           pause_note: null,
           budget: null,
+          labels: {},
+          key: null,
         },
         next_run_at: '2026-04-02T09:00:00.000Z',
         last_run_at: null,
@@ -164,7 +170,14 @@ describeOnEveryBackend('/schedule', (backend) => {
   describe('validation', () => {
     it('names every missing required field', async () => {
       const res = await http().post('/schedule').set('x-user-id', newUser()).send({});
-      assertFieldErrors(res, ['name', 'cron_expression', 'agent_id', 'chat_model_config']);
+      assertFieldErrors(res, ['name', 'agent_id', 'chat_model_config']);
+    });
+
+    it('names cron_expression when a body gives no kind of fire time, or two', async () => {
+      const { cron_expression, ...noKind } = aCreateBody();
+      assertFieldErrors(await http().post('/schedule').set('x-user-id', newUser()).send(noKind), ['cron_expression']);
+      const two = { ...noKind, cron_expression, every_seconds: 3600 };
+      assertFieldErrors(await http().post('/schedule').set('x-user-id', newUser()).send(two), ['every_seconds']);
     });
 
     const invalid: Array<[string, Record<string, unknown>, string]> = [

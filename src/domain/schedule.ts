@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Budget } from './budget.js';
 import { type LabelSelector, type Labels, labelsMatch } from './labels.js';
 import type { ScheduleStats } from './schedule-stats.js';
@@ -16,10 +17,10 @@ export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
 /**
  * Why a schedule is disabled, as stored: `user` (created or PATCHed with `enabled: false`),
  * `consecutive_failures` (its failure policy, pause_after_failures), `max_runs_reached` (done
- * after max_runs fires). The API adds `ended` for an
- * enabled schedule whose activation window has closed (see pausedReasonOf).
+ * after max_runs fires), `completed` (a one-off whose instant has come). The API adds `ended` for
+ * an enabled schedule whose activation window has closed (see pausedReasonOf).
  */
-export const STORED_PAUSE_REASONS = ['user', 'consecutive_failures', 'max_runs_reached'] as const;
+export const STORED_PAUSE_REASONS = ['user', 'consecutive_failures', 'max_runs_reached', 'completed'] as const;
 export type StoredPauseReason = (typeof STORED_PAUSE_REASONS)[number];
 export const PAUSE_REASONS = [...STORED_PAUSE_REASONS, 'ended'] as const;
 export type PauseReason = (typeof PAUSE_REASONS)[number];
@@ -51,7 +52,17 @@ export interface Schedule {
   description: string;
   enabled: boolean;
   timezone: string;
-  cronExpression: string;
+  /**
+   * When it fires: exactly one of a cron expression (read in `timezone`), `fireAt` (a one-off: one
+   * fire, then it is done) or `everySeconds` (every so many seconds from `anchorAt`).
+   */
+  cronExpression: string | null;
+  fireAt: Date | null;
+  everySeconds: number | null;
+  /** An interval's fire times are anchorAt + k × everySeconds; null for the other kinds. */
+  anchorAt: Date | null;
+  /** Each fire time moves this much later at most, by a fixed offset of the schedule's own (see jitterOffsetMs). */
+  jitterSeconds: number;
   /** Activation window, as instants; null means open on that side. */
   startedAt: Date | null;
   endedAt: Date | null;
@@ -176,5 +187,35 @@ export function maxRunsReached(schedule: Pick<Schedule, 'maxRuns' | 'fireCount'>
   return schedule.maxRuns !== null && schedule.fireCount >= schedule.maxRuns;
 }
 
+/** Why a schedule is done: max_runs fires, or a one-off's fire time has come. */
+export type DoneReason = Extract<StoredPauseReason, 'max_runs_reached' | 'completed'>;
+
+/** What a schedule that is done becomes (the version and updatedAt aside). */
+export function doneAs(reason: DoneReason) {
+  return { enabled: false, pausedReason: reason, pauseNote: null, nextRunAt: null } as const satisfies Partial<Schedule>;
+}
+
 /** What a schedule that is done after max_runs fires becomes (the version and updatedAt aside). */
-export const MAX_RUNS_REACHED = { enabled: false, pausedReason: 'max_runs_reached', pauseNote: null, nextRunAt: null } as const satisfies Partial<Schedule>;
+export const MAX_RUNS_REACHED = doneAs('max_runs_reached');
+
+/**
+ * Whether a claim leaves the schedule done: its fire is its max_runs-th; or it is a one-off whose
+ * fire time was handled (fired, skipped, missed or failed to write), with nothing due after it.
+ */
+export function doneAfterClaim(schedule: Pick<Schedule, 'maxRuns' | 'fireCount' | 'fireAt'>, fired: boolean, nextRunAt: Date | null): DoneReason | null {
+  if (fired && maxRunsReached({ ...schedule, fireCount: schedule.fireCount + 1 })) return 'max_runs_reached';
+  return schedule.fireAt !== null && nextRunAt === null ? 'completed' : null;
+}
+
+export const JITTER_SECONDS_RANGE = { min: 0, max: 3600 } as const;
+export const EVERY_SECONDS_MAX = 31_536_000;
+
+/**
+ * The schedule's own jitter offset: in [0, jitterSeconds) seconds, the same at every fire and on
+ * every replica (derived from its id), so that fleets on one cron time spread out.
+ */
+export function jitterOffsetMs(schedule: Pick<Schedule, 'id' | 'jitterSeconds'>): number {
+  if (schedule.jitterSeconds <= 0) return 0;
+  const digest = createHash('sha256').update(schedule.id).digest();
+  return digest.readUIntBE(0, 6) % (schedule.jitterSeconds * 1000);
+}

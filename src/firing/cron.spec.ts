@@ -49,10 +49,25 @@ describe('fireIntervalProblem', () => {
   });
 });
 
-type Timing = Pick<Schedule, 'cronExpression' | 'timezone' | 'enabled' | 'startedAt' | 'endedAt'>;
+type Timing = Pick<
+  Schedule,
+  'id' | 'cronExpression' | 'fireAt' | 'everySeconds' | 'anchorAt' | 'jitterSeconds' | 'timezone' | 'enabled' | 'startedAt' | 'endedAt'
+>;
 
 function timing(overrides: Partial<Timing> = {}): Timing {
-  return { cronExpression: '0 9 * * *', timezone: 'UTC', enabled: true, startedAt: null, endedAt: null, ...overrides };
+  return {
+    id: 'schedule-1',
+    cronExpression: '0 9 * * *',
+    fireAt: null,
+    everySeconds: null,
+    anchorAt: null,
+    jitterSeconds: 0,
+    timezone: 'UTC',
+    enabled: true,
+    startedAt: null,
+    endedAt: null,
+    ...overrides,
+  };
 }
 
 const d = (iso: string) => new Date(iso);
@@ -231,5 +246,56 @@ describe('upcomingFires', () => {
     assert.deepEqual(upcomingFires(timing(), d('2026-05-01T00:00:00Z'), 0), []);
     assert.deepEqual(upcomingFires(timing({ enabled: false }), d('2026-05-01T00:00:00Z'), 5), []);
     assert.deepEqual(upcomingFires(timing({ cronExpression: '0 0 30 2 *' }), d('2026-05-01T00:00:00Z'), 5), []);
+  });
+});
+
+describe('the other kinds', () => {
+  const oneOff = (at: string, overrides: Partial<Timing> = {}) => timing({ cronExpression: null, fireAt: d(at), ...overrides });
+  const every = (seconds: number, anchor: string, overrides: Partial<Timing> = {}) =>
+    timing({ cronExpression: null, everySeconds: seconds, anchorAt: d(anchor), ...overrides });
+
+  it('fires a one-off once, at its instant, and never after', () => {
+    assert.deepEqual(isos(upcomingFires(oneOff('2026-05-01T10:00:00Z'), d('2026-05-01T00:00:00Z'), 5)), ['2026-05-01T10:00:00.000Z']);
+    assert.equal(nextFireAfter(oneOff('2026-05-01T10:00:00Z'), d('2026-05-01T10:00:00Z')), null);
+    // Inside the activation window only.
+    assert.equal(nextFireAfter(oneOff('2026-05-01T10:00:00Z', { endedAt: d('2026-05-01T09:00:00Z') }), d('2026-05-01T00:00:00Z')), null);
+  });
+
+  it('fires an interval at anchor + k × the interval, in real time across a DST change', () => {
+    assert.deepEqual(isos(upcomingFires(every(5400, '2026-05-01T10:00:00Z'), d('2026-05-01T00:00:00Z'), 3)), [
+      '2026-05-01T10:00:00.000Z',
+      '2026-05-01T11:30:00.000Z',
+      '2026-05-01T13:00:00.000Z',
+    ]);
+    assert.equal(nextFireAfter(every(5400, '2026-05-01T10:00:00Z'), d('2026-05-01T11:30:00Z'))?.toISOString(), '2026-05-01T13:00:00.000Z');
+    // Berlin springs forward at 01:00 UTC on 2026-03-29: an hourly interval keeps 3 600 s between fires.
+    const fires = upcomingFires(every(3600, '2026-03-28T22:30:00Z', { timezone: 'Europe/Berlin' }), d('2026-03-28T22:00:00Z'), 5);
+    for (let i = 1; i < fires.length; i++) assert.equal(fires[i].getTime() - fires[i - 1].getTime(), 3_600_000);
+  });
+
+  it("moves every fire time by the schedule's own jitter: the same each time, below jitter_seconds", () => {
+    const jittered = timing({ id: 'schedule-a', cronExpression: '0 9 * * *', jitterSeconds: 600 });
+    const [first, second] = upcomingFires(jittered, d('2026-05-01T00:00:00Z'), 2);
+    const offset = first.getTime() - d('2026-05-01T09:00:00Z').getTime();
+    assert.ok(offset >= 0 && offset < 600_000, String(offset));
+    assert.equal(second.getTime() - d('2026-05-02T09:00:00Z').getTime(), offset);
+    // What next-runs lists is what fires: asked from just before a jittered time, that time comes next.
+    assert.equal(nextFireAfter(jittered, new Date(first.getTime() - 1))?.getTime(), first.getTime());
+    assert.equal(nextFireAfter(timing({ id: 'schedule-b', jitterSeconds: 600 }), d('2026-05-01T00:00:00Z'))?.getTime() === first.getTime(), false);
+  });
+
+  it('spreads 10 000 schedules on 0 9 * * * with 600 s of jitter so that no second holds more than twice the average', () => {
+    const perSecond = new Map<number, number>();
+    for (let i = 0; i < 10_000; i++) {
+      // Ids as the service makes them (UUID v7), fixed here so that the check is the same on every run.
+      const id = `01900000-0000-7000-8000-${i.toString(16).padStart(12, '0')}`;
+      const at = nextFireAfter(timing({ id, jitterSeconds: 600 }), d('2026-05-01T00:00:00Z'))!;
+      const second = Math.floor(at.getTime() / 1000);
+      perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
+    }
+    const average = 10_000 / 600;
+    const busiest = Math.max(...perSecond.values());
+    assert.ok(busiest <= 2 * average, `busiest second: ${busiest}, average ${average.toFixed(1)}`);
+    assert.equal(perSecond.size, 600);
   });
 });

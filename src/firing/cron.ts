@@ -1,7 +1,10 @@
 import { Cron } from 'croner';
-import type { Schedule } from '../domain/schedule.js';
+import { jitterOffsetMs, type Schedule } from '../domain/schedule.js';
 
-type Timing = Pick<Schedule, 'cronExpression' | 'timezone' | 'enabled' | 'startedAt' | 'endedAt'>;
+type Timing = Pick<
+  Schedule,
+  'id' | 'cronExpression' | 'fireAt' | 'everySeconds' | 'anchorAt' | 'jitterSeconds' | 'timezone' | 'enabled' | 'startedAt' | 'endedAt'
+>;
 
 /**
  * Why `expression` is not a cron expression this service accepts, or null when it is: five
@@ -23,16 +26,34 @@ export function cronExpressionProblem(expression: string, timezone = 'UTC'): str
 
 /**
  * The schedule's first fire time strictly after `after`, inside its activation window (both
- * ends inclusive); null when disabled or when it never fires again. DST follows croner: a local
- * time that does not exist that day fires once, at the next valid instant (02:30 → 03:00); one
- * that occurs twice fires once, at its first occurrence.
+ * ends inclusive); null when disabled or when it never fires again. Its kind says the times: its
+ * cron expression's (DST follows croner: a local time that does not exist that day fires once,
+ * at the next valid instant, 02:30 → 03:00; one that occurs twice fires once, at its first
+ * occurrence), its one instant, or its anchor plus whole intervals (real time: DST does not move
+ * them). Each moves later by the schedule's jitter offset (jitterOffsetMs).
  */
 export function nextFireAfter(schedule: Timing, after: Date): Date | null {
   if (!schedule.enabled) return null;
   const from = schedule.startedAt && schedule.startedAt > after ? new Date(schedule.startedAt.getTime() - 1) : after;
-  const next = cronFor(schedule.cronExpression, schedule.timezone).nextRun(from);
-  if (!next || (schedule.endedAt && next > schedule.endedAt)) return null;
+  const jitter = jitterOffsetMs(schedule);
+  const base = nextBaseTimeAfter(schedule, new Date(from.getTime() - jitter));
+  if (!base) return null;
+  const next = new Date(base.getTime() + jitter);
+  if (schedule.endedAt && next > schedule.endedAt) return null;
   return next;
+}
+
+/** The kind's first time strictly after `after`, before jitter and the window. */
+function nextBaseTimeAfter(schedule: Timing, after: Date): Date | null {
+  if (schedule.cronExpression !== null) return cronFor(schedule.cronExpression, schedule.timezone).nextRun(after);
+  if (schedule.fireAt !== null) return schedule.fireAt > after ? schedule.fireAt : null;
+  if (schedule.everySeconds !== null && schedule.anchorAt !== null) {
+    const anchor = schedule.anchorAt.getTime();
+    const step = schedule.everySeconds * 1000;
+    if (after.getTime() < anchor) return new Date(anchor);
+    return new Date(anchor + (Math.floor((after.getTime() - anchor) / step) + 1) * step);
+  }
+  return null;
 }
 
 /** How many upcoming fire times fireIntervalProblem compares. */

@@ -238,7 +238,8 @@ function newSchedule(userId: string, dto: CreateScheduleDto, now: Date, limits: 
     description: dto.description ?? '',
     enabled: dto.enabled ?? true,
     timezone: dto.timezone ?? 'UTC',
-    cronExpression: dto.cron_expression,
+    ...whenAfter(null, dto, now),
+    jitterSeconds: dto.jitter_seconds ?? 0,
     startedAt: toInstant(dto.started_at),
     endedAt: toInstant(dto.ended_at),
     chatModelConfig: toChatModelConfig(dto.chat_model_config),
@@ -271,6 +272,7 @@ function newSchedule(userId: string, dto: CreateScheduleDto, now: Date, limits: 
   assertValidOverlapPolicy(schedule);
   assertPauseNoteOnPause(schedule, dto);
   assertFireInterval(schedule, limits.minFireIntervalSeconds, now);
+  assertOneOffAhead(schedule, now);
   schedule.nextRunAt = nextFireAfter(schedule, now);
   return schedule;
 }
@@ -297,6 +299,10 @@ function replacedSchedule(current: Schedule, dto: CreateScheduleDto, now: Date, 
     budget: null,
     labels: {},
     pause_note: null,
+    cron_expression: null,
+    at: null,
+    every_seconds: null,
+    jitter_seconds: 0,
     // The fields the body has (a DTO instance may carry the others as undefined).
     ...Object.fromEntries(Object.entries(dto).filter(([, value]) => value !== undefined)),
   };
@@ -315,7 +321,8 @@ function applyUpdate(current: Schedule, dto: UpdateScheduleDto, now: Date, limit
     description: dto.description ?? current.description,
     enabled: dto.enabled ?? current.enabled,
     timezone: dto.timezone ?? current.timezone,
-    cronExpression: dto.cron_expression ?? current.cronExpression,
+    ...whenAfter(current, dto, now),
+    jitterSeconds: dto.jitter_seconds ?? current.jitterSeconds,
     startedAt: dto.started_at === undefined ? current.startedAt : toInstant(dto.started_at),
     endedAt: dto.ended_at === undefined ? current.endedAt : toInstant(dto.ended_at),
     chatModelConfig: dto.chat_model_config ? toChatModelConfig(dto.chat_model_config) : current.chatModelConfig,
@@ -337,10 +344,12 @@ function applyUpdate(current: Schedule, dto: UpdateScheduleDto, now: Date, limit
   assertValidWindow(next);
   assertValidOverlapPolicy(next);
   assertPauseNoteOnPause(next, dto);
-  // Only a new cron or time zone is checked: a schedule kept from before a stricter limit still saves.
-  if (next.cronExpression !== current.cronExpression || next.timezone !== current.timezone) {
+  // Only a new cron, interval or time zone is checked: a schedule kept from before a stricter limit still saves.
+  if (next.cronExpression !== current.cronExpression || next.everySeconds !== current.everySeconds || next.timezone !== current.timezone) {
     assertFireInterval(next, limits.minFireIntervalSeconds, now);
   }
+  // A one-off set anew, or enabled again, must still be ahead.
+  if (next.fireAt?.getTime() !== current.fireAt?.getTime() || (next.enabled && !current.enabled)) assertOneOffAhead(next, now);
   if (firesDifferently(current, next)) next.nextRunAt = nextFireAfter(next, now);
   return next;
 }
@@ -389,6 +398,10 @@ function assertPauseNoteOnPause(schedule: Schedule, dto: CreateScheduleDto | Upd
 function firesDifferently(a: Schedule, b: Schedule): boolean {
   return (
     a.cronExpression !== b.cronExpression ||
+    a.fireAt?.getTime() !== b.fireAt?.getTime() ||
+    a.everySeconds !== b.everySeconds ||
+    a.anchorAt?.getTime() !== b.anchorAt?.getTime() ||
+    a.jitterSeconds !== b.jitterSeconds ||
     a.timezone !== b.timezone ||
     a.enabled !== b.enabled ||
     a.startedAt?.getTime() !== b.startedAt?.getTime() ||
@@ -404,10 +417,58 @@ function toInstant(value: string | null | undefined): Date | null {
   return value == null ? null : new Date(value);
 }
 
-/** The cron expression, read in the schedule's time zone, must leave `minSeconds` between two fires (MIN_FIRE_INTERVAL_SECONDS). */
+/** The cron expression (read in the schedule's time zone) or the interval must leave `minSeconds` between two fires (MIN_FIRE_INTERVAL_SECONDS). */
 function assertFireInterval(schedule: Schedule, minSeconds: number, now: Date): void {
+  if (schedule.everySeconds !== null && schedule.everySeconds < minSeconds) {
+    throw new ValidationFailed([{ field: 'every_seconds', message: `every_seconds must be at least ${minSeconds}: at least that must pass between two fires` }]);
+  }
+  if (schedule.cronExpression === null) return;
   const problem = fireIntervalProblem(schedule.cronExpression, schedule.timezone, minSeconds, now);
   if (problem) throw new ValidationFailed([{ field: 'cron_expression', message: `cron_expression ${problem}` }]);
+}
+
+/** A one-off that fires must be ahead of `now` (one in the past would never fire). */
+function assertOneOffAhead(schedule: Schedule, now: Date): void {
+  if (schedule.enabled && schedule.fireAt !== null && schedule.fireAt <= now) {
+    throw new ValidationFailed([{ field: 'at', message: 'at must be in the future' }]);
+  }
+}
+
+/**
+ * When the schedule fires after `dto`: exactly one kind (a cron expression, a one-off instant, an
+ * interval from an anchor). A kind given replaces the others; none given keeps `current`'s (on
+ * create, one is required); clearing the current kind without giving another is refused.
+ */
+function whenAfter(
+  current: Schedule | null,
+  dto: CreateScheduleDto | UpdateScheduleDto,
+  now: Date,
+): Pick<Schedule, 'cronExpression' | 'fireAt' | 'everySeconds' | 'anchorAt'> {
+  const fail = (field: string, message: string) => new ValidationFailed([{ field, message }]);
+  const given = (['cron_expression', 'at', 'every_seconds'] as const).filter((field) => dto[field] != null);
+  if (given.length > 1) throw fail(given[1], `give one of cron_expression, at or every_seconds, not ${given.join(' and ')}`);
+  const kind = given[0] ?? (current ? kindOf(current) : null);
+  const cleared = current !== null && given.length === 0 && dto[kindOf(current)] === null;
+  if (kind === null || cleared) throw fail('cron_expression', 'give one of cron_expression, at or every_seconds: when the schedule fires');
+  if (dto.anchor_at != null && kind !== 'every_seconds') throw fail('anchor_at', 'anchor_at goes with every_seconds');
+  const none = { cronExpression: null, fireAt: null, everySeconds: null, anchorAt: null };
+  switch (kind) {
+    case 'cron_expression':
+      return { ...none, cronExpression: dto.cron_expression ?? current!.cronExpression };
+    case 'at':
+      return { ...none, fireAt: dto.at ? new Date(dto.at) : current!.fireAt };
+    case 'every_seconds': {
+      const wasInterval = current?.everySeconds != null && current.anchorAt !== null;
+      const anchorAt = dto.anchor_at ? new Date(dto.anchor_at) : wasInterval ? current.anchorAt : now;
+      return { ...none, everySeconds: dto.every_seconds ?? current!.everySeconds, anchorAt };
+    }
+  }
+}
+
+/** The wire field of the schedule's kind. */
+function kindOf(schedule: Schedule): 'cron_expression' | 'at' | 'every_seconds' {
+  if (schedule.fireAt !== null) return 'at';
+  return schedule.everySeconds !== null ? 'every_seconds' : 'cron_expression';
 }
 
 /** The runs of a stateful schedule share one session: two of them at once would interleave in it. */

@@ -32,7 +32,15 @@ export class ScheduleDataResponse {
   @ApiProperty({ example: EXAMPLE_DESCRIPTION }) readonly description: string;
   @ApiProperty({ example: true }) readonly enabled: boolean;
   @ApiProperty({ description: 'IANA time zone.', example: EXAMPLE_TIMEZONE }) readonly timezone: string;
-  @ApiProperty({ example: EXAMPLE_CRON }) readonly cron_expression: string;
+  @ApiProperty({ type: String, nullable: true, description: 'Its kind is one of three: a cron expression, …', example: EXAMPLE_CRON })
+  readonly cron_expression: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: '… a one-off instant, …', example: null })
+  readonly at: string | null;
+  @ApiProperty({ type: 'integer', nullable: true, description: '… or an interval in seconds, from `anchor_at`.', example: null })
+  readonly every_seconds: number | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: null }) readonly anchor_at: string | null;
+  @ApiProperty({ type: 'integer', description: 'Each fire time moves later by an offset of its own below this (seconds).', example: 0 })
+  readonly jitter_seconds: number;
   @ApiProperty({ type: String, format: 'date-time', nullable: true, example: '2025-12-31T16:00:00.000Z' })
   readonly started_at: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true, example: '2030-12-31T15:59:59.000Z' })
@@ -68,7 +76,8 @@ export class ScheduleDataResponse {
     nullable: true,
     description:
       'Why the schedule does not fire (read-only): `user` (disabled by the user), `consecutive_failures` (its ' +
-      '`pause_after_failures` was reached), `max_runs_reached` (done after `max_runs` fires), `ended` (enabled, but its ' +
+      '`pause_after_failures` was reached), `max_runs_reached` (done after `max_runs` fires), `completed` (a one-off that ' +
+      'has had its fire time), `ended` (enabled, but its ' +
       'activation window has closed); null while it fires.',
     example: null,
   })
@@ -172,6 +181,10 @@ export function toScheduleResponse(s: Schedule, now: Date | null = null): Schedu
       enabled: s.enabled,
       timezone: s.timezone,
       cron_expression: s.cronExpression,
+      at: s.fireAt?.toISOString() ?? null,
+      every_seconds: s.everySeconds,
+      anchor_at: s.anchorAt?.toISOString() ?? null,
+      jitter_seconds: s.jitterSeconds,
       started_at: s.startedAt?.toISOString() ?? null,
       ended_at: s.endedAt?.toISOString() ?? null,
       chat_model_config: { ...s.chatModelConfig },

@@ -27,6 +27,8 @@ import {
   PERMISSION_MODES,
   type PermissionMode,
   RUN_TIMEOUT_SECONDS_RANGE,
+  EVERY_SECONDS_MAX,
+  JITTER_SECONDS_RANGE,
 } from '../../domain/schedule.js';
 import { MAX_LABELS } from '../../domain/labels.js';
 import { Omittable } from '../../common/validators.js';
@@ -61,17 +63,73 @@ export class CreateScheduleDto {
   @MaxLength(20000)
   readonly description?: string;
 
-  @ApiProperty({
+  @ApiPropertyOptional({
     description:
-      'Standard cron: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first. ' +
-      'Day-of-week 0 and 7 are Sunday, so `0 9 * * 1-5` is Monday to Friday at 09:00.',
+      'When it fires, one kind of three (exactly one of `cron_expression`, `at`, `every_seconds`; a PATCH that gives ' +
+      'another kind switches to it): standard cron, 5 fields (minute hour day-of-month month day-of-week) or 6 with ' +
+      'seconds first, read in `timezone`. Day-of-week 0 and 7 are Sunday, so `0 9 * * 1-5` is Monday to Friday at 09:00.',
+    type: String,
+    nullable: true,
     maxLength: 256,
     example: EXAMPLE_CRON,
   })
+  @nullable
   @IsString()
   @MaxLength(256)
   @IsCronExpression()
-  readonly cron_expression: string;
+  readonly cron_expression?: string | null;
+
+  @ApiPropertyOptional({
+    description: 'A one-off: the instant (ISO 8601 with offset, in the future) of its one fire; then it is done (`paused_reason: "completed"`).',
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    example: null,
+  })
+  @nullable
+  @IsIsoInstant()
+  readonly at?: string | null;
+
+  @ApiPropertyOptional({
+    description: `An interval: fires every so many seconds (at least MIN_FIRE_INTERVAL_SECONDS, at most ${EVERY_SECONDS_MAX}), at \`anchor_at\` + k × the interval, in real time (DST does not move it).`,
+    type: 'integer',
+    nullable: true,
+    minimum: 1,
+    maximum: EVERY_SECONDS_MAX,
+    example: null,
+  })
+  @nullable
+  @IsInt()
+  @Min(1)
+  @Max(EVERY_SECONDS_MAX)
+  readonly every_seconds?: number | null;
+
+  @ApiPropertyOptional({
+    description: "An interval's anchor (with `every_seconds` only). Omitted: when the interval was set.",
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    example: null,
+  })
+  @nullable
+  @IsIsoInstant()
+  readonly anchor_at?: string | null;
+
+  @ApiPropertyOptional({
+    description:
+      `Moves every fire time later by a fixed offset of the schedule's own, derived from its id, below this many seconds (0–${JITTER_SECONDS_RANGE.max}): ` +
+      'schedules on one time spread out; `next-runs` shows the real times.' +
+      onCreate(0),
+    type: 'integer',
+    minimum: JITTER_SECONDS_RANGE.min,
+    maximum: JITTER_SECONDS_RANGE.max,
+    example: 0,
+  })
+  @Omittable()
+  @IsInt()
+  @Min(JITTER_SECONDS_RANGE.min)
+  @Max(JITTER_SECONDS_RANGE.max)
+  readonly jitter_seconds?: number;
 
   @ApiPropertyOptional({ description: 'IANA time zone the cron expression is read in.' + onCreate('UTC'), example: EXAMPLE_TIMEZONE })
   @Omittable()

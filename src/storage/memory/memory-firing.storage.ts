@@ -12,7 +12,7 @@ import {
   timedOutError,
 } from '../../domain/fire.js';
 import { isActiveRunStatus, type Run } from '../../domain/run.js';
-import { MAX_RUNS_REACHED, maxRunsReached, type Schedule } from '../../domain/schedule.js';
+import { doneAfterClaim, doneAs, MAX_RUNS_REACHED, maxRunsReached, type Schedule } from '../../domain/schedule.js';
 import { scheduleEvent } from '../../domain/schedule-event.js';
 import { afterFireTime, budgetBlocksUntil } from '../../domain/schedule-stats.js';
 import type { HandOffReservation } from '../dispatch-hand-off.js';
@@ -259,8 +259,14 @@ export class MemoryFiringStorage extends FiringStorage {
   private finishClaim(schedule: Schedule, decided: DueFirePlan, now: Date): void {
     decided.unfired.forEach((run) => this.store.insertRun(run));
     this.keepBooks(schedule, decided.unfired, null, now);
-    // A schedule its fire made done (max_runs) has no next fire.
+    // A schedule its fire made done (max_runs) has no next fire; a one-off whose time has passed is done.
     schedule.nextRunAt = schedule.enabled ? decided.nextRunAt : null;
+    if (schedule.enabled && doneAfterClaim(schedule, false, decided.nextRunAt) === 'completed') {
+      Object.assign(schedule, doneAs('completed'));
+      schedule.version++;
+      schedule.updatedAt = new Date(now);
+      this.store.addEvents([scheduleEvent(schedule, 'schedule.completed', now)]);
+    }
   }
 }
 

@@ -9,7 +9,7 @@ import {
   type ScheduleActivity,
 } from '../../domain/fire.js';
 import type { Run } from '../../domain/run.js';
-import { maxRunsReached, type Schedule } from '../../domain/schedule.js';
+import { doneAfterClaim, type DoneReason, type Schedule } from '../../domain/schedule.js';
 import { scheduleEvent, type ScheduleEvent } from '../../domain/schedule-event.js';
 import { afterFireTime, budgetBlocksUntil, statsToJson } from '../../domain/schedule-stats.js';
 import type { OutboxRow } from './entities/outbox.entity.js';
@@ -32,8 +32,8 @@ export interface DecidedClaim {
   /** Runs written without a fire: missed fire times, a skipped fire. */
   unfired: Run[];
   nextRunAt: Date | null;
-  /** The fire is the schedule's max_runs-th: written, the schedule is done (MAX_RUNS_REACHED). */
-  completes: boolean;
+  /** Written, the claim leaves the schedule done, and why (see doneAfterClaim); null when it does not. */
+  done: DoneReason | null;
   /** The schedule as claimed: its stats and budget, which the claim's runs move on (afterFireTime). */
   schedule: Schedule;
 }
@@ -47,25 +47,25 @@ export function decidedClaim(plan: DueFirePlan, activity: ScheduleActivity, sche
     fire: null,
     outbox: null,
     keepsMessage: false,
-    completes: false,
+    done: doneAfterClaim(schedule, false, plan.nextRunAt),
     schedule,
   };
   if (!plan.fire) return claim;
   const decided = decideFire(plan.fire, activity, budgetBlocksUntil(schedule, plan.fire.run.scheduledFor));
-  const completes = maxRunsReached({ ...schedule, fireCount: schedule.fireCount + 1 });
+  const done = doneAfterClaim(schedule, decided.kind !== 'skip', plan.nextRunAt);
   switch (decided.kind) {
     case 'record':
-      return { ...claim, fire: decided.fire, completes };
+      return { ...claim, fire: decided.fire, done };
     case 'dispatch':
       return {
         ...claim,
         fire: decided.fire,
         outbox: outboxRow(decided.fire, decided.outboxAvailableAt, null),
         keepsMessage: keepsMessageUntilReleased(decided),
-        completes,
+        done,
       };
     case 'skip':
-      return { ...claim, unfired: [...plan.unfired, decided.run] };
+      return { ...claim, unfired: [...plan.unfired, decided.run], done };
   }
 }
 
@@ -108,10 +108,10 @@ export class FireWrites {
       claims.map((c) => {
         const books = afterFireTime(c.schedule, c.fire ? [c.fire.run, ...c.unfired] : c.unfired, c.fire && { at: c.fire.run.scheduledFor });
         if (books.exhaustedNow) events.push(scheduleEvent(c.schedule, 'schedule.budget_exhausted', now, books.budgetExhaustedUntil));
-        if (c.completes) events.push(scheduleEvent(c.schedule, 'schedule.completed', now));
+        if (c.done) events.push(scheduleEvent(c.schedule, 'schedule.completed', now));
         return {
           id: c.scheduleId,
-          nextRunAt: c.completes ? null : c.nextRunAt,
+          nextRunAt: c.done ? null : c.nextRunAt,
           lastRunAt: c.fire?.firedAt ?? null,
           fired: c.fire !== null,
           stats: statsToJson(books.stats),
@@ -119,18 +119,20 @@ export class FireWrites {
         };
       }),
     );
-    await this.completeAtMaxRuns(em, claims.filter((c) => c.completes).map((c) => c.scheduleId), now);
+    for (const reason of ['max_runs_reached', 'completed'] as const) {
+      await this.markDone(em, claims.filter((c) => c.done === reason).map((c) => c.scheduleId), reason, now);
+    }
     await this.db.events.insert(em, events);
   }
 
-  /** Marks these schedules done after max_runs fires (MAX_RUNS_REACHED): a new version, `updated_at` = `now`. */
-  async completeAtMaxRuns(em: EntityManager, scheduleIds: readonly string[], now: Date): Promise<void> {
+  /** Marks these schedules done (doneAs `reason`): a new version, `updated_at` = `now`. */
+  async markDone(em: EntityManager, scheduleIds: readonly string[], reason: DoneReason, now: Date): Promise<void> {
     if (scheduleIds.length === 0) return;
     const { dialect, bulk } = this.db;
-    const params: unknown[] = [dialect.param(now)];
+    const params: unknown[] = [dialect.param(now), reason];
     const list = bulk.list(params, scheduleIds);
     await em.query(
-      `UPDATE schedules SET enabled = FALSE, paused_reason = 'max_runs_reached', pause_note = NULL, next_run_at = NULL,
+      `UPDATE schedules SET enabled = FALSE, paused_reason = ${dialect.placeholder(2)}, pause_note = NULL, next_run_at = NULL,
               version = version + 1, updated_at = ${dialect.timestampSlot(dialect.placeholder(1))}
         WHERE id IN ${list}`,
       params,
@@ -202,8 +204,9 @@ export class FireWrites {
   private async recordFailedClaim(em: EntityManager, claim: DecidedClaim, error: string, now: Date): Promise<void> {
     const failed = claim.fire ? [failedFireRun(claim.fire.run, error)] : [];
     try {
-      // A fire that failed to write is no fire: it does not count towards max_runs.
-      const unfired = { ...claim, fire: null, outbox: null, keepsMessage: false, unfired: [...failed, ...claim.unfired], completes: false };
+      // A fire that failed to write is no fire: it does not count towards max_runs (a one-off's time has passed all the same).
+      const done = doneAfterClaim(claim.schedule, false, claim.nextRunAt);
+      const unfired = { ...claim, fire: null, outbox: null, keepsMessage: false, unfired: [...failed, ...claim.unfired], done };
       await em.transaction((sp) => this.writeClaims(sp, [unfired], now));
     } catch {
       // Even the failure cannot be recorded (say, the run already exists): at least do not retry it every tick.

@@ -486,21 +486,23 @@ function scheduleRowBeforePause(
   schedule: Schedule,
 ): Omit<
   ScheduleRow,
-    | 'paused_reason' | 'pause_note' | 'pause_after_failures' | 'consecutive_failures' | 'max_runs' | 'fire_count' | 'budget' | 'budget_exhausted_until' | 'stats' | 'labels' | 'schedule_key'
+    | 'paused_reason' | 'pause_note' | 'pause_after_failures' | 'consecutive_failures' | 'max_runs' | 'fire_count' | 'budget' | 'budget_exhausted_until' | 'stats' | 'labels' | 'schedule_key' | 'fire_at' | 'every_seconds' | 'anchor_at' | 'jitter_seconds'
 > {
   const { paused_reason, pause_note, pause_after_failures, consecutive_failures, max_runs, fire_count, ...row } = scheduleRowBeforeBudget(schedule);
   return row;
 }
 
 /** A schedule's row as the table was before budgets (no budget, budget_exhausted_until or stats, nor labels). */
-function scheduleRowBeforeBudget(schedule: Schedule): Omit<ScheduleRow, 'budget' | 'budget_exhausted_until' | 'stats' | 'labels' | 'schedule_key'> {
+function scheduleRowBeforeBudget(schedule: Schedule): Omit<ScheduleRow, 'budget' | 'budget_exhausted_until' | 'stats' | 'labels' | 'schedule_key' | 'fire_at' | 'every_seconds' | 'anchor_at' | 'jitter_seconds'> {
   const { budget, budget_exhausted_until, stats, ...row } = scheduleRowBeforeFleet(schedule);
   return row;
 }
 
 /** A schedule's row as the table was before labels. */
-function scheduleRowBeforeFleet(schedule: Schedule): Omit<ScheduleRow, 'labels' | 'schedule_key'> {
-  const { labels, schedule_key, ...row } = toScheduleRow(schedule);
+function scheduleRowBeforeFleet(
+  schedule: Schedule,
+): Omit<ScheduleRow, 'labels' | 'schedule_key' | 'fire_at' | 'every_seconds' | 'anchor_at' | 'jitter_seconds'> {
+  const { labels, schedule_key, fire_at, every_seconds, anchor_at, jitter_seconds, ...row } = toScheduleRow(schedule);
   return row;
 }
 

@@ -10,7 +10,7 @@ import {
   timedOutError,
 } from '../../domain/fire.js';
 import type { ClaimedDelivery } from '../../domain/delivery.js';
-import { MAX_RUNS_REACHED, maxRunsReached, type Schedule } from '../../domain/schedule.js';
+import { doneAs, MAX_RUNS_REACHED, maxRunsReached, type Schedule } from '../../domain/schedule.js';
 import { scheduleEvent } from '../../domain/schedule-event.js';
 import { afterFireTime, budgetBlocksUntil, statsToJson } from '../../domain/schedule-stats.js';
 import type { HandOffReservation } from '../dispatch-hand-off.js';
@@ -69,7 +69,7 @@ export class TypeOrmFiringStorage extends FiringStorage {
       const bookkeeping = { last_run_at: written.firedAt, fire_count: fireCount, stats: statsToJson(stats), budget_exhausted_until: budgetExhaustedUntil };
       await this.db.schedules(em).update({ id: written.run.scheduleId }, bookkeeping);
       const done = maxRunsReached({ maxRuns: row.max_runs, fireCount });
-      if (done) await this.writes.completeAtMaxRuns(em, [written.run.scheduleId], written.firedAt);
+      if (done) await this.writes.markDone(em, [written.run.scheduleId], 'max_runs_reached', written.firedAt);
       await this.db.events.insert(em, [
         ...(exhaustedNow ? [scheduleEvent(stored, 'schedule.budget_exhausted', written.firedAt, budgetExhaustedUntil)] : []),
         ...(done ? [scheduleEvent(stored, 'schedule.completed', written.firedAt)] : []),
@@ -132,14 +132,14 @@ export class TypeOrmFiringStorage extends FiringStorage {
       const schedules = new Map(claimed.map((schedule) => [schedule.id, schedule]));
       handed = deliverable
         .filter((c) => leased.has(c.scheduleId) && fired.has(c.scheduleId))
-        .map(({ scheduleId, fire, nextRunAt, completes }) => ({
+        .map(({ scheduleId, fire, nextRunAt, done }) => ({
           run: fire!.run,
           schedule: {
             ...schedules.get(scheduleId)!,
             nextRunAt,
             lastRunAt: fire!.firedAt,
             fireCount: schedules.get(scheduleId)!.fireCount + 1,
-            ...(completes ? MAX_RUNS_REACHED : {}),
+            ...(done ? doneAs(done) : {}),
           },
           session: fire!.session,
           attemptsMade: 0,

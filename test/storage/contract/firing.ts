@@ -283,6 +283,27 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
       nextRunAt: new Date(now.getTime() + 3_600_000),
     });
 
+    it('makes a one-off done once its fire time is claimed, fired or missed: disabled, completed, no next fire, a new version, its event', async () => {
+      const now = new Date(newEra());
+      const fireAt = new Date(now.getTime() - 1000);
+      const [fired, missed] = [0, 1].map(() => due(newUser(), fireAt, { cronExpression: null, fireAt }));
+      for (const s of [fired, missed]) await storage.schedules.createSchedule(s);
+      const outcomes = await storage.firing.claimDueSchedules(now, 10, (s) =>
+        s.id === fired.id
+          ? { scheduleId: s.id, fire: fireWrite(s, now, 'cron', fireAt), unfired: [], nextRunAt: null }
+          : { scheduleId: s.id, fire: null, unfired: [unfiredRun(s, fireAt, 'missed', 'missed')], nextRunAt: null },
+      );
+      assert.deepEqual(new Set(outcomes.map((o) => `${o.scheduleId} ${o.status}`)), new Set([`${fired.id} fired`, `${missed.id} fired`]));
+      for (const s of [fired, missed]) {
+        const stored = (await storage.schedules.getSchedule(s.userId, s.id))!;
+        assert.deepEqual([stored.enabled, stored.pausedReason, stored.nextRunAt, stored.version, stored.updatedAt], [false, 'completed', null, 2, now]);
+      }
+      assert.equal((await storage.schedules.getSchedule(fired.userId, fired.id))?.fireCount, 1);
+      const events = (await storage.delivery.claimScheduleEvents(now, 1000, now)).filter((e) => [fired.id, missed.id].includes(e.event.scheduleId));
+      assert.deepEqual(events.map((e) => e.event.type), ['schedule.completed', 'schedule.completed']);
+      await storage.delivery.recordScheduleEventAttempts(events.map((e) => ({ eventId: e.event.id, outcome: 'delivered' })));
+    });
+
     it('claims due schedules earliest first, at most `limit`, and writes each plan', async () => {
       const now = new Date(newEra());
       const userId = newUser();

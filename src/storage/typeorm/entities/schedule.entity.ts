@@ -11,7 +11,12 @@ export interface ScheduleRow {
   description: string;
   enabled: boolean;
   timezone: string;
+  /** '' for the kinds without one (the column predates them and is NOT NULL). */
   cron_expression: string;
+  fire_at: Date | null;
+  every_seconds: number | null;
+  anchor_at: Date | null;
+  jitter_seconds: number;
   started_at: Date | null;
   ended_at: Date | null;
   chat_model_config: ChatModelConfig;
@@ -60,6 +65,11 @@ export function scheduleEntity(dialect: SqlDialect): EntitySchema<ScheduleRow> {
       enabled: { type: 'boolean' },
       timezone: { type: 'varchar', length: 64 },
       cron_expression: { type: 'varchar', length: 256 },
+      fire_at: { type: t.timestamp, nullable: true },
+      every_seconds: { type: 'integer', nullable: true },
+      anchor_at: { type: t.timestamp, nullable: true },
+      // The migration's DEFAULT (no jitter) stays on the column.
+      jitter_seconds: { type: 'integer', default: 0 },
       started_at: { type: t.timestamp, nullable: true },
       ended_at: { type: t.timestamp, nullable: true },
       chat_model_config: { type: t.json },
