@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
 import type { Schedule } from '../domain/schedule.js';
-import { cronExpressionProblem, fireIntervalProblem, nextFireAfter, upcomingFires } from './cron.js';
+import { cronExpressionProblem, fireIntervalProblem, nextCronTime, nextFireAfter, upcomingFires } from './cron.js';
+import { localOrdinal, minutesOf, offsetChanges, oracleFires } from '../../test/support/cron-oracle.js';
 
 describe('cronExpressionProblem', () => {
   it('accepts 5-field cron and 6-field cron with seconds', () => {
@@ -297,5 +298,59 @@ describe('the other kinds', () => {
     const busiest = Math.max(...perSecond.values());
     assert.ok(busiest <= 2 * average, `busiest second: ${busiest}, average ${average.toFixed(1)}`);
     assert.equal(perSecond.size, 600);
+  });
+});
+
+describe("Vixie cron's rule across every clock change of every zone (an oracle of its own)", () => {
+  // Fixed-time jobs (neither minute nor hour starts with `*`): a time in a gap fires once, at the
+  // first instant after it; a repeated time fires once, at its first occurrence. Wall-clock jobs:
+  // gap times do not fire, repeated times fire again.
+  const EXPRESSIONS = [
+    '30 1-3 * * *',
+    '15,45 1-3 * * *',
+    '0 1,2,3 * * *',
+    '30 2 * * *',
+    '0 0 * * *',
+    '30 23 * * *',
+    '0 * * * *',
+    '*/20 * * * *',
+    '*/15 1-3 * * *',
+    '0 30 2 * * *',
+    '0 */30 * * * *',
+  ];
+  // Wide enough for the largest change in these years (Antarctica/Troll's two hours) and the fire
+  // times either side of it.
+  const WINDOW = 3 * 3600_000;
+
+  it('agrees with the oracle three hours either side of each change in 2026 and 2027, in every zone', () => {
+    const from = Date.UTC(2026, 0, 1);
+    const to = Date.UTC(2028, 0, 1);
+    const disagreements: string[] = [];
+    let changesChecked = 0;
+    for (const zone of Intl.supportedValuesOf('timeZone')) {
+      // Zones whose offset is the same on the 1st and 15th of every month have no change to check
+      // (the shortest change-and-back, Morocco's Ramadan hour, lasts about a month).
+      const samples = Array.from({ length: 49 }, (_, i) => Date.UTC(2026, Math.floor(i / 2), i % 2 === 0 ? 1 : 15));
+      const offsets = new Set(samples.map((ms) => localOrdinal(zone, ms) - ms));
+      if (offsets.size === 1) continue;
+      for (const change of offsetChanges(zone, from, to)) {
+        changesChecked++;
+        const start = change - WINDOW;
+        const minutes = minutesOf(zone, start, change + WINDOW);
+        for (const expression of EXPRESSIONS) {
+          const expected = oracleFires(expression, minutes);
+          const actual: number[] = [];
+          for (let at = nextCronTime(expression, zone, new Date(start)); at && at.getTime() <= change + WINDOW; at = nextCronTime(expression, zone, at)) {
+            actual.push(at.getTime());
+          }
+          if (actual.join() !== expected.join()) {
+            const show = (list: number[]) => list.map((ms) => new Date(ms).toISOString().slice(5, 16)).join(' ');
+            disagreements.push(`${zone} ${new Date(change).toISOString()} "${expression}": expected ${show(expected)}; got ${show(actual)}`);
+          }
+        }
+      }
+    }
+    assert.ok(changesChecked > 200, `only ${changesChecked} clock changes found`);
+    assert.deepEqual(disagreements.slice(0, 10), [], `${disagreements.length} disagreements`);
   });
 });
