@@ -72,6 +72,8 @@ const ROUTES: Route[] = [
   { method: 'DELETE', template: '/schedule/:schedule_id', auth: 'user' },
   { method: 'GET', template: '/schedule/:schedule_id/sessions', auth: 'user' },
   { method: 'POST', template: '/schedule/:schedule_id/run', auth: 'user' },
+  { method: 'PUT', template: '/schedule/by-key/hostile-key', auth: 'user', body: () => aCreateBody() },
+  { method: 'POST', template: '/schedule/bulk', auth: 'user', body: (ids) => ({ action: 'resume', ids: [ids.scheduleId] }) },
   { method: 'GET', template: '/schedule/:schedule_id/runs', auth: 'user' },
   { method: 'GET', template: '/schedule/:schedule_id/runs/:run_id', auth: 'user' },
   { method: 'GET', template: '/schedule/:schedule_id/next-runs', auth: 'user' },
@@ -307,6 +309,10 @@ describeOnEveryBackend(
         { 'if-none-match': '*' },
         { range: 'bytes=0-1' },
         { expect: '100-continue' },
+        { 'idempotency-key': '' },
+        { 'idempotency-key': 'x'.repeat(300) },
+        { 'idempotency-key': 'a\tb' },
+        { 'idempotency-key': 'caf\u00e9' },
       ];
       for (const route of ROUTES) {
         const req = validRequest(route);
@@ -314,7 +320,7 @@ describeOnEveryBackend(
           await verdicts.sendAll(identities.map((id) => ({ ...req, headers: { 'x-user-id': id } })));
           await verdicts.send({ ...req, headers: {} });
         }
-        if (route.method === 'PATCH') {
+        if (route.method === 'PATCH' || route.method === 'PUT') {
           await verdicts.sendAll(ifMatches.map((ifMatch) => ({ ...req, headers: { ...req.headers, 'if-match': ifMatch } })));
         }
         if (route.auth === 'runtime') {
