@@ -72,7 +72,7 @@ describe('a client generated from the published contract', () => {
     const unchanged = await client.PATCH('/schedule/{schedule_id}', { params, body: {} });
     assert.equal(unchanged.response.status, 200);
 
-    // @ts-expect-error: create needs cron_expression, agent_id and chat_model_config too.
+    // @ts-expect-error: create needs agent_id and chat_model_config too (and one kind of fire time, which the service checks).
     const incomplete = await client.POST('/schedule', { body: { name: 'x' } });
     assert.equal(incomplete.response.status, 422);
     // @ts-expect-error: overlap_policy is one of skip, buffer_one, allow.
@@ -80,6 +80,6 @@ describe('a client generated from the published contract', () => {
     assert.equal(unknownPolicy.response.status, 422);
     // The error answers are typed as problems.
     assert.equal(incomplete.error?.status, 422);
-    assert.ok(incomplete.error?.errors?.some((e) => e.field === 'cron_expression'));
+    assert.ok(incomplete.error?.errors?.some((e) => e.field === 'agent_id'));
   });
 });
