@@ -130,6 +130,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/schedule/{schedule_id}/runs/{run_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay a run
+         * @description Fires again what that run fired (its overrides, on the schedule as it is now), as a new run with `trigger: "replay"` and `replay_of` naming it; the overlap policy and the budget apply as for `POST /run`.
+         */
+        post: operations["ScheduleController_replay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/schedule/{schedule_id}/runs": {
         parameters: {
             query?: never;
@@ -1164,6 +1184,21 @@ export interface components {
             /** @description Only with `limit`: pass it as `cursor` for the next page; null on the last page. */
             next_cursor?: string | null;
         };
+        RunOverridesDto: {
+            /**
+             * @description The task for this run only.
+             * @example Summarise only the tickets tagged urgent.
+             */
+            description?: string;
+            /** @description The model for this run only. */
+            chat_model_config?: components["schemas"]["ChatModelConfigDto"];
+            /**
+             * @description The permission mode for this run only.
+             * @example default
+             * @enum {string}
+             */
+            permission_mode?: "default" | "accept_edits" | "explore" | "bypass" | "dont_ask";
+        };
         RunResponse: {
             /** @example 019cad9a-3f20-7c1d-9b2e-51a2b3c4d5e6 */
             id: string;
@@ -1179,7 +1214,7 @@ export interface components {
              * @example manual
              * @enum {string}
              */
-            trigger: "cron" | "manual" | "catchup";
+            trigger: "cron" | "manual" | "catchup" | "replay" | "backfill";
             /**
              * Format: date-time
              * @description The cron time this run is for (for a manual run: when it was asked for).
@@ -1239,6 +1274,27 @@ export interface components {
                  */
                 cost_usd: number | null;
             } | null;
+            /** @description What this run fired differently from its schedule (POST /run with a body); null when nothing. */
+            overrides: {
+                /**
+                 * @description The task for this run only.
+                 * @example Summarise only the tickets tagged urgent.
+                 */
+                description?: string;
+                /** @description The model for this run only. */
+                chat_model_config?: components["schemas"]["ChatModelConfigDto"];
+                /**
+                 * @description The permission mode for this run only.
+                 * @example default
+                 * @enum {string}
+                 */
+                permission_mode?: "default" | "accept_edits" | "explore" | "bypass" | "dont_ask";
+            } | null;
+            /**
+             * @description For a `replay`: the run it fired again; else null.
+             * @example null
+             */
+            replay_of: string | null;
         };
         RunScheduleResponse: {
             /**
@@ -1248,6 +1304,24 @@ export interface components {
             session_id: string;
             /** @description The run of this fire: `succeeded` without dispatch; `pending` with it (under `buffer_one`, waiting for the active run). */
             run: components["schemas"]["RunResponse"];
+        };
+        ScheduleConflictProblem: {
+            /** @description URI identifying the problem type; `about:blank` for plain HTTP errors. */
+            type: string;
+            title: string;
+            status: number;
+            detail: string;
+            /** @description The request path. */
+            instance?: string;
+            /** @description On validation errors: each bad field. */
+            errors?: components["schemas"]["FieldErrorResponse"][];
+            /** @description The run still active (`…:schedule-busy` only). */
+            active_run_id?: string;
+            /**
+             * Format: date-time
+             * @description When the budget period resets (`…:budget-exhausted` only).
+             */
+            resets_at?: string;
         };
         RunListResponse: {
             /** @description Newest first (by scheduled_for). */
@@ -1298,7 +1372,7 @@ export interface components {
              * @example manual
              * @enum {string}
              */
-            trigger: "cron" | "manual" | "catchup";
+            trigger: "cron" | "manual" | "catchup" | "replay" | "backfill";
             /**
              * Format: date-time
              * @description The cron time this run is for (for a manual run: when it was asked for).
@@ -1358,6 +1432,27 @@ export interface components {
                  */
                 cost_usd: number | null;
             } | null;
+            /** @description What this run fired differently from its schedule (POST /run with a body); null when nothing. */
+            overrides: {
+                /**
+                 * @description The task for this run only.
+                 * @example Summarise only the tickets tagged urgent.
+                 */
+                description?: string;
+                /** @description The model for this run only. */
+                chat_model_config?: components["schemas"]["ChatModelConfigDto"];
+                /**
+                 * @description The permission mode for this run only.
+                 * @example default
+                 * @enum {string}
+                 */
+                permission_mode?: "default" | "accept_edits" | "explore" | "bypass" | "dont_ask";
+            } | null;
+            /**
+             * @description For a `replay`: the run it fired again; else null.
+             * @example null
+             */
+            replay_of: string | null;
             /** @description Every delivery attempt of the run's webhook, oldest first. */
             attempts: components["schemas"]["DispatchAttemptResponse"][];
         };
@@ -2766,7 +2861,12 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description Optional: what this run fires differently (its task, model, permission mode); the schedule does not change. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RunOverridesDto"];
+            };
+        };
         responses: {
             202: {
                 headers: {
@@ -2776,7 +2876,7 @@ export interface operations {
                     "application/json": components["schemas"]["RunScheduleResponse"];
                 };
             };
-            /** @description A malformed request: the `x-user-id` header was sent more than once. */
+            /** @description A malformed request: the body is not JSON text (or not UTF-8); or the `x-user-id` header was sent more than once. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2834,7 +2934,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description A path parameter is not a possible id: empty, over 128 characters, or holding a control character. */
+            /** @description The body is over the limit for this route. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not `application/json` in UTF-8. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A field is invalid; `errors[]` names each one. Or a path parameter is not a possible id: empty, over 128 characters, or holding a control character. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2884,6 +3002,149 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "The service cannot reach its database right now; retry later.",
                      *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/run"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    ScheduleController_replay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description ID of the schedule. */
+                schedule_id: string;
+                /** @description ID of the run to fire again. */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunScheduleResponse"];
+                };
+            };
+            /** @description A malformed request: the `x-user-id` header was sent more than once. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The `x-user-id` header is missing, empty, longer than 256 characters or holds control characters. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:missing-user-id",
+                     *       "title": "Missing user identity",
+                     *       "status": 401,
+                     *       "detail": "The x-user-id header is required: 1 to 256 characters, no control characters.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/runs/019cad9a-3f20-7c1d-9b2e-51a2b3c4d5e6/replay"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller has no such schedule, or it has no such run. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:run-not-found",
+                     *       "title": "Run not found",
+                     *       "status": 404,
+                     *       "detail": "Run 019cad9a-3f20-7c1d-9b2e-51a2b3c4d5e6 not found.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/runs/019cad9a-3f20-7c1d-9b2e-51a2b3c4d5e6/replay"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The schedule is disabled, a run of it is still active (`active_run_id`), or its budget is exhausted (`resets_at`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "active_run_id": "019cad9a-3f20-7c1d-9b2e-51a2b3c4d5e6",
+                     *       "type": "urn:schedule-service:problem:schedule-busy",
+                     *       "title": "Schedule has an active run",
+                     *       "status": 409,
+                     *       "detail": "Schedule 019cad8f-ac00-78e8-bc16-57827067717c has run 019cad9a-3f20-7c1d-9b2e-51a2b3c4d5e6 still active, and its overlap_policy does not let another fire now; retry when that run has ended.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/runs/019cad9a-3f20-7c1d-9b2e-51a2b3c4d5e6/replay"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ScheduleConflictProblem"];
+                };
+            };
+            /** @description A path parameter is not a possible id: empty, over 128 characters, or holding a control character. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller (its user, or its IP address while it has no valid identity) used up this minute's requests (RATE_LIMIT_PER_MINUTE); `Retry-After` says in how many seconds to try again. Every answer of a limited route carries the `RateLimit-*` headers. */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description Requests per minute allowed. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in this window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:rate-limited",
+                     *       "title": "Too many requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry in 37 s.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/runs/019cad9a-3f20-7c1d-9b2e-51a2b3c4d5e6/replay"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database is unavailable; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:storage-unavailable",
+                     *       "title": "Storage unavailable",
+                     *       "status": 503,
+                     *       "detail": "The service cannot reach its database right now; retry later.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/runs/019cad9a-3f20-7c1d-9b2e-51a2b3c4d5e6/replay"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["ProblemDetails"];

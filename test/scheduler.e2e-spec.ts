@@ -256,6 +256,8 @@ describeOnEveryBackend('firing', (backend) => {
           timeout_at: null,
           // No runtime, so nothing reports what it consumed.
           usage: null,
+          overrides: null,
+          replay_of: null,
         },
       ]);
       const schedule = await get(id);

@@ -147,6 +147,8 @@ describe('fireWrite', () => {
       finishedAt: FIRED_AT,
       timeoutAt: null,
       usage: null,
+      overrides: null,
+      replayOf: null,
     });
     assert.match(run.id, UUID_V7);
     assert.notEqual(run.id, session.id);
@@ -289,6 +291,8 @@ describe('unfiredRun', () => {
       finishedAt: null,
       timeoutAt: null,
       usage: null,
+      overrides: null,
+      replayOf: null,
     });
     assert.match(run.id, UUID_V7);
   });

@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import type { Run, RunTrigger, SkipReason } from './run.js';
+import type { Run, RunOverrides, RunTrigger, SkipReason } from './run.js';
 import type { OverlapPolicy, Schedule } from './schedule.js';
 import type { Message, Session } from './session.js';
 
@@ -139,12 +139,16 @@ export function scheduledTaskMessage(schedule: Schedule, firedAt: Date): Message
  * `succeeded` as soon as written.
  */
 export function fireWrite(
-  schedule: Schedule,
+  fired: Schedule,
   firedAt: Date,
   trigger: RunTrigger = 'manual',
   scheduledFor: Date = firedAt,
   dispatching = false,
+  asked: { overrides?: RunOverrides | null; replayOf?: string | null } = {},
 ): FireWrite {
+  const overrides = asked.overrides ?? null;
+  // The overrides change what this fire sends, not the schedule.
+  const schedule = overrides ? withOverrides(fired, overrides) : fired;
   const message = scheduledTaskMessage(schedule, firedAt);
   const id = schedule.stateful ? statefulSessionId(schedule.id) : uuidv7();
   const session: Session = {
@@ -193,9 +197,21 @@ export function fireWrite(
     finishedAt: dispatching ? null : firedAt,
     timeoutAt: dispatching ? timeoutAfter(firedAt, schedule.runTimeoutSeconds) : null,
     usage: null,
+    overrides: overrides && structuredClone(overrides),
+    replayOf: asked.replayOf ?? null,
   };
   const dispatch = dispatching ? { overlapPolicy: schedule.overlapPolicy, runTimeoutSeconds: schedule.runTimeoutSeconds } : null;
   return { session, stateful: schedule.stateful, message, firedAt, run, dispatch };
+}
+
+/** The schedule as one fire with `overrides` sends it. */
+export function withOverrides(schedule: Schedule, overrides: RunOverrides): Schedule {
+  return {
+    ...schedule,
+    description: overrides.description ?? schedule.description,
+    chatModelConfig: overrides.chatModelConfig ?? schedule.chatModelConfig,
+    permissionMode: overrides.permissionMode ?? schedule.permissionMode,
+  };
 }
 
 /** When a run dispatched (or released from waiting) at `at` times out. */
@@ -290,5 +306,7 @@ export function unfiredRun(schedule: Schedule, scheduledFor: Date, status: 'miss
     finishedAt: null,
     timeoutAt: null,
     usage: null,
+    overrides: null,
+    replayOf: null,
   };
 }

@@ -1,5 +1,27 @@
-export const RUN_TRIGGERS = ['cron', 'manual', 'catchup'] as const;
+import type { ChatModelConfig, PermissionMode } from './schedule.js';
+
+/**
+ * What caused a run: its cron (`cron`, `catchup`), the user by hand (`manual`, POST /run), a
+ * replay of an earlier run (`replay`), a backfill of a past fire time (`backfill`).
+ */
+export const RUN_TRIGGERS = ['cron', 'manual', 'catchup', 'replay', 'backfill'] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
+
+/**
+ * Whether a run takes its schedule's fire time (`scheduledFor`) for itself: one run per schedule
+ * and fire time of these (the database's unique key). Manual runs and replays are asked for
+ * whenever; they take none.
+ */
+export function takesFireTime(trigger: RunTrigger): boolean {
+  return trigger !== 'manual' && trigger !== 'replay';
+}
+
+/** What one run fires differently from its schedule (POST /run with a body); the schedule does not change. */
+export interface RunOverrides {
+  description?: string;
+  chatModelConfig?: ChatModelConfig;
+  permissionMode?: PermissionMode;
+}
 
 /**
  * A run's lifecycle: `pending` (written by the fire, waiting for delivery) → `dispatched` (the
@@ -110,6 +132,10 @@ export interface Run {
   timeoutAt: Date | null;
   /** What it consumed, when its runtime reported it with the final status; null until then (and for runs without one). */
   usage: RunUsage | null;
+  /** What it fired differently from its schedule; null when nothing. */
+  overrides: RunOverrides | null;
+  /** The run a `replay` fired again; null for the others. */
+  replayOf: string | null;
 }
 
 /** One try at delivering a run's webhook. */

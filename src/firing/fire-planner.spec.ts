@@ -110,6 +110,8 @@ describe('planDueFire', () => {
         finishedAt: null,
         timeoutAt: null,
         usage: null,
+        overrides: null,
+        replayOf: null,
       })),
     );
     assert.equal(new Set(plan.unfired.map((r) => r.id)).size, 3);

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
+  ApiBody,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiHeader,
@@ -41,6 +42,7 @@ import { UpdateScheduleDto } from './dto/update-schedule.dto.js';
 import { ApiRateLimited, ApiStorageUnavailable, PROBLEM_EXAMPLES } from '../docs/problem-examples.js';
 import { scheduleEtag, versionsIfMatch } from './schedule-etag.js';
 import { SchedulesService } from './schedules.service.js';
+import { RunOverridesDto, runOverridesOf } from '../wire/run-overrides.dto.js';
 import { Idempotent } from '../idempotency/idempotency.interceptor.js';
 
 const ScheduleIdParam = () => ApiParam({ name: 'schedule_id', description: 'ID of the schedule.' });
@@ -262,8 +264,41 @@ export class ScheduleController {
       budget_exhausted: { summary: "The schedule's budget is used up for this period", value: PROBLEM_EXAMPLES.budgetExhausted },
     },
   })
-  async run(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string): Promise<RunScheduleResponse> {
-    const { sessionId, run } = await this.schedules.runNow(userId, scheduleId);
+  @ApiBody({
+    type: RunOverridesDto,
+    required: false,
+    description: 'Optional: what this run fires differently (its task, model, permission mode); the schedule does not change.',
+  })
+  @Invalid(PROBLEM_EXAMPLES.invalidSchedule)
+  async run(
+    @CurrentUser() userId: string,
+    @Param('schedule_id') scheduleId: string,
+    // Not `| undefined`: the union would leave Nest no class to validate against (a run without a body still arrives).
+    @Body() body: RunOverridesDto,
+  ): Promise<RunScheduleResponse> {
+    const { sessionId, run } = await this.schedules.runNow(userId, scheduleId, runOverridesOf(body));
+    return { session_id: sessionId, run: toRunResponse(run) };
+  }
+
+  @Post(':schedule_id/runs/:run_id/replay')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({
+    summary: 'Replay a run',
+    description:
+      'Fires again what that run fired (its overrides, on the schedule as it is now), as a new run with `trigger: "replay"` and ' +
+      '`replay_of` naming it; the overlap policy and the budget apply as for `POST /run`.',
+  })
+  @ScheduleIdParam()
+  @ApiParam({ name: 'run_id', description: 'ID of the run to fire again.' })
+  @ApiAcceptedResponse({ type: RunScheduleResponse })
+  @ApiNotFoundResponse({ description: 'The caller has no such schedule, or it has no such run.', type: ProblemDetails, example: PROBLEM_EXAMPLES.runNotFound })
+  @ApiConflictResponse({
+    description: 'The schedule is disabled, a run of it is still active (`active_run_id`), or its budget is exhausted (`resets_at`).',
+    type: ScheduleConflictProblem,
+    example: PROBLEM_EXAMPLES.scheduleBusy,
+  })
+  async replay(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string, @Param('run_id') runId: string): Promise<RunScheduleResponse> {
+    const { sessionId, run } = await this.schedules.replay(userId, scheduleId, runId);
     return { session_id: sessionId, run: toRunResponse(run) };
   }
 

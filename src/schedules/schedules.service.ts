@@ -13,7 +13,7 @@ import {
 } from '../common/domain-errors.js';
 import { LimitsConfig } from '../config/app-config.js';
 import { SessionsService } from '../sessions/sessions.service.js';
-import type { Run, RunWithAttempts } from '../domain/run.js';
+import type { Run, RunOverrides, RunWithAttempts } from '../domain/run.js';
 import type { Page, PageRequest } from '../common/page.js';
 import { HistoryStorage } from '../storage/ports/history.storage.js';
 import { ScheduleStorage } from '../storage/ports/schedule.storage.js';
@@ -200,10 +200,22 @@ export class SchedulesService {
    * Fires the schedule once now, whatever its cron says, subject to its overlap policy:
    * ScheduleBusy when the policy refuses the fire (nothing is written).
    */
-  async runNow(userId: string, scheduleId: string): Promise<{ sessionId: string; run: Run }> {
+  async runNow(userId: string, scheduleId: string, overrides: RunOverrides | null = null): Promise<{ sessionId: string; run: Run }> {
     const schedule = await this.get(userId, scheduleId);
     if (!schedule.enabled) throw new ScheduleDisabled(scheduleId);
-    return this.sessions.fire(schedule, this.clock.now());
+    return this.sessions.fire(schedule, this.clock.now(), { overrides });
+  }
+
+  /**
+   * Fires again what one of the schedule's runs fired: its overrides on the schedule as it is now,
+   * as a new run (`replay`, `replayOf` the original), under the overlap policy and the budget as a
+   * manual run is. RunNotFound when the schedule has no such run.
+   */
+  async replay(userId: string, scheduleId: string, runId: string): Promise<{ sessionId: string; run: Run }> {
+    const schedule = await this.get(userId, scheduleId);
+    const original = await this.getRun(userId, scheduleId, runId);
+    if (!schedule.enabled) throw new ScheduleDisabled(scheduleId);
+    return this.sessions.fire(schedule, this.clock.now(), { overrides: original.run.overrides, replayOf: original.run.id });
   }
 
   /** One run of the user's schedule, with its delivery attempts; RunNotFound when there is none. */

@@ -7,7 +7,7 @@ import { Metrics } from '../metrics/metrics.js';
 import { FiringStorage } from '../storage/ports/firing.storage.js';
 import { HistoryStorage, type SessionJson } from '../storage/ports/history.storage.js';
 import { fireWrite } from '../domain/fire.js';
-import type { Run } from '../domain/run.js';
+import type { Run, RunOverrides } from '../domain/run.js';
 
 @Injectable()
 export class SessionsService {
@@ -36,19 +36,24 @@ export class SessionsService {
    * the fire, which then writes nothing; BudgetExhausted when the schedule's budget is exhausted
    * for the current period (nothing written either).
    */
-  async fire(schedule: Schedule, firedAt: Date): Promise<{ sessionId: string; run: Run }> {
-    const outcome = await this.firing.recordFire(fireWrite(schedule, firedAt, 'manual', firedAt, this.dispatch.dispatching));
+  async fire(
+    schedule: Schedule,
+    firedAt: Date,
+    asked: { overrides?: RunOverrides | null; replayOf?: string | null } = {},
+  ): Promise<{ sessionId: string; run: Run }> {
+    const trigger = asked.replayOf ? 'replay' : 'manual';
+    const outcome = await this.firing.recordFire(fireWrite(schedule, firedAt, trigger, firedAt, this.dispatch.dispatching, asked));
     switch (outcome.status) {
       case 'fired':
-        this.metrics.recordFire('manual', outcome.run.status);
+        this.metrics.recordFire(trigger, outcome.run.status);
         return { sessionId: outcome.sessionId, run: outcome.run };
       case 'busy':
-        this.metrics.recordFire('manual', 'skipped');
-        this.metrics.recordSkip('manual', 'overlap');
+        this.metrics.recordFire(trigger, 'skipped');
+        this.metrics.recordSkip(trigger, 'overlap');
         throw new ScheduleBusy(schedule.id, outcome.blockingRunId);
       case 'budget-exhausted':
-        this.metrics.recordFire('manual', 'skipped');
-        this.metrics.recordSkip('manual', 'budget_exhausted');
+        this.metrics.recordFire(trigger, 'skipped');
+        this.metrics.recordSkip(trigger, 'budget_exhausted');
         throw new BudgetExhausted(schedule.id, outcome.resetsAt);
       case 'not-found':
         throw new ScheduleNotFound(schedule.id);

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ApiNextCursor } from '../common/page-query.dto.js';
+import { RunOverridesDto, toRunOverridesResponse } from './run-overrides.dto.js';
 import { EXAMPLE_RUN_ID, EXAMPLE_SCHEDULE_ID, EXAMPLE_SESSION_ID, EXAMPLE_TIMES } from '../docs/examples.js';
 import {
   type DispatchAttempt,
@@ -97,6 +98,10 @@ export class RunResponse {
       'or the answer to its webhook); null until then, and for runs the runtime reported no usage for.',
   })
   readonly usage: RunUsageResponse | null;
+  @ApiProperty({ type: RunOverridesDto, nullable: true, description: 'What this run fired differently from its schedule (POST /run with a body); null when nothing.' })
+  readonly overrides: RunOverridesDto | null;
+  @ApiProperty({ type: String, nullable: true, description: 'For a `replay`: the run it fired again; else null.', example: null })
+  readonly replay_of: string | null;
 }
 
 export class RunListResponse {
@@ -143,6 +148,8 @@ export function toRunResponse(r: Run): RunResponse {
     finished_at: r.finishedAt?.toISOString() ?? null,
     timeout_at: r.timeoutAt?.toISOString() ?? null,
     usage: r.usage && { input_tokens: r.usage.inputTokens, output_tokens: r.usage.outputTokens, cost_usd: r.usage.costUsd },
+    overrides: r.overrides && toRunOverridesResponse(r.overrides),
+    replay_of: r.replayOf,
   };
 }
 

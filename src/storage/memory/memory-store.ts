@@ -1,6 +1,6 @@
 import type { Page, PageRequest } from '../../common/page.js';
 import { type ContextBounds, timeoutAfter } from '../../domain/fire.js';
-import type { DispatchAttempt, Run, RunStatus, RunUsage } from '../../domain/run.js';
+import { type DispatchAttempt, type Run, type RunStatus, type RunUsage, takesFireTime } from '../../domain/run.js';
 import { failuresAfter, type Schedule } from '../../domain/schedule.js';
 import { scheduleEvent, type ScheduleEvent } from '../../domain/schedule-event.js';
 import { afterRunsEnded } from '../../domain/schedule-stats.js';
@@ -92,7 +92,7 @@ export class MemoryStore {
     if (runs.some((r, i) => this.runs.has(r.id) || runs.findIndex((other) => other.id === r.id) !== i)) {
       throw new Error('a run with this id already exists');
     }
-    const slots = runs.filter((r) => r.trigger !== 'manual').map(slotOf);
+    const slots = runs.filter((r) => takesFireTime(r.trigger)).map(slotOf);
     if (slots.some((slot, i) => this.scheduledRunSlots.has(slot) || slots.indexOf(slot) !== i)) {
       throw new Error('a scheduled run for this schedule and time already exists');
     }
@@ -100,7 +100,7 @@ export class MemoryStore {
 
   insertRun(run: Run): void {
     this.runs.set(run.id, structuredClone(run));
-    if (run.trigger !== 'manual') this.scheduledRunSlots.add(slotOf(run));
+    if (takesFireTime(run.trigger)) this.scheduledRunSlots.add(slotOf(run));
   }
 
   /** Keeps these events to deliver, where events are kept (StorageOptions.scheduleEvents). */
@@ -114,7 +114,7 @@ export class MemoryStore {
     this.runs.delete(run.id);
     this.outbox.delete(run.id);
     this.attempts.delete(run.id);
-    if (run.trigger !== 'manual') this.scheduledRunSlots.delete(slotOf(run));
+    if (takesFireTime(run.trigger)) this.scheduledRunSlots.delete(slotOf(run));
   }
 
   /**

@@ -26,6 +26,7 @@ import { SchedulePausePostgres1765200000000 } from './migrations/postgres/176520
 import { ScheduleMaxRunsPostgres1765300000000 } from './migrations/postgres/1765300000000-schedule-max-runs.js';
 import { ScheduleBudgetPostgres1765400000000 } from './migrations/postgres/1765400000000-schedule-budget.js';
 import { ScheduleFleetPostgres1765500000000 } from './migrations/postgres/1765500000000-schedule-fleet.js';
+import { RunControlPostgres1765600000000 } from './migrations/postgres/1765600000000-run-control.js';
 import { InitialSchemaSqlite1764300000000 } from './migrations/sqlite/1764300000000-initial-schema.js';
 import { SchedulerSqlite1764400000000 } from './migrations/sqlite/1764400000000-scheduler.js';
 import { RunsIdNotNullSqlite1764500000000 } from './migrations/sqlite/1764500000000-runs-id-not-null.js';
@@ -37,6 +38,7 @@ import { SchedulePauseSqlite1765200000000 } from './migrations/sqlite/1765200000
 import { ScheduleMaxRunsSqlite1765300000000 } from './migrations/sqlite/1765300000000-schedule-max-runs.js';
 import { ScheduleBudgetSqlite1765400000000 } from './migrations/sqlite/1765400000000-schedule-budget.js';
 import { ScheduleFleetSqlite1765500000000 } from './migrations/sqlite/1765500000000-schedule-fleet.js';
+import { RunControlSqlite1765600000000 } from './migrations/sqlite/1765600000000-run-control.js';
 
 // Migrations are listed, not globbed, so the same list works from the sources (tests) and from dist/.
 const MIGRATIONS = {
@@ -53,6 +55,7 @@ const MIGRATIONS = {
     ScheduleMaxRunsPostgres1765300000000,
     ScheduleBudgetPostgres1765400000000,
     ScheduleFleetPostgres1765500000000,
+    RunControlPostgres1765600000000,
   ],
   sqlite: [
     InitialSchemaSqlite1764300000000,
@@ -66,6 +69,7 @@ const MIGRATIONS = {
     ScheduleMaxRunsSqlite1765300000000,
     ScheduleBudgetSqlite1765400000000,
     ScheduleFleetSqlite1765500000000,
+    RunControlSqlite1765600000000,
   ],
 };
 

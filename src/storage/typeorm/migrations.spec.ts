@@ -286,6 +286,8 @@ function describeUpgrades(dialect: SchemaDialect): void {
         finishedAt: null,
         timeoutAt: null,
         usage: null,
+        overrides: null,
+        replayOf: null,
       });
       const runs = [run('succeeded', '2026-03-02T09:00:00.123Z'), run('missed', '2026-03-01T09:00:00.000Z')];
       for (const r of runs) {
@@ -444,6 +446,32 @@ function describeUpgrades(dialect: SchemaDialect): void {
       assert.deepEqual(await storage.schedules.getSchedule('upgraded', schedule.id), schedule);
     });
 
+    it('gives existing runs no overrides, lets replays share a fire time, and undoes it', async () => {
+      const database = await dialect.emptyDatabase();
+      cleanups.push(() => database.dispose());
+      const control = dialect.name === 'postgres' ? 'RunControlPostgres1765600000000' : 'RunControlSqlite1765600000000';
+      const before = await migratedUpTo(database.config, { before: control });
+      const schedule = aSchedule({ userId: 'upgraded' });
+      await insertRow(before, dialect.name, 'schedules', toScheduleRow(schedule));
+      const run = fireWrite(schedule, new Date('2026-03-02T09:00:00.000Z'), 'cron').run;
+      const { overrides, replay_of, ...oldRow } = toRunRow(run);
+      await insertRow(before, dialect.name, 'runs', oldRow);
+      await before.destroy();
+
+      const after = await migratedUpTo(database.config);
+      const storage = new TypeOrmStorage(after);
+      assert.deepEqual(await storage.history.listRunsBySchedule('upgraded', schedule.id), [run]);
+      // A replay at the cron run's instant takes no fire time; a second cron run there is refused.
+      const replay = fireWrite(schedule, run.scheduledFor, 'replay', run.scheduledFor, false, { replayOf: run.id }).run;
+      await insertRow(after, dialect.name, 'runs', toRunRow(replay));
+      await assert.rejects(insertRow(after, dialect.name, 'runs', toRunRow({ ...run, id: 'another' })));
+      await undoThrough(after, control);
+      await assert.rejects(after.query('SELECT replay_of FROM runs'));
+      assert.deepEqual(Array.from(await after.query(`SELECT trigger FROM runs WHERE id = '${replay.id}'`), (r: { trigger: string }) => r.trigger), ['manual']);
+      await after.runMigrations();
+      assert.deepEqual((await storage.history.listRunsBySchedule('upgraded', schedule.id)).map((r) => r.id).sort(), [run.id, replay.id].sort());
+    });
+
     it("moves a stateful session's messages into rows of their own, where fires append, and undoes it", async () => {
       const database = await dialect.emptyDatabase();
       cleanups.push(() => database.dispose());
@@ -506,9 +534,9 @@ function scheduleRowBeforeFleet(
   return row;
 }
 
-/** A run's row as the table was before skip reasons. */
-function runRowBeforeBudget(run: Run): Omit<RunRow, 'skip_reason'> {
-  const { skip_reason, ...row } = toRunRow(run);
+/** A run's row as the table was before skip reasons (and overrides). */
+function runRowBeforeBudget(run: Run): Omit<RunRow, 'skip_reason' | 'overrides' | 'replay_of'> {
+  const { skip_reason, overrides, replay_of, ...row } = toRunRow(run);
   return row;
 }
 

@@ -2,7 +2,7 @@ import type { OverlapPolicy, PermissionMode, Schedule, ScheduleSource, StoredPau
 import type { Session, SessionSource } from '../../../domain/session.js';
 import type { Budget } from '../../../domain/budget.js';
 import type { Labels } from '../../../domain/labels.js';
-import type { DispatchAttempt, Run, RunStatus, RunTrigger, RunUsage, SkipReason } from '../../../domain/run.js';
+import type { DispatchAttempt, Run, RunOverrides, RunStatus, RunTrigger, RunUsage, SkipReason } from '../../../domain/run.js';
 import { statsFromJson, statsToJson } from '../../../domain/schedule-stats.js';
 import type { DispatchAttemptRow } from './dispatch-attempt.entity.js';
 import type { RunRow } from './run.entity.js';
@@ -214,6 +214,8 @@ export function toRunRow(r: Run): RunRow {
     status: r.status,
     error: r.error,
     skip_reason: r.skipReason,
+    overrides: r.overrides && JSON.stringify(r.overrides),
+    replay_of: r.replayOf,
     finished_at: r.finishedAt,
     timeout_at: r.timeoutAt,
     usage_input_tokens: r.usage?.inputTokens ?? null,
@@ -234,6 +236,8 @@ export function toRun(r: RunRow): Run {
     status: r.status as RunStatus,
     error: r.error,
     skipReason: (r.skip_reason ?? null) as SkipReason | null,
+    overrides: r.overrides ? (JSON.parse(r.overrides) as RunOverrides) : null,
+    replayOf: r.replay_of ?? null,
     finishedAt: r.finished_at,
     timeoutAt: r.timeout_at,
     usage: toRunUsage(r),

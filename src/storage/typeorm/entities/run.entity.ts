@@ -13,6 +13,9 @@ export interface RunRow {
   status: string;
   error: string | null;
   skip_reason: string | null;
+  /** JSON text of the RunOverrides, or null. */
+  overrides: string | null;
+  replay_of: string | null;
   finished_at: Date | null;
   timeout_at: Date | null;
   /** What the run consumed (RunUsage), null until its runtime reports it; apart, so that sums need no JSON. */
@@ -44,6 +47,8 @@ export function runEntity(dialect: SqlDialect): EntitySchema<RunRow> {
       status: { type: 'varchar', length: 16 },
       error: { type: 'text', nullable: true },
       skip_reason: { type: 'varchar', length: 32, nullable: true },
+      overrides: { type: 'text', nullable: true },
+      replay_of: { type: 'varchar', length: 64, nullable: true },
       finished_at: { type: t.timestamp, nullable: true },
       timeout_at: { type: t.timestamp, nullable: true },
       usage_input_tokens: { type: 'bigint', nullable: true },
@@ -56,7 +61,7 @@ export function runEntity(dialect: SqlDialect): EntitySchema<RunRow> {
         name: 'runs_schedule_slot_uq',
         columns: ['schedule_id', 'scheduled_for'],
         unique: true,
-        where: "trigger <> 'manual'",
+        where: "trigger <> 'manual' AND trigger <> 'replay'",
       },
       { name: 'runs_user_schedule_time_idx', columns: ['user_id', 'schedule_id', 'scheduled_for', 'id'] },
       // Only active runs: what a fire's overlap policy looks at, and what the timeout scan ends.

@@ -1,0 +1,25 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * What a run fired differently from its schedule, and the run a replay fired again. Replays, like
+ * manual runs, take no fire time: the one-run-per-fire-time key leaves them out.
+ */
+export class RunControlPostgres1765600000000 implements MigrationInterface {
+  name = 'RunControlPostgres1765600000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE runs ADD COLUMN overrides text`);
+    await q.query(`ALTER TABLE runs ADD COLUMN replay_of varchar(64)`);
+    await q.query(`DROP INDEX runs_schedule_slot_uq`);
+    await q.query(`CREATE UNIQUE INDEX runs_schedule_slot_uq ON runs (schedule_id, scheduled_for) WHERE trigger <> 'manual' AND trigger <> 'replay'`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    // Before replays, a run asked for whenever was a manual one.
+    await q.query(`UPDATE runs SET trigger = 'manual' WHERE trigger = 'replay'`);
+    await q.query(`DROP INDEX runs_schedule_slot_uq`);
+    await q.query(`CREATE UNIQUE INDEX runs_schedule_slot_uq ON runs (schedule_id, scheduled_for) WHERE trigger <> 'manual'`);
+    await q.query(`ALTER TABLE runs DROP COLUMN replay_of`);
+    await q.query(`ALTER TABLE runs DROP COLUMN overrides`);
+  }
+}
