@@ -210,6 +210,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/schedule/{schedule_id}/skip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Skip one upcoming fire time
+         * @description The fire time (one of the next 100 that `next-runs` lists) becomes a `skipped` run with `skip_reason: "user"` instead of firing; `next-runs` shows it as skipped. At most 100 pending per schedule. A change to when the schedule fires drops them.
+         */
+        post: operations["ScheduleController_skip"];
+        /**
+         * Take a skip back
+         * @description The fire time fires again as planned (nothing happens when it was not skipped).
+         */
+        delete: operations["ScheduleController_unskip"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -523,6 +547,11 @@ export interface components {
              * @example null
              */
             key: string | null;
+            /**
+             * @description Upcoming fire times the caller skipped, earliest first.
+             * @example []
+             */
+            skipped_fire_times: string[];
         };
         ScheduleStatsResponse: {
             /**
@@ -1243,7 +1272,7 @@ export interface components {
              * @example null
              * @enum {string|null}
              */
-            skip_reason: "overlap" | "budget_exhausted" | null;
+            skip_reason: "overlap" | "budget_exhausted" | "user" | null;
             /**
              * Format: date-time
              * @description When it reached its final status; null while active and for missed or skipped runs.
@@ -1401,7 +1430,7 @@ export interface components {
              * @example null
              * @enum {string|null}
              */
-            skip_reason: "overlap" | "budget_exhausted" | null;
+            skip_reason: "overlap" | "budget_exhausted" | "user" | null;
             /**
              * Format: date-time
              * @description When it reached its final status; null while active and for missed or skipped runs.
@@ -1468,6 +1497,11 @@ export interface components {
              * @example 2026-03-03T09:00:00+08:00
              */
             local: string;
+            /**
+             * @description Whether the user skipped this fire time (POST /schedule/{id}/skip): it will be a skipped run.
+             * @example false
+             */
+            skipped: boolean;
         };
         NextRunsResponse: {
             /** @example 019cad8f-ac00-78e8-bc16-57827067717c */
@@ -1479,6 +1513,14 @@ export interface components {
             timezone: string;
             /** @description Empty when the schedule is disabled or past its activation window. */
             next_runs: components["schemas"]["NextRunResponse"][];
+        };
+        SkipFireTimeDto: {
+            /**
+             * Format: date-time
+             * @description The fire time, as next-runs lists it (an instant with an offset).
+             * @example 2026-03-03T01:00:00.000Z
+             */
+            scheduled_for: string;
         };
         ReportRunStatusDto: {
             /**
@@ -3521,6 +3563,298 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "The service cannot reach its database right now; retry later.",
                      *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/next-runs"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    ScheduleController_skip: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description ID of the schedule. */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SkipFireTimeDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    /** @description The schedule's version as a strong entity tag; send it in `If-Match` to update only that version. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleResponse"];
+                };
+            };
+            /** @description A malformed request: the body is not JSON text (or not UTF-8); or the `x-user-id` header was sent more than once. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The `x-user-id` header is missing, empty, longer than 256 characters or holds control characters. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:missing-user-id",
+                     *       "title": "Missing user identity",
+                     *       "status": 401,
+                     *       "detail": "The x-user-id header is required: 1 to 256 characters, no control characters.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/skip"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller has no schedule with this ID. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:schedule-not-found",
+                     *       "title": "Schedule not found",
+                     *       "status": 404,
+                     *       "detail": "Schedule 019cad8f-ac00-78e8-bc16-57827067717c not found.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/skip"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is over the limit for this route. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not `application/json` in UTF-8. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A field is invalid; `errors[]` names each one. Or a path parameter is not a possible id: empty, over 128 characters, or holding a control character. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller (its user, or its IP address while it has no valid identity) used up this minute's requests (RATE_LIMIT_PER_MINUTE); `Retry-After` says in how many seconds to try again. Every answer of a limited route carries the `RateLimit-*` headers. */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description Requests per minute allowed. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in this window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:rate-limited",
+                     *       "title": "Too many requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry in 37 s.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/skip"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database is unavailable; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:storage-unavailable",
+                     *       "title": "Storage unavailable",
+                     *       "status": 503,
+                     *       "detail": "The service cannot reach its database right now; retry later.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/skip"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    ScheduleController_unskip: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description ID of the schedule. */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SkipFireTimeDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    /** @description The schedule's version as a strong entity tag; send it in `If-Match` to update only that version. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleResponse"];
+                };
+            };
+            /** @description A malformed request: the body is not JSON text (or not UTF-8); or the `x-user-id` header was sent more than once. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The `x-user-id` header is missing, empty, longer than 256 characters or holds control characters. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:missing-user-id",
+                     *       "title": "Missing user identity",
+                     *       "status": 401,
+                     *       "detail": "The x-user-id header is required: 1 to 256 characters, no control characters.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/skip"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller has no schedule with this ID. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:schedule-not-found",
+                     *       "title": "Schedule not found",
+                     *       "status": 404,
+                     *       "detail": "Schedule 019cad8f-ac00-78e8-bc16-57827067717c not found.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/skip"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is over the limit for this route. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not `application/json` in UTF-8. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A field is invalid; `errors[]` names each one. Or a path parameter is not a possible id: empty, over 128 characters, or holding a control character. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller (its user, or its IP address while it has no valid identity) used up this minute's requests (RATE_LIMIT_PER_MINUTE); `Retry-After` says in how many seconds to try again. Every answer of a limited route carries the `RateLimit-*` headers. */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description Requests per minute allowed. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in this window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:rate-limited",
+                     *       "title": "Too many requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry in 37 s.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/skip"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database is unavailable; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:storage-unavailable",
+                     *       "title": "Storage unavailable",
+                     *       "status": 503,
+                     *       "detail": "The service cannot reach its database right now; retry later.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/skip"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["ProblemDetails"];

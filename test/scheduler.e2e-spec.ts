@@ -106,6 +106,42 @@ describeOnEveryBackend('firing', (backend) => {
       assert.equal((await patch(id, { every_seconds: 0 })).status, 422);
     });
 
+    it('skips one fire time the user named: a skipped run (skip_reason user) instead of a fire, shown by next-runs; a skip taken back fires', async () => {
+      await startsIn('2027-05-01T00:00:00.000Z');
+      const id = await create({ cron_expression: '0 * * * *', timezone: 'UTC' });
+      const skip = (at: string, method: 'post' | 'delete' = 'post') => http()[method](`/schedule/${id}/skip`).set('x-user-id', userId).send({ scheduled_for: at });
+      assert.equal((await skip('2027-05-01T02:00:00Z')).status, 200);
+      assert.equal((await skip('2027-05-01T03:00:00+00:00')).status, 200);
+      assert.deepEqual(
+        (await http().get(`/schedule/${id}/next-runs?count=3`).set('x-user-id', userId).expect(200)).body.next_runs.map((r: { skipped: boolean }) => r.skipped),
+        [false, true, true],
+      );
+      assert.equal((await skip('2027-05-01T03:00:00Z', 'delete')).status, 200);
+      assert.equal((await skip('2027-05-01T02:30:00Z')).status, 422); // not a fire time
+      assert.equal((await skip('2027-04-30T23:00:00Z')).status, 422); // past
+      await tickThrough('2027-05-01T01:00:00.000Z', '2027-05-01T03:00:00.000Z', 15 * MINUTE);
+      const history = (await runs(id)).runs.reverse().map((r: { scheduled_for: string; status: string; skip_reason: string | null }) => [r.scheduled_for, r.status, r.skip_reason]);
+      assert.deepEqual(history, [
+        ['2027-05-01T01:00:00.000Z', 'succeeded', null],
+        ['2027-05-01T02:00:00.000Z', 'skipped', 'user'],
+        ['2027-05-01T03:00:00.000Z', 'succeeded', null],
+      ]);
+      assert.deepEqual((await get(id)).data.skipped_fire_times, []);
+    });
+
+    it('keeps at most 100 skipped fire times pending', async () => {
+      await startsIn('2027-06-01T00:00:00.000Z');
+      const id = await create({ cron_expression: '* * * * *', timezone: 'UTC' });
+      const times = (await http().get(`/schedule/${id}/next-runs?count=100`).set('x-user-id', userId).expect(200)).body.next_runs.map((r: { utc: string }) => r.utc);
+      for (const at of times) await http().post(`/schedule/${id}/skip`).set('x-user-id', userId).send({ scheduled_for: at }).expect(200);
+      clock.set('2027-06-01T00:00:30.000Z');
+      const extra = await http().get(`/schedule/${id}/next-runs?count=100`).set('x-user-id', userId).expect(200);
+      assert.equal(extra.body.next_runs.every((r: { skipped: boolean }) => r.skipped), true);
+      clock.set('2027-06-01T00:00:00.000Z');
+      const late = new Date(Date.parse(times[99]) + 60_000).toISOString();
+      assert.equal((await http().post(`/schedule/${id}/skip`).set('x-user-id', userId).send({ scheduled_for: late })).status, 422);
+    });
+
     it('jitters every fire time of a schedule by the same offset, which next-runs shows and the ticker fires at', async () => {
       await startsIn('2027-04-01T00:00:00.000Z');
       const id = await create({ cron_expression: '0 9 * * *', timezone: 'UTC', jitter_seconds: 600 });
@@ -163,9 +199,9 @@ describeOnEveryBackend('firing', (backend) => {
         schedule_id: id,
         timezone: 'Asia/Shanghai',
         next_runs: [
-          { utc: '2026-12-10T01:00:00.000Z', local: '2026-12-10T09:00:00+08:00' },
-          { utc: '2026-12-11T01:00:00.000Z', local: '2026-12-11T09:00:00+08:00' },
-          { utc: '2026-12-14T01:00:00.000Z', local: '2026-12-14T09:00:00+08:00' },
+          { utc: '2026-12-10T01:00:00.000Z', local: '2026-12-10T09:00:00+08:00', skipped: false },
+          { utc: '2026-12-11T01:00:00.000Z', local: '2026-12-11T09:00:00+08:00', skipped: false },
+          { utc: '2026-12-14T01:00:00.000Z', local: '2026-12-14T09:00:00+08:00', skipped: false },
         ],
       });
       const five = await http().get(`/schedule/${id}/next-runs`).set('x-user-id', userId).expect(200);

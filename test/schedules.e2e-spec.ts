@@ -108,6 +108,7 @@ describeOnEveryBackend('/schedule', (backend) => {
           budget: null,
           labels: {},
           key: null,
+          skipped_fire_times: [],
         },
         next_run_at: '2026-04-02T09:00:00.000Z',
         last_run_at: null,

@@ -62,6 +62,8 @@ export interface DueFirePlan {
   unfired: Run[];
   /** The schedule's next fire time after this claim. */
   nextRunAt: Date | null;
+  /** The fire times the user skipped that are still ahead after this claim (see Schedule.skippedFireTimes); omitted: as they are. */
+  skippedFireTimes?: Date[];
 }
 
 /** What became of one claimed schedule. */
@@ -288,6 +290,11 @@ export function budgetSkippedRun(run: Run, resetsAt: Date): Run {
 /** The error of a run that gave no final status within its schedule's run timeout. */
 export function timedOutError(runTimeoutSeconds: number): string {
   return `timed out: no final status within run_timeout_seconds (${runTimeoutSeconds} s)`;
+}
+
+/** A run recorded for a fire time the user skipped. */
+export function userSkippedRun(schedule: Schedule, scheduledFor: Date): Run {
+  return { ...unfiredRun(schedule, scheduledFor, 'missed', 'skipped: the user skipped this fire time'), status: 'skipped', skipReason: 'user' };
 }
 
 /** A run recorded for a cron fire time that did not fire. */

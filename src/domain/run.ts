@@ -35,9 +35,10 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /**
  * Why a fire time became a `skipped` run: `overlap` (its schedule's overlap policy, a run was
- * still active) or `budget_exhausted` (its budget's period had reached a limit).
+ * still active), `budget_exhausted` (its budget's period had reached a limit) or `user` (the user
+ * skipped that fire time ahead of it).
  */
-export const SKIP_REASONS = ['overlap', 'budget_exhausted'] as const;
+export const SKIP_REASONS = ['overlap', 'budget_exhausted', 'user'] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /** Statuses of a run the runtime still owes an outcome: what the overlap policy counts as active. */

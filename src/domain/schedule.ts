@@ -104,6 +104,8 @@ export interface Schedule {
   labels: Labels;
   /** The user's own name for it, unique among their schedules (PUT /schedule/by-key/{key}); null when it has none. */
   key: string | null;
+  /** Upcoming fire times the user skipped (POST /schedule/{id}/skip), earliest first: each becomes a skipped run. */
+  skippedFireTimes: Date[];
   createdAt: Date;
   updatedAt: Date;
   /**
@@ -206,6 +208,9 @@ export function doneAfterClaim(schedule: Pick<Schedule, 'maxRuns' | 'fireCount' 
   if (fired && maxRunsReached({ ...schedule, fireCount: schedule.fireCount + 1 })) return 'max_runs_reached';
   return schedule.fireAt !== null && nextRunAt === null ? 'completed' : null;
 }
+
+/** Skipped fire times one schedule may have pending. */
+export const MAX_PENDING_SKIPS = 100;
 
 export const JITTER_SECONDS_RANGE = { min: 0, max: 3600 } as const;
 export const EVERY_SECONDS_MAX = 31_536_000;

@@ -1,6 +1,6 @@
 import { nextFireAfter } from './cron.js';
 import type { Schedule } from '../domain/schedule.js';
-import { type DueFirePlan, fireWrite, unfiredRun } from '../domain/fire.js';
+import { type DueFirePlan, fireWrite, unfiredRun, userSkippedRun } from '../domain/fire.js';
 import type { Run } from '../domain/run.js';
 
 /** At most this many missed fire times are recorded one by one per claim; the rest are summarised. */
@@ -15,11 +15,12 @@ export const MAX_MISSED_RUNS_RECORDED = 100;
  */
 export function planDueFire(schedule: Schedule, now: Date, dispatching = false): DueFirePlan {
   const cutoff = new Date(now.getTime() - schedule.catchupWindowSeconds * 1000);
+  const skipped = new Set(schedule.skippedFireTimes.map((d) => d.getTime()));
   const missed: Run[] = [];
   let pending = 0;
   let at = schedule.nextRunAt;
   while (at && at < cutoff && missed.length < MAX_MISSED_RUNS_RECORDED) {
-    missed.push(missedRun(schedule, at, now));
+    missed.push(skipped.has(at.getTime()) ? userSkippedRun(schedule, at) : missedRun(schedule, at, now));
     pending++;
     at = nextFireAfter(schedule, at);
   }
@@ -35,8 +36,14 @@ export function planDueFire(schedule: Schedule, now: Date, dispatching = false):
     pending++;
     at = nextFireAfter(schedule, at);
   }
+  // A fire time the user skipped is a skipped run, not a fire.
+  if (fireFor && skipped.has(fireFor.getTime())) {
+    missed.push(userSkippedRun(schedule, fireFor));
+    fireFor = null;
+  }
   const fire = fireFor ? fireWrite(schedule, now, pending > 1 ? 'catchup' : 'cron', fireFor, dispatching) : null;
-  return { scheduleId: schedule.id, fire, unfired: missed, nextRunAt: at };
+  const ahead = schedule.skippedFireTimes.filter((d) => at !== null && d >= at);
+  return { scheduleId: schedule.id, fire, unfired: missed, nextRunAt: at, skippedFireTimes: ahead };
 }
 
 function missedRun(schedule: Schedule, scheduledFor: Date, now: Date): Run {

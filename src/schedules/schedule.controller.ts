@@ -37,7 +37,7 @@ import {
   ScheduleResponse,
   toScheduleResponse,
 } from '../wire/schedule.response.js';
-import { NextRunsQuery, NextRunsResponse } from './dto/next-runs.dto.js';
+import { NextRunsQuery, NextRunsResponse, SkipFireTimeDto } from './dto/next-runs.dto.js';
 import { UpdateScheduleDto } from './dto/update-schedule.dto.js';
 import { ApiRateLimited, ApiStorageUnavailable, PROBLEM_EXAMPLES } from '../docs/problem-examples.js';
 import { scheduleEtag, versionsIfMatch } from './schedule-etag.js';
@@ -352,7 +352,41 @@ export class ScheduleController {
     return {
       schedule_id: schedule.id,
       timezone: schedule.timezone,
-      next_runs: fires.map((at) => ({ utc: at.toISOString(), local: toLocalIso(at, schedule.timezone) })),
+      next_runs: fires.map((at) => ({
+        utc: at.toISOString(),
+        local: toLocalIso(at, schedule.timezone),
+        skipped: schedule.skippedFireTimes.some((d) => d.getTime() === at.getTime()),
+      })),
     };
+  }
+
+  @Post(':schedule_id/skip')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Skip one upcoming fire time',
+    description:
+      'The fire time (one of the next 100 that `next-runs` lists) becomes a `skipped` run with `skip_reason: "user"` instead of firing; ' +
+      '`next-runs` shows it as skipped. At most 100 pending per schedule. A change to when the schedule fires drops them.',
+  })
+  @ScheduleIdParam()
+  @WithEtag()
+  @NotFound()
+  @Invalid(PROBLEM_EXAMPLES.invalidSchedule)
+  async skip(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string, @Body() dto: SkipFireTimeDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<ScheduleResponse> {
+    const schedule = await this.schedules.skip(userId, scheduleId, new Date(dto.scheduled_for), true);
+    void reply.header('etag', scheduleEtag(schedule));
+    return toScheduleResponse(schedule, this.clock.now());
+  }
+
+  @Delete(':schedule_id/skip')
+  @ApiOperation({ summary: 'Take a skip back', description: 'The fire time fires again as planned (nothing happens when it was not skipped).' })
+  @ScheduleIdParam()
+  @WithEtag()
+  @NotFound()
+  @Invalid(PROBLEM_EXAMPLES.invalidSchedule)
+  async unskip(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string, @Body() dto: SkipFireTimeDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<ScheduleResponse> {
+    const schedule = await this.schedules.skip(userId, scheduleId, new Date(dto.scheduled_for), false);
+    void reply.header('etag', scheduleEtag(schedule));
+    return toScheduleResponse(schedule, this.clock.now());
   }
 }

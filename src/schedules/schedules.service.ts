@@ -32,6 +32,7 @@ import {
   type Schedule,
   type ScheduleFilter,
   scheduleMatches,
+  MAX_PENDING_SKIPS,
 } from '../domain/schedule.js';
 import { type BulkAction, type BulkActionDto, MAX_BULK_SCHEDULES } from './dto/bulk-action.dto.js';
 import { type Budget, hasLimit } from '../domain/budget.js';
@@ -233,6 +234,30 @@ export class SchedulesService {
     return { items: runs, total: runs.length, next: null };
   }
 
+  /**
+   * Skips one upcoming fire time (one of the next 100 next-runs lists), or takes the skip back
+   * (`skip` false): the fire time becomes a skipped run (skip_reason `user`) instead of firing. At
+   * most MAX_PENDING_SKIPS pending; an unknown fire time is ValidationFailed.
+   */
+  async skip(userId: string, scheduleId: string, scheduledFor: Date, skip: boolean): Promise<Schedule> {
+    const now = this.clock.now();
+    const outcome = await this.schedules.updateSchedule(userId, scheduleId, (current) => {
+      const others = current.skippedFireTimes.filter((d) => d.getTime() !== scheduledFor.getTime());
+      if (!skip) return { ...current, skippedFireTimes: others, updatedAt: now };
+      const upcoming = upcomingFires(current, now, 100);
+      if (!upcoming.some((d) => d.getTime() === scheduledFor.getTime())) {
+        throw new ValidationFailed([{ field: 'scheduled_for', message: 'scheduled_for must be one of the next 100 fire times (as next-runs lists them)' }]);
+      }
+      if (others.length >= MAX_PENDING_SKIPS) {
+        throw new ValidationFailed([{ field: 'scheduled_for', message: `a schedule may have at most ${MAX_PENDING_SKIPS} skipped fire times pending` }]);
+      }
+      return { ...current, skippedFireTimes: [...others, scheduledFor].sort((a, b) => a.getTime() - b.getTime()), updatedAt: now };
+    });
+    if (outcome.status === 'not-found') throw new ScheduleNotFound(scheduleId);
+    if (outcome.status !== 'updated') throw new Error('unreachable: no If-Match was given');
+    return outcome.schedule;
+  }
+
   /** The schedule's next `count` fire times from now. */
   async nextRuns(userId: string, scheduleId: string, count: number): Promise<{ schedule: Schedule; fires: Date[] }> {
     const schedule = await this.get(userId, scheduleId);
@@ -276,6 +301,7 @@ function newSchedule(userId: string, dto: CreateScheduleDto, now: Date, limits: 
     stats: { ...EMPTY_STATS },
     labels: dto.labels ?? {},
     key: null,
+    skippedFireTimes: [],
     createdAt: now,
     updatedAt: now,
     version: 1,
@@ -362,7 +388,11 @@ function applyUpdate(current: Schedule, dto: UpdateScheduleDto, now: Date, limit
   }
   // A one-off set anew, or enabled again, must still be ahead.
   if (next.fireAt?.getTime() !== current.fireAt?.getTime() || (next.enabled && !current.enabled)) assertOneOffAhead(next, now);
-  if (firesDifferently(current, next)) next.nextRunAt = nextFireAfter(next, now);
+  if (firesDifferently(current, next)) {
+    next.nextRunAt = nextFireAfter(next, now);
+    // Other fire times now: the skips were of the old ones.
+    next.skippedFireTimes = [];
+  }
   return next;
 }
 

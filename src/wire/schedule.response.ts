@@ -90,6 +90,8 @@ export class ScheduleDataResponse {
   readonly labels: Record<string, string>;
   @ApiProperty({ type: String, nullable: true, description: "The caller's key for it (`PUT /schedule/by-key/{key}`); null when it has none.", example: null })
   readonly key: string | null;
+  @ApiProperty({ type: [String], description: 'Upcoming fire times the caller skipped, earliest first.', example: [] })
+  readonly skipped_fire_times: string[];
 }
 
 /** What the schedule consumed in its budget's current period. */
@@ -208,6 +210,7 @@ export function toScheduleResponse(s: Schedule, now: Date | null = null): Schedu
       },
       labels: { ...s.labels },
       key: s.key,
+      skipped_fire_times: s.skippedFireTimes.map((d) => d.toISOString()),
     },
     next_run_at: s.nextRunAt?.toISOString() ?? null,
     last_run_at: s.lastRunAt?.toISOString() ?? null,

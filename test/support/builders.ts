@@ -42,6 +42,7 @@ export function aSchedule(overrides: Partial<Schedule> = {}): Schedule {
     stats: { ...EMPTY_STATS },
     labels: {},
     key: null,
+    skippedFireTimes: [],
     createdAt: at,
     updatedAt: at,
     version: 1,

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { DecimalInteger } from '../../common/page-query.dto.js';
+import { IsIsoInstant } from './schedule.validators.js';
 import { EXAMPLE_SCHEDULE_ID, EXAMPLE_TIMES, EXAMPLE_TIMEZONE } from '../../docs/examples.js';
 
 export class NextRunsQuery {
@@ -18,6 +19,15 @@ export class NextRunResponse {
   readonly utc: string;
   @ApiProperty({ description: "The same instant in the schedule's time zone, with its offset.", example: EXAMPLE_TIMES.nextRunLocal })
   readonly local: string;
+  @ApiProperty({ description: 'Whether the user skipped this fire time (POST /schedule/{id}/skip): it will be a skipped run.', example: false })
+  readonly skipped: boolean;
+}
+
+/** POST and DELETE /schedule/{id}/skip: one upcoming fire time. */
+export class SkipFireTimeDto {
+  @ApiProperty({ format: 'date-time', description: 'The fire time, as next-runs lists it (an instant with an offset).', example: EXAMPLE_TIMES.nextRun })
+  @IsIsoInstant()
+  readonly scheduled_for: string;
 }
 
 export class NextRunsResponse {

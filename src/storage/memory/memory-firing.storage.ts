@@ -261,6 +261,7 @@ export class MemoryFiringStorage extends FiringStorage {
     this.keepBooks(schedule, decided.unfired, null, now);
     // A schedule its fire made done (max_runs) has no next fire; a one-off whose time has passed is done.
     schedule.nextRunAt = schedule.enabled ? decided.nextRunAt : null;
+    if (decided.skippedFireTimes) schedule.skippedFireTimes = decided.skippedFireTimes.map((d) => new Date(d));
     if (schedule.enabled && doneAfterClaim(schedule, false, decided.nextRunAt) === 'completed') {
       Object.assign(schedule, doneAs('completed'));
       schedule.version++;

@@ -44,15 +44,25 @@ export class BulkSql {
    */
   async advanceSchedules(
     em: EntityManager,
-    updates: Array<{ id: string; nextRunAt: Date | null; lastRunAt: Date | null; fired: boolean; stats: string; budgetExhaustedUntil: Date | null }>,
+    updates: Array<{
+      id: string;
+      nextRunAt: Date | null;
+      lastRunAt: Date | null;
+      fired: boolean;
+      stats: string;
+      budgetExhaustedUntil: Date | null;
+      /** JSON text of the skipped fire times still ahead; null: as they are. */
+      skippedFireTimes: string | null;
+    }>,
   ): Promise<void> {
     if (updates.length === 0) return;
     if (this.dialect.batchAsOneParam) {
       await em.query(
         `UPDATE schedules SET next_run_at = v.next_run_at, last_run_at = COALESCE(v.last_run_at, schedules.last_run_at),
-                fire_count = schedules.fire_count + v.fired, stats = v.stats, budget_exhausted_until = v.budget_exhausted_until
-           FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::integer[], $5::text[], $6::timestamptz[])
-             AS v(id, next_run_at, last_run_at, fired, stats, budget_exhausted_until)
+                fire_count = schedules.fire_count + v.fired, stats = v.stats, budget_exhausted_until = v.budget_exhausted_until,
+                skipped_fire_times = COALESCE(v.skipped, schedules.skipped_fire_times)
+           FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::integer[], $5::text[], $6::timestamptz[], $7::text[])
+             AS v(id, next_run_at, last_run_at, fired, stats, budget_exhausted_until, skipped)
           WHERE schedules.id = v.id`,
         [
           updates.map((u) => u.id),
@@ -61,6 +71,7 @@ export class BulkSql {
           updates.map((u) => (u.fired ? 1 : 0)),
           updates.map((u) => u.stats),
           updates.map((u) => this.dialect.param(u.budgetExhaustedUntil)),
+          updates.map((u) => u.skippedFireTimes),
         ],
       );
       return;
@@ -73,12 +84,14 @@ export class BulkSql {
         const last = this.dialect.timestampSlot(this.slot(params, u.lastRunAt));
         const stats = this.slot(params, u.stats);
         const exhausted = this.dialect.timestampSlot(this.slot(params, u.budgetExhaustedUntil));
-        return `(${id}, ${next}, ${last}, ${u.fired ? 1 : 0}, ${stats}, ${exhausted})`;
+        const skipped = this.slot(params, u.skippedFireTimes);
+        return `(${id}, ${next}, ${last}, ${u.fired ? 1 : 0}, ${stats}, ${exhausted}, ${skipped})`;
       });
       // VALUES columns are column1, column2, … in both PostgreSQL and SQLite.
       await em.query(
         `UPDATE schedules SET next_run_at = v.column2, last_run_at = COALESCE(v.column3, schedules.last_run_at),
-                fire_count = schedules.fire_count + v.column4, stats = v.column5, budget_exhausted_until = v.column6
+                fire_count = schedules.fire_count + v.column4, stats = v.column5, budget_exhausted_until = v.column6,
+                skipped_fire_times = COALESCE(v.column7, schedules.skipped_fire_times)
            FROM (VALUES ${tuples.join(', ')}) AS v WHERE schedules.id = v.column1`,
         params,
       );

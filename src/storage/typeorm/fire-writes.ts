@@ -36,6 +36,8 @@ export interface DecidedClaim {
   done: DoneReason | null;
   /** The schedule as claimed: its stats and budget, which the claim's runs move on (afterFireTime). */
   schedule: Schedule;
+  /** The skipped fire times still ahead (DueFirePlan.skippedFireTimes); undefined: as they are. */
+  skippedFireTimes?: Date[];
 }
 
 /** A claimed schedule's plan, its fire decided by the overlap policy against the schedule's activity. */
@@ -49,6 +51,7 @@ export function decidedClaim(plan: DueFirePlan, activity: ScheduleActivity, sche
     keepsMessage: false,
     done: doneAfterClaim(schedule, false, plan.nextRunAt),
     schedule,
+    skippedFireTimes: plan.skippedFireTimes,
   };
   if (!plan.fire) return claim;
   const decided = decideFire(plan.fire, activity, budgetBlocksUntil(schedule, plan.fire.run.scheduledFor));
@@ -116,6 +119,7 @@ export class FireWrites {
           fired: c.fire !== null,
           stats: statsToJson(books.stats),
           budgetExhaustedUntil: books.budgetExhaustedUntil,
+          skippedFireTimes: c.skippedFireTimes ? JSON.stringify(c.skippedFireTimes) : null,
         };
       }),
     );

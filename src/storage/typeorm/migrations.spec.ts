@@ -452,7 +452,8 @@ function describeUpgrades(dialect: SchemaDialect): void {
       const control = dialect.name === 'postgres' ? 'RunControlPostgres1765600000000' : 'RunControlSqlite1765600000000';
       const before = await migratedUpTo(database.config, { before: control });
       const schedule = aSchedule({ userId: 'upgraded' });
-      await insertRow(before, dialect.name, 'schedules', toScheduleRow(schedule));
+      const { skipped_fire_times, ...scheduleRow } = toScheduleRow(schedule);
+      await insertRow(before, dialect.name, 'schedules', scheduleRow);
       const run = fireWrite(schedule, new Date('2026-03-02T09:00:00.000Z'), 'cron').run;
       const { overrides, replay_of, ...oldRow } = toRunRow(run);
       await insertRow(before, dialect.name, 'runs', oldRow);
@@ -514,14 +515,14 @@ function scheduleRowBeforePause(
   schedule: Schedule,
 ): Omit<
   ScheduleRow,
-    | 'paused_reason' | 'pause_note' | 'pause_after_failures' | 'consecutive_failures' | 'max_runs' | 'fire_count' | 'budget' | 'budget_exhausted_until' | 'stats' | 'labels' | 'schedule_key' | 'fire_at' | 'every_seconds' | 'anchor_at' | 'jitter_seconds'
+    | 'paused_reason' | 'pause_note' | 'pause_after_failures' | 'consecutive_failures' | 'max_runs' | 'fire_count' | 'budget' | 'budget_exhausted_until' | 'stats' | 'labels' | 'schedule_key' | 'fire_at' | 'every_seconds' | 'anchor_at' | 'jitter_seconds' | 'skipped_fire_times'
 > {
   const { paused_reason, pause_note, pause_after_failures, consecutive_failures, max_runs, fire_count, ...row } = scheduleRowBeforeBudget(schedule);
   return row;
 }
 
 /** A schedule's row as the table was before budgets (no budget, budget_exhausted_until or stats, nor labels). */
-function scheduleRowBeforeBudget(schedule: Schedule): Omit<ScheduleRow, 'budget' | 'budget_exhausted_until' | 'stats' | 'labels' | 'schedule_key' | 'fire_at' | 'every_seconds' | 'anchor_at' | 'jitter_seconds'> {
+function scheduleRowBeforeBudget(schedule: Schedule): Omit<ScheduleRow, 'budget' | 'budget_exhausted_until' | 'stats' | 'labels' | 'schedule_key' | 'fire_at' | 'every_seconds' | 'anchor_at' | 'jitter_seconds' | 'skipped_fire_times'> {
   const { budget, budget_exhausted_until, stats, ...row } = scheduleRowBeforeFleet(schedule);
   return row;
 }
@@ -529,8 +530,8 @@ function scheduleRowBeforeBudget(schedule: Schedule): Omit<ScheduleRow, 'budget'
 /** A schedule's row as the table was before labels. */
 function scheduleRowBeforeFleet(
   schedule: Schedule,
-): Omit<ScheduleRow, 'labels' | 'schedule_key' | 'fire_at' | 'every_seconds' | 'anchor_at' | 'jitter_seconds'> {
-  const { labels, schedule_key, fire_at, every_seconds, anchor_at, jitter_seconds, ...row } = toScheduleRow(schedule);
+): Omit<ScheduleRow, 'labels' | 'schedule_key' | 'fire_at' | 'every_seconds' | 'anchor_at' | 'jitter_seconds' | 'skipped_fire_times'> {
+  const { labels, schedule_key, fire_at, every_seconds, anchor_at, jitter_seconds, skipped_fire_times, ...row } = toScheduleRow(schedule);
   return row;
 }
 

@@ -44,6 +44,8 @@ export interface ScheduleRow {
   /** JSON text of the Labels. */
   labels: string;
   schedule_key: string | null;
+  /** JSON text: the skipped fire times, ISO strings, earliest first. */
+  skipped_fire_times: string;
   created_at: Date;
   updated_at: Date;
   version: number;
@@ -100,6 +102,8 @@ export function scheduleEntity(dialect: SqlDialect): EntitySchema<ScheduleRow> {
       // The migration's DEFAULT (no labels) stays on the column.
       labels: { type: 'text', default: '{}' },
       schedule_key: { type: 'varchar', length: 128, nullable: true },
+      // The migration's DEFAULT (none skipped) stays on the column.
+      skipped_fire_times: { type: 'text', default: '[]' },
       created_at: { type: t.timestamp },
       updated_at: { type: t.timestamp },
       // As with catchup_window_seconds: the migration's DEFAULT (the version of existing rows) stays on the column.

@@ -1,7 +1,8 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * What a run fired differently from its schedule, and the run a replay fired again. Replays, like
+ * What a run fired differently from its schedule, the run a replay fired again, and the fire times
+ * a user skipped ahead (JSON text; none for existing schedules). Replays, like
  * manual runs, take no fire time: the one-run-per-fire-time key leaves them out.
  */
 export class RunControlPostgres1765600000000 implements MigrationInterface {
@@ -10,6 +11,7 @@ export class RunControlPostgres1765600000000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE runs ADD COLUMN overrides text`);
     await q.query(`ALTER TABLE runs ADD COLUMN replay_of varchar(64)`);
+    await q.query(`ALTER TABLE schedules ADD COLUMN skipped_fire_times text NOT NULL DEFAULT '[]'`);
     await q.query(`DROP INDEX runs_schedule_slot_uq`);
     await q.query(`CREATE UNIQUE INDEX runs_schedule_slot_uq ON runs (schedule_id, scheduled_for) WHERE trigger <> 'manual' AND trigger <> 'replay'`);
   }
@@ -19,6 +21,7 @@ export class RunControlPostgres1765600000000 implements MigrationInterface {
     await q.query(`UPDATE runs SET trigger = 'manual' WHERE trigger = 'replay'`);
     await q.query(`DROP INDEX runs_schedule_slot_uq`);
     await q.query(`CREATE UNIQUE INDEX runs_schedule_slot_uq ON runs (schedule_id, scheduled_for) WHERE trigger <> 'manual'`);
+    await q.query(`ALTER TABLE schedules DROP COLUMN skipped_fire_times`);
     await q.query(`ALTER TABLE runs DROP COLUMN replay_of`);
     await q.query(`ALTER TABLE runs DROP COLUMN overrides`);
   }
