@@ -234,6 +234,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the caller's runs across schedules
+         * @description Newest first (by scheduled_for), filtered by `schedule_id`, `status`, `trigger` and `since`; always by page (`limit`, 50 when not given, and `cursor`): e.g. `?status=failed&since=…` for what failed lately.
+         */
+        get: operations["RunsController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -3855,6 +3875,135 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "The service cannot reach its database right now; retry later.",
                      *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/skip"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    RunsController_list: {
+        parameters: {
+            query?: {
+                /** @description Page size (1–500). Without it the response holds every item and no `next_cursor`. */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page; needs `limit`. */
+                cursor?: string;
+                /** @description Only the runs of this schedule. */
+                schedule_id?: string;
+                /** @description Only runs with this status. */
+                status?: "pending" | "dispatched" | "running" | "succeeded" | "failed" | "timed_out" | "missed" | "skipped";
+                /** @description Only runs with this trigger. */
+                trigger?: "cron" | "manual" | "catchup" | "replay" | "backfill";
+                /** @description Only runs scheduled at or after this instant (ISO 8601 with an offset). */
+                since?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunListResponse"];
+                };
+            };
+            /** @description A malformed request: the `x-user-id` header was sent more than once. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The `x-user-id` header is missing, empty, longer than 256 characters or holds control characters. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:missing-user-id",
+                     *       "title": "Missing user identity",
+                     *       "status": 401,
+                     *       "detail": "The x-user-id header is required: 1 to 256 characters, no control characters.",
+                     *       "instance": "/runs"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A query parameter is invalid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:validation-failed",
+                     *       "title": "Validation failed",
+                     *       "status": 422,
+                     *       "detail": "limit: limit must not be less than 1",
+                     *       "instance": "/runs",
+                     *       "errors": [
+                     *         {
+                     *           "field": "limit",
+                     *           "message": "limit must not be less than 1"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller (its user, or its IP address while it has no valid identity) used up this minute's requests (RATE_LIMIT_PER_MINUTE); `Retry-After` says in how many seconds to try again. Every answer of a limited route carries the `RateLimit-*` headers. */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description Requests per minute allowed. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in this window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:rate-limited",
+                     *       "title": "Too many requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry in 37 s.",
+                     *       "instance": "/runs"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database is unavailable; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:storage-unavailable",
+                     *       "title": "Storage unavailable",
+                     *       "status": 503,
+                     *       "detail": "The service cannot reach its database right now; retry later.",
+                     *       "instance": "/runs"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["ProblemDetails"];

@@ -92,4 +92,25 @@ describeOnEveryBackend('runs under the user’s hand', (backend: BackendHandle) 
       problem(await call('POST', `/schedule/${id}/runs/${run.id}/replay`), 409);
     });
   });
+
+  describe('GET /runs', () => {
+    it("lists the caller's runs across schedules, newest first, by page, filtered; refuses a bad filter", async () => {
+      const first = await create();
+      const second = (await call('POST', '/schedule', aCreateBody({ overlap_policy: 'allow' }))).body.schedule_id;
+      for (const id of [first, second, second]) assert.equal((await call('POST', `/schedule/${id}/run`)).status, 202);
+      const page = await call('GET', '/runs?limit=2');
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      assert.deepEqual([page.body.runs.length, page.body.total], [2, 3]);
+      const rest = await call('GET', `/runs?limit=2&cursor=${encodeURIComponent(page.body.next_cursor)}`);
+      assert.deepEqual([rest.body.runs.length, rest.body.next_cursor], [1, null]);
+      assert.equal((await call('GET', `/runs?schedule_id=${second}&trigger=manual&status=succeeded&since=2020-01-01T00:00:00Z`)).body.total, 2);
+      assert.equal((await call('GET', '/runs?status=failed')).body.total, 0);
+      assert.equal((await call('GET', '/runs')).body.runs.length, 3);
+      for (const bad of ['status=broken', 'trigger=sometimes', 'since=yesterday', 'limit=0', 'limit=501', 'cursor=abc']) {
+        problem(await call('GET', `/runs?${bad}`), 422);
+      }
+      user = `user-${uuidv7()}`;
+      assert.equal((await call('GET', '/runs')).body.total, 0);
+    });
+  });
 });

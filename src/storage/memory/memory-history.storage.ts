@@ -1,7 +1,7 @@
 import type { Page, PageRequest } from '../../common/page.js';
 import type { Run, RunWithAttempts } from '../../domain/run.js';
-import { HistoryStorage, type SessionJson } from '../ports/history.storage.js';
-import { type MemoryStore, pageOf } from './memory-store.js';
+import { HistoryStorage, type RunFilter, type SessionJson } from '../ports/history.storage.js';
+import { byScheduledFor, type MemoryStore, pageOf } from './memory-store.js';
 import { toSessionJson } from './stored-session.js';
 
 export class MemoryHistoryStorage extends HistoryStorage {
@@ -22,6 +22,21 @@ export class MemoryHistoryStorage extends HistoryStorage {
 
   async pageRunsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Run>> {
     const { items, total, next } = pageOf(this.store.runsOf(userId, scheduleId), page, (r) => r.scheduledFor);
+    return { items: items.map((r) => structuredClone(r)), total, next };
+  }
+
+  async pageRunsOfUser(userId: string, filter: RunFilter, page: PageRequest): Promise<Page<Run>> {
+    const matching = [...this.store.runs.values()]
+      .filter(
+        (r) =>
+          r.userId === userId &&
+          (filter.scheduleId === undefined || r.scheduleId === filter.scheduleId) &&
+          (filter.status === undefined || r.status === filter.status) &&
+          (filter.trigger === undefined || r.trigger === filter.trigger) &&
+          (filter.since === undefined || r.scheduledFor >= filter.since),
+      )
+      .sort(byScheduledFor);
+    const { items, total, next } = pageOf(matching, page, (r) => r.scheduledFor);
     return { items: items.map((r) => structuredClone(r)), total, next };
   }
 

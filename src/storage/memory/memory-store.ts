@@ -43,7 +43,7 @@ function newestFirst<T extends { id: string }>(at: (item: T) => Date) {
   };
 }
 export const byCreatedAt = newestFirst<{ id: string; createdAt: Date }>((x) => x.createdAt);
-const byScheduledFor = newestFirst<Run>((r) => r.scheduledFor);
+export const byScheduledFor = newestFirst<Run>((r) => r.scheduledFor);
 
 /**
  * What the memory storage keeps, shared by its ports: every table as a map, and the writes more

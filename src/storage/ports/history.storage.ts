@@ -1,5 +1,13 @@
 import type { Page, PageRequest } from '../../common/page.js';
-import type { Run, RunWithAttempts } from '../../domain/run.js';
+import type { Run, RunStatus, RunTrigger, RunWithAttempts } from '../../domain/run.js';
+
+/** Which of a user's runs GET /runs lists. */
+export interface RunFilter {
+  scheduleId?: string;
+  status?: RunStatus;
+  trigger?: RunTrigger;
+  since?: Date;
+}
 import type { Session } from '../../domain/session.js';
 
 /**
@@ -37,6 +45,13 @@ export abstract class HistoryStorage {
 
   /** One page of listRunsBySchedule's order, by keyset (scheduled_for, id); `next` is the last item's. */
   abstract pageRunsBySchedule(userId: string, scheduleId: string, page: PageRequest): Promise<Page<Run>>;
+
+  /**
+   * The user's runs across their schedules that pass `filter` (each field given must match;
+   * `since`: scheduled at or after it), one page newest first by keyset (scheduled_for, id);
+   * `total` counts every match.
+   */
+  abstract pageRunsOfUser(userId: string, filter: RunFilter, page: PageRequest): Promise<Page<Run>>;
 
   /** The user's run of this schedule, with its delivery attempts oldest first; null when there is none. */
   abstract getRun(userId: string, scheduleId: string, runId: string): Promise<RunWithAttempts | null>;

@@ -1,7 +1,7 @@
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import type { KeysetPosition, Page, PageRequest } from '../../common/page.js';
 import type { Run, RunWithAttempts } from '../../domain/run.js';
-import { HistoryStorage, type SessionJson } from '../ports/history.storage.js';
+import { HistoryStorage, type RunFilter, type SessionJson } from '../ports/history.storage.js';
 import { toDispatchAttempt, toRun } from './entities/row.mapper.js';
 import { pageFromRows, type RawPageRow, sessionJsonFromRaw } from './session-queries.js';
 import type { TypeOrmContext } from './typeorm-context.js';
@@ -36,6 +36,19 @@ export class TypeOrmHistoryStorage extends HistoryStorage {
     const where = { user_id: userId, schedule_id: scheduleId };
     const query = this.db.runs().createQueryBuilder('r').where(where);
     const [rows, total] = await Promise.all([keysetPage(query, 'r.scheduled_for', 'r.id', page).getMany(), this.db.runs().countBy(where)]);
+    return pageFrom(rows.map(toRun), total, page.limit, (r) => r.scheduledFor);
+  }
+
+  async pageRunsOfUser(userId: string, filter: RunFilter, page: PageRequest): Promise<Page<Run>> {
+    const query = () => {
+      const q = this.db.runs().createQueryBuilder('r').where('r.user_id = :userId', { userId });
+      if (filter.scheduleId !== undefined) q.andWhere('r.schedule_id = :scheduleId', { scheduleId: filter.scheduleId });
+      if (filter.status !== undefined) q.andWhere('r.status = :status', { status: filter.status });
+      if (filter.trigger !== undefined) q.andWhere('r.trigger = :trigger', { trigger: filter.trigger });
+      if (filter.since !== undefined) q.andWhere('r.scheduled_for >= :since', { since: filter.since });
+      return q;
+    };
+    const [rows, total] = await Promise.all([keysetPage(query(), 'r.scheduled_for', 'r.id', page).getMany(), query().getCount()]);
     return pageFrom(rows.map(toRun), total, page.limit, (r) => r.scheduledFor);
   }
 

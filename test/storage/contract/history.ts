@@ -163,4 +163,32 @@ export function historyContract({ storage, newUser, fire, firedSession, created 
       assert.equal(await storage.history.getRun(schedule.userId, schedule.id, uuidv7()), null);
     });
   });
+
+  describe("a user's runs across schedules", () => {
+    it('lists them newest first by page, filtered by schedule, status, trigger and since, and never another user\'s', async () => {
+      const userId = newUser();
+      const [a, b] = [aSchedule({ userId }), aSchedule({ userId })];
+      for (const s of [a, b]) await storage.schedules.createSchedule(s);
+      const at = (minute: number) => new Date(Date.UTC(2026, 8, 1, 9, minute));
+      const runs = [
+        (await fire(fireWrite(a, at(0), 'manual'))).run,
+        (await fire(fireWrite(b, at(1), 'cron', at(1)))).run,
+        (await fire(fireWrite(a, at(2), 'cron', at(2)))).run,
+      ];
+      const other = aSchedule({ userId: newUser() });
+      await storage.schedules.createSchedule(other);
+      await fire(fireWrite(other, at(3), 'manual'));
+      const ids = async (filter: Parameters<typeof storage.history.pageRunsOfUser>[1]) =>
+        (await storage.history.pageRunsOfUser(userId, filter, { limit: 10 })).items.map((r) => r.id);
+      assert.deepEqual(await ids({}), [runs[2].id, runs[1].id, runs[0].id]);
+      assert.deepEqual(await ids({ scheduleId: a.id }), [runs[2].id, runs[0].id]);
+      assert.deepEqual(await ids({ trigger: 'cron' }), [runs[2].id, runs[1].id]);
+      assert.deepEqual(await ids({ status: 'succeeded', since: at(1) }), [runs[2].id, runs[1].id]);
+      assert.deepEqual(await ids({ status: 'failed' }), []);
+      const first = await storage.history.pageRunsOfUser(userId, {}, { limit: 2 });
+      assert.deepEqual([first.items.map((r) => r.id), first.total], [[runs[2].id, runs[1].id], 3]);
+      const rest = await storage.history.pageRunsOfUser(userId, {}, { limit: 2, after: first.next! });
+      assert.deepEqual([rest.items.map((r) => r.id), rest.next], [[runs[0].id], null]);
+    });
+  });
 }

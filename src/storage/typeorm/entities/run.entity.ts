@@ -64,6 +64,8 @@ export function runEntity(dialect: SqlDialect): EntitySchema<RunRow> {
         where: "trigger <> 'manual' AND trigger <> 'replay'",
       },
       { name: 'runs_user_schedule_time_idx', columns: ['user_id', 'schedule_id', 'scheduled_for', 'id'] },
+      // GET /runs: a user's runs across schedules, newest first.
+      { name: 'runs_user_time_idx', columns: ['user_id', 'scheduled_for', 'id'] },
       // Only active runs: what a fire's overlap policy looks at, and what the timeout scan ends.
       { name: 'runs_active_idx', columns: ['schedule_id', 'id'], where: ACTIVE_RUN },
       { name: 'runs_timeout_idx', columns: ['timeout_at', 'id'], where: ACTIVE_RUN },
