@@ -130,6 +130,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/schedule/{schedule_id}/runs/{run_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a run
+         * @description A run not yet delivered becomes `cancelled` and is never delivered; a `dispatched` or `running` one becomes `cancelled` and the agent runtime gets a signed `run.cancelled` webhook (through the outbox, retried like fires); a later status report for it is 409.
+         */
+        post: operations["ScheduleController_cancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/schedule/{schedule_id}/runs/{run_id}/replay": {
         parameters: {
             query?: never;
@@ -1281,7 +1301,7 @@ export interface components {
              * @example pending
              * @enum {string}
              */
-            status: "pending" | "dispatched" | "running" | "succeeded" | "failed" | "timed_out" | "missed" | "skipped";
+            status: "pending" | "dispatched" | "running" | "succeeded" | "failed" | "timed_out" | "missed" | "skipped" | "cancelled";
             /**
              * @description Why it failed, timed out, was missed or skipped.
              * @example null
@@ -1353,6 +1373,22 @@ export interface components {
             session_id: string;
             /** @description The run of this fire: `succeeded` without dispatch; `pending` with it (under `buffer_one`, waiting for the active run). */
             run: components["schemas"]["RunResponse"];
+        };
+        RunTransitionProblem: {
+            /** @description URI identifying the problem type; `about:blank` for plain HTTP errors. */
+            type: string;
+            title: string;
+            status: number;
+            detail: string;
+            /** @description The request path. */
+            instance?: string;
+            /** @description On validation errors: each bad field. */
+            errors?: components["schemas"]["FieldErrorResponse"][];
+            /**
+             * @description The final status the run already has.
+             * @enum {string}
+             */
+            current_status: "succeeded" | "failed" | "timed_out" | "missed" | "skipped" | "cancelled";
         };
         ScheduleConflictProblem: {
             /** @description URI identifying the problem type; `about:blank` for plain HTTP errors. */
@@ -1439,7 +1475,7 @@ export interface components {
              * @example pending
              * @enum {string}
              */
-            status: "pending" | "dispatched" | "running" | "succeeded" | "failed" | "timed_out" | "missed" | "skipped";
+            status: "pending" | "dispatched" | "running" | "succeeded" | "failed" | "timed_out" | "missed" | "skipped" | "cancelled";
             /**
              * @description Why it failed, timed out, was missed or skipped.
              * @example null
@@ -1572,22 +1608,6 @@ export interface components {
                  */
                 cost_usd?: number | null;
             } | null;
-        };
-        RunTransitionProblem: {
-            /** @description URI identifying the problem type; `about:blank` for plain HTTP errors. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance?: string;
-            /** @description On validation errors: each bad field. */
-            errors?: components["schemas"]["FieldErrorResponse"][];
-            /**
-             * @description The final status the run already has.
-             * @enum {string}
-             */
-            current_status: "succeeded" | "failed" | "timed_out" | "missed" | "skipped";
         };
         TextBlockDto: {
             /** @example Here is the summary of yesterday’s tickets: … */
@@ -3071,6 +3091,150 @@ export interface operations {
             };
         };
     };
+    ScheduleController_cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description ID of the schedule. */
+                schedule_id: string;
+                /** @description ID of the run to cancel. */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The run, cancelled. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunResponse"];
+                };
+            };
+            /** @description A malformed request: the `x-user-id` header was sent more than once. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The `x-user-id` header is missing, empty, longer than 256 characters or holds control characters. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:missing-user-id",
+                     *       "title": "Missing user identity",
+                     *       "status": 401,
+                     *       "detail": "The x-user-id header is required: 1 to 256 characters, no control characters.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/runs/019cad9a-3f20-7c1d-9b2e-51a2b3c4d5e6/cancel"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller has no such schedule, or it has no such run. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:run-not-found",
+                     *       "title": "Run not found",
+                     *       "status": 404,
+                     *       "detail": "Run 019cad9a-3f20-7c1d-9b2e-51a2b3c4d5e6 not found.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/runs/019cad9a-3f20-7c1d-9b2e-51a2b3c4d5e6/cancel"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The run has a final status already (`current_status`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "current_status": "succeeded",
+                     *       "type": "urn:schedule-service:problem:illegal-run-transition",
+                     *       "title": "Illegal run status transition",
+                     *       "status": 409,
+                     *       "detail": "Run 019cad9a-3f20-7c1d-9b2e-51a2b3c4d5e6 is already succeeded, a final status; it cannot become running.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/runs/019cad9a-3f20-7c1d-9b2e-51a2b3c4d5e6/cancel"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["RunTransitionProblem"];
+                };
+            };
+            /** @description A path parameter is not a possible id: empty, over 128 characters, or holding a control character. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller (its user, or its IP address while it has no valid identity) used up this minute's requests (RATE_LIMIT_PER_MINUTE); `Retry-After` says in how many seconds to try again. Every answer of a limited route carries the `RateLimit-*` headers. */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description Requests per minute allowed. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in this window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:rate-limited",
+                     *       "title": "Too many requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry in 37 s.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/runs/019cad9a-3f20-7c1d-9b2e-51a2b3c4d5e6/cancel"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database is unavailable; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:storage-unavailable",
+                     *       "title": "Storage unavailable",
+                     *       "status": 503,
+                     *       "detail": "The service cannot reach its database right now; retry later.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/runs/019cad9a-3f20-7c1d-9b2e-51a2b3c4d5e6/cancel"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
     ScheduleController_replay: {
         parameters: {
             query?: never;
@@ -3892,7 +4056,7 @@ export interface operations {
                 /** @description Only the runs of this schedule. */
                 schedule_id?: string;
                 /** @description Only runs with this status. */
-                status?: "pending" | "dispatched" | "running" | "succeeded" | "failed" | "timed_out" | "missed" | "skipped";
+                status?: "pending" | "dispatched" | "running" | "succeeded" | "failed" | "timed_out" | "missed" | "skipped" | "cancelled";
                 /** @description Only runs with this trigger. */
                 trigger?: "cron" | "manual" | "catchup" | "replay" | "backfill";
                 /** @description Only runs scheduled at or after this instant (ISO 8601 with an offset). */

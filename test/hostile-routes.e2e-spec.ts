@@ -74,6 +74,7 @@ const ROUTES: Route[] = [
   { method: 'POST', template: '/schedule/:schedule_id/run', auth: 'user' },
   { method: 'PUT', template: '/schedule/by-key/hostile-key', auth: 'user', body: () => aCreateBody() },
   { method: 'POST', template: '/schedule/:schedule_id/runs/:run_id/replay', auth: 'user' },
+  { method: 'POST', template: '/schedule/:schedule_id/runs/:run_id/cancel', auth: 'user' },
   { method: 'POST', template: '/schedule/:schedule_id/skip', auth: 'user', body: () => ({ scheduled_for: '2030-01-01T09:00:00Z' }) },
   { method: 'DELETE', template: '/schedule/:schedule_id/skip', auth: 'user', body: () => ({ scheduled_for: '2030-01-01T09:00:00Z' }) },
   { method: 'GET', template: '/runs', auth: 'user' },

@@ -124,6 +124,26 @@ describeOnEveryBackend(
       assert.deepEqual([byType.get('schedule.completed')?.data.schedule.id, byType.get('schedule.completed')?.data.schedule.data.paused_reason], [done, 'max_runs_reached']);
     });
 
+    it('tells the runtime of a run its user cancelled (run.cancelled, at its webhook URL); the runtime\'s later report is 409', async () => {
+      backend.clock.set('2026-04-04T10:00:00.000Z');
+      const id = await create({});
+      const runId = await run(id);
+      assert.equal((await report(runId, { status: 'running' })).status, 200);
+      const cancelled = await call('POST', `/schedule/${id}/runs/${runId}/cancel`);
+      assert.deepEqual([cancelled.status, cancelled.body.status], [200, 'cancelled']);
+      assert.equal(await deliverDue(), 1);
+      const [received] = receiver.received;
+      assert.equal(received.url, '/runtime/webhook');
+      const body = new Webhook(SECRET).verify(received.body, received.headers as Record<string, string>) as { type: string; data: { run: { id: string; status: string } } };
+      assert.deepEqual([body.type, body.data.run.id, body.data.run.status], ['run.cancelled', runId, 'cancelled']);
+      assert.equal((await report(runId, { status: 'succeeded' })).status, 409);
+      assert.equal((await call('POST', `/schedule/${id}/runs/${runId}/cancel`)).status, 409);
+      // One not yet delivered is cancelled without a word to the runtime.
+      const undelivered = await run(id);
+      assert.equal((await call('POST', `/schedule/${id}/runs/${undelivered}/cancel`)).status, 200);
+      assert.equal(await deliverDue(), 0);
+    });
+
     it('retries an event the receiver fails, at its time, with the same webhook-id; drops one it refuses for good', async () => {
       backend.clock.set('2026-04-03T10:00:00.000Z');
       const id = await create({ max_runs: 1 });

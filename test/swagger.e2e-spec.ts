@@ -119,7 +119,7 @@ describe('API documentation', () => {
     const operations = scheduleRoutes.flatMap(([path, methods]) =>
       Object.entries(methods).map(([method, op]) => ({ route: `${method.toUpperCase()} ${path}`, path, op })),
     );
-    assert.equal(operations.length, 15);
+    assert.equal(operations.length, 16);
     for (const { route, path, op } of operations) {
       const codes = Object.keys(op.responses);
       const success = codes.find((c) => c.startsWith('2'))!;
@@ -185,6 +185,7 @@ describe('API documentation', () => {
       'timed_out',
       'missed',
       'skipped',
+      'cancelled',
     ]);
     for (const field of ['finished_at', 'timeout_at']) assert.ok(run.properties[field], field);
     const attempt = resolve(run.properties.attempts.items!);

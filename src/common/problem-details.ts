@@ -35,7 +35,7 @@ export class ScheduleConflictProblem extends ProblemDetails {
 
 /** A 409 of a runtime's status report: the run already has a final status (IllegalRunTransition). */
 export class RunTransitionProblem extends ProblemDetails {
-  @ApiProperty({ description: 'The final status the run already has.', enum: ['succeeded', 'failed', 'timed_out', 'missed', 'skipped'] })
+  @ApiProperty({ description: 'The final status the run already has.', enum: ['succeeded', 'failed', 'timed_out', 'missed', 'skipped', 'cancelled'] })
   readonly current_status: string;
 }
 

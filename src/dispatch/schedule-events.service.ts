@@ -6,6 +6,7 @@ import { DispatchConfig } from '../config/app-config.js';
 import type { ClaimedScheduleEvent, ScheduleEventResult } from '../domain/schedule-event.js';
 import { Metrics } from '../metrics/metrics.js';
 import { DeliveryStorage } from '../storage/ports/delivery.storage.js';
+import { toRunResponse } from '../wire/run.response.js';
 import { toScheduleResponse } from '../wire/schedule.response.js';
 import { leaseMs } from './dispatcher.service.js';
 import { deliveryResult } from './retry-policy.js';
@@ -21,20 +22,21 @@ const EVENT_CONNECTIONS = 8;
  * with the schedule as the API returns it now, when the transition happened, and, for a budget,
  * when its period resets.
  */
-export function scheduleEventBody({ event, schedule }: ClaimedScheduleEvent, now: Date): string {
+export function scheduleEventBody({ event, schedule, run }: ClaimedScheduleEvent, now: Date): string {
   return JSON.stringify({
     type: event.type,
     timestamp: now.toISOString(),
     data: {
       schedule: toScheduleResponse(schedule, now),
       occurred_at: event.occurredAt.toISOString(),
-      resets_at: event.resetsAt?.toISOString() ?? null,
+      ...(event.type === 'run.cancelled' ? { run: run && toRunResponse(run) } : { resets_at: event.resetsAt?.toISOString() ?? null }),
     },
   });
 }
 
 /**
- * Delivers schedule events (README "Events") to EVENTS_URL (DISPATCH_URL when unset) as signed
+ * Delivers schedule events (README "Events") to EVENTS_URL (DISPATCH_URL when unset; `run.cancelled`
+ * to DISPATCH_URL, the runtime's) as signed
  * Standard Webhooks, `webhook-id` the event's id, retried like fires (DISPATCH_MAX_ATTEMPTS, the
  * same backoff and Retry-After); one that is refused for good, or runs out of attempts, is dropped
  * with a warning. It polls every pollIntervalMs where the dispatcher runs (DISPATCH_ENABLED):
@@ -46,6 +48,8 @@ export class ScheduleEventsService implements OnApplicationBootstrap, BeforeAppl
   private readonly logger = new Logger(ScheduleEventsService.name);
   private readonly throttle: LogThrottle;
   private readonly sender: WebhookSender;
+  /** `run.cancelled` goes to the runtime's webhook endpoint (DISPATCH_URL), not EVENTS_URL. */
+  private readonly runtimeSender: WebhookSender;
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<number> | null = null;
   private stopping = false;
@@ -58,6 +62,7 @@ export class ScheduleEventsService implements OnApplicationBootstrap, BeforeAppl
   ) {
     this.throttle = new LogThrottle(LOG_THROTTLE_INTERVAL_MS, () => this.clock.now().getTime());
     this.sender = new WebhookSender({ ...config, url: config.eventsUrl ?? config.url, connections: EVENT_CONNECTIONS });
+    this.runtimeSender = new WebhookSender({ ...config, connections: EVENT_CONNECTIONS });
   }
 
   onApplicationBootstrap(): void {
@@ -69,6 +74,7 @@ export class ScheduleEventsService implements OnApplicationBootstrap, BeforeAppl
     clearTimeout(this.timer);
     await this.round?.catch(() => undefined);
     await this.sender.close();
+    await this.runtimeSender.close();
   }
 
   /**
@@ -98,7 +104,8 @@ export class ScheduleEventsService implements OnApplicationBootstrap, BeforeAppl
 
   private async attempt(claimed: ClaimedScheduleEvent): Promise<ScheduleEventResult> {
     const { event } = claimed;
-    const sent = await this.sender.send(event.id, scheduleEventBody(claimed, this.clock.now()));
+    const sender = event.type === 'run.cancelled' ? this.runtimeSender : this.sender;
+    const sent = await sender.send(event.id, scheduleEventBody(claimed, this.clock.now()));
     const result = deliveryResult(sent.answer, claimed.attemptsMade, this.config.maxAttempts, this.clock.now());
     this.metrics.recordScheduleEvent(event.type, claimed.attemptsMade, result.outcome === 'delivered' || result.outcome === 'completed');
     switch (result.outcome) {

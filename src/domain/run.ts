@@ -26,11 +26,12 @@ export interface RunOverrides {
 /**
  * A run's lifecycle: `pending` (written by the fire, waiting for delivery) → `dispatched` (the
  * runtime accepted the webhook) → `running` → `succeeded` | `failed`; `timed_out` when no final
- * status came within the schedule's run timeout. `missed` and `skipped` are records of fire
+ * status came within the schedule's run timeout; `cancelled` when its user stopped it (POST
+ * /schedule/{id}/runs/{run_id}/cancel). `missed` and `skipped` are records of fire
  * times that did not fire (no session). In record-only mode (no dispatch) a fire is `succeeded`
  * at once.
  */
-export const RUN_STATUSES = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'timed_out', 'missed', 'skipped'] as const;
+export const RUN_STATUSES = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'timed_out', 'missed', 'skipped', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /**
@@ -95,6 +96,9 @@ export function runUsageFromWire(value: unknown): RunUsage | null {
   }
   return { inputTokens: input_tokens, outputTokens: output_tokens, costUsd: typeof cost_usd === 'number' ? cost_usd : null };
 }
+
+/** The error of a run its user cancelled. */
+export const CANCELLED_ERROR = 'cancelled by its user';
 
 /** A run's final status as its runtime reports it: with the error of a failure, and what it consumed. */
 export interface RunOutcome {

@@ -18,11 +18,11 @@ import type { FastifyReply } from 'fastify';
 import { CurrentUser, UserAuth } from '../auth/user-auth.decorator.js';
 import { encodeCursor } from '../common/cursor.js';
 import { PageQuery, pageRequestOf } from '../common/page-query.dto.js';
-import { ProblemDetails, ScheduleConflictProblem } from '../common/problem-details.js';
+import { ProblemDetails, RunTransitionProblem, ScheduleConflictProblem } from '../common/problem-details.js';
 import { ValidationFailed } from '../common/domain-errors.js';
 import { SCHEDULE_KEY } from '../domain/schedule.js';
 import { toLocalIso } from '../common/time.js';
-import { RunDetailResponse, RunListResponse, toRunDetailResponse, toRunResponse } from '../wire/run.response.js';
+import { RunDetailResponse, RunListResponse, RunResponse, toRunDetailResponse, toRunResponse } from '../wire/run.response.js';
 import { scheduleSessionsJson } from '../sessions/dto/session-json.response.js';
 import { ScheduleSessionsResponse } from '../wire/session.response.js';
 import { Clock } from '../common/clock.js';
@@ -278,6 +278,23 @@ export class ScheduleController {
   ): Promise<RunScheduleResponse> {
     const { sessionId, run } = await this.schedules.runNow(userId, scheduleId, runOverridesOf(body));
     return { session_id: sessionId, run: toRunResponse(run) };
+  }
+
+  @Post(':schedule_id/runs/:run_id/cancel')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Cancel a run',
+    description:
+      'A run not yet delivered becomes `cancelled` and is never delivered; a `dispatched` or `running` one becomes `cancelled` and the ' +
+      'agent runtime gets a signed `run.cancelled` webhook (through the outbox, retried like fires); a later status report for it is 409.',
+  })
+  @ScheduleIdParam()
+  @ApiParam({ name: 'run_id', description: 'ID of the run to cancel.' })
+  @ApiOkResponse({ type: RunResponse, description: 'The run, cancelled.' })
+  @ApiNotFoundResponse({ description: 'The caller has no such schedule, or it has no such run.', type: ProblemDetails, example: PROBLEM_EXAMPLES.runNotFound })
+  @ApiConflictResponse({ description: 'The run has a final status already (`current_status`).', type: RunTransitionProblem, example: PROBLEM_EXAMPLES.runAlreadyFinal })
+  async cancel(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string, @Param('run_id') runId: string): Promise<RunResponse> {
+    return toRunResponse(await this.schedules.cancelRun(userId, scheduleId, runId));
   }
 
   @Post(':schedule_id/runs/:run_id/replay')

@@ -4,6 +4,7 @@ import { Metrics } from '../metrics/metrics.js';
 import { v7 as uuidv7 } from 'uuid';
 import { Clock } from '../common/clock.js';
 import {
+  IllegalRunTransition,
   RunNotFound,
   ScheduleDisabled,
   ScheduleLimitReached,
@@ -16,6 +17,7 @@ import { SessionsService } from '../sessions/sessions.service.js';
 import type { Run, RunOverrides, RunWithAttempts } from '../domain/run.js';
 import type { Page, PageRequest } from '../common/page.js';
 import { HistoryStorage } from '../storage/ports/history.storage.js';
+import { DeliveryStorage } from '../storage/ports/delivery.storage.js';
 import { ScheduleStorage } from '../storage/ports/schedule.storage.js';
 import { fireIntervalProblem, nextFireAfter, upcomingFires } from '../firing/cron.js';
 import { SchedulerWakeUp } from '../firing/scheduler-wake-up.js';
@@ -44,6 +46,7 @@ export class SchedulesService {
   constructor(
     private readonly schedules: ScheduleStorage,
     private readonly history: HistoryStorage,
+    private readonly delivery: DeliveryStorage,
     private readonly sessions: SessionsService,
     private readonly clock: Clock,
     private readonly limits: LimitsConfig,
@@ -224,6 +227,17 @@ export class SchedulesService {
     const found = await this.history.getRun(userId, scheduleId, runId);
     if (!found) throw new RunNotFound(runId);
     return found;
+  }
+
+  /**
+   * Cancels one of the schedule's runs (DeliveryStorage.cancelRun): RunNotFound when it has no
+   * such run, IllegalRunTransition (409) when the run has a final status already.
+   */
+  async cancelRun(userId: string, scheduleId: string, runId: string): Promise<Run> {
+    const outcome = await this.delivery.cancelRun(userId, scheduleId, runId, this.clock.now());
+    if (outcome.status === 'not-found') throw new RunNotFound(runId);
+    if (outcome.status === 'final') throw new IllegalRunTransition(runId, outcome.run.status, 'cancelled');
+    return outcome.run;
   }
 
   /** The schedule's fire history, newest first: all of it, or one page. */

@@ -1,6 +1,7 @@
 import type { ClaimedDelivery, DeliveryRecord, DeliveryResult } from '../../domain/delivery.js';
 import { timeoutAfter } from '../../domain/fire.js';
 import {
+  CANCELLED_ERROR,
   type DispatchAttempt,
   isActiveRunStatus,
   isFinalRunStatus,
@@ -10,7 +11,8 @@ import {
 } from '../../domain/run.js';
 import type { ClaimedScheduleEvent, ScheduleEventResult } from '../../domain/schedule-event.js';
 import type { Session, SessionState } from '../../domain/session.js';
-import { DeliveryStorage, type OutboxBacklog, type RunReportOutcome } from '../ports/delivery.storage.js';
+import { DeliveryStorage, type OutboxBacklog, type RunCancelOutcome, type RunReportOutcome } from '../ports/delivery.storage.js';
+import { scheduleEvent } from '../../domain/schedule-event.js';
 import type { MemoryStore } from './memory-store.js';
 import { stateWithoutContext } from '../session-context.js';
 import { contextOf, fromStored, trimContext } from './stored-session.js';
@@ -96,6 +98,17 @@ export class MemoryDeliveryStorage extends DeliveryStorage {
     return fromStored(stored);
   }
 
+  async cancelRun(userId: string, scheduleId: string, runId: string, now: Date): Promise<RunCancelOutcome> {
+    const run = this.store.runs.get(runId);
+    if (!run || run.userId !== userId || run.scheduleId !== scheduleId || !this.store.schedules.has(scheduleId)) return { status: 'not-found' };
+    if (isFinalRunStatus(run.status)) return { status: 'final', run: structuredClone(run) };
+    const lease = this.store.outbox.get(runId)?.leaseUntil;
+    const runtimeMayHaveIt = run.status !== 'pending' || (lease != null && lease > now);
+    this.store.endRun(run, 'cancelled', CANCELLED_ERROR, now);
+    if (runtimeMayHaveIt) this.store.addEvents([scheduleEvent({ id: scheduleId, userId }, 'run.cancelled', now, null, runId)]);
+    return { status: 'cancelled', run: structuredClone(run) };
+  }
+
   async claimScheduleEvents(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedScheduleEvent[]> {
     const due = [...this.store.events.values()]
       .filter((e) => e.availableAt <= now && (!e.leaseUntil || e.leaseUntil <= now))
@@ -109,7 +122,8 @@ export class MemoryDeliveryStorage extends DeliveryStorage {
         continue;
       }
       stored.leaseUntil = new Date(leaseUntil);
-      claimed.push({ event: structuredClone(stored.event), schedule: structuredClone(schedule), attemptsMade: stored.attempts });
+      const run = stored.event.runId ? this.store.runs.get(stored.event.runId) : undefined;
+      claimed.push({ event: structuredClone(stored.event), schedule: structuredClone(schedule), run: run ? structuredClone(run) : null, attemptsMade: stored.attempts });
     }
     return claimed;
   }

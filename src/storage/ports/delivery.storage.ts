@@ -10,6 +10,9 @@ export type RunReportOutcome =
   | { status: 'illegal'; run: Run }
   | { status: 'not-found' };
 
+/** What DeliveryStorage.cancelRun did. */
+export type RunCancelOutcome = { status: 'cancelled' | 'final'; run: Run } | { status: 'not-found' };
+
 /** Outbox entries waiting for a dispatcher (see DeliveryStorage.outboxBacklog). */
 export interface OutboxBacklog {
   /** How many entries are deliverable at the instant asked about and not being delivered (not leased). */
@@ -84,6 +87,16 @@ export abstract class DeliveryStorage {
    * keeps them. Returns the session as stored afterwards, or null, writing nothing, when there is none.
    */
   abstract putSessionState(sessionId: string, state: SessionState, now: Date): Promise<Session | null>;
+
+  /**
+   * The user's cancel of a run of this schedule, in a transaction that holds the schedule: an
+   * active run ends `cancelled` (finishedAt `now`, error saying so) as endings do (its outbox entry
+   * goes, so an undelivered run is never delivered; the schedule's waiting run is released), and,
+   * when the runtime may have it (dispatched, running, or pending with its entry leased to a
+   * dispatcher), a `run.cancelled` event is written for the runtime. Returns the run as it is
+   * after, `final` (nothing written) when it had a final status already, or `not-found`.
+   */
+  abstract cancelRun(userId: string, scheduleId: string, runId: string, now: Date): Promise<RunCancelOutcome>;
 
   /**
    * Claims up to `limit` schedule events deliverable at `now` (available at or before `now`, not

@@ -28,6 +28,7 @@ export function toScheduleEventRow(e: ScheduleEvent): ScheduleEventRow {
     type: e.type,
     occurred_at: e.occurredAt,
     resets_at: e.resetsAt,
+    run_id: e.runId,
     available_at: e.occurredAt,
     attempts: 0,
     lease_until: null,
@@ -45,5 +46,6 @@ export function scheduleEventFromRaw(dialect: SqlDialect, r: RawScheduleEventRow
     type: r.type as ScheduleEventType,
     occurredAt: dialect.timestampFromRaw(r.occurred_at as Date | string),
     resetsAt: r.resets_at == null ? null : dialect.timestampFromRaw(r.resets_at as Date | string),
+    runId: (r.run_id as string | null) ?? null,
   };
 }

@@ -1,6 +1,7 @@
 import type { ClaimedDelivery, DeliveryRecord } from '../../domain/delivery.js';
 import { jsonTextBytes, keepNewestWithin, timeoutAfter } from '../../domain/fire.js';
 import {
+  CANCELLED_ERROR,
   isActiveRunStatus,
   isFinalRunStatus,
   type Run,
@@ -10,7 +11,8 @@ import {
 } from '../../domain/run.js';
 import type { ClaimedScheduleEvent, ScheduleEventResult } from '../../domain/schedule-event.js';
 import type { Session, SessionState } from '../../domain/session.js';
-import { DeliveryStorage, type OutboxBacklog, type RunReportOutcome } from '../ports/delivery.storage.js';
+import { DeliveryStorage, type OutboxBacklog, type RunCancelOutcome, type RunReportOutcome } from '../ports/delivery.storage.js';
+import { scheduleEvent } from '../../domain/schedule-event.js';
 import type { RunEnding } from './dispatch-sql.js';
 import {
   type RawRunRow,
@@ -141,6 +143,27 @@ export class TypeOrmDeliveryStorage extends DeliveryStorage {
     });
   }
 
+  async cancelRun(userId: string, scheduleId: string, runId: string, now: Date): Promise<RunCancelOutcome> {
+    const { dispatch, dialect } = this.db;
+    return this.db.transaction(async (em, ready) => {
+      const held = await dispatch.holdSchedules(em, [scheduleId], false);
+      const row = await this.db.runs(em).findOneBy({ id: runId, user_id: userId, schedule_id: scheduleId });
+      if (!row || held.length === 0) return { status: 'not-found' };
+      const run = toRun(row);
+      if (isFinalRunStatus(run.status)) return { status: 'final', run };
+      // Delivered, or being delivered: the runtime may have it, and is told.
+      const leased: Array<{ n: number | string }> = await em.query(
+        `SELECT count(*) AS n FROM outbox WHERE run_id = ${dialect.placeholder(1)} AND lease_until > ${dialect.placeholder(2)}`,
+        [runId, dialect.param(now)],
+      );
+      const runtimeMayHaveIt = run.status !== 'pending' || Number(Array.from(leased)[0].n) > 0;
+      const ending = { runId, scheduleId, status: 'cancelled' as const, error: CANCELLED_ERROR, usage: null };
+      if ((await dispatch.endRuns(em, [ending], held, now)) > 0) await ready();
+      if (runtimeMayHaveIt) await this.db.events.insert(em, [scheduleEvent({ id: scheduleId, userId }, 'run.cancelled', now, null, runId)]);
+      return { status: 'cancelled', run: { ...run, status: 'cancelled', error: CANCELLED_ERROR, finishedAt: now } };
+    });
+  }
+
   async putSessionState(sessionId: string, state: SessionState, now: Date): Promise<Session | null> {
     const { options } = this.db;
     return this.db.transaction(async (em) => {
@@ -177,9 +200,16 @@ export class TypeOrmDeliveryStorage extends DeliveryStorage {
       const scheduleRows = await dispatch.rowsByIds<RawScheduleRow>(em, 'schedules', rows.map((r) => r.schedule_id as string));
       const schedules = new Map(scheduleRows.map((row) => [row.id as string, scheduleFromRaw(dialect, row)]));
       const claimed = rows.filter((r) => schedules.has(r.schedule_id as string));
+      const runRows = await dispatch.rowsByIds<RawRunRow>(em, 'runs', claimed.flatMap((r) => (r.run_id ? [r.run_id as string] : [])));
+      const runs = new Map(runRows.map((row) => [row.id as string, runFromRaw(dialect, row)]));
       await dispatch.deleteWhereIn(em, 'schedule_events', 'id', rows.filter((r) => !schedules.has(r.schedule_id as string)).map((r) => r.id));
       await dispatch.leaseWhereIn(em, 'schedule_events', 'id', claimed.map((r) => r.id as string), leaseUntil);
-      return claimed.map((row) => ({ event: scheduleEventFromRaw(dialect, row), schedule: schedules.get(row.schedule_id as string)!, attemptsMade: Number(row.attempts) }));
+      return claimed.map((row) => ({
+        event: scheduleEventFromRaw(dialect, row),
+        schedule: schedules.get(row.schedule_id as string)!,
+        run: (row.run_id && runs.get(row.run_id as string)) || null,
+        attemptsMade: Number(row.attempts),
+      }));
     });
   }
 

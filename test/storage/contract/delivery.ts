@@ -11,7 +11,7 @@ import { storedSession } from '../../support/stored-sessions.js';
 import { anAttempt, assertNewestWithinBounds, at, compactBytes, CONTRACT_SESSION_MAX_BYTES, CONTRACT_SESSION_MAX_MESSAGES, type ContractContext, DAY, HOUR, MINUTE, reply, SECOND } from './contract-context.js';
 
 /** DeliveryStorage: the outbox the dispatcher claims, the attempts it records, and what the runtime reports back. */
-export function deliveryContract({ storage, newEra, fire, firedSession, created, dispatchFire, tryDispatchFire, deliverable, deliverableIds, runOf, recordAttempt, claimDispatched }: ContractContext): void {
+export function deliveryContract({ storage, newUser, newEra, fire, firedSession, created, dispatchFire, tryDispatchFire, deliverable, deliverableIds, runOf, recordAttempt, claimDispatched }: ContractContext): void {
   describe('delivery claims', () => {
     it('claims deliverable entries of every user earliest first, at most `limit`, with run, schedule and session', async () => {
       const e = newEra();
@@ -611,6 +611,48 @@ export function deliveryContract({ storage, newEra, fire, firedSession, created,
       const session = await firedSession(second);
       assert.deepEqual(session.state, { ...state, context: [...state.context, second.message] });
       assert.deepEqual(session.updatedAt, second.firedAt);
+    });
+  });
+
+  describe('cancel', () => {
+    const eventsOf = async (runId: string, now: Date) => {
+      const claimed = (await storage.delivery.claimScheduleEvents(now, 1000, now)).filter((e) => e.event.runId === runId);
+      await storage.delivery.recordScheduleEventAttempts(claimed.map((e) => ({ eventId: e.event.id, outcome: 'delivered' })));
+      return claimed;
+    };
+
+    it('cancels a run not yet delivered: never delivered, nothing told to the runtime', async () => {
+      const e = newEra();
+      const schedule = await created({ overlapPolicy: 'allow', nextRunAt: at(e, DAY) });
+      const { run } = await dispatchFire(schedule, at(e));
+      const cancelled = await storage.delivery.cancelRun(schedule.userId, schedule.id, run.id, at(e, SECOND));
+      assert.equal(cancelled.status, 'cancelled');
+      assert.deepEqual([(await runOf(run))?.status, (await runOf(run))?.finishedAt], ['cancelled', at(e, SECOND)]);
+      assert.deepEqual(await deliverableIds(at(e, MINUTE)), []);
+      assert.deepEqual(await eventsOf(run.id, at(e, MINUTE)), []);
+    });
+
+    it('cancels a dispatched run and tells the runtime once; a later report is refused; a final run is final', async () => {
+      const e = newEra();
+      const schedule = await created({ overlapPolicy: 'allow', nextRunAt: at(e, DAY) });
+      const { run } = await dispatchFire(schedule, at(e));
+      await recordAttempt(run.id, at(e, SECOND), 202, { outcome: 'delivered' });
+      assert.equal((await storage.delivery.cancelRun(schedule.userId, schedule.id, run.id, at(e, 2 * SECOND))).status, 'cancelled');
+      const events = await eventsOf(run.id, at(e, MINUTE));
+      assert.deepEqual(events.map((c) => [c.event.type, c.run?.id, c.run?.status]), [['run.cancelled', run.id, 'cancelled']]);
+      assert.equal((await storage.delivery.reportRunStatus(run.id, 'succeeded', null, at(e, 3 * SECOND))).status, 'illegal');
+      assert.equal((await storage.delivery.cancelRun(schedule.userId, schedule.id, run.id, at(e, 4 * SECOND))).status, 'final');
+      assert.deepEqual(await storage.delivery.cancelRun(newUser(), schedule.id, run.id, at(e, 4 * SECOND)), { status: 'not-found' });
+    });
+
+    it('releases the run waiting behind a cancelled one (buffer_one)', async () => {
+      const e = newEra();
+      const schedule = await created({ overlapPolicy: 'buffer_one', runTimeoutSeconds: 600, nextRunAt: at(e, DAY) });
+      const active = await dispatchFire(schedule, at(e));
+      const waiting = await dispatchFire(schedule, at(e, SECOND));
+      assert.deepEqual(await deliverableIds(at(e, 2 * SECOND)), [active.run.id]);
+      await storage.delivery.cancelRun(schedule.userId, schedule.id, active.run.id, at(e, 3 * SECOND));
+      assert.deepEqual(await deliverableIds(at(e, 4 * SECOND)), [waiting.run.id]);
     });
   });
 }

@@ -9,6 +9,7 @@ export interface ScheduleEventRow {
   type: string;
   occurred_at: Date;
   resets_at: Date | null;
+  run_id: string | null;
   /** When it may be delivered (next). */
   available_at: Date;
   /** Delivery attempts made so far. */
@@ -30,6 +31,7 @@ export function scheduleEventEntity(dialect: SqlDialect): EntitySchema<ScheduleE
       type: { type: 'varchar', length: 32 },
       occurred_at: { type: t.timestamp },
       resets_at: { type: t.timestamp, nullable: true },
+      run_id: { type: 'varchar', length: 64, nullable: true },
       available_at: { type: t.timestamp },
       attempts: { type: 'integer', default: 0 },
       lease_until: { type: t.timestamp, nullable: true },

@@ -13,6 +13,7 @@ export class RunControlPostgres1765600000000 implements MigrationInterface {
     await q.query(`ALTER TABLE runs ADD COLUMN replay_of varchar(64)`);
     await q.query(`ALTER TABLE schedules ADD COLUMN skipped_fire_times text NOT NULL DEFAULT '[]'`);
     await q.query(`CREATE INDEX runs_user_time_idx ON runs (user_id, scheduled_for, id)`);
+    await q.query(`ALTER TABLE schedule_events ADD COLUMN run_id varchar(64)`);
     await q.query(`DROP INDEX runs_schedule_slot_uq`);
     await q.query(`CREATE UNIQUE INDEX runs_schedule_slot_uq ON runs (schedule_id, scheduled_for) WHERE trigger <> 'manual' AND trigger <> 'replay'`);
   }
@@ -22,6 +23,7 @@ export class RunControlPostgres1765600000000 implements MigrationInterface {
     await q.query(`UPDATE runs SET trigger = 'manual' WHERE trigger = 'replay'`);
     await q.query(`DROP INDEX runs_schedule_slot_uq`);
     await q.query(`CREATE UNIQUE INDEX runs_schedule_slot_uq ON runs (schedule_id, scheduled_for) WHERE trigger <> 'manual'`);
+    await q.query(`ALTER TABLE schedule_events DROP COLUMN run_id`);
     await q.query(`DROP INDEX runs_user_time_idx`);
     await q.query(`ALTER TABLE schedules DROP COLUMN skipped_fire_times`);
     await q.query(`ALTER TABLE runs DROP COLUMN replay_of`);
