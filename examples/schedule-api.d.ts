@@ -130,6 +130,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/schedule/{schedule_id}/backfill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Backfill past fire times
+         * @description Fires each of the schedule's fire times in [`from`, `to`] that lies in the past and has no run yet, oldest first, as runs with `trigger: "backfill"` and `scheduled_for` the fire time; the overlap policy is ignored (they are explicit), the budget is not. At most 1000 a call (422 naming how many). `dry_run` lists them and writes nothing. Called again, it fires nothing twice.
+         */
+        post: operations["ScheduleController_backfill"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/schedule/{schedule_id}/runs/{run_id}/cancel": {
         parameters: {
             query?: never;
@@ -1373,6 +1393,54 @@ export interface components {
             session_id: string;
             /** @description The run of this fire: `succeeded` without dispatch; `pending` with it (under `buffer_one`, waiting for the active run). */
             run: components["schemas"]["RunResponse"];
+        };
+        BackfillDto: {
+            /**
+             * Format: date-time
+             * @description From this instant (inclusive).
+             * @example 2026-11-01T00:00:00Z
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description To this instant (inclusive); fire times not yet past are left to the schedule.
+             * @example 2026-11-07T00:00:00Z
+             */
+            to: string;
+            /**
+             * @description List the fire times it would fire, and write nothing. Omitted: `false`.
+             * @example false
+             */
+            dry_run?: boolean;
+        };
+        BackfillSlotResponse: {
+            /**
+             * Format: date-time
+             * @example 2026-11-02T01:00:00.000Z
+             */
+            scheduled_for: string;
+            /**
+             * @description `would_fire` (dry run), `fired` (its run is `run_id`), `taken` (it had a run meanwhile), `budget_exhausted` (not fired).
+             * @example fired
+             * @enum {string}
+             */
+            outcome: "would_fire" | "fired" | "taken" | "budget_exhausted";
+            /**
+             * @description The backfill run, when fired.
+             * @example null
+             */
+            run_id: string | null;
+        };
+        BackfillResponse: {
+            /** @example false */
+            dry_run: boolean;
+            /** @description The past fire times in the range that had no run, oldest first. */
+            slots: components["schemas"]["BackfillSlotResponse"][];
+            /**
+             * @description How many it fired.
+             * @example 6
+             */
+            fired: number;
         };
         RunTransitionProblem: {
             /** @description URI identifying the problem type; `about:blank` for plain HTTP errors. */
@@ -3084,6 +3152,150 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "The service cannot reach its database right now; retry later.",
                      *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/run"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    ScheduleController_backfill: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description ID of the schedule. */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BackfillDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackfillResponse"];
+                };
+            };
+            /** @description A malformed request: the body is not JSON text (or not UTF-8); or the `x-user-id` header was sent more than once. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The `x-user-id` header is missing, empty, longer than 256 characters or holds control characters. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:missing-user-id",
+                     *       "title": "Missing user identity",
+                     *       "status": 401,
+                     *       "detail": "The x-user-id header is required: 1 to 256 characters, no control characters.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/backfill"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller has no schedule with this ID. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:schedule-not-found",
+                     *       "title": "Schedule not found",
+                     *       "status": 404,
+                     *       "detail": "Schedule 019cad8f-ac00-78e8-bc16-57827067717c not found.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/backfill"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is over the limit for this route. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not `application/json` in UTF-8. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A field is invalid; `errors[]` names each one. Or a path parameter is not a possible id: empty, over 128 characters, or holding a control character. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller (its user, or its IP address while it has no valid identity) used up this minute's requests (RATE_LIMIT_PER_MINUTE); `Retry-After` says in how many seconds to try again. Every answer of a limited route carries the `RateLimit-*` headers. */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description Requests per minute allowed. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in this window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:rate-limited",
+                     *       "title": "Too many requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry in 37 s.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/backfill"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database is unavailable; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:storage-unavailable",
+                     *       "title": "Storage unavailable",
+                     *       "status": 503,
+                     *       "detail": "The service cannot reach its database right now; retry later.",
+                     *       "instance": "/schedule/019cad8f-ac00-78e8-bc16-57827067717c/backfill"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["ProblemDetails"];

@@ -142,6 +142,27 @@ describeOnEveryBackend('firing', (backend) => {
       assert.equal((await http().post(`/schedule/${id}/skip`).set('x-user-id', userId).send({ scheduled_for: late })).status, 422);
     });
 
+    it('backfills the past fire times in a range that have no run, once, oldest first; lists them on a dry run; bounds the range', async () => {
+      await startsIn('2027-07-01T00:30:00.000Z');
+      const id = await create({ cron_expression: '0 * * * *', timezone: 'UTC', overlap_policy: 'skip' });
+      const backfill = (body: Record<string, unknown>) => http().post(`/schedule/${id}/backfill`).set('x-user-id', userId).send(body);
+      const range = { from: '2027-06-30T20:00:00Z', to: '2027-07-01T12:00:00Z' };
+      const dry = await backfill({ ...range, dry_run: true });
+      assert.equal(dry.status, 200, JSON.stringify(dry.body));
+      const expected = ['2027-06-30T20:00:00.000Z', '2027-06-30T21:00:00.000Z', '2027-06-30T22:00:00.000Z', '2027-06-30T23:00:00.000Z', '2027-07-01T00:00:00.000Z'];
+      assert.deepEqual(dry.body.slots.map((s: { scheduled_for: string }) => s.scheduled_for), expected);
+      assert.equal((await runs(id)).total, 0);
+      const done = await backfill(range);
+      assert.deepEqual([done.body.fired, done.body.slots.map((s: { outcome: string }) => s.outcome)], [5, ['fired', 'fired', 'fired', 'fired', 'fired']]);
+      const history = (await runs(id)).runs.reverse();
+      assert.deepEqual(history.map((r: { trigger: string; scheduled_for: string }) => [r.trigger, r.scheduled_for]), expected.map((at) => ['backfill', at]));
+      assert.deepEqual((await backfill(range)).body, { dry_run: false, slots: [], fired: 0 });
+      const tooMany = await http().post(`/schedule/${await create({ cron_expression: '* * * * *', timezone: 'UTC' })}/backfill`).set('x-user-id', userId).send({ from: '2027-06-28T00:00:00Z', to: '2027-06-30T00:00:00Z' });
+      assert.equal(tooMany.status, 422);
+      assert.match(JSON.stringify(tooMany.body.errors), /holds 2881 past fire times/);
+      assert.equal((await backfill({ from: '2027-07-01T00:00:00Z', to: '2027-06-30T00:00:00Z' })).status, 422);
+    });
+
     it('jitters every fire time of a schedule by the same offset, which next-runs shows and the ticker fires at', async () => {
       await startsIn('2027-04-01T00:00:00.000Z');
       const id = await create({ cron_expression: '0 9 * * *', timezone: 'UTC', jitter_seconds: 600 });

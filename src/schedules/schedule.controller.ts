@@ -38,6 +38,7 @@ import {
   toScheduleResponse,
 } from '../wire/schedule.response.js';
 import { NextRunsQuery, NextRunsResponse, SkipFireTimeDto } from './dto/next-runs.dto.js';
+import { BackfillDto, BackfillResponse, MAX_BACKFILL_SLOTS } from './dto/backfill.dto.js';
 import { UpdateScheduleDto } from './dto/update-schedule.dto.js';
 import { ApiRateLimited, ApiStorageUnavailable, PROBLEM_EXAMPLES } from '../docs/problem-examples.js';
 import { scheduleEtag, versionsIfMatch } from './schedule-etag.js';
@@ -278,6 +279,23 @@ export class ScheduleController {
   ): Promise<RunScheduleResponse> {
     const { sessionId, run } = await this.schedules.runNow(userId, scheduleId, runOverridesOf(body));
     return { session_id: sessionId, run: toRunResponse(run) };
+  }
+
+  @Post(':schedule_id/backfill')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Backfill past fire times',
+    description:
+      "Fires each of the schedule's fire times in [`from`, `to`] that lies in the past and has no run yet, oldest first, as runs with " +
+      '`trigger: "backfill"` and `scheduled_for` the fire time; the overlap policy is ignored (they are explicit), the budget is not. At most ' +
+      `${MAX_BACKFILL_SLOTS} a call (422 naming how many). \`dry_run\` lists them and writes nothing. Called again, it fires nothing twice.`,
+  })
+  @ScheduleIdParam()
+  @ApiOkResponse({ type: BackfillResponse })
+  @NotFound()
+  @Invalid(PROBLEM_EXAMPLES.invalidSchedule)
+  async backfill(@CurrentUser() userId: string, @Param('schedule_id') scheduleId: string, @Body() dto: BackfillDto): Promise<BackfillResponse> {
+    return this.schedules.backfill(userId, scheduleId, new Date(dto.from), new Date(dto.to), dto.dry_run ?? false);
   }
 
   @Post(':schedule_id/runs/:run_id/cancel')

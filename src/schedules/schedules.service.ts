@@ -18,6 +18,8 @@ import type { Run, RunOverrides, RunWithAttempts } from '../domain/run.js';
 import type { Page, PageRequest } from '../common/page.js';
 import { HistoryStorage } from '../storage/ports/history.storage.js';
 import { DeliveryStorage } from '../storage/ports/delivery.storage.js';
+import { FiringStorage } from '../storage/ports/firing.storage.js';
+import { type BackfillResponse, MAX_BACKFILL_SLOTS } from './dto/backfill.dto.js';
 import { ScheduleStorage } from '../storage/ports/schedule.storage.js';
 import { fireIntervalProblem, nextFireAfter, upcomingFires } from '../firing/cron.js';
 import { SchedulerWakeUp } from '../firing/scheduler-wake-up.js';
@@ -47,6 +49,7 @@ export class SchedulesService {
     private readonly schedules: ScheduleStorage,
     private readonly history: HistoryStorage,
     private readonly delivery: DeliveryStorage,
+    private readonly firing: FiringStorage,
     private readonly sessions: SessionsService,
     private readonly clock: Clock,
     private readonly limits: LimitsConfig,
@@ -238,6 +241,42 @@ export class SchedulesService {
     if (outcome.status === 'not-found') throw new RunNotFound(runId);
     if (outcome.status === 'final') throw new IllegalRunTransition(runId, outcome.run.status, 'cancelled');
     return outcome.run;
+  }
+
+  /**
+   * Fires each of the schedule's past fire times in [from, to] that has no run yet, oldest first,
+   * as `backfill` runs for them (SessionsService.backfill: the overlap policy does not apply, the
+   * budget does); with `dryRun`, lists them and writes nothing. Only times before now and before the
+   * schedule's next planned fire count (those are the scheduler's). More than MAX_BACKFILL_SLOTS in
+   * the range is ValidationFailed naming how many. Called again, it fires nothing twice.
+   */
+  async backfill(userId: string, scheduleId: string, from: Date, to: Date, dryRun: boolean): Promise<BackfillResponse> {
+    const schedule = await this.get(userId, scheduleId);
+    const now = this.clock.now();
+    if (from > to) throw new ValidationFailed([{ field: 'to', message: 'to must not be before from' }]);
+    const end = Math.min(to.getTime(), now.getTime() - 1, (schedule.nextRunAt ?? now).getTime() - 1);
+    // A disabled schedule has fire times all the same: the ones it would have had.
+    const timing = { ...schedule, enabled: true };
+    const slots: Date[] = [];
+    const COUNT_AT_MOST = 100_000;
+    for (let at = nextFireAfter(timing, new Date(from.getTime() - 1)); at && at.getTime() <= end && slots.length < COUNT_AT_MOST; at = nextFireAfter(timing, at)) slots.push(at);
+    if (slots.length > MAX_BACKFILL_SLOTS) {
+      const count = slots.length >= COUNT_AT_MOST ? `more than ${COUNT_AT_MOST}` : String(slots.length);
+      throw new ValidationFailed([{ field: 'from', message: `[from, to] holds ${count} past fire times; one backfill fires at most ${MAX_BACKFILL_SLOTS}` }]);
+    }
+    const taken = await this.firing.takenFireTimes(userId, scheduleId, slots);
+    const open = slots.filter((at) => !taken.has(at.getTime()));
+    if (dryRun) return { dry_run: true, slots: open.map((at) => ({ scheduled_for: at.toISOString(), outcome: 'would_fire', run_id: null })), fired: 0 };
+    const done: BackfillResponse['slots'] = [];
+    for (const slot of open) {
+      const outcome = await this.sessions.backfill(schedule, this.clock.now(), slot);
+      done.push({
+        scheduled_for: slot.toISOString(),
+        outcome: outcome.status === 'budget-exhausted' ? 'budget_exhausted' : outcome.status,
+        run_id: outcome.status === 'fired' ? outcome.run.id : null,
+      });
+    }
+    return { dry_run: false, slots: done, fired: done.filter((s) => s.outcome === 'fired').length };
   }
 
   /** The schedule's fire history, newest first: all of it, or one page. */

@@ -57,6 +57,33 @@ export class SessionsService {
         throw new BudgetExhausted(schedule.id, outcome.resetsAt);
       case 'not-found':
         throw new ScheduleNotFound(schedule.id);
+      case 'taken':
+        throw new Error('unreachable: a manual run or a replay takes no fire time');
+    }
+  }
+
+  /**
+   * A backfill of one past fire time `slot`: fired now as a `backfill` run for it, whatever the
+   * overlap policy (it was asked for explicitly), under the budget. `taken` when the time has a
+   * run already (nothing written), `budget-exhausted` when the budget's period is.
+   */
+  async backfill(schedule: Schedule, firedAt: Date, slot: Date): Promise<{ status: 'fired'; run: Run } | { status: 'taken' | 'budget-exhausted' }> {
+    const write = fireWrite(schedule, firedAt, 'backfill', slot, this.dispatch.dispatching);
+    if (write.dispatch) write.dispatch = { ...write.dispatch, overlapPolicy: 'allow' };
+    const outcome = await this.firing.recordFire(write);
+    switch (outcome.status) {
+      case 'fired':
+        this.metrics.recordFire('backfill', outcome.run.status);
+        return { status: 'fired', run: outcome.run };
+      case 'taken':
+        return { status: 'taken' };
+      case 'budget-exhausted':
+        this.metrics.recordSkip('backfill', 'budget_exhausted');
+        return { status: 'budget-exhausted' };
+      case 'busy':
+        throw new Error('unreachable: a backfill fires whatever is active');
+      case 'not-found':
+        throw new ScheduleNotFound(schedule.id);
     }
   }
 }

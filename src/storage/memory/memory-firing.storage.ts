@@ -11,13 +11,13 @@ import {
   statefulSessionId,
   timedOutError,
 } from '../../domain/fire.js';
-import { isActiveRunStatus, type Run } from '../../domain/run.js';
+import { isActiveRunStatus, type Run, takesFireTime } from '../../domain/run.js';
 import { doneAfterClaim, doneAs, MAX_RUNS_REACHED, maxRunsReached, type Schedule } from '../../domain/schedule.js';
 import { scheduleEvent } from '../../domain/schedule-event.js';
 import { afterFireTime, budgetBlocksUntil } from '../../domain/schedule-stats.js';
 import type { HandOffReservation } from '../dispatch-hand-off.js';
 import { type DueBacklog, FiringStorage, type RecordFireOutcome } from '../ports/firing.storage.js';
-import type { MemoryStore } from './memory-store.js';
+import { type MemoryStore, slotOf } from './memory-store.js';
 import { appendMessage, type StoredSession, toStored } from './stored-session.js';
 
 export class MemoryFiringStorage extends FiringStorage {
@@ -29,6 +29,7 @@ export class MemoryFiringStorage extends FiringStorage {
     const { userId, sourceScheduleId } = fire.session;
     const schedule = sourceScheduleId ? this.store.ownSchedule(userId, sourceScheduleId) : undefined;
     if (!schedule) return { status: 'not-found' };
+    if (takesFireTime(fire.run.trigger) && this.store.scheduledRunSlots.has(slotOf(fire.run))) return { status: 'taken' };
     const decided = this.decide(schedule, fire);
     // A manual fire the policy or the budget skips is refused: nothing of it is recorded.
     if (decided.kind === 'skip') {
@@ -43,6 +44,11 @@ export class MemoryFiringStorage extends FiringStorage {
       handing.reservation?.cancel();
       throw error;
     }
+  }
+
+  async takenFireTimes(userId: string, scheduleId: string, times: readonly Date[]): Promise<Set<number>> {
+    if (!this.store.ownSchedule(userId, scheduleId)) return new Set();
+    return new Set(times.filter((at) => this.store.scheduledRunSlots.has(slotOf({ scheduleId, scheduledFor: at }))).map((at) => at.getTime()));
   }
 
   async claimDueSchedules(now: Date, limit: number, plan: (schedule: Schedule) => DueFirePlan): Promise<ClaimOutcome[]> {

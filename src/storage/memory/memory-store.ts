@@ -168,7 +168,7 @@ export class MemoryStore {
   }
 }
 
-function slotOf(run: Run): string {
+export function slotOf(run: Pick<Run, 'scheduleId' | 'scheduledFor'>): string {
   return `${run.scheduleId} ${run.scheduledFor.toISOString()}`;
 }
 

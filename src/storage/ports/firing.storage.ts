@@ -10,6 +10,8 @@ export type RecordFireOutcome =
   | { status: 'busy'; blockingRunId: string }
   /** The schedule's budget is exhausted for the period of the fire: nothing was written; the period resets at `resetsAt`. */
   | { status: 'budget-exhausted'; resetsAt: Date }
+  /** A fire that takes its fire time (a backfill, see takesFireTime) whose time has a run already: nothing was written. */
+  | { status: 'taken' }
   | { status: 'not-found' };
 
 /** Schedules that are due and not yet claimed (see FiringStorage.dueBacklog). */
@@ -50,11 +52,18 @@ export abstract class FiringStorage {
    * (StorageOptions): an append past either drops the oldest in the same write, keeping the newest
    * (the appended message always, even alone over the byte bound).
    *
+   * A fire whose run takes its fire time (a backfill) whose time has such a run already answers
+   * `taken`, writing nothing (checked while the schedule is held, so that concurrent backfills of
+   * one time write it once).
+   *
    * Returns `fired` with the session's id and the run as written (nothing is read back: a stateful
    * session may be large), `busy`, or `not-found`, writing nothing, when the schedule
    * (`session.sourceScheduleId` of `session.userId`) no longer exists.
    */
   abstract recordFire(fire: FireWrite): Promise<RecordFireOutcome>;
+
+  /** Of these fire times of the user's schedule, those that have a run that takes its fire time (see takesFireTime), as epoch ms. */
+  abstract takenFireTimes(userId: string, scheduleId: string, times: readonly Date[]): Promise<Set<number>>;
 
   /**
    * Claims up to `limit` schedules whose `nextRunAt` is at or before `now` (earliest first) and,

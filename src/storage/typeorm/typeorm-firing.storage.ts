@@ -1,4 +1,6 @@
-import { IsNull } from 'typeorm';
+import { type EntityManager, IsNull } from 'typeorm';
+import { takesFireTime } from '../../domain/run.js';
+import { ROWS_PER_STATEMENT } from './bulk-sql.js';
 import {
   type ClaimOutcome,
   decideFire,
@@ -38,6 +40,7 @@ export class TypeOrmFiringStorage extends FiringStorage {
       // and the endings of its runs, which release a waiting run (see DispatchSql.endRuns).
       const row = await this.db.holdSchedule(em, userId, sourceScheduleId);
       if (!row) return { status: 'not-found' };
+      if (takesFireTime(fire.run.trigger) && (await this.takenIn(em, sourceScheduleId, [fire.run.scheduledFor])).size > 0) return { status: 'taken' };
       const stored = toSchedule(row);
       const budgetBlocks = budgetBlocksUntil(stored, fire.run.scheduledFor);
       const activity =
@@ -87,6 +90,29 @@ export class TypeOrmFiringStorage extends FiringStorage {
     });
     (reservation as HandOffReservation | null)?.settle(handed);
     return outcome;
+  }
+
+  async takenFireTimes(userId: string, scheduleId: string, times: readonly Date[]): Promise<Set<number>> {
+    if (times.length === 0) return new Set();
+    return this.takenIn(this.db.dataSource.manager, scheduleId, times, userId);
+  }
+
+  /** Of these fire times of the schedule, those with a run that takes its fire time (the unique key's runs). */
+  private async takenIn(em: EntityManager, scheduleId: string, times: readonly Date[], userId?: string): Promise<Set<number>> {
+    const { dialect, bulk } = this.db;
+    const taken = new Set<number>();
+    for (let i = 0; i < times.length; i += ROWS_PER_STATEMENT) {
+      const params: unknown[] = [scheduleId];
+      const list = bulk.list(params, times.slice(i, i + ROWS_PER_STATEMENT));
+      const owner = userId === undefined ? '' : ` AND user_id = ${bulk.slot(params, userId)}`;
+      const rows: Array<{ scheduled_for: Date | string }> = await em.query(
+        `SELECT scheduled_for FROM runs WHERE schedule_id = ${dialect.placeholder(1)}${owner} AND scheduled_for IN ${list}
+            AND trigger <> 'manual' AND trigger <> 'replay'`,
+        params,
+      );
+      for (const row of Array.from(rows)) taken.add(dialect.timestampFromRaw(row.scheduled_for).getTime());
+    }
+    return taken;
   }
 
   async claimDueSchedules(now: Date, limit: number, plan: (schedule: Schedule) => DueFirePlan): Promise<ClaimOutcome[]> {

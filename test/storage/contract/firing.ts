@@ -263,7 +263,7 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
       const slot = new Date('2026-05-08T09:00:00.000Z');
       await storage.firing.recordFire(fireWrite(schedule, slot, 'cron', slot));
       const again = fireWrite(schedule, new Date(slot.getTime() + 5), 'catchup', slot);
-      await assert.rejects(storage.firing.recordFire(again));
+      assert.deepEqual(await storage.firing.recordFire(again), { status: 'taken' });
       assert.equal(await storedSession(storage.history, schedule, again.session.id), null);
       assert.equal((await storage.history.listRunsBySchedule(schedule.userId, schedule.id)).length, 1);
       // Manual runs are not constrained.
@@ -302,6 +302,19 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
       const events = (await storage.delivery.claimScheduleEvents(now, 1000, now)).filter((e) => [fired.id, missed.id].includes(e.event.scheduleId));
       assert.deepEqual(events.map((e) => e.event.type), ['schedule.completed', 'schedule.completed']);
       await storage.delivery.recordScheduleEventAttempts(events.map((e) => ({ eventId: e.event.id, outcome: 'delivered' })));
+    });
+
+    it('writes a backfill for a fire time once: a second is taken, writing nothing; and says which times are taken', async () => {
+      const e = newEra();
+      const schedule = due(newUser(), at(e, DAY));
+      await storage.schedules.createSchedule(schedule);
+      const slot = at(e, HOUR);
+      const first = fireWrite(schedule, at(e, 2 * HOUR), 'backfill', slot);
+      assert.equal((await storage.firing.recordFire(first)).status, 'fired');
+      assert.deepEqual(await storage.firing.recordFire(fireWrite(schedule, at(e, 2 * HOUR), 'backfill', slot)), { status: 'taken' });
+      assert.deepEqual([...(await storage.firing.takenFireTimes(schedule.userId, schedule.id, [slot, at(e, 3 * HOUR)]))], [slot.getTime()]);
+      assert.deepEqual([...(await storage.firing.takenFireTimes(newUser(), schedule.id, [slot]))], []);
+      assert.equal((await storage.history.listRunsBySchedule(schedule.userId, schedule.id)).length, 1);
     });
 
     it('claims due schedules earliest first, at most `limit`, and writes each plan', async () => {
