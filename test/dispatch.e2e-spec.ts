@@ -278,6 +278,27 @@ describeOnEveryBackend(
       assert.equal(failed.attempts[0].status_code, 400);
     });
 
+    it('redrives a run whose delivery gave up: pending again, delivered anew with the same webhook-id; refuses the others', async () => {
+      const fired = await fire();
+      receiver.answer({ status: 400 }, { status: 202 });
+      assert.equal(await drain(), 1);
+      assert.equal((await run(fired)).status, 'failed');
+      const other = await fire();
+      const redrive = (runIds: string[], userId = fired.userId) => http().post('/runs/redrive').set('x-user-id', userId).send({ run_ids: runIds });
+      const answer = await redrive([fired.runId, other.runId, 'no-such-run']);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.deepEqual(answer.body, { taken: [fired.runId], refused: [{ run_id: other.runId, reason: 'not-found' }, { run_id: 'no-such-run', reason: 'not-found' }] });
+      assert.equal((await run(fired)).status, 'pending');
+      assert.equal(await drain(), 2);
+      const redriven = await run(fired);
+      assert.deepEqual([redriven.status, redriven.error, redriven.attempts.map((a: { status_code: number }) => a.status_code)], ['dispatched', null, [400, 202]]);
+      const ids = receiver.requests.map((r) => r.headers['webhook-id']);
+      assert.deepEqual([ids[0], ids.filter((id) => id === fired.runId).length], [fired.runId, 2]);
+      // Delivered now: not given up, so not taken again.
+      assert.deepEqual((await redrive([fired.runId])).body, { taken: [], refused: [{ run_id: fired.runId, reason: 'not-given-up' }] });
+      assert.equal((await redrive([])).status, 422);
+    });
+
     it('a redirect is not followed: the run fails', async () => {
       const fired = await fire();
       receiver.answer({ status: 302, headers: { location: '/elsewhere' } });

@@ -78,6 +78,7 @@ const ROUTES: Route[] = [
   { method: 'POST', template: '/schedule/:schedule_id/skip', auth: 'user', body: () => ({ scheduled_for: '2030-01-01T09:00:00Z' }) },
   { method: 'DELETE', template: '/schedule/:schedule_id/skip', auth: 'user', body: () => ({ scheduled_for: '2030-01-01T09:00:00Z' }) },
   { method: 'GET', template: '/runs', auth: 'user' },
+  { method: 'POST', template: '/runs/redrive', auth: 'user', body: (ids) => ({ run_ids: [ids.runId] }) },
   { method: 'POST', template: '/schedule/:schedule_id/backfill', auth: 'user', body: () => ({ from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', dry_run: true }) },
   { method: 'POST', template: '/schedule/bulk', auth: 'user', body: (ids) => ({ action: 'resume', ids: [ids.scheduleId] }) },
   { method: 'GET', template: '/schedule/:schedule_id/runs', auth: 'user' },

@@ -149,6 +149,7 @@ describe('fireWrite', () => {
       usage: null,
       overrides: null,
       replayOf: null,
+      gaveUp: false,
     });
     assert.match(run.id, UUID_V7);
     assert.notEqual(run.id, session.id);
@@ -293,6 +294,7 @@ describe('unfiredRun', () => {
       usage: null,
       overrides: null,
       replayOf: null,
+      gaveUp: false,
     });
     assert.match(run.id, UUID_V7);
   });

@@ -201,6 +201,7 @@ export function fireWrite(
     usage: null,
     overrides: overrides && structuredClone(overrides),
     replayOf: asked.replayOf ?? null,
+    gaveUp: false,
   };
   const dispatch = dispatching ? { overlapPolicy: schedule.overlapPolicy, runTimeoutSeconds: schedule.runTimeoutSeconds } : null;
   return { session, stateful: schedule.stateful, message, firedAt, run, dispatch };
@@ -315,5 +316,6 @@ export function unfiredRun(schedule: Schedule, scheduledFor: Date, status: 'miss
     usage: null,
     overrides: null,
     replayOf: null,
+    gaveUp: false,
   };
 }

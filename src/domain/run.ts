@@ -141,6 +141,8 @@ export interface Run {
   overrides: RunOverrides | null;
   /** The run a `replay` fired again; null for the others. */
   replayOf: string | null;
+  /** Failed because its delivery gave up (the runtime never had it): what POST /runs/redrive delivers again. */
+  gaveUp: boolean;
 }
 
 /** One try at delivering a run's webhook. */

@@ -112,6 +112,7 @@ describe('planDueFire', () => {
         usage: null,
         overrides: null,
         replayOf: null,
+        gaveUp: false,
       })),
     );
     assert.equal(new Set(plan.unfired.map((r) => r.id)).size, 3);

@@ -1,4 +1,4 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Post, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { CurrentUser, UserAuth } from '../auth/user-auth.decorator.js';
 import { encodeCursor } from '../common/cursor.js';
@@ -8,6 +8,9 @@ import { ApiRateLimited, ApiStorageUnavailable, PROBLEM_EXAMPLES } from '../docs
 import { HistoryStorage } from '../storage/ports/history.storage.js';
 import { RunListResponse, toRunResponse } from '../wire/run.response.js';
 import { ListRunsQuery } from './dto/list-runs.query.js';
+import { MAX_REDRIVE_RUNS, RedriveDto, RedriveResponse } from './dto/redrive.dto.js';
+import { Clock } from '../common/clock.js';
+import { DeliveryStorage } from '../storage/ports/delivery.storage.js';
 
 /** A page of GET /runs when `limit` is not given: the list is across every schedule, so it is always paged. */
 export const DEFAULT_RUNS_PAGE = 50;
@@ -19,7 +22,32 @@ export const DEFAULT_RUNS_PAGE = 50;
 @ApiStorageUnavailable()
 @Controller('runs')
 export class RunsController {
-  constructor(private readonly history: HistoryStorage) {}
+  constructor(
+    private readonly history: HistoryStorage,
+    private readonly delivery: DeliveryStorage,
+    private readonly clock: Clock,
+  ) {}
+
+  @Post('redrive')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Deliver again runs whose delivery gave up',
+    description:
+      `Each of the caller's runs that failed because its delivery gave up becomes \`pending\` again and is delivered anew, a fresh ` +
+      `series of attempts on the same run (the same \`webhook-id\`); at most ${MAX_REDRIVE_RUNS} a call. The answer says which were taken, and why any were not.`,
+  })
+  @ApiOkResponse({ type: RedriveResponse })
+  @ApiUnprocessableEntityResponse({ description: '`run_ids` is missing, empty or too long.', type: ProblemDetails, example: PROBLEM_EXAMPLES.invalidPage })
+  async redrive(@CurrentUser() userId: string, @Body() dto: RedriveDto): Promise<RedriveResponse> {
+    const outcomes = await this.delivery.redriveRuns(userId, dto.run_ids, this.clock.now());
+    const taken: string[] = [];
+    const refused: RedriveResponse['refused'] = [];
+    for (const [runId, outcome] of outcomes) {
+      if (outcome === 'taken') taken.push(runId);
+      else refused.push({ run_id: runId, reason: outcome });
+    }
+    return { taken, refused };
+  }
 
   @Get()
   @ApiOperation({

@@ -98,6 +98,27 @@ export class MemoryDeliveryStorage extends DeliveryStorage {
     return fromStored(stored);
   }
 
+  async redriveRuns(userId: string, runIds: readonly string[], now: Date): Promise<Map<string, 'taken' | 'not-found' | 'not-given-up'>> {
+    const outcomes = new Map<string, 'taken' | 'not-found' | 'not-given-up'>();
+    for (const runId of new Set(runIds)) {
+      const run = this.store.runs.get(runId);
+      const schedule = run && this.store.schedules.get(run.scheduleId);
+      if (!run || run.userId !== userId || !schedule) {
+        outcomes.set(runId, 'not-found');
+        continue;
+      }
+      if (run.status !== 'failed' || !run.gaveUp) {
+        outcomes.set(runId, 'not-given-up');
+        continue;
+      }
+      Object.assign(run, { status: 'pending', error: null, finishedAt: null, timeoutAt: timeoutAfter(now, schedule.runTimeoutSeconds), gaveUp: false });
+      this.store.outbox.set(runId, { runId, scheduleId: run.scheduleId, availableAt: new Date(now), attempts: 0, leaseUntil: null, pendingMessage: null });
+      this.store.handOff.ready();
+      outcomes.set(runId, 'taken');
+    }
+    return outcomes;
+  }
+
   async cancelRun(userId: string, scheduleId: string, runId: string, now: Date): Promise<RunCancelOutcome> {
     const run = this.store.runs.get(runId);
     if (!run || run.userId !== userId || run.scheduleId !== scheduleId || !this.store.schedules.has(scheduleId)) return { status: 'not-found' };
@@ -170,7 +191,10 @@ export class MemoryDeliveryStorage extends DeliveryStorage {
         return;
       }
       case 'gave-up':
-        if (isActiveRunStatus(run.status)) this.store.endRun(run, 'failed', result.error, now);
+        if (isActiveRunStatus(run.status)) {
+          this.store.endRun(run, 'failed', result.error, now);
+          run.gaveUp = true;
+        }
         this.store.outbox.delete(run.id);
         return;
     }

@@ -99,6 +99,15 @@ export abstract class DeliveryStorage {
   abstract cancelRun(userId: string, scheduleId: string, runId: string, now: Date): Promise<RunCancelOutcome>;
 
   /**
+   * Delivers again the user's runs whose delivery gave up (Run.gaveUp): each becomes `pending`
+   * again (error and end cleared, a new timeout from `now`) with a fresh outbox entry, deliverable
+   * now, no attempt counted: a new series of attempts on the same run (the same webhook-id). Each
+   * run on its own, holding its schedule. Returns, per run id asked, `taken`, `not-found` (not the
+   * user's, or gone) or `not-given-up` (any other status).
+   */
+  abstract redriveRuns(userId: string, runIds: readonly string[], now: Date): Promise<Map<string, 'taken' | 'not-found' | 'not-given-up'>>;
+
+  /**
    * Claims up to `limit` schedule events deliverable at `now` (available at or before `now`, not
    * leased or with a lease that ended), oldest first, and leases them until `leaseUntil`, as
    * claimDeliveries does (SKIP LOCKED between callers). Each comes with its schedule as it is

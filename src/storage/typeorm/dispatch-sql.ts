@@ -29,6 +29,8 @@ export interface RunEnding {
   error: string | null;
   /** What the run consumed, reported with its final status; null for endings the service decides (time-outs, give-ups). */
   usage: RunUsage | null;
+  /** Its delivery gave up (Run.gaveUp). */
+  gaveUp?: boolean;
 }
 
 export class DispatchSql {
@@ -135,13 +137,13 @@ export class DispatchSql {
       const params: unknown[] = [this.dialect.param(now)];
       const values = this.bulk.values(
         params,
-        chunk.map((e) => [e.runId, e.status, e.error, e.usage?.inputTokens ?? null, e.usage?.outputTokens ?? null, e.usage?.costUsd ?? null]),
+        chunk.map((e) => [e.runId, e.status, e.error, e.usage?.inputTokens ?? null, e.usage?.outputTokens ?? null, e.usage?.costUsd ?? null, e.gaveUp ? 1 : 0]),
       );
       // VALUES gives its parameters no type on PostgreSQL (text, when all are null): cast to the columns'.
       await em.query(
         `UPDATE runs SET status = v.column2, error = v.column3, finished_at = ${this.dialect.placeholder(1)},
                 usage_input_tokens = CAST(v.column4 AS bigint), usage_output_tokens = CAST(v.column5 AS bigint),
-                usage_cost_usd = CAST(v.column6 AS double precision)
+                usage_cost_usd = CAST(v.column6 AS double precision), gave_up = (CAST(v.column7 AS integer) = 1)
            FROM (${values}) AS v WHERE runs.id = v.column1`,
         params,
       );

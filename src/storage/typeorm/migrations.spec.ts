@@ -288,6 +288,7 @@ function describeUpgrades(dialect: SchemaDialect): void {
         usage: null,
         overrides: null,
         replayOf: null,
+        gaveUp: false,
       });
       const runs = [run('succeeded', '2026-03-02T09:00:00.123Z'), run('missed', '2026-03-01T09:00:00.000Z')];
       for (const r of runs) {
@@ -455,7 +456,7 @@ function describeUpgrades(dialect: SchemaDialect): void {
       const { skipped_fire_times, ...scheduleRow } = toScheduleRow(schedule);
       await insertRow(before, dialect.name, 'schedules', scheduleRow);
       const run = fireWrite(schedule, new Date('2026-03-02T09:00:00.000Z'), 'cron').run;
-      const { overrides, replay_of, ...oldRow } = toRunRow(run);
+      const { overrides, replay_of, gave_up, ...oldRow } = toRunRow(run);
       await insertRow(before, dialect.name, 'runs', oldRow);
       await before.destroy();
 
@@ -536,8 +537,8 @@ function scheduleRowBeforeFleet(
 }
 
 /** A run's row as the table was before skip reasons (and overrides). */
-function runRowBeforeBudget(run: Run): Omit<RunRow, 'skip_reason' | 'overrides' | 'replay_of'> {
-  const { skip_reason, overrides, replay_of, ...row } = toRunRow(run);
+function runRowBeforeBudget(run: Run): Omit<RunRow, 'skip_reason' | 'overrides' | 'replay_of' | 'gave_up'> {
+  const { skip_reason, overrides, replay_of, gave_up, ...row } = toRunRow(run);
   return row;
 }
 

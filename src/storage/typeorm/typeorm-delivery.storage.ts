@@ -94,7 +94,7 @@ export class TypeOrmDeliveryStorage extends DeliveryStorage {
       const endings = kept.flatMap(({ attempt, result }): RunEnding[] => {
         const scheduleId = runs.get(attempt.runId)!.scheduleId;
         if (result.outcome === 'completed') return [{ runId: attempt.runId, scheduleId, status: result.status, error: result.error, usage: result.usage }];
-        if (result.outcome === 'gave-up') return [{ runId: attempt.runId, scheduleId, status: 'failed', error: result.error, usage: null }];
+        if (result.outcome === 'gave-up') return [{ runId: attempt.runId, scheduleId, status: 'failed', error: result.error, usage: null, gaveUp: true }];
         return [];
       });
       if (endings.length > 0) {
@@ -141,6 +141,31 @@ export class TypeOrmDeliveryStorage extends DeliveryStorage {
       await dispatch.deleteOutbox(em, [runId]);
       return { status: 'applied', run: { ...reported, timeoutAt } };
     });
+  }
+
+  async redriveRuns(userId: string, runIds: readonly string[], now: Date): Promise<Map<string, 'taken' | 'not-found' | 'not-given-up'>> {
+    const outcomes = new Map<string, 'taken' | 'not-found' | 'not-given-up'>();
+    for (const runId of new Set(runIds)) {
+      outcomes.set(
+        runId,
+        await this.db.transaction(async (em, ready) => {
+          const found = await this.db.runs(em).findOne({ select: { id: true, schedule_id: true }, where: { id: runId, user_id: userId } });
+          if (!found) return 'not-found';
+          const held = await this.db.dispatch.holdSchedules(em, [found.schedule_id], false);
+          const row = await this.db.runs(em).findOneBy({ id: runId, user_id: userId });
+          if (!row || held.length === 0) return 'not-found';
+          if (row.status !== 'failed' || !row.gave_up) return 'not-given-up';
+          const timeoutAt = timeoutAfter(now, held[0].runTimeoutSeconds);
+          await this.db.runs(em).update({ id: runId }, { status: 'pending', error: null, finished_at: null, timeout_at: timeoutAt, gave_up: false });
+          await this.db.bulk.insert(em, 'outbox', [
+            { run_id: runId, schedule_id: found.schedule_id, available_at: now, attempts: 0, lease_until: null, pending_message: null },
+          ]);
+          await ready();
+          return 'taken';
+        }),
+      );
+    }
+    return outcomes;
   }
 
   async cancelRun(userId: string, scheduleId: string, runId: string, now: Date): Promise<RunCancelOutcome> {

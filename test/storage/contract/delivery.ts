@@ -163,7 +163,7 @@ export function deliveryContract({ storage, newUser, newEra, fire, firedSession,
       const { run } = await dispatchFire(schedule, at(e));
       const now = at(e, SECOND);
       await storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(run.id, now, 410, 'HTTP 410'), result: { outcome: 'gave-up', error: 'HTTP 410: Gone' } }], now);
-      assert.deepEqual(await runOf(run), { ...run, status: 'failed', error: 'HTTP 410: Gone', finishedAt: now });
+      assert.deepEqual(await runOf(run), { ...run, status: 'failed', error: 'HTTP 410: Gone', finishedAt: now, gaveUp: true });
       assert.deepEqual(await deliverable(at(e, DAY)), []);
     });
 
@@ -643,6 +643,23 @@ export function deliveryContract({ storage, newUser, newEra, fire, firedSession,
       assert.equal((await storage.delivery.reportRunStatus(run.id, 'succeeded', null, at(e, 3 * SECOND))).status, 'illegal');
       assert.equal((await storage.delivery.cancelRun(schedule.userId, schedule.id, run.id, at(e, 4 * SECOND))).status, 'final');
       assert.deepEqual(await storage.delivery.cancelRun(newUser(), schedule.id, run.id, at(e, 4 * SECOND)), { status: 'not-found' });
+    });
+
+    it('redrives a run whose delivery gave up: pending, a fresh entry deliverable now with no attempt counted; refuses the others', async () => {
+      const e = newEra();
+      const schedule = await created({ overlapPolicy: 'allow', runTimeoutSeconds: 600, nextRunAt: at(e, DAY) });
+      const gaveUp = await dispatchFire(schedule, at(e));
+      const delivered = await dispatchFire(schedule, at(e, SECOND));
+      await recordAttempt(gaveUp.run.id, at(e, 2 * SECOND), 400, { outcome: 'gave-up', error: 'HTTP 400' });
+      await recordAttempt(delivered.run.id, at(e, 2 * SECOND), 202, { outcome: 'delivered' });
+      assert.equal((await runOf(gaveUp.run))?.gaveUp, true);
+      const outcomes = await storage.delivery.redriveRuns(schedule.userId, [gaveUp.run.id, delivered.run.id, 'gone'], at(e, MINUTE));
+      assert.deepEqual([...outcomes], [[gaveUp.run.id, 'taken'], [delivered.run.id, 'not-given-up'], ['gone', 'not-found']]);
+      const again = (await runOf(gaveUp.run))!;
+      assert.deepEqual([again.status, again.error, again.finishedAt, again.timeoutAt, again.gaveUp], ['pending', null, null, at(e, MINUTE + 600 * SECOND), false]);
+      const [claimed] = (await deliverable(at(e, MINUTE))).filter((d) => d.run.id === gaveUp.run.id);
+      assert.equal(claimed.attemptsMade, 0);
+      assert.deepEqual([...(await storage.delivery.redriveRuns(newUser(), [gaveUp.run.id], at(e, MINUTE)))], [[gaveUp.run.id, 'not-found']]);
     });
 
     it('releases the run waiting behind a cancelled one (buffer_one)', async () => {

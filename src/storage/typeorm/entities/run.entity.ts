@@ -16,6 +16,7 @@ export interface RunRow {
   /** JSON text of the RunOverrides, or null. */
   overrides: string | null;
   replay_of: string | null;
+  gave_up: boolean;
   finished_at: Date | null;
   timeout_at: Date | null;
   /** What the run consumed (RunUsage), null until its runtime reports it; apart, so that sums need no JSON. */
@@ -49,6 +50,8 @@ export function runEntity(dialect: SqlDialect): EntitySchema<RunRow> {
       skip_reason: { type: 'varchar', length: 32, nullable: true },
       overrides: { type: 'text', nullable: true },
       replay_of: { type: 'varchar', length: 64, nullable: true },
+      // The migration's DEFAULT (existing runs: not known to have given up) stays on the column.
+      gave_up: { type: 'boolean', default: false },
       finished_at: { type: t.timestamp, nullable: true },
       timeout_at: { type: t.timestamp, nullable: true },
       usage_input_tokens: { type: 'bigint', nullable: true },

@@ -11,6 +11,7 @@ export class RunControlPostgres1765600000000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE runs ADD COLUMN overrides text`);
     await q.query(`ALTER TABLE runs ADD COLUMN replay_of varchar(64)`);
+    await q.query(`ALTER TABLE runs ADD COLUMN gave_up boolean NOT NULL DEFAULT FALSE`);
     await q.query(`ALTER TABLE schedules ADD COLUMN skipped_fire_times text NOT NULL DEFAULT '[]'`);
     await q.query(`CREATE INDEX runs_user_time_idx ON runs (user_id, scheduled_for, id)`);
     await q.query(`ALTER TABLE schedule_events ADD COLUMN run_id varchar(64)`);
@@ -26,6 +27,7 @@ export class RunControlPostgres1765600000000 implements MigrationInterface {
     await q.query(`ALTER TABLE schedule_events DROP COLUMN run_id`);
     await q.query(`DROP INDEX runs_user_time_idx`);
     await q.query(`ALTER TABLE schedules DROP COLUMN skipped_fire_times`);
+    await q.query(`ALTER TABLE runs DROP COLUMN gave_up`);
     await q.query(`ALTER TABLE runs DROP COLUMN replay_of`);
     await q.query(`ALTER TABLE runs DROP COLUMN overrides`);
   }
