@@ -42,8 +42,10 @@ export function planDueFire(schedule: Schedule, now: Date, dispatching = false):
     fireFor = null;
   }
   const fire = fireFor ? fireWrite(schedule, now, pending > 1 ? 'catchup' : 'cron', fireFor, dispatching) : null;
-  const ahead = schedule.skippedFireTimes.filter((d) => at !== null && d >= at);
-  return { scheduleId: schedule.id, fire, unfired: missed, nextRunAt: at, skippedFireTimes: ahead };
+  const plan: DueFirePlan = { scheduleId: schedule.id, fire, unfired: missed, nextRunAt: at };
+  // The skips this claim passed are spent (only a schedule that has some has any to rewrite).
+  if (schedule.skippedFireTimes.length > 0) plan.skippedFireTimes = schedule.skippedFireTimes.filter((d) => at !== null && d >= at);
+  return plan;
 }
 
 function missedRun(schedule: Schedule, scheduledFor: Date, now: Date): Run {
