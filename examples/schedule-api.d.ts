@@ -557,7 +557,7 @@ export interface components {
              * @example skip
              * @enum {string}
              */
-            overlap_policy: "skip" | "buffer_one" | "allow";
+            overlap_policy: "skip" | "buffer_one" | "allow" | "replace";
             /**
              * @description A dispatched run without a final status this many seconds after dispatch times out.
              * @example 3600
@@ -815,11 +815,11 @@ export interface components {
              */
             catchup_window_seconds?: number;
             /**
-             * @description What a fire does while a run of this schedule is still active (pending, dispatched or running, not timed out), when fires are dispatched to an agent runtime: `skip` records a skipped run (a manual run is refused with 409); `buffer_one` lets one fire wait and dispatches it when the active run ends (later ones are skipped); `allow` always fires. A stateful schedule cannot `allow` (its runs share one session). Without dispatch no run stays active, so every policy fires. Omitted on create: `"skip"`.
+             * @description What a fire does while a run of this schedule is still active (pending, dispatched or running, not timed out), when fires are dispatched to an agent runtime: `skip` records a skipped run (a manual run is refused with 409); `buffer_one` lets one fire wait and dispatches it when the active run ends (later ones are skipped); `allow` always fires; `replace` cancels the active run (and a waiting one) as `POST …/cancel` does, and fires. A stateful schedule cannot `allow` (its runs share one session). Without dispatch no run stays active, so every policy fires. Omitted on create: `"skip"`.
              * @example skip
              * @enum {string}
              */
-            overlap_policy?: "skip" | "buffer_one" | "allow";
+            overlap_policy?: "skip" | "buffer_one" | "allow" | "replace";
             /**
              * @description A dispatched run without a final status (`succeeded` or `failed`) this many seconds after it was dispatched (or released from waiting) becomes `timed_out`. A change applies to runs dispatched afterwards. Omitted on create: `3600`.
              * @example 3600
@@ -1004,11 +1004,11 @@ export interface components {
              */
             catchup_window_seconds?: number;
             /**
-             * @description What a fire does while a run of this schedule is still active (pending, dispatched or running, not timed out), when fires are dispatched to an agent runtime: `skip` records a skipped run (a manual run is refused with 409); `buffer_one` lets one fire wait and dispatches it when the active run ends (later ones are skipped); `allow` always fires. A stateful schedule cannot `allow` (its runs share one session). Without dispatch no run stays active, so every policy fires. Omitted on create: `"skip"`.
+             * @description What a fire does while a run of this schedule is still active (pending, dispatched or running, not timed out), when fires are dispatched to an agent runtime: `skip` records a skipped run (a manual run is refused with 409); `buffer_one` lets one fire wait and dispatches it when the active run ends (later ones are skipped); `allow` always fires; `replace` cancels the active run (and a waiting one) as `POST …/cancel` does, and fires. A stateful schedule cannot `allow` (its runs share one session). Without dispatch no run stays active, so every policy fires. Omitted on create: `"skip"`.
              * @example skip
              * @enum {string}
              */
-            overlap_policy?: "skip" | "buffer_one" | "allow";
+            overlap_policy?: "skip" | "buffer_one" | "allow" | "replace";
             /**
              * @description A dispatched run without a final status (`succeeded` or `failed`) this many seconds after it was dispatched (or released from waiting) becomes `timed_out`. A change applies to runs dispatched afterwards. Omitted on create: `3600`.
              * @example 3600

@@ -144,6 +144,19 @@ describeOnEveryBackend(
       assert.equal(await deliverDue(), 0);
     });
 
+    it('replaces a running run under overlap_policy replace: cancelled, the runtime told, the new fire pending', async () => {
+      backend.clock.set('2026-04-05T10:00:00.000Z');
+      const id = await create({ overlap_policy: 'replace' });
+      const first = await run(id);
+      assert.equal((await report(first, { status: 'running' })).status, 200);
+      const second = await run(id);
+      const runs = (await call('GET', `/schedule/${id}/runs`)).body.runs.map((r: { id: string; status: string }) => [r.id, r.status]);
+      assert.deepEqual(runs, [[second, 'pending'], [first, 'cancelled']]);
+      assert.equal(await deliverDue(), 1);
+      const body = JSON.parse(receiver.received[0].body) as { type: string; data: { run: { id: string } } };
+      assert.deepEqual([body.type, body.data.run.id], ['run.cancelled', first]);
+    });
+
     it('retries an event the receiver fails, at its time, with the same webhook-id; drops one it refuses for good', async () => {
       backend.clock.set('2026-04-03T10:00:00.000Z');
       const id = await create({ max_runs: 1 });

@@ -380,6 +380,12 @@ describe('decideFire', () => {
     }
   });
 
+  it('dispatches under `replace`, naming the active and the waiting runs to cancel', () => {
+    const fire = dispatched('replace');
+    assert.deepEqual(decideFire(fire, activeAndWaiting), { kind: 'dispatch', fire, outboxAvailableAt: FIRED_AT, replaces: ['run-active', 'run-waiting'] });
+    assert.deepEqual(decideFire(fire, NO_ACTIVITY), { kind: 'dispatch', fire, outboxAvailableAt: FIRED_AT });
+  });
+
   it('always dispatches under `allow`', () => {
     const fire = dispatched('allow');
     assert.deepEqual(decideFire(fire, activeAndWaiting), { kind: 'dispatch', fire, outboxAvailableAt: FIRED_AT });

@@ -45,7 +45,7 @@ export type DecidedFire =
    * The session, a `pending` run and an outbox entry, deliverable from `outboxAvailableAt`; null
    * holds it: the run waits (buffer_one) until the active run ends, and its `timeoutAt` is null.
    */
-  | { kind: 'dispatch'; fire: FireWrite; outboxAvailableAt: Date | null }
+  | { kind: 'dispatch'; fire: FireWrite; outboxAvailableAt: Date | null; replaces?: string[] }
   /**
    * Nothing but `run`, a `skipped` record without a session (cron and catch-up fires; a manual
    * fire writes nothing at all and is refused, naming `blockingRunId`, or when its budget's period
@@ -229,7 +229,8 @@ export function timeoutAfter(at: Date, runTimeoutSeconds: number): Date {
  * - record-only fires (no `dispatch`) always fire;
  * - `allow` always fires;
  * - `skip` is skipped while any run is active or waiting;
- * - `buffer_one` waits behind an active run, unless a run waits already: then it is skipped.
+ * - `buffer_one` waits behind an active run, unless a run waits already: then it is skipped;
+ * - `replace` fires, and the active and waiting runs are to be cancelled (`replaces`).
  * The storage calls this inside the transaction that holds the schedule, so that two fires of one
  * schedule decide one after the other.
  */
@@ -240,6 +241,10 @@ export function decideFire(fire: FireWrite, activity: ScheduleActivity, budgetEx
   const { overlapPolicy } = fire.dispatch;
   const blocking = activity.activeRunId ?? activity.waitingRunId;
   if (overlapPolicy === 'allow' || !blocking) return { kind: 'dispatch', fire, outboxAvailableAt: fire.firedAt };
+  if (overlapPolicy === 'replace') {
+    const replaces = [activity.activeRunId, activity.waitingRunId].filter((id): id is string => id !== null);
+    return { kind: 'dispatch', fire, outboxAvailableAt: fire.firedAt, replaces };
+  }
   if (overlapPolicy === 'buffer_one' && !activity.waitingRunId) {
     return { kind: 'dispatch', fire: { ...fire, run: { ...fire.run, timeoutAt: null } }, outboxAvailableAt: null };
   }

@@ -9,9 +9,10 @@ export type PermissionMode = (typeof PERMISSION_MODES)[number];
 /**
  * What a fire does while the schedule has an active run (ACTIVE_RUN_STATUSES, not timed out):
  * `skip` records a skipped run; `buffer_one` lets one fire wait for the active run to end (later
- * ones are skipped); `allow` fires regardless.
+ * ones are skipped); `allow` fires regardless; `replace` cancels the active (and a waiting) run,
+ * as a user's cancel does, and fires.
  */
-export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'allow'] as const;
+export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'allow', 'replace'] as const;
 export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
 
 /**

@@ -193,7 +193,8 @@ export class CreateScheduleDto {
       'What a fire does while a run of this schedule is still active (pending, dispatched or running, not timed out), ' +
       'when fires are dispatched to an agent runtime: `skip` records a skipped run (a manual run is refused with 409); ' +
       '`buffer_one` lets one fire wait and dispatches it when the active run ends (later ones are skipped); ' +
-      '`allow` always fires. A stateful schedule cannot `allow` (its runs share one session). ' +
+      '`allow` always fires; `replace` cancels the active run (and a waiting one) as `POST …/cancel` does, and fires. ' +
+      'A stateful schedule cannot `allow` (its runs share one session). ' +
       'Without dispatch no run stays active, so every policy fires.' +
       onCreate(DEFAULT_OVERLAP_POLICY),
     enum: OVERLAP_POLICIES,

@@ -1,7 +1,6 @@
 import type { ClaimedDelivery, DeliveryRecord, DeliveryResult } from '../../domain/delivery.js';
 import { timeoutAfter } from '../../domain/fire.js';
 import {
-  CANCELLED_ERROR,
   type DispatchAttempt,
   isActiveRunStatus,
   isFinalRunStatus,
@@ -12,7 +11,6 @@ import {
 import type { ClaimedScheduleEvent, ScheduleEventResult } from '../../domain/schedule-event.js';
 import type { Session, SessionState } from '../../domain/session.js';
 import { DeliveryStorage, type OutboxBacklog, type RunCancelOutcome, type RunReportOutcome } from '../ports/delivery.storage.js';
-import { scheduleEvent } from '../../domain/schedule-event.js';
 import type { MemoryStore } from './memory-store.js';
 import { stateWithoutContext } from '../session-context.js';
 import { contextOf, fromStored, trimContext } from './stored-session.js';
@@ -123,10 +121,7 @@ export class MemoryDeliveryStorage extends DeliveryStorage {
     const run = this.store.runs.get(runId);
     if (!run || run.userId !== userId || run.scheduleId !== scheduleId || !this.store.schedules.has(scheduleId)) return { status: 'not-found' };
     if (isFinalRunStatus(run.status)) return { status: 'final', run: structuredClone(run) };
-    const lease = this.store.outbox.get(runId)?.leaseUntil;
-    const runtimeMayHaveIt = run.status !== 'pending' || (lease != null && lease > now);
-    this.store.endRun(run, 'cancelled', CANCELLED_ERROR, now);
-    if (runtimeMayHaveIt) this.store.addEvents([scheduleEvent({ id: scheduleId, userId }, 'run.cancelled', now, null, runId)]);
+    this.store.cancelRun(run, now);
     return { status: 'cancelled', run: structuredClone(run) };
   }
 

@@ -225,6 +225,11 @@ export class MemoryFiringStorage extends FiringStorage {
     const existing = this.store.sessions.get(fire.session.id);
     if (existing && !fire.stateful) throw new Error(`Session ${fire.session.id} already exists`);
     this.store.checkRunsAllowed([fire.run]);
+    // `replace`: the runs in the way are cancelled first.
+    for (const runId of decided.kind === 'dispatch' ? (decided.replaces ?? []) : []) {
+      const replaced = this.store.runs.get(runId);
+      if (replaced && isActiveRunStatus(replaced.status)) this.store.cancelRun(replaced, fire.firedAt);
+    }
     const keeps = existing !== undefined && keepsMessageUntilReleased(decided);
     let stored: StoredSession;
     if (existing) {

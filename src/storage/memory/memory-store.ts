@@ -1,6 +1,6 @@
 import type { Page, PageRequest } from '../../common/page.js';
 import { type ContextBounds, timeoutAfter } from '../../domain/fire.js';
-import { type DispatchAttempt, type Run, type RunStatus, type RunUsage, takesFireTime } from '../../domain/run.js';
+import { CANCELLED_ERROR, type DispatchAttempt, type Run, type RunStatus, type RunUsage, takesFireTime } from '../../domain/run.js';
 import { failuresAfter, type Schedule } from '../../domain/schedule.js';
 import { scheduleEvent, type ScheduleEvent } from '../../domain/schedule-event.js';
 import { afterRunsEnded } from '../../domain/schedule-stats.js';
@@ -101,6 +101,18 @@ export class MemoryStore {
   insertRun(run: Run): void {
     this.runs.set(run.id, structuredClone(run));
     if (takesFireTime(run.trigger)) this.scheduledRunSlots.add(slotOf(run));
+  }
+
+  /**
+   * Cancels an active run (a user's cancel, or the `replace` policy): it ends `cancelled` (see
+   * endRun), and when the runtime may have it (not `pending`, or its entry leased past `now`) a
+   * `run.cancelled` event is kept for the runtime.
+   */
+  cancelRun(run: Run, now: Date): void {
+    const lease = this.outbox.get(run.id)?.leaseUntil;
+    const runtimeMayHaveIt = run.status !== 'pending' || (lease != null && lease > now);
+    this.endRun(run, 'cancelled', CANCELLED_ERROR, now);
+    if (runtimeMayHaveIt) this.addEvents([scheduleEvent({ id: run.scheduleId, userId: run.userId }, 'run.cancelled', now, null, run.id)]);
   }
 
   /** Keeps these events to deliver, where events are kept (StorageOptions.scheduleEvents). */

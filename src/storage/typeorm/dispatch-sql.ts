@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { NO_ACTIVITY, type ScheduleActivity, timeoutAfter } from '../../domain/fire.js';
-import type { RunStatus, RunUsage } from '../../domain/run.js';
+import { CANCELLED_ERROR, type RunStatus, type RunUsage } from '../../domain/run.js';
 import type { Budget } from '../../domain/budget.js';
 import { failuresAfter, type Schedule } from '../../domain/schedule.js';
 import { scheduleEvent, type ScheduleEvent } from '../../domain/schedule-event.js';
@@ -208,6 +208,33 @@ export class DispatchSql {
         params,
       );
     }
+  }
+
+  /**
+   * Cancels these active runs of held schedules (a user's cancel, or the `replace` policy): each
+   * ends `cancelled` as endRuns ends runs (the schedules' waiting runs are released), and those
+   * the runtime may have (not `pending`, or with a lease on their entry that has not ended) get a
+   * `run.cancelled` event. Runs that are not active are left alone. Returns how many waiting runs
+   * it released.
+   */
+  async cancelRuns(em: EntityManager, runIds: readonly string[], held: readonly HeldSchedule[], now: Date): Promise<number> {
+    if (runIds.length === 0) return 0;
+    const runs: Array<{ id: string; schedule_id: string; user_id: string; status: string; lease_until: Date | string | null }> = [];
+    for (const chunk of chunks(runIds)) {
+      const params: unknown[] = [];
+      const list = this.bulk.list(params, chunk);
+      const rows = await em.query(
+        `SELECT r.id, r.schedule_id, r.user_id, r.status, o.lease_until FROM runs r LEFT JOIN outbox o ON o.run_id = r.id
+          WHERE r.id IN ${list} AND r.${ACTIVE_RUN}`,
+        params,
+      );
+      runs.push(...Array.from(rows as typeof runs));
+    }
+    const endings = runs.map((r): RunEnding => ({ runId: r.id, scheduleId: r.schedule_id, status: 'cancelled', error: CANCELLED_ERROR, usage: null }));
+    const released = await this.endRuns(em, endings, held, now);
+    const told = runs.filter((r) => r.status !== 'pending' || (r.lease_until != null && this.dialect.timestampFromRaw(r.lease_until) > now));
+    await this.events.insert(em, told.map((r) => scheduleEvent({ id: r.schedule_id, userId: r.user_id }, 'run.cancelled', now, null, r.id)));
+    return released;
   }
 
   /**

@@ -38,6 +38,8 @@ export interface DecidedClaim {
   schedule: Schedule;
   /** The skipped fire times still ahead (DueFirePlan.skippedFireTimes); undefined: as they are. */
   skippedFireTimes?: Date[];
+  /** The runs the fire cancels (overlap policy `replace`). */
+  replaces: string[];
 }
 
 /** A claimed schedule's plan, its fire decided by the overlap policy against the schedule's activity. */
@@ -52,6 +54,7 @@ export function decidedClaim(plan: DueFirePlan, activity: ScheduleActivity, sche
     done: doneAfterClaim(schedule, false, plan.nextRunAt),
     schedule,
     skippedFireTimes: plan.skippedFireTimes,
+    replaces: [] as string[],
   };
   if (!plan.fire) return claim;
   const decided = decideFire(plan.fire, activity, budgetBlocksUntil(schedule, plan.fire.run.scheduledFor));
@@ -66,6 +69,7 @@ export function decidedClaim(plan: DueFirePlan, activity: ScheduleActivity, sche
         outbox: outboxRow(decided.fire, decided.outboxAvailableAt, null),
         keepsMessage: keepsMessageUntilReleased(decided),
         done,
+        replaces: decided.replaces ?? [],
       };
     case 'skip':
       return { ...claim, unfired: [...plan.unfired, decided.run], done };
@@ -103,6 +107,12 @@ export class FireWrites {
    * the events of the transitions (a budget exhausted, max runs reached).
    */
   async writeClaims(em: EntityManager, claims: DecidedClaim[], now: Date): Promise<void> {
+    // `replace`: the runs in the way are cancelled before the fires that replace them are written.
+    const replacing = claims.filter((c) => c.replaces.length > 0);
+    if (replacing.length > 0) {
+      const held = await this.db.dispatch.holdSchedules(em, replacing.map((c) => c.scheduleId), false);
+      await this.db.dispatch.cancelRuns(em, replacing.flatMap((c) => c.replaces), held, now);
+    }
     await this.db.bulk.insert(em, 'outbox', await this.writeFires(em, claims));
     await this.db.bulk.insert(em, 'runs', claims.flatMap((c) => c.unfired).map(toRunRow));
     const events: ScheduleEvent[] = [];
@@ -210,7 +220,7 @@ export class FireWrites {
     try {
       // A fire that failed to write is no fire: it does not count towards max_runs (a one-off's time has passed all the same).
       const done = doneAfterClaim(claim.schedule, false, claim.nextRunAt);
-      const unfired = { ...claim, fire: null, outbox: null, keepsMessage: false, unfired: [...failed, ...claim.unfired], done };
+      const unfired = { ...claim, fire: null, outbox: null, keepsMessage: false, unfired: [...failed, ...claim.unfired], done, replaces: [] };
       await em.transaction((sp) => this.writeClaims(sp, [unfired], now));
     } catch {
       // Even the failure cannot be recorded (say, the run already exists): at least do not retry it every tick.

@@ -12,7 +12,6 @@ import {
 import type { ClaimedScheduleEvent, ScheduleEventResult } from '../../domain/schedule-event.js';
 import type { Session, SessionState } from '../../domain/session.js';
 import { DeliveryStorage, type OutboxBacklog, type RunCancelOutcome, type RunReportOutcome } from '../ports/delivery.storage.js';
-import { scheduleEvent } from '../../domain/schedule-event.js';
 import type { RunEnding } from './dispatch-sql.js';
 import {
   type RawRunRow,
@@ -169,22 +168,14 @@ export class TypeOrmDeliveryStorage extends DeliveryStorage {
   }
 
   async cancelRun(userId: string, scheduleId: string, runId: string, now: Date): Promise<RunCancelOutcome> {
-    const { dispatch, dialect } = this.db;
+    const { dispatch } = this.db;
     return this.db.transaction(async (em, ready) => {
       const held = await dispatch.holdSchedules(em, [scheduleId], false);
       const row = await this.db.runs(em).findOneBy({ id: runId, user_id: userId, schedule_id: scheduleId });
       if (!row || held.length === 0) return { status: 'not-found' };
       const run = toRun(row);
       if (isFinalRunStatus(run.status)) return { status: 'final', run };
-      // Delivered, or being delivered: the runtime may have it, and is told.
-      const leased: Array<{ n: number | string }> = await em.query(
-        `SELECT count(*) AS n FROM outbox WHERE run_id = ${dialect.placeholder(1)} AND lease_until > ${dialect.placeholder(2)}`,
-        [runId, dialect.param(now)],
-      );
-      const runtimeMayHaveIt = run.status !== 'pending' || Number(Array.from(leased)[0].n) > 0;
-      const ending = { runId, scheduleId, status: 'cancelled' as const, error: CANCELLED_ERROR, usage: null };
-      if ((await dispatch.endRuns(em, [ending], held, now)) > 0) await ready();
-      if (runtimeMayHaveIt) await this.db.events.insert(em, [scheduleEvent({ id: scheduleId, userId }, 'run.cancelled', now, null, runId)]);
+      if ((await dispatch.cancelRuns(em, [runId], held, now)) > 0) await ready();
       return { status: 'cancelled', run: { ...run, status: 'cancelled', error: CANCELLED_ERROR, finishedAt: now } };
     });
   }

@@ -53,6 +53,10 @@ export class TypeOrmFiringStorage extends FiringStorage {
         return decided.budgetResetsAt ? { status: 'budget-exhausted', resetsAt: decided.budgetResetsAt } : { status: 'busy', blockingRunId: decided.blockingRunId! };
       }
       const written = decided.fire;
+      // `replace`: the runs in the way are cancelled first (releasing nothing: the waiting one goes too).
+      if (decided.kind === 'dispatch' && decided.replaces?.length) {
+        await this.db.dispatch.cancelRuns(em, decided.replaces, await this.db.dispatch.holdSchedules(em, [sourceScheduleId], false), fire.firedAt);
+      }
       const deliverable = decided.kind === 'dispatch' && decided.outboxAvailableAt !== null;
       // A stateless fire goes straight to this process's dispatcher if it has room (a
       // stateful one's session would have to be read whole for the webhook: it is claimed).

@@ -637,6 +637,26 @@ export function firingContract({ storage, newUser, newEra, fire, firedSession, c
       assert.deepEqual(await claimDispatched(at(e, DAY)), []);
     });
 
+    it('replaces the active run (replace): cancelled, the runtime told when it had it, and the new fire dispatched; by hand or claimed', async () => {
+      const e = newEra();
+      const schedule = await created({ overlapPolicy: 'replace', runTimeoutSeconds: 10 * 3600, nextRunAt: at(e, HOUR) });
+      const first = await dispatchFire(schedule, at(e));
+      await storage.delivery.recordDeliveryAttempts([{ attempt: anAttempt(first.run.id, at(e, SECOND), 202), result: { outcome: 'delivered' } }], at(e, SECOND));
+      // By hand: the dispatched run is cancelled, and the runtime is to be told.
+      const second = await dispatchFire(schedule, at(e, MINUTE));
+      assert.deepEqual([(await runOf(first.run))?.status, (await runOf(second.run))?.status], ['cancelled', 'pending']);
+      const told = (await storage.delivery.claimScheduleEvents(at(e, MINUTE), 1000, at(e, MINUTE))).filter((c) => c.event.scheduleId === schedule.id);
+      assert.deepEqual(told.map((c) => [c.event.type, c.event.runId]), [['run.cancelled', first.run.id]]);
+      await storage.delivery.recordScheduleEventAttempts(told.map((c) => ({ eventId: c.event.id, outcome: 'delivered' })));
+      // Claimed: the pending one (never delivered) is cancelled without a word; the claimed fire is deliverable.
+      assert.deepEqual(await claimDispatched(at(e, HOUR)), [{ scheduleId: schedule.id, status: 'fired' }]);
+      assert.equal((await runOf(second.run))?.status, 'cancelled');
+      const active = (await storage.history.listRunsBySchedule(schedule.userId, schedule.id)).filter((r) => r.status === 'pending');
+      assert.deepEqual(active.map((r) => r.trigger), ['cron']);
+      assert.deepEqual(await deliverableIds(at(e, HOUR)), [active[0].id]);
+      assert.deepEqual((await storage.delivery.claimScheduleEvents(at(e, HOUR), 1000, at(e, HOUR))).filter((c) => c.event.scheduleId === schedule.id), []);
+    });
+
     it('lets one claimed fire wait (buffer_one) and records the next as skipped', async () => {
       const e = newEra();
       const schedule = await created({ overlapPolicy: 'buffer_one', runTimeoutSeconds: 10 * 3600, nextRunAt: at(e) });
