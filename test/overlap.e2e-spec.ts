@@ -322,7 +322,7 @@ describeOnEveryBackend('overlap policy in record-only mode', (backend) => {
   const { clock } = backend;
   const api = client(backend);
 
-  for (const policy of ['skip', 'buffer_one', 'allow']) {
+  for (const policy of ['skip', 'buffer_one', 'allow', 'replace']) {
     it(`${policy}: every run fires and succeeds at once (no run stays active)`, async () => {
       const userId = newUser();
       const id = await api.create(userId, { overlap_policy: policy });

@@ -161,7 +161,7 @@ describe('API documentation', () => {
     const create = resolve(doc.paths['/schedule'].post.requestBody!.content['application/json'].schema) as Schema & {
       properties: Record<string, Schema & { enum?: string[]; minimum?: number; maximum?: number; nullable?: boolean }>;
     };
-    assert.deepEqual(create.properties.overlap_policy.enum, ['skip', 'buffer_one', 'allow']);
+    assert.deepEqual(create.properties.overlap_policy.enum, ['skip', 'buffer_one', 'allow', 'replace']);
     assert.deepEqual([create.properties.run_timeout_seconds.minimum, create.properties.run_timeout_seconds.maximum], [1, 604800]);
     assert.deepEqual([create.properties.history_limit.minimum, create.properties.history_limit.maximum], [1, 100000]);
     assert.equal(create.properties.history_limit.nullable, true);

@@ -75,7 +75,7 @@ describe('a client generated from the published contract', () => {
     // @ts-expect-error: create needs agent_id and chat_model_config too (and one kind of fire time, which the service checks).
     const incomplete = await client.POST('/schedule', { body: { name: 'x' } });
     assert.equal(incomplete.response.status, 422);
-    // @ts-expect-error: overlap_policy is one of skip, buffer_one, allow.
+    // @ts-expect-error: overlap_policy is one of skip, buffer_one, allow, replace.
     const unknownPolicy = await client.PATCH('/schedule/{schedule_id}', { params, body: { overlap_policy: 'sometimes' } });
     assert.equal(unknownPolicy.response.status, 422);
     // The error answers are typed as problems.
