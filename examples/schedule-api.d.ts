@@ -45,6 +45,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/schedule/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview when a schedule would fire
+         * @description Validates a create body exactly as `POST /schedule` does (the same 422 `errors[]`) and answers its first fire times from now, before jitter; nothing is written. For a form that shows its next fires while it is filled in.
+         */
+        post: operations["ScheduleController_preview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/schedule/{schedule_id}": {
         parameters: {
             query?: never;
@@ -932,6 +952,33 @@ export interface components {
              */
             changed: number;
         };
+        NextRunResponse: {
+            /**
+             * Format: date-time
+             * @description The fire time in UTC.
+             * @example 2026-03-03T01:00:00.000Z
+             */
+            utc: string;
+            /**
+             * @description The same instant in the schedule's time zone, with its offset.
+             * @example 2026-03-03T09:00:00+08:00
+             */
+            local: string;
+            /**
+             * @description Whether the user skipped this fire time (POST /schedule/{id}/skip): it will be a skipped run.
+             * @example false
+             */
+            skipped: boolean;
+        };
+        FireTimesPreviewResponse: {
+            /**
+             * @description IANA time zone of the schedule.
+             * @example Asia/Shanghai
+             */
+            timezone: string;
+            /** @description Its first fire times from now, before jitter; empty when it would not fire (disabled, or past its window). */
+            next_runs: components["schemas"]["NextRunResponse"][];
+        };
         UpdateScheduleDto: {
             /**
              * @description Display name of the schedule.
@@ -1629,24 +1676,6 @@ export interface components {
             /** @description Every delivery attempt of the run's webhook, oldest first. */
             attempts: components["schemas"]["DispatchAttemptResponse"][];
         };
-        NextRunResponse: {
-            /**
-             * Format: date-time
-             * @description The fire time in UTC.
-             * @example 2026-03-03T01:00:00.000Z
-             */
-            utc: string;
-            /**
-             * @description The same instant in the schedule's time zone, with its offset.
-             * @example 2026-03-03T09:00:00+08:00
-             */
-            local: string;
-            /**
-             * @description Whether the user skipped this fire time (POST /schedule/{id}/skip): it will be a skipped run.
-             * @example false
-             */
-            skipped: boolean;
-        };
         NextRunsResponse: {
             /** @example 019cad8f-ac00-78e8-bc16-57827067717c */
             schedule_id: string;
@@ -2313,6 +2342,151 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "The service cannot reach its database right now; retry later.",
                      *       "instance": "/schedule/bulk"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    ScheduleController_preview: {
+        parameters: {
+            query?: {
+                /** @description How many upcoming fire times. */
+                count?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateScheduleDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FireTimesPreviewResponse"];
+                };
+            };
+            /** @description A malformed request: the body is not JSON text (or not UTF-8); or the `x-user-id` header was sent more than once. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The `x-user-id` header is missing, empty, longer than 256 characters or holds control characters. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:missing-user-id",
+                     *       "title": "Missing user identity",
+                     *       "status": 401,
+                     *       "detail": "The x-user-id header is required: 1 to 256 characters, no control characters.",
+                     *       "instance": "/schedule/preview"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is over the limit for this route. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body is not `application/json` in UTF-8. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A field is invalid; `errors[]` names each one. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:validation-failed",
+                     *       "title": "Validation failed",
+                     *       "status": 422,
+                     *       "detail": "cron_expression: cron_expression is not a valid cron expression: CronPattern: Invalid value for hour: 25; timezone: timezone must be an IANA time zone, e.g. Europe/Berlin",
+                     *       "instance": "/schedule/preview",
+                     *       "errors": [
+                     *         {
+                     *           "field": "cron_expression",
+                     *           "message": "cron_expression is not a valid cron expression: CronPattern: Invalid value for hour: 25"
+                     *         },
+                     *         {
+                     *           "field": "timezone",
+                     *           "message": "timezone must be an IANA time zone, e.g. Europe/Berlin"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The caller (its user, or its IP address while it has no valid identity) used up this minute's requests (RATE_LIMIT_PER_MINUTE); `Retry-After` says in how many seconds to try again. Every answer of a limited route carries the `RateLimit-*` headers. */
+            429: {
+                headers: {
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description Requests per minute allowed. */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in this window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:rate-limited",
+                     *       "title": "Too many requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry in 37 s.",
+                     *       "instance": "/schedule/preview"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The database is unavailable; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:schedule-service:problem:storage-unavailable",
+                     *       "title": "Storage unavailable",
+                     *       "status": 503,
+                     *       "detail": "The service cannot reach its database right now; retry later.",
+                     *       "instance": "/schedule/preview"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["ProblemDetails"];

@@ -14,6 +14,7 @@ import { HEADER_AUTH, registerIdentity } from './auth/identity.js';
 import { setupSwagger } from './docs/swagger.js';
 import { registerGracefulShutdown } from './health/graceful-shutdown.js';
 import { registerSecurity } from './http/security.js';
+import { registerConsole } from './console/console.js';
 import { registerRequestLogging, RequestLogController, requestIdFor } from './logging/request-logging.js';
 import { registerHttpMetrics } from './metrics/http-metrics.js';
 import { NO_RATE_LIMIT, registerRateLimit } from './rate-limit/rate-limit.js';
@@ -67,7 +68,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
 /**
  * Everything main.ts and the e2e tests both need, in the order requests meet it: body parsing,
  * validation, problem details, security headers and CORS, request logs, identity, rate limits,
- * metrics, Swagger, shutdown hooks.
+ * metrics, Swagger, the console, shutdown hooks.
  */
 export async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<void> {
   const http = config.http;
@@ -121,6 +122,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   await registerRateLimit(app, config.rateLimit ?? NO_RATE_LIMIT);
   registerHttpMetrics(app);
   setupSwagger(app, config);
+  await registerConsole(app, config.consoleEnabled ?? true);
   registerGracefulShutdown(app, config.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
 }
 

@@ -80,6 +80,7 @@ const ROUTES: Route[] = [
   { method: 'GET', template: '/runs', auth: 'user' },
   { method: 'POST', template: '/runs/redrive', auth: 'user', body: (ids) => ({ run_ids: [ids.runId] }) },
   { method: 'POST', template: '/schedule/:schedule_id/backfill', auth: 'user', body: () => ({ from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', dry_run: true }) },
+  { method: 'POST', template: '/schedule/preview', auth: 'user', body: () => aCreateBody() },
   { method: 'POST', template: '/schedule/bulk', auth: 'user', body: (ids) => ({ action: 'resume', ids: [ids.scheduleId] }) },
   { method: 'GET', template: '/schedule/:schedule_id/runs', auth: 'user' },
   { method: 'GET', template: '/schedule/:schedule_id/runs/:run_id', auth: 'user' },

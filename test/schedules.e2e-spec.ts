@@ -168,6 +168,38 @@ describeOnEveryBackend('/schedule', (backend) => {
     });
   });
 
+  describe('preview', () => {
+    it("answers a body's first fire times in UTC and in its zone, writing nothing", async () => {
+      clock.set('2027-03-13T12:00:00.000Z');
+      const userId = newUser();
+      const body = aCreateBody({ cron_expression: '30 2 * * *', timezone: 'America/New_York', jitter_seconds: 600 });
+      const res = await http().post('/schedule/preview?count=3').set('x-user-id', userId).send(body).expect(200);
+      // 14 March 2027 is New York's spring-forward day: 02:30 does not exist, and fires at 03:00 (Vixie cron's rule).
+      assert.deepEqual(res.body, {
+        timezone: 'America/New_York',
+        next_runs: [
+          { utc: '2027-03-14T07:00:00.000Z', local: '2027-03-14T03:00:00-04:00', skipped: false },
+          { utc: '2027-03-15T06:30:00.000Z', local: '2027-03-15T02:30:00-04:00', skipped: false },
+          { utc: '2027-03-16T06:30:00.000Z', local: '2027-03-16T02:30:00-04:00', skipped: false },
+        ],
+      });
+      assert.equal((await http().get('/schedule').set('x-user-id', userId).expect(200)).body.total, 0);
+    });
+
+    it('refuses a bad body with the same field errors as a create', async () => {
+      const body = aCreateBody({ cron_expression: '61 * * * *' });
+      const preview = await http().post('/schedule/preview').set('x-user-id', newUser()).send(body);
+      const create = await http().post('/schedule').set('x-user-id', newUser()).send(body);
+      assertFieldErrors(preview, ['cron_expression']);
+      assert.deepEqual(preview.body.errors, create.body.errors);
+    });
+
+    it('answers an empty list for a disabled schedule', async () => {
+      const res = await http().post('/schedule/preview').set('x-user-id', newUser()).send(aCreateBody({ enabled: false })).expect(200);
+      assert.deepEqual(res.body.next_runs, []);
+    });
+  });
+
   describe('validation', () => {
     it('names every missing required field', async () => {
       const res = await http().post('/schedule').set('x-user-id', newUser()).send({});

@@ -119,7 +119,7 @@ describe('API documentation', () => {
     const operations = scheduleRoutes.flatMap(([path, methods]) =>
       Object.entries(methods).map(([method, op]) => ({ route: `${method.toUpperCase()} ${path}`, path, op })),
     );
-    assert.equal(operations.length, 17);
+    assert.equal(operations.length, 18);
     for (const { route, path, op } of operations) {
       const codes = Object.keys(op.responses);
       const success = codes.find((c) => c.startsWith('2'))!;

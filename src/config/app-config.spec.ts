@@ -34,6 +34,7 @@ describe('loadConfig', () => {
       observability: { logLevel: 'info', logFormat: 'json', metricsEnabled: true },
       corsOrigins: [],
       shutdownTimeoutMs: 10_000,
+      consoleEnabled: true,
     });
   });
 
@@ -77,6 +78,7 @@ describe('loadConfig', () => {
       RATE_LIMIT_PER_MINUTE: '0',
       REDIS_URL: 'redis://127.0.0.1:6379/0',
       METRICS_ENABLED: 'false',
+      CONSOLE_ENABLED: 'false',
       LOG_LEVEL: 'debug',
       LOG_FORMAT: 'pretty',
       CORS_ORIGINS: 'https://app.example.com,http://localhost:5173',
@@ -128,6 +130,7 @@ describe('loadConfig', () => {
       observability: { logLevel: 'debug', logFormat: 'pretty', metricsEnabled: false },
       corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
       shutdownTimeoutMs: 2500,
+      consoleEnabled: false,
     });
   });
 

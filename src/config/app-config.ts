@@ -216,6 +216,8 @@ export interface AppConfig {
   corsOrigins?: string[];
   /** On SIGTERM, in-flight requests get this long to finish before the process stops. */
   shutdownTimeoutMs?: number;
+  /** The web console at /console (CONSOLE_ENABLED); unset: on. */
+  consoleEnabled?: boolean;
 }
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -475,6 +477,10 @@ class EnvironmentVariables {
   METRICS_ENABLED?: string;
 
   @IsOptional()
+  @IsIn(['true', 'false', '1', '0'])
+  CONSOLE_ENABLED?: string;
+
+  @IsOptional()
   @IsIn(LOG_LEVELS)
   LOG_LEVEL?: LogLevel;
 
@@ -608,5 +614,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     corsOrigins: vars.CORS_ORIGINS?.split(',') ?? [],
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    consoleEnabled: vars.CONSOLE_ENABLED === undefined || ['true', '1'].includes(vars.CONSOLE_ENABLED),
   };
 }

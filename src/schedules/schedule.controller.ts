@@ -20,7 +20,7 @@ import { encodeCursor } from '../common/cursor.js';
 import { PageQuery, pageRequestOf } from '../common/page-query.dto.js';
 import { ProblemDetails, RunTransitionProblem, ScheduleConflictProblem } from '../common/problem-details.js';
 import { ValidationFailed } from '../common/domain-errors.js';
-import { SCHEDULE_KEY } from '../domain/schedule.js';
+import { SCHEDULE_KEY, type Schedule } from '../domain/schedule.js';
 import { toLocalIso } from '../common/time.js';
 import { RunDetailResponse, RunListResponse, RunResponse, toRunDetailResponse, toRunResponse } from '../wire/run.response.js';
 import { scheduleSessionsJson } from '../sessions/dto/session-json.response.js';
@@ -37,7 +37,7 @@ import {
   ScheduleResponse,
   toScheduleResponse,
 } from '../wire/schedule.response.js';
-import { NextRunsQuery, NextRunsResponse, SkipFireTimeDto } from './dto/next-runs.dto.js';
+import { FireTimesPreviewResponse, NextRunResponse, NextRunsQuery, NextRunsResponse, SkipFireTimeDto } from './dto/next-runs.dto.js';
 import { BackfillDto, BackfillResponse, MAX_BACKFILL_SLOTS } from './dto/backfill.dto.js';
 import { UpdateScheduleDto } from './dto/update-schedule.dto.js';
 import { ApiRateLimited, ApiStorageUnavailable, PROBLEM_EXAMPLES } from '../docs/problem-examples.js';
@@ -118,6 +118,21 @@ export class ScheduleController {
   @Invalid(PROBLEM_EXAMPLES.invalidBulk)
   async bulk(@CurrentUser() userId: string, @Body() dto: BulkActionDto): Promise<BulkActionResponse> {
     return this.schedules.bulk(userId, dto);
+  }
+
+  @Post('preview')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Preview when a schedule would fire',
+    description:
+      'Validates a create body exactly as `POST /schedule` does (the same 422 `errors[]`) and answers its first fire times from now, ' +
+      'before jitter; nothing is written. For a form that shows its next fires while it is filled in.',
+  })
+  @ApiOkResponse({ type: FireTimesPreviewResponse })
+  @Invalid(PROBLEM_EXAMPLES.invalidSchedule)
+  preview(@CurrentUser() userId: string, @Body() dto: CreateScheduleDto, @Query() query: NextRunsQuery): FireTimesPreviewResponse {
+    const { schedule, fires } = this.schedules.preview(userId, dto, query.count ?? 5);
+    return { timezone: schedule.timezone, next_runs: toNextRuns(schedule, fires) };
   }
 
   @Get(':schedule_id')
@@ -387,11 +402,7 @@ export class ScheduleController {
     return {
       schedule_id: schedule.id,
       timezone: schedule.timezone,
-      next_runs: fires.map((at) => ({
-        utc: at.toISOString(),
-        local: toLocalIso(at, schedule.timezone),
-        skipped: schedule.skippedFireTimes.some((d) => d.getTime() === at.getTime()),
-      })),
+      next_runs: toNextRuns(schedule, fires),
     };
   }
 
@@ -424,4 +435,13 @@ export class ScheduleController {
     void reply.header('etag', scheduleEtag(schedule));
     return toScheduleResponse(schedule, this.clock.now());
   }
+}
+
+/** Fire times as next-runs lists them: in UTC, in the schedule's zone, and whether the user skipped each. */
+function toNextRuns(schedule: Schedule, fires: readonly Date[]): NextRunResponse[] {
+  return fires.map((at) => ({
+    utc: at.toISOString(),
+    local: toLocalIso(at, schedule.timezone),
+    skipped: schedule.skippedFireTimes.some((d) => d.getTime() === at.getTime()),
+  }));
 }

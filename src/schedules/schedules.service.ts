@@ -311,6 +311,17 @@ export class SchedulesService {
     return outcome.schedule;
   }
 
+  /**
+   * POST /schedule/preview: the first `count` fire times of a schedule that `dto` would create now,
+   * validated as a create is (ValidationFailed), written nowhere. Before jitter: its offset comes
+   * from the id the schedule does not have yet.
+   */
+  preview(userId: string, dto: CreateScheduleDto, count: number): { schedule: Schedule; fires: Date[] } {
+    const now = this.clock.now();
+    const schedule = { ...newSchedule(userId, dto, now, this.limits), jitterSeconds: 0 };
+    return { schedule, fires: upcomingFires(schedule, now, count) };
+  }
+
   /** The schedule's next `count` fire times from now. */
   async nextRuns(userId: string, scheduleId: string, count: number): Promise<{ schedule: Schedule; fires: Date[] }> {
     const schedule = await this.get(userId, scheduleId);

@@ -36,3 +36,10 @@ export class NextRunsResponse {
   @ApiProperty({ type: [NextRunResponse], description: 'Empty when the schedule is disabled or past its activation window.' })
   readonly next_runs: NextRunResponse[];
 }
+
+/** POST /schedule/preview: when a schedule with this body would fire, before it exists. */
+export class FireTimesPreviewResponse {
+  @ApiProperty({ description: 'IANA time zone of the schedule.', example: EXAMPLE_TIMEZONE }) readonly timezone: string;
+  @ApiProperty({ type: [NextRunResponse], description: 'Its first fire times from now, before jitter; empty when it would not fire (disabled, or past its window).' })
+  readonly next_runs: NextRunResponse[];
+}
