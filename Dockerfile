@@ -23,6 +23,9 @@ RUN --mount=type=secret,id=npm_ca \
 FROM dependencies AS build
 COPY tsconfig.json tsconfig.build.json ormconfig.ts ./
 COPY src ./src
+# The web console, built by Vite into dist/console; its API types come from the generated client.
+COPY web ./web
+COPY examples/schedule-api.d.ts ./examples/
 RUN npm run build
 
 # The production packages alone. `--omit=optional` as well as `--omit=dev`: TypeORM names ts-node

@@ -216,6 +216,10 @@ uid=$(podman exec "$TAG-pg" id -u)
 echo "   the process runs as uid $uid ($(podman exec "$TAG-pg" id -un))"
 podman healthcheck run "$TAG-pg" >/dev/null || fail "the image's HEALTHCHECK fails on a live service" "$TAG-pg"
 echo "   HEALTHCHECK: healthy"
+console_page=$(curl -s --max-time 5 "http://127.0.0.1:$port/console/")
+script=$(printf '%s' "$console_page" | grep -o '/console/assets/[A-Za-z0-9_-]*\.js' | head -1)
+[ -n "$script" ] && [ "$(status_of "http://127.0.0.1:$port$script")" = 200 ] || fail "the image serves no console at /console/" "$TAG-pg"
+echo "   /console/: the console's page and its script ($script)"
 
 id=$(api "$port" POST /schedule "$(schedule_body 'Every second' '* * * * * *')" | json it.schedule_id)
 wait_answered "$port" "$id" "$TAG-pg"

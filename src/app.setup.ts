@@ -83,7 +83,8 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
     .getInstance()
     .addHook('preValidation', async (request: FastifyRequest) => {
       for (const [name, value] of Object.entries((request.params ?? {}) as Record<string, string>)) {
-        if (!isPlausibleId(value)) {
+        // `*` is a static file's path (/docs/*, /console/*), not an id; @fastify/static checks it.
+        if (name !== '*' && !isPlausibleId(value)) {
           throw new ValidationFailed([{ field: name, message: implausibleIdMessage(name) }]);
         }
       }

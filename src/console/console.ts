@@ -1,10 +1,10 @@
 import fastifyStatic from '@fastify/static';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 
-/** Where the console is served: its page, and its hashed assets under /console/assets/. */
-export const CONSOLE_PREFIX = '/console/';
+/** Where the console is served: its page at /console/ (/console redirects there), its hashed assets under /console/assets/. */
+export const CONSOLE_PREFIX = '/console';
 
 /**
  * The folder Vite builds the console into (`web/` → dist/console), found from the package root
@@ -41,11 +41,14 @@ export async function registerConsole(app: NestFastifyApplication, enabled: bool
     // /console → /console/
     redirect: true,
     index: 'index.html',
-    // Dot files and directory listings stay hidden; only the build's own files are served.
-    dotfiles: 'deny',
-    setHeaders: (reply, path) => {
+    // A dot file is as missing as any other file the build does not have (404, not 403).
+    dotfiles: 'ignore',
+    // The headers below say how long each file may be cached, not @fastify/static's max-age=0.
+    cacheControl: false,
+    setHeaders: (response, path) => {
       // Asset names carry a content hash: they never change. The page itself is always revalidated.
-      reply.setHeader('cache-control', path.includes(`${join('assets', '')}`) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      const immutable = path.startsWith(join(directory, 'assets') + sep);
+      response.setHeader('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
     },
   });
 }
