@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { browserSkipReason, launchChromium } from './support/browser.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 /*
@@ -12,13 +12,7 @@ import { createTestApp, type TestApp } from './support/test-app.js';
  * /usr/bin/chromium skips it; under CI=true that is a failure.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const USER_ID = 'alice@example.com';
-
-function skipReason(): string | undefined {
-  if (existsSync(CHROMIUM) || process.env.CI === 'true') return undefined;
-  return `${CHROMIUM} is missing (apt-get install chromium)`;
-}
 
 /** One operation's panel, by the id Swagger UI's deep links give it (`operations-{tag}-{operationId}`). */
 async function openOperation(page: Page, operationId: string): Promise<Locator> {
@@ -40,7 +34,7 @@ async function execute(operation: Locator): Promise<{ status: number; body: any;
 }
 
 describe('Swagger UI in a browser', () => {
-  const skip = skipReason();
+  const skip = browserSkipReason();
   if (skip) {
     it.skip(`skipped: ${skip}`, () => undefined);
     return;
@@ -52,11 +46,10 @@ describe('Swagger UI in a browser', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: CI=true needs Debian's chromium package (apt-get install chromium)`);
     testApp = await createTestApp('sqlite');
     await testApp.app.listen(0, '127.0.0.1');
     const { port } = testApp.app.getHttpServer().address() as AddressInfo;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     page = await browser.newPage();
     page.setDefaultTimeout(10_000);
     // A Content-Security-Policy that blocks what the page needs shows up here, naming the directive.

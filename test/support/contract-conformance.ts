@@ -19,8 +19,8 @@ const PROBLEM_SCHEMA: OpenAPIV3.ReferenceObject = { $ref: '#/components/schemas/
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 const customFormats = { 'date-time': (value: string) => DATE_TIME.test(value) && !Number.isNaN(Date.parse(value)) };
 
-/** Routes that are not the API: the documentation itself. */
-const OUTSIDE_THE_CONTRACT = /^\/docs(-json|\/|$)/;
+/** Routes that are not the API: the documentation itself, and the console's static files. */
+const OUTSIDE_THE_CONTRACT = /^\/(docs(-json|\/|$)|console(\/|$))/;
 
 // A CommonJS module whose class is its `default` export, which an ES module's default import does not unwrap.
 const OpenAPIResponseValidator = (createRequire(import.meta.url)('openapi-response-validator') as typeof ResponseValidatorModule.default).default;

@@ -73,6 +73,8 @@ export interface TestAppOptions {
   corsOrigins?: string[];
   /** Where the service's logs go (JSON lines); no logs otherwise. */
   logStream?: NodeJS.WritableStream;
+  /** The web console at /console (CONSOLE_ENABLED); on otherwise. */
+  consoleEnabled?: boolean;
 }
 
 /**
@@ -111,6 +113,7 @@ export async function createTestApp(driver: StorageDriver, options: TestAppOptio
     rateLimit: options.rateLimit,
     observability: options.observability,
     corsOrigins: options.corsOrigins,
+    consoleEnabled: options.consoleEnabled,
   };
   const builder = Test.createTestingModule({ imports: [AppModule.forRoot(config)] });
   const moduleRef = await (options.realClock ? builder : builder.overrideProvider(Clock).useValue(clock)).compile();
