@@ -82,6 +82,33 @@ describe('the web console in a browser', () => {
       await rig?.stop();
     });
 
+    /**
+     * A second schedule with a week behind it: a fire a day, each answered by the runtime, every
+     * third one failing as a runtime reports a failure; the clocks then back at NOW.
+     */
+    async function aWeekOfTriage(): Promise<string> {
+      const body = aCreateBody({ name: 'Hourly inbox triage', cron_expression: '0 * * * *', timezone: 'Europe/Berlin', labels: { team: 'support' }, budget: { period: 'day', max_runs: 24 } });
+      const scheduleId: string = (await api().post('/schedule').set('x-user-id', USER_ID).send(body).expect(201)).body.schedule_id;
+      for (let day = 6; day >= 1; day -= 1) {
+        rig.service.clock.set(new Date(Date.parse(NOW) - day * 86_400_000 + 3_600_000));
+        const fired = (await api().post(`/schedule/${scheduleId}/run`).set('x-user-id', USER_ID).expect(202)).body;
+        // The runtime takes a while over each (the service's clock stands still otherwise).
+        rig.service.clock.advance(20_000 + day * 7_000);
+        if (day % 3 === 0) {
+          await api()
+            .post(`/runtime/runs/${fired.run.id}/status`)
+            .set('authorization', `Bearer ${rig.runtimeToken}`)
+            .send({ status: 'failed', error: 'The model provider answered 429: quota exceeded' })
+            .expect(200);
+        }
+        await rig.service.app.get(DispatcherService).drain();
+        const path = `/schedule/${scheduleId}/runs/${fired.run.id}`;
+        await waitFor('the run to end', async () => (await api().get(path).set('x-user-id', USER_ID)).body.status, (status) => status === 'succeeded' || status === 'failed');
+      }
+      rig.service.clock.set(NOW);
+      return scheduleId;
+    }
+
     it('signs in, creates a schedule through the form (a bad cron refused on its field), fires it, follows the run to its session, and pauses it with a note', async () => {
       const watched = await WatchedPage.open(browser, { timezoneId: 'Europe/Berlin' });
       const { page } = watched;
@@ -129,6 +156,8 @@ describe('the web console in a browser', () => {
 
         // Fixed: the live preview lists the next fire times in the schedule's zone, then the schedule is created.
         await cron.fill('0 9 * * 1-5');
+        await cronError.waitFor({ state: 'detached' });
+        assert.equal(await cron.getAttribute('aria-invalid'), 'false', 'a changed field drops what the API said of its old value');
         const preview = page.getByRole('region', { name: 'Next fire times' });
         await preview.getByText('At 09:00, Monday through Friday').waitFor();
         await preview.locator('li').nth(4).waitFor();
@@ -141,7 +170,9 @@ describe('the web console in a browser', () => {
         assert.equal(schedule.data.timezone, 'Asia/Shanghai');
         assert.equal(schedule.data.description, 'Summarise the overnight tickets');
 
-        // Fire it now: the run appears, pending, until the runtime has it and reports back.
+        // Fire it now: the run appears, pending, until the runtime has it and reports back (a
+        // minute later on the service's clock, so that the run has a duration to show).
+        rig.service.clock.set(new Date(Date.parse(NOW) - 75_000));
         await page.getByRole('button', { name: 'Run now' }).click();
         const runDialog = page.getByRole('dialog', { name: 'Run now' });
         await assertAccessible(page, 'the run-now dialog');
@@ -149,6 +180,7 @@ describe('the web console in a browser', () => {
         await page.getByRole('status').getByText('Fired now: the run is pending.').waitFor();
         const runs = page.getByRole('table', { name: /Runs of Morning digest/ });
         await runs.getByText('pending').waitFor();
+        rig.service.clock.set(NOW);
         await rig.service.app.get(DispatcherService).drain();
         const path = `/schedule/${schedule.id}/runs`;
         await waitFor('the runtime to report', async () => (await api().get(path).set('x-user-id', USER_ID)).body.runs[0]?.status, (status) => status === 'succeeded');
@@ -191,11 +223,7 @@ describe('the web console in a browser', () => {
         await assertUsable(page, 'the paused schedule page');
 
         // The list: a second schedule with a budget and labels beside it, as an operator sees them.
-        await api()
-          .post('/schedule')
-          .set('x-user-id', USER_ID)
-          .send(aCreateBody({ name: 'Hourly inbox triage', cron_expression: '0 * * * *', timezone: 'Europe/Berlin', labels: { team: 'support' }, budget: { period: 'day', max_runs: 24 } }))
-          .expect(201);
+        const triageId = await aWeekOfTriage();
         await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Schedules' }).click();
         const table = page.getByRole('table', { name: 'Schedules, newest first' });
         await table.getByText('Hourly inbox triage').waitFor();
@@ -220,11 +248,37 @@ describe('the web console in a browser', () => {
         await page.getByText('1 schedule', { exact: true }).waitFor();
         await table.getByText('Hourly inbox triage').waitFor();
 
-        if (WRITE_SCREENSHOTS) {
-          await page.goto(`${base}/console/#/schedules/${schedule.id}`);
-          await page.getByRole('heading', { name: /^Morning digest/ }).waitFor();
-          await picture(page, 'schedule');
-        }
+        // Edit the other one: the form starts from what it is, and the change shows.
+        await table.getByRole('link', { name: 'Hourly inbox triage' }).click();
+        await page.getByRole('heading', { name: /^Hourly inbox triage/ }).waitFor();
+        await page.getByRole('link', { name: 'Edit' }).click();
+        await page.getByRole('heading', { name: 'Edit “Hourly inbox triage”' }).waitFor();
+        assert.equal(await page.getByLabel('Cron expression').inputValue(), '0 * * * *');
+        assert.equal(await page.getByLabel('Time zone').inputValue(), 'Europe/Berlin');
+        await page.getByLabel('Cron expression').fill('30 8-18 * * 1-5');
+        await page.getByRole('region', { name: 'Next fire times' }).getByText('7 Dec 2026, 08:30 CET').waitFor();
+        await assertUsable(page, 'the edit form');
+        await page.getByRole('button', { name: 'Save changes' }).click();
+        await page.getByText('At 30 minutes past the hour, between 08:00 and 18:59, Monday through Friday').waitFor();
+        const edited = (await api().get(`/schedule/${triageId}`).set('x-user-id', USER_ID).expect(200)).body;
+        assert.equal(edited.data.cron_expression, '30 8-18 * * 1-5');
+        assert.deepEqual(edited.data.labels, { team: 'support' }, 'what the form did not change stays');
+        assert.deepEqual(edited.data.budget, { period: 'day', max_runs: 24, max_tokens: null, max_cost_usd: null });
+
+        // Skip its next fire time on the timeline, and see it marked.
+        const upcoming = page.getByRole('list').filter({ has: page.getByRole('button', { name: /^Skip the fire at/ }) });
+        await upcoming.getByRole('button', { name: 'Skip the fire at 7 Dec 2026, 08:30 CET' }).click();
+        await page.getByRole('status').getByText('That fire time will be skipped.').waitFor();
+        await upcoming.getByRole('button', { name: 'Restore the fire at 7 Dec 2026, 08:30 CET' }).waitFor();
+        await upcoming.locator('li.skipped').getByText('Skipped').waitFor();
+        const skipped = (await api().get(`/schedule/${triageId}`).set('x-user-id', USER_ID).expect(200)).body;
+        assert.deepEqual(skipped.data.skipped_fire_times, ['2026-12-07T07:30:00.000Z']);
+        const outcomes = page.getByRole('figure');
+        await outcomes.getByText('Succeeded: 4').waitFor();
+        await outcomes.getByText('Failed or timed out: 2').waitFor();
+        await page.getByRole('table', { name: /Runs of Hourly inbox triage/ }).getByText('The model provider answered 429: quota exceeded').first().waitFor();
+        await assertUsable(page, 'a schedule with a week of runs');
+        await picture(page, 'schedule');
         watched.assertNoProblems();
       });
       await watched.close();

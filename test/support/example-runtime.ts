@@ -25,6 +25,8 @@ export interface ExampleRuntimeRig {
   runtimeUrl: string;
   /** The secret the webhooks are signed with. */
   secret: string;
+  /** The runtime's bearer token on the service's /runtime routes. */
+  runtimeToken: string;
   /** What the runtime printed so far (stdout and stderr). */
   output(): string;
   stop(): Promise<void>;
@@ -70,7 +72,7 @@ export async function startExampleRuntime(command: string, args: string[], env: 
     await stop();
     throw error;
   }
-  return { service, runtime, runtimeUrl, secret, output, stop };
+  return { service, runtime, runtimeUrl, secret, runtimeToken, output, stop };
 }
 
 /**

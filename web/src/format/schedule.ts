@@ -47,6 +47,12 @@ export const RUN_TONES: Record<RunStatus, Tone> = {
   cancelled: 'quiet',
 };
 
+/** A fresh run's status as a sentence's end: "the run is pending", "the run succeeded". */
+export function runStatusInWords(status: RunStatus): string {
+  if (isActive(status)) return `the run is ${status}`;
+  return `the run ${status === 'timed_out' ? 'timed out' : status === 'skipped' || status === 'missed' || status === 'cancelled' ? `was ${status}` : status}`;
+}
+
 /** Whether a run may still change (the runtime has it, or it waits to be delivered). */
 export function isActive(status: RunStatus): boolean {
   return status === 'pending' || status === 'dispatched' || status === 'running';

@@ -3,13 +3,14 @@ export const VIEWER_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-/** An instant as a date and time in `zone`, with the zone's abbreviation ("7 Dec 2026, 09:00 GMT+8"). */
-export function formatInZone(iso: string | null | undefined, zone: string = VIEWER_ZONE): string {
+/** An instant as a date and time in `zone`, with the zone's abbreviation ("7 Dec 2026, 09:00 GMT+8"); to the second when asked. */
+export function formatInZone(iso: string | null | undefined, zone: string = VIEWER_ZONE, options: { seconds?: boolean } = {}): string {
   if (!iso) return '—';
-  let formatter = formatters.get(zone);
+  const key = `${zone}|${options.seconds ? 's' : 'm'}`;
+  let formatter = formatters.get(key);
   if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: zone, hourCycle: 'h23' });
-    formatters.set(zone, formatter);
+    formatter = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: options.seconds ? 'medium' : 'short', timeZone: zone, hourCycle: 'h23' });
+    formatters.set(key, formatter);
   }
   const short = new Intl.DateTimeFormat('en-GB', { timeZone: zone, timeZoneName: 'short' })
     .formatToParts(new Date(iso))

@@ -1,7 +1,7 @@
 import { api, ok, type RunDetail, type Schedule, type Session } from '../api/client.js';
 import { Show, useLoaded } from '../components/async.js';
 import { Badge } from '../components/badge.js';
-import { RUN_TONES } from '../format/schedule.js';
+import { isActive, RUN_TONES } from '../format/schedule.js';
 import { durationBetween, formatInZone } from '../format/time.js';
 import { links } from '../router.js';
 
@@ -40,7 +40,7 @@ export function RunPage({ scheduleId, runId }: { scheduleId: string; runId: stri
               <a href={links.schedules()}>Schedules</a> / <a href={links.schedule(schedule.id)}>{schedule.data.name}</a> / run
             </p>
             <h1>
-              Run of {formatInZone(run.scheduled_for, schedule.data.timezone)} <Badge tone={RUN_TONES[run.status]}>{run.status}</Badge>
+              Run of {formatInZone(run.scheduled_for, schedule.data.timezone, { seconds: true })} <Badge tone={RUN_TONES[run.status]}>{run.status}</Badge>
             </h1>
             <RunFacts schedule={schedule} run={run} />
             <Attempts run={run} />
@@ -77,15 +77,15 @@ function RunFacts({ schedule, run }: { schedule: Schedule; run: RunDetail }) {
       </div>
       <div>
         <dt>Fired</dt>
-        <dd>{formatInZone(run.fired_at, zone)}</dd>
+        <dd>{formatInZone(run.fired_at, zone, { seconds: true })}</dd>
       </div>
       <div>
         <dt>Finished</dt>
         <dd>
-          {formatInZone(run.finished_at, zone)} <span class="muted">({durationBetween(run.fired_at, run.finished_at)})</span>
+          {formatInZone(run.finished_at, zone, { seconds: true })} <span class="muted">({durationBetween(run.fired_at, run.finished_at)})</span>
         </dd>
       </div>
-      {run.timeout_at && (
+      {run.timeout_at && isActive(run.status) && (
         <div>
           <dt>Times out</dt>
           <dd>{formatInZone(run.timeout_at, zone)}</dd>
@@ -143,7 +143,7 @@ function Attempts({ run }: { run: RunDetail }) {
           <tbody>
             {run.attempts.map((attempt) => (
               <tr key={attempt.at}>
-                <td>{formatInZone(attempt.at)}</td>
+                <td>{formatInZone(attempt.at, undefined, { seconds: true })}</td>
                 <td>{attempt.status_code ?? 'none'}</td>
                 <td>{attempt.duration_ms} ms</td>
                 <td>{attempt.error ?? ''}</td>

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiProblem, type FieldError, messageOf, type NextRun, ok, type Schedule, type ScheduleBody } from '../api/client.js';
 import { ErrorNote, Show, useLoaded } from '../components/async.js';
 import { Field } from '../components/field.js';
@@ -163,6 +163,20 @@ function toBody(form: FormState, editing: boolean): Record<string, unknown> {
   return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
 }
 
+/** The API's name for a form field, where it differs from the form's. */
+const API_FIELDS: Partial<Record<keyof FormState, string[]>> = {
+  model_type: ['chat_model_config.type', 'chat_model_config'],
+  model: ['chat_model_config.model', 'chat_model_config'],
+  credential_id: ['chat_model_config.credential_id', 'chat_model_config'],
+  budget_period: ['budget', 'budget.period'],
+  budget_max_runs: ['budget', 'budget.max_runs'],
+  budget_max_tokens: ['budget', 'budget.max_tokens'],
+  budget_max_cost_usd: ['budget', 'budget.max_cost_usd'],
+};
+
+/** The API's fields that the form keeps under "Limits and more". */
+const LIMIT_FIELDS = ['overlap_policy', 'catchup_window_seconds', 'run_timeout_seconds', 'pause_after_failures', 'max_runs', 'budget', 'labels', 'stateful', 'enabled'];
+
 /** The fields that say when a schedule fires: the ones the preview reports on. */
 const TIMING_FIELDS = ['cron_expression', 'at', 'every_seconds', 'anchor_at', 'timezone', 'jitter_seconds', 'started_at', 'ended_at'];
 
@@ -228,11 +242,23 @@ function ScheduleForm({ initial, schedule }: { initial: FormState; schedule?: Sc
   const [failure, setFailure] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const preview = usePreview(form);
+  const limits = useRef<HTMLDetailsElement>(null);
+  // Opened when the API names a field inside, so that its message is seen (and never closed for the user).
+  useEffect(() => {
+    if (limits.current && errors.some((error) => LIMIT_FIELDS.some((field) => error.field === field || error.field.startsWith(`${field}.`)))) limits.current.open = true;
+  }, [errors]);
   const zones = useMemo(knownZones, []);
 
   const set = (name: keyof FormState) => (event: Event) => {
     const target = event.currentTarget as HTMLInputElement;
     setForm({ ...form, [name]: target.type === 'checkbox' ? target.checked : target.value });
+    // What the API said of this field was said of its old value.
+    const fields = API_FIELDS[name] ?? [name];
+    const rest = errors.filter((error) => !fields.some((field) => error.field === field || error.field.startsWith(`${field}.`)));
+    if (rest.length !== errors.length) {
+      setErrors(rest);
+      if (rest.length === 0) setFailure(null);
+    }
   };
   /** The API's messages for a field (and for anything inside it, such as a label's key). */
   const errorFor = (...fields: string[]) =>
@@ -367,10 +393,10 @@ function ScheduleForm({ initial, schedule }: { initial: FormState; schedule?: Sc
           <PreviewPanel preview={preview} kind={form} />
         </fieldset>
 
-        <details>
+        <details ref={limits}>
           <summary>Limits and more</summary>
           <fieldset>
-            <legend>Limits and more</legend>
+            <legend class="visually-hidden">Limits and more</legend>
             {select('overlap_policy', 'While a run is still active, a fire', [
               ['skip', 'is skipped'],
               ['buffer_one', 'waits (one at most)'],

@@ -4,7 +4,7 @@ import { Show, useLoaded } from '../components/async.js';
 import { Badge } from '../components/badge.js';
 import { ConfirmDialog } from '../components/confirm-dialog.js';
 import { OutcomesChart } from '../components/outcomes.js';
-import { budgetUse, describeWhen, isActive, RUN_TONES, scheduleState } from '../format/schedule.js';
+import { budgetUse, describeWhen, isActive, RUN_TONES, runStatusInWords, scheduleState } from '../format/schedule.js';
 import { durationBetween, formatInZone, VIEWER_ZONE } from '../format/time.js';
 import { links, navigate } from '../router.js';
 import { LastOutcome, NextFire } from './schedules-page.js';
@@ -310,7 +310,7 @@ function RunHistory({ schedule, version, onCancel, onReplay }: { schedule: Sched
                     {page.runs.map((run) => (
                       <tr key={run.id}>
                         <td>
-                          <a href={links.run(schedule.id, run.id)}>{formatInZone(run.scheduled_for, schedule.data.timezone)}</a>
+                          <a href={links.run(schedule.id, run.id)}>{formatInZone(run.scheduled_for, schedule.data.timezone, { seconds: true })}</a>
                         </td>
                         <td>{run.trigger}</td>
                         <td>
@@ -372,7 +372,7 @@ async function runNow(schedule: Schedule, form: FormData): Promise<string> {
     ...(permission ? { permission_mode: permission as Schedule['data']['permission_mode'] } : {}),
   };
   const fired = await ok(api.POST('/schedule/{schedule_id}/run', { params: { path: { schedule_id: schedule.id } }, body: overrides }));
-  return `Fired now: the run is ${fired.run.status.replace('_', ' ')}.`;
+  return `Fired now: ${runStatusInWords(fired.run.status)}.`;
 }
 
 async function skip(scheduleId: string, scheduledFor: string, skipping: boolean): Promise<string> {
@@ -388,5 +388,5 @@ async function cancel(scheduleId: string, run: Run): Promise<string> {
 
 async function replay(scheduleId: string, run: Run): Promise<string> {
   const fired = await ok(api.POST('/schedule/{schedule_id}/runs/{run_id}/replay', { params: { path: { schedule_id: scheduleId, run_id: run.id } } }));
-  return `Replayed: the new run is ${fired.run.status.replace('_', ' ')}.`;
+  return `Replayed: ${runStatusInWords(fired.run.status)}.`;
 }
