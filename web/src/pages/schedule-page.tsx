@@ -49,6 +49,8 @@ export function SchedulePage({ scheduleId }: { scheduleId: string }) {
       setBusy(false);
     }
   }
+  /** What every action's dialog shares: open for its kind, busy while it runs, why it failed, cancel. */
+  const dialog = (kind: Action['kind']) => ({ open: action?.kind === kind, busy, error: actionError, onCancel: () => setAction(null) });
   const open = (next: Action) => {
     setActionError(null);
     setAction(next);
@@ -132,10 +134,7 @@ export function SchedulePage({ scheduleId }: { scheduleId: string }) {
               <ConfirmDialog
                 title="Pause this schedule"
                 confirmLabel="Pause"
-                open={action?.kind === 'pause'}
-                busy={busy}
-                error={actionError}
-                onCancel={() => setAction(null)}
+                {...dialog('pause')}
                 onConfirm={(form) => perform(() => setEnabled(schedule, false, String(form.get('note') ?? '').trim() || null).then(() => 'Paused.'))}
               >
                 <p>It will not fire until it is resumed. Runs already under way go on.</p>
@@ -146,10 +145,7 @@ export function SchedulePage({ scheduleId }: { scheduleId: string }) {
               <ConfirmDialog
                 title="Run now"
                 confirmLabel="Run now"
-                open={action?.kind === 'run'}
-                busy={busy}
-                error={actionError}
-                onCancel={() => setAction(null)}
+                {...dialog('run')}
                 onConfirm={(form) => perform(() => runNow(schedule, form))}
               >
                 <p>Fires the schedule once, now. Anything filled in below applies to this run only.</p>
@@ -172,10 +168,7 @@ export function SchedulePage({ scheduleId }: { scheduleId: string }) {
                 title="Delete this schedule"
                 confirmLabel="Delete"
                 danger
-                open={action?.kind === 'delete'}
-                busy={busy}
-                error={actionError}
-                onCancel={() => setAction(null)}
+                {...dialog('delete')}
                 onConfirm={() =>
                   perform(async () => {
                     await ok(api.DELETE('/schedule/{schedule_id}', { params: { path } }));
@@ -192,10 +185,7 @@ export function SchedulePage({ scheduleId }: { scheduleId: string }) {
                 title="Cancel this run"
                 confirmLabel="Cancel the run"
                 danger
-                open={action?.kind === 'cancel'}
-                busy={busy}
-                error={actionError}
-                onCancel={() => setAction(null)}
+                {...dialog('cancel')}
                 onConfirm={() => action?.kind === 'cancel' && perform(() => cancel(schedule.id, action.run))}
               >
                 <p>The run stops being tracked; if the agent runtime has it, it is told to stop. A cancelled run stays cancelled.</p>
@@ -204,10 +194,7 @@ export function SchedulePage({ scheduleId }: { scheduleId: string }) {
               <ConfirmDialog
                 title="Replay this run"
                 confirmLabel="Replay"
-                open={action?.kind === 'replay'}
-                busy={busy}
-                error={actionError}
-                onCancel={() => setAction(null)}
+                {...dialog('replay')}
                 onConfirm={() => action?.kind === 'replay' && perform(() => replay(schedule.id, action.run))}
               >
                 <p>Fires the schedule again now, with this run’s overrides, as the schedule is today.</p>
