@@ -13,6 +13,7 @@ import {
   assertAccessible,
   assertKeyboardReachable,
   browserSkipReason,
+  type InPage,
   launchChromium,
   tabTo,
   WatchedPage,
@@ -43,7 +44,7 @@ const WRITE_SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS === 'write';
 async function picture(page: Page, name: string): Promise<void> {
   if (!WRITE_SCREENSHOTS) return;
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.evaluate(() => (globalThis as unknown as InPage).document.activeElement?.blur());
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
@@ -128,7 +129,10 @@ describe('the web console in a browser', () => {
         await page.getByText('No schedules match.').waitFor();
         await page.getByText(`Signed in as ${USER_ID}`).waitFor();
         assert.deepEqual(
-          await page.evaluate(() => [Object.keys(sessionStorage), localStorage.length, document.cookie]),
+          await page.evaluate(() => {
+            const { sessionStorage, localStorage, document } = globalThis as unknown as InPage;
+            return [Object.keys(sessionStorage), localStorage.length, document.cookie];
+          }),
           [['schedule-console.credentials'], 0, ''],
           'the user id is kept in the tab only',
         );
@@ -150,7 +154,7 @@ describe('the web console in a browser', () => {
         const cron = page.getByLabel('Cron expression');
         assert.equal(await cron.getAttribute('aria-invalid'), 'true');
         assert.match((await cron.getAttribute('aria-describedby')) ?? '', /cron_expression-error/);
-        assert.ok(await cron.evaluate((element) => element === document.activeElement), 'the keyboard is taken to the refused field');
+        assert.ok(await cron.evaluate((element) => element === (globalThis as unknown as InPage).document.activeElement), 'the keyboard is taken to the refused field');
         assert.equal((await api().get('/schedule').set('x-user-id', USER_ID).expect(200)).body.total, 0, 'nothing was created');
         await assertUsable(page, 'the form showing an error');
 
@@ -206,7 +210,7 @@ describe('the web console in a browser', () => {
         await page.keyboard.press('Enter');
         const pauseDialog = page.getByRole('dialog', { name: 'Pause this schedule' });
         await pauseDialog.getByLabel('Note (why, until when)').waitFor();
-        assert.ok(await pauseDialog.getByLabel('Note (why, until when)').evaluate((element) => element === document.activeElement), 'the dialog takes the focus');
+        assert.ok(await pauseDialog.getByLabel('Note (why, until when)').evaluate((element) => element === (globalThis as unknown as InPage).document.activeElement), 'the dialog takes the focus');
         await assertAccessible(page, 'the pause dialog');
         await page.keyboard.type('Holiday freeze until 4 January');
         await tabTo(page, pauseDialog.getByRole('button', { name: 'Pause' }));
@@ -369,11 +373,15 @@ describe('the web console in a browser', () => {
         const table = page.getByRole('table', { name: 'Schedules, newest first' });
         await table.getByText('Carol’s weekly report').waitFor();
         assert.equal(await table.getByText('Dave’s').count(), 0, 'another user’s schedule is not shown');
-        assert.deepEqual(await page.evaluate(() => [JSON.parse(sessionStorage.getItem('schedule-console.credentials')!).mode, localStorage.length]), ['jwt', 0]);
+        const kept = await page.evaluate(() => {
+          const { sessionStorage, localStorage } = globalThis as unknown as InPage;
+          return [JSON.parse(sessionStorage.getItem('schedule-console.credentials')!).mode, localStorage.length];
+        });
+        assert.deepEqual(kept, ['jwt', 0]);
 
         await page.getByRole('button', { name: 'Sign out' }).click();
         await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-        assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'signing out forgets the token');
+        assert.equal(await page.evaluate(() => (globalThis as unknown as InPage).sessionStorage.length), 0, 'signing out forgets the token');
         watched.assertNoProblems();
       });
       await watched.close();

@@ -4,6 +4,36 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { type Browser, type BrowserContextOptions, chromium, type Locator, type Page } from 'playwright-core';
 
+/**
+ * The page as page.evaluate() callbacks see it. The project compiles without the DOM's types
+ * (they clash with Node's), so a callback reaches the page's globals through this much, as
+ * `(globalThis as unknown as InPage).document`: the cast is erased before the callback is sent.
+ */
+export interface PageElement {
+  readonly tagName: string;
+  readonly type?: string;
+  readonly checked?: boolean;
+  readonly disabled?: boolean;
+  readonly tabIndex: number;
+  readonly outerHTML: string;
+  checkVisibility(): boolean;
+  getAttribute(name: string): string | null;
+  setAttribute(name: string, value: string): void;
+  removeAttribute(name: string): void;
+  blur(): void;
+}
+export interface InPage {
+  document: {
+    readonly activeElement: PageElement | null;
+    readonly cookie: string;
+    querySelectorAll(selectors: string): Iterable<PageElement>;
+    addEventListener(type: 'securitypolicyviolation', listener: (event: { effectiveDirective: string; blockedURI: string }) => void): void;
+  };
+  sessionStorage: { readonly length: number; getItem(key: string): string | null } & Record<string, unknown>;
+  localStorage: { readonly length: number };
+  axe: { run(context: unknown, options: object): Promise<{ violations: AxeViolation[] }> };
+}
+
 /** Debian's chromium, which playwright-core drives (no browser download here). */
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -49,7 +79,7 @@ export class WatchedPage {
     const watched = new WatchedPage(page);
     // Chromium reports CSP violations on the console too; this names the directive either way.
     await page.addInitScript(() =>
-      document.addEventListener('securitypolicyviolation', (event) =>
+      (globalThis as unknown as InPage).document.addEventListener('securitypolicyviolation', (event) =>
         console.error(`CSP violation: ${event.effectiveDirective} blocked ${event.blockedURI || 'inline code'}`),
       ),
     );
@@ -117,7 +147,7 @@ interface AxeViolation {
 export async function assertAccessible(page: Page, what: string): Promise<void> {
   await page.evaluate(AXE_SOURCE);
   const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: AxeViolation[] }> } }).axe;
+    const { axe, document } = globalThis as unknown as InPage;
     return (await axe.run(document, { resultTypes: ['violations'] })).violations;
   });
   const grave = violations
@@ -132,39 +162,42 @@ export async function assertAccessible(page: Page, what: string): Promise<void> 
  */
 export async function assertKeyboardReachable(page: Page, what: string): Promise<void> {
   const count = await page.evaluate(() => {
-    const controls = [...document.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea, summary, [tabindex]')].filter(
+    const { document } = globalThis as unknown as InPage;
+    const controls = [...document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')].filter(
       (element) =>
         element.checkVisibility() &&
-        !(element as HTMLButtonElement).disabled &&
+        !element.disabled &&
         element.tabIndex >= 0 &&
         // A radio group is one tab stop: its checked radio (arrow keys move within it).
-        !(element instanceof HTMLInputElement && element.type === 'radio' && !element.checked),
+        !(element.tagName === 'INPUT' && element.type === 'radio' && !element.checked),
     );
     controls.forEach((element, index) => element.setAttribute('data-keyboard-check', String(index)));
     return controls.length;
   });
-  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.evaluate(() => (globalThis as unknown as InPage).document.activeElement?.blur());
   const reached = new Set<string>();
   for (let press = 0; press < count + 5 && reached.size < count; press += 1) {
     await page.keyboard.press('Tab');
-    const mark = await page.evaluate(() => document.activeElement?.getAttribute('data-keyboard-check') ?? null);
+    const mark = await page.evaluate(() => (globalThis as unknown as InPage).document.activeElement?.getAttribute('data-keyboard-check') ?? null);
     if (mark !== null) reached.add(mark);
   }
   const missed = await page.evaluate(
     (seen) =>
-      [...document.querySelectorAll<HTMLElement>('[data-keyboard-check]')]
+      [...(globalThis as unknown as InPage).document.querySelectorAll('[data-keyboard-check]')]
         .filter((element) => !seen.includes(element.getAttribute('data-keyboard-check')!))
         .map((element) => element.outerHTML.slice(0, 120)),
     [...reached],
   );
-  await page.evaluate(() => document.querySelectorAll('[data-keyboard-check]').forEach((element) => element.removeAttribute('data-keyboard-check')));
+  await page.evaluate(() => {
+    for (const element of (globalThis as unknown as InPage).document.querySelectorAll('[data-keyboard-check]')) element.removeAttribute('data-keyboard-check');
+  });
   assert.deepEqual(missed, [], `${what}: every control is reachable with Tab`);
 }
 
 /** Presses Tab until `target` has the focus (at most 60 times), as a keyboard user gets there. */
 export async function tabTo(page: Page, target: Locator): Promise<void> {
   for (let press = 0; press < 60; press += 1) {
-    if (await target.evaluate((element) => element === document.activeElement)) return;
+    if (await target.evaluate((element) => element === (globalThis as unknown as InPage).document.activeElement)) return;
     await page.keyboard.press('Tab');
   }
   assert.fail(`Tab never reached ${target}`);

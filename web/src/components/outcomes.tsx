@@ -2,7 +2,9 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { Run } from '../api/client.js';
+import type { RecentRuns } from '../api/recent-runs.js';
 import { RUN_TONES, type Tone } from '../format/schedule.js';
+import { formatInZone } from '../format/time.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -25,7 +27,8 @@ function worstTone(runs: readonly Run[]): Tone | 'none' {
 }
 
 /** The last 24 hours of a schedule's runs as 24 hourly cells, oldest first, summed up for screen readers. */
-export function OutcomeStrip({ runs, now }: { runs: readonly Run[]; now: number }) {
+export function OutcomeStrip({ recent, now }: { recent: RecentRuns; now: number }) {
+  const runs = recent.runs;
   const start = now - DAY;
   const hours = Array.from({ length: 24 }, (_, hour) =>
     runs.filter((run) => {
@@ -34,7 +37,10 @@ export function OutcomeStrip({ runs, now }: { runs: readonly Run[]; now: number 
     }),
   );
   const counts = countOutcomes(runs);
-  const summary = runs.length === 0 ? 'No runs in the last 24 hours' : `Last 24 hours: ${counts.good} succeeded, ${counts.bad} failed, ${counts.other} other`;
+  const summary =
+    runs.length === 0
+      ? 'No runs in the last 24 hours'
+      : `${recent.complete ? 'Last 24 hours' : `The newest ${runs.length} runs of the last 24 hours`}: ${counts.good} succeeded, ${counts.bad} failed, ${counts.other} other`;
   return (
     <span class="strip" role="img" aria-label={summary} title={summary}>
       {hours.map((inHour, hour) => (
@@ -52,7 +58,8 @@ const LAYERS: Array<{ label: string; tone: 'good' | 'bad' | 'other'; colour: str
 ];
 
 /** Runs per day over the last `days` days as stacked bars (uPlot), with a legend of its own. */
-export function OutcomesChart({ runs, now, days = 14 }: { runs: readonly Run[]; now: number; days?: number }) {
+export function OutcomesChart({ recent, now, days = 14 }: { recent: RecentRuns; now: number; days?: number }) {
+  const runs = recent.runs;
   const container = useRef<HTMLDivElement>(null);
   const today = new Date(now);
   today.setHours(0, 0, 0, 0);
@@ -79,13 +86,18 @@ export function OutcomesChart({ runs, now, days = 14 }: { runs: readonly Run[]; 
       element,
     );
     return () => chart.destroy();
-  }, [runs, now, days]);
+  }, [recent, now, days]);
 
-  const summary = `Runs per day over the last ${days} days: ${totals.good} succeeded, ${totals.bad} failed or timed out, ${totals.other} skipped, missed or cancelled.`;
+  // Runs come newest first: when they were cut short, the chart says from when it counts.
+  const from = recent.complete ? null : recent.runs.at(-1)?.scheduled_for;
+  const summary =
+    `Runs per day over the last ${days} days${from ? ` (the newest ${runs.length}, back to ${formatInZone(from)})` : ''}: ` +
+    `${totals.good} succeeded, ${totals.bad} failed or timed out, ${totals.other} skipped, missed or cancelled.`;
   return (
     <figure class="chart">
       <div ref={container} role="img" aria-label={summary} />
       <figcaption>
+        {from && <p class="muted small">Only the newest {runs.length} runs are counted, back to {formatInZone(from)}.</p>}
         <ul class="legend">
           {[...LAYERS].reverse().map((layer) => (
             <li key={layer.tone}>

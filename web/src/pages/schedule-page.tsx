@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, messageOf, ok, type Run, type Schedule } from '../api/client.js';
+import { recentRuns } from '../api/recent-runs.js';
 import { Show, useLoaded } from '../components/async.js';
 import { Badge } from '../components/badge.js';
 import { ConfirmDialog } from '../components/confirm-dialog.js';
@@ -11,6 +12,8 @@ import { LastOutcome, NextFire } from './schedules-page.js';
 
 const RUNS_PAGE = 20;
 const CHART_DAYS = 14;
+/** At most this many pages of 500 runs for the chart: a schedule that fires every minute has 20 160 in two weeks. */
+const CHART_PAGES = 4;
 
 type Action = { kind: 'pause' } | { kind: 'run' } | { kind: 'delete' } | { kind: 'cancel'; run: Run } | { kind: 'replay'; run: Run };
 
@@ -24,9 +27,9 @@ export function SchedulePage({ scheduleId }: { scheduleId: string }) {
     const [schedule, upcoming, recent] = await Promise.all([
       ok(api.GET('/schedule/{schedule_id}', { params: { path } })),
       ok(api.GET('/schedule/{schedule_id}/next-runs', { params: { path, query: { count: 10 } } })),
-      ok(api.GET('/runs', { params: { query: { schedule_id: scheduleId, since: new Date(now - CHART_DAYS * 86_400_000).toISOString(), limit: 500 } } })),
+      recentRuns(scheduleId, new Date(now - CHART_DAYS * 86_400_000), CHART_PAGES),
     ]);
-    return { schedule, upcoming: upcoming.next_runs, recent: recent.runs };
+    return { schedule, upcoming: upcoming.next_runs, recent };
   }, [scheduleId, version]);
   const [action, setAction] = useState<Action | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
@@ -126,7 +129,7 @@ export function SchedulePage({ scheduleId }: { scheduleId: string }) {
 
               <section aria-labelledby="outcomes-title">
                 <h2 id="outcomes-title">Outcomes</h2>
-                <OutcomesChart runs={recent} now={now} days={CHART_DAYS} />
+                <OutcomesChart recent={recent} now={now} days={CHART_DAYS} />
               </section>
 
               <RunHistory schedule={schedule} version={version} onCancel={(run) => open({ kind: 'cancel', run })} onReplay={(run) => open({ kind: 'replay', run })} />

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
-import { api, ok, type Run, type Schedule } from '../api/client.js';
+import { api, ok, type Schedule } from '../api/client.js';
+import { type RecentRuns, recentRuns } from '../api/recent-runs.js';
 import { Show, useLoaded } from '../components/async.js';
 import { Badge } from '../components/badge.js';
 import { OutcomeStrip } from '../components/outcomes.js';
@@ -19,7 +20,7 @@ function labelSelectors(text: string | undefined): string[] | undefined {
 
 interface Row {
   schedule: Schedule;
-  lastDay: Run[];
+  lastDay: RecentRuns;
 }
 
 /** The user's schedules: filters, one page at a time, each with when it fires next and how its last day went. */
@@ -34,13 +35,8 @@ export function SchedulesPage({ query }: { query: URLSearchParams }) {
 
   const [loaded] = useLoaded(async () => {
     const page = await ok(api.GET('/schedule', { params: { query: { limit: PAGE_SIZE, cursor, status, agent_id: agentId, label: labelSelectors(label) } } }));
-    const since = new Date(now - 24 * 3_600_000).toISOString();
-    const rows: Row[] = await Promise.all(
-      page.schedules.map(async (schedule) => ({
-        schedule,
-        lastDay: (await ok(api.GET('/runs', { params: { query: { schedule_id: schedule.id, since, limit: 500 } } }))).runs,
-      })),
-    );
+    const since = new Date(now - 24 * 3_600_000);
+    const rows: Row[] = await Promise.all(page.schedules.map(async (schedule) => ({ schedule, lastDay: await recentRuns(schedule.id, since, 1) })));
     return { rows, total: page.total, nextCursor: page.next_cursor ?? null };
   }, [cursor, status, agentId, label, now]);
 
@@ -156,7 +152,7 @@ function ScheduleTable({ rows, now }: { rows: Row[]; now: number }) {
                   <LastOutcome schedule={schedule} />
                 </td>
                 <td>
-                  <OutcomeStrip runs={lastDay} now={now} />
+                  <OutcomeStrip recent={lastDay} now={now} />
                 </td>
                 <td>{budgetUse(schedule) ?? <span class="muted">none</span>}</td>
               </tr>
