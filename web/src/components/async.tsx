@@ -1,25 +1,31 @@
 import type { ComponentChildren } from 'preact';
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { messageOf } from '../api/client.js';
 
 export type Loaded<T> = { state: 'loading' } | { state: 'failed'; message: string; status?: number } | { state: 'ready'; value: T };
 
-/** Loads `load()` whenever a dependency changes; `reload` fetches again without blanking what is shown. */
-export function useLoaded<T>(load: () => Promise<T>, dependencies: readonly unknown[]): [Loaded<T>, () => Promise<void>] {
+/**
+ * Loads `load()` whenever a dependency changes. Once something is shown it stays until the new
+ * answer replaces it (no flash of "Loading…" after an action or on the next page).
+ */
+export function useLoaded<T>(load: () => Promise<T>, dependencies: readonly unknown[]): Loaded<T> {
   const [loaded, setLoaded] = useState<Loaded<T>>({ state: 'loading' });
+  // Only the latest load may show: an older answer that arrives late is dropped.
+  const latest = useRef(0);
   const run = useCallback(async () => {
+    const call = ++latest.current;
     try {
-      setLoaded({ state: 'ready', value: await load() });
+      const value = await load();
+      if (call === latest.current) setLoaded({ state: 'ready', value });
     } catch (error) {
-      setLoaded({ state: 'failed', message: messageOf(error), status: (error as { status?: number }).status });
+      if (call === latest.current) setLoaded({ state: 'failed', message: messageOf(error), status: (error as { status?: number }).status });
     }
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // `load` is a new closure each render; the dependencies say when it means something new.
   }, dependencies);
   useEffect(() => {
-    setLoaded({ state: 'loading' });
     void run();
   }, [run]);
-  return [loaded, run];
+  return loaded;
 }
 
 /** Shows a loading line, an error, or the value. */

@@ -23,7 +23,7 @@ async function findSession(scheduleId: string, sessionId: string): Promise<Sessi
 
 /** One run: what happened to it, its delivery attempts, usage and errors, and the session it made. */
 export function RunPage({ scheduleId, runId }: { scheduleId: string; runId: string }) {
-  const [loaded] = useLoaded(async () => {
+  const loaded = useLoaded(async () => {
     const [schedule, run] = await Promise.all([
       ok(api.GET('/schedule/{schedule_id}', { params: { path: { schedule_id: scheduleId } } })),
       ok(api.GET('/schedule/{schedule_id}/runs/{run_id}', { params: { path: { schedule_id: scheduleId, run_id: runId } } })),

@@ -226,7 +226,7 @@ export function NewSchedulePage() {
 }
 
 export function EditSchedulePage({ scheduleId }: { scheduleId: string }) {
-  const [loaded] = useLoaded(() => ok(api.GET('/schedule/{schedule_id}', { params: { path: { schedule_id: scheduleId } } })), [scheduleId]);
+  const loaded = useLoaded(() => ok(api.GET('/schedule/{schedule_id}', { params: { path: { schedule_id: scheduleId } } })), [scheduleId]);
   return (
     <Show loaded={loaded}>
       {(schedule) => <ScheduleForm initial={fromSchedule(schedule)} schedule={schedule} />}

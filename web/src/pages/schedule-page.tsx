@@ -23,7 +23,7 @@ export function SchedulePage({ scheduleId }: { scheduleId: string }) {
   const [version, setVersion] = useState(0);
   const [now] = useState(() => Date.now());
   const path = { schedule_id: scheduleId };
-  const [loaded] = useLoaded(async () => {
+  const loaded = useLoaded(async () => {
     const [schedule, upcoming, recent] = await Promise.all([
       ok(api.GET('/schedule/{schedule_id}', { params: { path } })),
       ok(api.GET('/schedule/{schedule_id}/next-runs', { params: { path, query: { count: 10 } } })),
@@ -36,15 +36,15 @@ export function SchedulePage({ scheduleId }: { scheduleId: string }) {
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
 
-  /** Runs one action: closes its dialog and reloads when it worked, shows why in the dialog when not. */
-  async function perform(work: () => Promise<string | void>) {
+  /** Runs one action: closes its dialog and reloads when it worked (unless it leaves the page), shows why in the dialog when not. */
+  async function perform(work: () => Promise<string | void>, { reload = true } = {}) {
     setBusy(true);
     setActionError(null);
     try {
       const message = await work();
       setAction(null);
       setNotice(message ?? null);
-      setVersion((v) => v + 1);
+      if (reload) setVersion((v) => v + 1);
     } catch (error) {
       if (action) setActionError(messageOf(error));
       else setNotice(messageOf(error));
@@ -173,10 +173,13 @@ export function SchedulePage({ scheduleId }: { scheduleId: string }) {
                 danger
                 {...dialog('delete')}
                 onConfirm={() =>
-                  perform(async () => {
-                    await ok(api.DELETE('/schedule/{schedule_id}', { params: { path } }));
-                    navigate(links.schedules());
-                  })
+                  perform(
+                    async () => {
+                      await ok(api.DELETE('/schedule/{schedule_id}', { params: { path } }));
+                      navigate(links.schedules());
+                    },
+                    { reload: false },
+                  )
                 }
               >
                 <p>
@@ -268,7 +271,7 @@ function Overview({ schedule, reason, now }: { schedule: Schedule; reason: strin
 function RunHistory({ schedule, version, onCancel, onReplay }: { schedule: Schedule; version: number; onCancel: (run: Run) => void; onReplay: (run: Run) => void }) {
   const [cursors, setCursors] = useState<string[]>([]);
   const cursor = cursors.at(-1);
-  const [loaded] = useLoaded(
+  const loaded = useLoaded(
     () => ok(api.GET('/schedule/{schedule_id}/runs', { params: { path: { schedule_id: schedule.id }, query: { limit: RUNS_PAGE, cursor } } })),
     [schedule.id, cursor, version],
   );

@@ -33,7 +33,7 @@ export function SchedulesPage({ query }: { query: URLSearchParams }) {
   const cursor = cursors.at(-1);
   const [now] = useState(() => Date.now());
 
-  const [loaded] = useLoaded(async () => {
+  const loaded = useLoaded(async () => {
     const page = await ok(api.GET('/schedule', { params: { query: { limit: PAGE_SIZE, cursor, status, agent_id: agentId, label: labelSelectors(label) } } }));
     const since = new Date(now - 24 * 3_600_000);
     const rows: Row[] = await Promise.all(page.schedules.map(async (schedule) => ({ schedule, lastDay: await recentRuns(schedule.id, since, 1) })));
