@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiProblem, messageOf } from '../api/client.js';
+import { api, messageOf, ok } from '../api/client.js';
 import { type AuthMode, credentialHeaders, type Credentials, detectAuthMode, signIn } from '../auth/credentials.js';
 import { ErrorNote } from '../components/async.js';
 import { Field } from '../components/field.js';
@@ -25,11 +25,7 @@ export function SignInPage({ reason }: { reason: string | null }) {
     setBusy(true);
     try {
       // One cheap read proves the credentials before the console keeps them.
-      const response = await fetch('/schedule?limit=1', { headers: credentialHeaders(credentials) });
-      if (!response.ok) {
-        const problem = (await response.json().catch(() => ({}))) as { title?: string; detail?: string };
-        throw new ApiProblem(response.status, problem.title ?? response.statusText, problem.detail ?? '');
-      }
+      await ok(api.GET('/schedule', { params: { query: { limit: 1 } }, headers: credentialHeaders(credentials) }));
       signIn(credentials);
       // Back to the page that was asked for, or to the schedules.
       if (location.hash === '' || location.hash === links.signIn()) navigate(links.schedules());
