@@ -352,7 +352,11 @@ describe('the web console in a browser', () => {
 
     it('signs in with a bearer token (a forged one is refused on the page) and sees only that user’s schedules', async () => {
       const token = await sign('carol');
-      await request(service.app.getHttpServer()).post('/schedule').set('authorization', `Bearer ${token}`).send(aCreateBody({ name: 'Carol’s weekly report' })).expect(201);
+      const asCarol = (body: Record<string, unknown>) => request(service.app.getHttpServer()).post('/schedule').set('authorization', `Bearer ${token}`).send(aCreateBody(body)).expect(201);
+      await asCarol({ name: 'Carol’s weekly report', cron_expression: '0 8 * * 1', timezone: 'Europe/Paris' });
+      // The other two kinds, in words too: a one-off and an interval.
+      await asCarol({ name: 'Carol’s launch reminder', cron_expression: null, at: '2026-04-01T09:00:00+02:00', timezone: 'Europe/Paris' });
+      await asCarol({ name: 'Carol’s inbox sweep', cron_expression: null, every_seconds: 900 });
       await request(service.app.getHttpServer()).post('/schedule').set('authorization', `Bearer ${await sign('dave')}`).send(aCreateBody({ name: 'Dave’s' })).expect(201);
       const watched = await WatchedPage.open(browser);
       const { page } = watched;
@@ -371,7 +375,9 @@ describe('the web console in a browser', () => {
         await page.getByRole('button', { name: 'Sign in' }).click();
         await page.getByText('Signed in with a token').waitFor();
         const table = page.getByRole('table', { name: 'Schedules, newest first' });
-        await table.getByText('Carol’s weekly report').waitFor();
+        await table.getByRole('row', { name: /Carol’s weekly report/ }).getByText('At 08:00, only on Monday').waitFor();
+        await table.getByRole('row', { name: /Carol’s launch reminder/ }).getByText('Once, at 1 Apr 2026, 09:00 CEST').waitFor();
+        await table.getByRole('row', { name: /Carol’s inbox sweep/ }).getByText('Every 15 minutes').waitFor();
         assert.equal(await table.getByText('Dave’s').count(), 0, 'another user’s schedule is not shown');
         const kept = await page.evaluate(() => {
           const { sessionStorage, localStorage } = globalThis as unknown as InPage;
