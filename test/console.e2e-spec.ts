@@ -277,6 +277,20 @@ describe('the web console in a browser', () => {
         await upcoming.locator('li.skipped').getByText('Skipped').waitFor();
         const skipped = (await api().get(`/schedule/${triageId}`).set('x-user-id', USER_ID).expect(200)).body;
         assert.deepEqual(skipped.data.skipped_fire_times, ['2026-12-07T07:30:00.000Z']);
+        // An edit of the task alone sends the task alone: the skip stays, and If-Match carries the version read.
+        const patches: Array<{ body: unknown; ifMatch: string | undefined }> = [];
+        page.on('request', (sent) => {
+          if (sent.method() === 'PATCH') patches.push({ body: sent.postDataJSON(), ifMatch: sent.headers()['if-match'] });
+        });
+        const version = (await api().get(`/schedule/${triageId}`).set('x-user-id', USER_ID).expect(200)).headers.etag;
+        await page.getByRole('link', { name: 'Edit' }).click();
+        await page.getByLabel('Task').fill('Sort the support inbox by urgency');
+        await page.getByRole('button', { name: 'Save changes' }).click();
+        await page.getByRole('heading', { name: /^Hourly inbox triage/ }).waitFor();
+        await upcoming.locator('li.skipped').getByText('Skipped').waitFor();
+        assert.deepEqual(patches.at(-1), { body: { description: 'Sort the support inbox by urgency' }, ifMatch: version });
+        const described = (await api().get(`/schedule/${triageId}`).set('x-user-id', USER_ID).expect(200)).body;
+        assert.deepEqual(described.data.skipped_fire_times, ['2026-12-07T07:30:00.000Z']);
         const outcomes = page.getByRole('figure');
         await outcomes.getByText('Succeeded: 4').waitFor();
         await outcomes.getByText('Failed or timed out: 2').waitFor();
@@ -288,7 +302,7 @@ describe('the web console in a browser', () => {
       await watched.close();
     }, 60_000);
 
-    it('asks before it deletes, and a schedule deleted elsewhere is a clear miss', async () => {
+    it('refuses an edit over a change made meanwhile, asks before it deletes, and a schedule deleted elsewhere is a clear miss', async () => {
       const created = await api().post('/schedule').set('x-user-id', USER_ID).send(aCreateBody({ name: 'Short-lived' })).expect(201);
       const watched = await WatchedPage.open(browser);
       const { page } = watched;
@@ -298,6 +312,18 @@ describe('the web console in a browser', () => {
         await page.getByLabel('User ID').fill(USER_ID);
         await page.getByRole('button', { name: 'Sign in' }).click();
         await page.getByRole('heading', { name: /^Short-lived/ }).waitFor();
+
+        // An edit that crosses a change made meanwhile is refused (If-Match), and the form says why.
+        await page.getByRole('link', { name: 'Edit' }).click();
+        await page.getByLabel('Name').fill('Short-lived, renamed here');
+        await api().patch(`/schedule/${created.body.schedule_id}`).set('x-user-id', USER_ID).send({ description: 'changed elsewhere' }).expect(200);
+        watched.expect({ status: 412, path: `/schedule/${created.body.schedule_id}` });
+        await page.getByRole('button', { name: 'Save changes' }).click();
+        await page.getByRole('alert').getByText('The schedule changed since this form was opened').waitFor();
+        assert.equal((await api().get(`/schedule/${created.body.schedule_id}`).set('x-user-id', USER_ID).expect(200)).body.data.name, 'Short-lived');
+        await page.getByRole('link', { name: 'Cancel' }).click();
+        await page.getByRole('heading', { name: /^Short-lived/ }).waitFor();
+
         await page.getByRole('button', { name: 'Delete' }).click();
         const dialog = page.getByRole('dialog', { name: 'Delete this schedule' });
         await dialog.getByText('This cannot be undone.').waitFor();

@@ -163,6 +163,11 @@ function toBody(form: FormState, editing: boolean): Record<string, unknown> {
   return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
 }
 
+/** The fields of `body` whose value differs from `before`'s. */
+function changedFields(body: Record<string, unknown>, before: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(body).filter(([key, value]) => JSON.stringify(value) !== JSON.stringify(before[key])));
+}
+
 /** The API's name for a form field, where it differs from the form's. */
 const API_FIELDS: Partial<Record<keyof FormState, string[]>> = {
   model_type: ['chat_model_config.type', 'chat_model_config'],
@@ -226,16 +231,21 @@ export function NewSchedulePage() {
 }
 
 export function EditSchedulePage({ scheduleId }: { scheduleId: string }) {
-  const loaded = useLoaded(() => ok(api.GET('/schedule/{schedule_id}', { params: { path: { schedule_id: scheduleId } } })), [scheduleId]);
+  // The version read (its ETag) goes back in If-Match, so that a save never overwrites a change made meanwhile.
+  const loaded = useLoaded(async () => {
+    const answer = api.GET('/schedule/{schedule_id}', { params: { path: { schedule_id: scheduleId } } });
+    const schedule = await ok(answer);
+    return { schedule, etag: (await answer).response.headers.get('etag') };
+  }, [scheduleId]);
   return (
     <Show loaded={loaded}>
-      {(schedule) => <ScheduleForm initial={fromSchedule(schedule)} schedule={schedule} />}
+      {({ schedule, etag }) => <ScheduleForm initial={fromSchedule(schedule)} schedule={schedule} etag={etag} />}
     </Show>
   );
 }
 
 /** Create or edit a schedule: the API's 422 `errors[]` shown on their fields, and a live preview of the next fire times. */
-function ScheduleForm({ initial, schedule }: { initial: FormState; schedule?: Schedule }) {
+function ScheduleForm({ initial, schedule, etag }: { initial: FormState; schedule?: Schedule; etag?: string | null }) {
   const editing = Boolean(schedule);
   const [form, setForm] = useState(initial);
   const [errors, setErrors] = useState<readonly FieldError[]>([]);
@@ -274,13 +284,22 @@ function ScheduleForm({ initial, schedule }: { initial: FormState; schedule?: Sc
     setBusy(true);
     setFailure(null);
     try {
-      const body = toBody(form, editing) as ScheduleBody;
-      let scheduleId = schedule?.id;
-      if (schedule) await ok(api.PATCH('/schedule/{schedule_id}', { params: { path: { schedule_id: schedule.id } }, body }));
-      else scheduleId = (await ok(api.POST('/schedule', { body }))).schedule_id;
-      navigate(links.schedule(scheduleId!));
+      if (schedule) {
+        // Only what the user changed: a field sent again as it was would count as a change (an
+        // `at` already past is refused, a cron sent again drops the skipped fire times).
+        const body = changedFields(toBody(form, true), toBody(initial, true)) as ScheduleBody;
+        if (Object.keys(body).length > 0) {
+          await ok(api.PATCH('/schedule/{schedule_id}', { params: { path: { schedule_id: schedule.id } }, headers: etag ? { 'if-match': etag } : {}, body }));
+        }
+        navigate(links.schedule(schedule.id));
+      } else {
+        const created = await ok(api.POST('/schedule', { body: toBody(form, false) as ScheduleBody }));
+        navigate(links.schedule(created.schedule_id));
+      }
     } catch (error) {
-      if (error instanceof ApiProblem && error.status === 422) {
+      if (error instanceof ApiProblem && error.status === 412) {
+        setFailure('The schedule changed since this form was opened: reload the page to edit the new version.');
+      } else if (error instanceof ApiProblem && error.status === 422) {
         setErrors(error.errors);
         setFailure(error.errors.length === 0 ? error.detail : error.errors.length === 1 ? 'One field needs attention.' : `${error.errors.length} fields need attention.`);
         // Take the keyboard to the first field the API named.
