@@ -52,7 +52,7 @@ export function OutcomeStrip({ recent, now }: { recent: RecentRuns; now: number 
 
 /** Drawn back to front, each bar the sum of its own outcome and those in front of it: stacked bars. */
 const LAYERS: Array<{ label: string; tone: 'good' | 'bad' | 'other'; colour: string; sum: (counts: Record<'good' | 'bad' | 'other', number>) => number }> = [
-  { label: 'Skipped, missed or cancelled', tone: 'other', colour: '#6e7781', sum: (c) => c.good + c.bad + c.other },
+  { label: 'Other: skipped, missed, cancelled or under way', tone: 'other', colour: '#6e7781', sum: (c) => c.good + c.bad + c.other },
   { label: 'Failed or timed out', tone: 'bad', colour: '#cf222e', sum: (c) => c.good + c.bad },
   { label: 'Succeeded', tone: 'good', colour: '#1a7f37', sum: (c) => c.good },
 ];
@@ -92,7 +92,7 @@ export function OutcomesChart({ recent, now, days = 14 }: { recent: RecentRuns; 
   const from = recent.complete ? null : recent.runs.at(-1)?.scheduled_for;
   const summary =
     `Runs per day over the last ${days} days${from ? ` (the newest ${runs.length}, back to ${formatInZone(from)})` : ''}: ` +
-    `${totals.good} succeeded, ${totals.bad} failed or timed out, ${totals.other} skipped, missed or cancelled.`;
+    `${totals.good} succeeded, ${totals.bad} failed or timed out, ${totals.other} other (skipped, missed, cancelled or under way).`;
   return (
     <figure class="chart">
       <div ref={container} role="img" aria-label={summary} />

@@ -163,6 +163,14 @@ function toBody(form: FormState, editing: boolean): Record<string, unknown> {
   return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
 }
 
+/** Whether the API's error is about one of `fields` (or something inside it, such as one label's key). */
+function isAbout(error: FieldError, fields: readonly string[]): boolean {
+  return fields.some((field) => error.field === field || error.field.startsWith(`${field}.`));
+}
+
+/** The fields the form shows an error on; the API's errors about any other go in a list above the buttons. */
+const FIELDS_SHOWN = ['name', 'agent_id', 'description', 'cron_expression', 'at', 'every_seconds', 'anchor_at', 'timezone', 'jitter_seconds', 'chat_model_config', 'permission_mode', 'overlap_policy', 'catchup_window_seconds', 'run_timeout_seconds', 'pause_after_failures', 'max_runs', 'budget', 'labels', 'stateful', 'enabled'];
+
 /** The fields of `body` whose value differs from `before`'s. */
 function changedFields(body: Record<string, unknown>, before: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(body).filter(([key, value]) => JSON.stringify(value) !== JSON.stringify(before[key])));
@@ -255,7 +263,7 @@ function ScheduleForm({ initial, schedule, etag }: { initial: FormState; schedul
   const limits = useRef<HTMLDetailsElement>(null);
   // Opened when the API names a field inside, so that its message is seen (and never closed for the user).
   useEffect(() => {
-    if (limits.current && errors.some((error) => LIMIT_FIELDS.some((field) => error.field === field || error.field.startsWith(`${field}.`)))) limits.current.open = true;
+    if (limits.current && errors.some((error) => isAbout(error, LIMIT_FIELDS))) limits.current.open = true;
   }, [errors]);
   const zones = useMemo(knownZones, []);
 
@@ -264,7 +272,7 @@ function ScheduleForm({ initial, schedule, etag }: { initial: FormState; schedul
     setForm({ ...form, [name]: target.type === 'checkbox' ? target.checked : target.value });
     // What the API said of this field was said of its old value.
     const fields = API_FIELDS[name] ?? [name];
-    const rest = errors.filter((error) => !fields.some((field) => error.field === field || error.field.startsWith(`${field}.`)));
+    const rest = errors.filter((error) => !isAbout(error, fields));
     if (rest.length !== errors.length) {
       setErrors(rest);
       if (rest.length === 0) setFailure(null);
@@ -273,11 +281,10 @@ function ScheduleForm({ initial, schedule, etag }: { initial: FormState; schedul
   /** The API's messages for a field (and for anything inside it, such as a label's key). */
   const errorFor = (...fields: string[]) =>
     errors
-      .filter((error) => fields.some((field) => error.field === field || error.field.startsWith(`${field}.`)))
+      .filter((error) => isAbout(error, fields))
       .map((error) => error.message)
       .join('; ') || undefined;
-  const FIELDS_SHOWN = ['name', 'agent_id', 'description', 'cron_expression', 'at', 'every_seconds', 'anchor_at', 'timezone', 'jitter_seconds', 'chat_model_config', 'permission_mode', 'overlap_policy', 'catchup_window_seconds', 'run_timeout_seconds', 'pause_after_failures', 'max_runs', 'budget', 'labels', 'stateful', 'enabled'];
-  const unplaced = errors.filter((error) => !FIELDS_SHOWN.some((field) => error.field === field || error.field.startsWith(`${field}.`)));
+  const unplaced = errors.filter((error) => !isAbout(error, FIELDS_SHOWN));
 
   async function submit(event: SubmitEvent) {
     event.preventDefault();
@@ -285,8 +292,7 @@ function ScheduleForm({ initial, schedule, etag }: { initial: FormState; schedul
     setFailure(null);
     try {
       if (schedule) {
-        // Only what the user changed: a field sent again as it was would count as a change (an
-        // `at` already past is refused, a cron sent again drops the skipped fire times).
+        // Only what the user changed: the PATCH says what this edit did, and nothing else.
         const body = changedFields(toBody(form, true), toBody(initial, true)) as ScheduleBody;
         if (Object.keys(body).length > 0) {
           await ok(api.PATCH('/schedule/{schedule_id}', { params: { path: { schedule_id: schedule.id } }, headers: etag ? { 'if-match': etag } : {}, body }));
